@@ -1,0 +1,35 @@
+# Two commands on a fresh machine (Python >= 3.11, make, git):
+#   make example   set up a virtualenv and run an example workflow
+#   make test      set up a virtualenv and run lint, types, layer check and every test
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup example test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+example: setup
+	$(VENV)/bin/stepwell run examples/busy_waiting.asl.json \
+		--functions examples/busy_waiting.py --input '{"job": "report-42"}'
+
+lint: setup
+	$(PY) -m ruff check src tests bench examples
+	$(PY) -m ruff format --check src tests bench examples
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
+
+test: lint
+	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=95
+
+bench: setup
+	$(PY) bench/engine_bench.py
+
+clean:
+	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,9 @@
+"""Stepwell: run Amazon States Language state machines exactly as AWS Step Functions does."""
+
+__version__ = "0.1.0"
+
+from stepwell.integrations.functions import TaskError
+from stepwell.language.compiler import InvalidDefinition, load_state_machine
+from stepwell.runtime.local import ExecutionResult, run
+
+__all__ = ["ExecutionResult", "InvalidDefinition", "TaskError", "load_state_machine", "run"]

@@ -1,0 +1,1 @@
+"""The interpreter: a pure, deterministic step function over compiled state machines."""

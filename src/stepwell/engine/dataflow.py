@@ -1,0 +1,155 @@
+"""Input and output processing of a state, in both query languages.
+
+JSONPath (Developer Guide, "Processing input and output in Step Functions"):
+``InputPath → Parameters → (the state's work) → ResultSelector → ResultPath → OutputPath``.
+ResultPath merges the result into the state's *raw* input; ``null`` paths discard.
+
+JSONata ("Transforming data with JSONata in Step Functions"): ``Arguments`` over
+``$states.input``; ``Output`` and ``Assign`` over ``$states.input`` and
+``$states.result`` (or ``$states.errorOutput`` in a Catcher), evaluated together, both
+seeing the variables as they were before the state assigned any.
+
+Errors raised by evaluators are ``StatesError``; ``States.Runtime`` causes are prefixed
+here with the state and the event it was entered at, as AWS words them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from stepwell.engine.execution import ExecutionState, Frame
+from stepwell.language import errors as e
+from stepwell.language.evaluation import JSON, EvalContext
+from stepwell.language.jsonpath import PathNotFound
+from stepwell.language.model import NULL_PATH, State
+
+PAYLOAD_LIMIT = 262_144  # bytes; Developer Guide, "Step Functions service quotas"
+
+
+def iso_time(moment: datetime) -> str:
+    """The context object's timestamp format, e.g. ``2024-01-01T12:00:00.123Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def context_object(
+    execution: ExecutionState, frame: Frame, state: State, now: datetime
+) -> dict[str, JSON]:
+    """The ``$$`` object (Developer Guide, "Accessing execution data from the Context
+    object")."""
+    info = execution.info
+    entered = frame.entered_time or now
+    context: dict[str, JSON] = {
+        "Execution": {
+            "Id": info.execution_arn,
+            "Input": execution.input,
+            "Name": info.name,
+            "RoleArn": info.role_arn,
+            "StartTime": iso_time(info.start_time or now),
+            "RedriveCount": info.redrive_count,
+        },
+        "State": {
+            "EnteredTime": iso_time(entered),
+            "Name": state.name,
+            "RetryCount": frame.retry_total,
+        },
+        "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
+    }
+    if frame.task_token is not None:
+        context["Task"] = {"Token": frame.task_token}
+    return context
+
+
+def runtime_error(
+    state: State, frame: Frame, detail: str, error: str = e.RUNTIME
+) -> e.StatesError:
+    """An error raised by a state itself, with AWS's state-and-event prefix."""
+    return e.StatesError(
+        error,
+        f"An error occurred while executing the state '{state.name}' "
+        f"(entered at the event id #{frame.entered_event}). {detail}",
+    )
+
+
+def locate(error: e.StatesError, state: State, frame: Frame) -> e.StatesError:
+    """Give an evaluator's ``States.Runtime`` error AWS's state-and-event prefix."""
+    if error.error == e.RUNTIME and not error.cause.startswith("An error occurred"):
+        return runtime_error(state, frame, error.cause)
+    return error
+
+
+def _select(path: Any, data: JSON, ctx: EvalContext, state: State, frame: Frame) -> JSON:
+    if path is None:
+        return data
+    if path is NULL_PATH:
+        return {}
+    try:
+        return path.get(data, ctx)
+    except PathNotFound:
+        raise runtime_error(
+            state,
+            frame,
+            f"Invalid path '{path.text}' : No results for path: {_bracketed(path.text)}",
+        ) from None
+
+
+def _bracketed(text: str) -> str:
+    """AWS echoes a path in bracket notation: ``$.a.b`` → ``$['a']['b']``."""
+    if not text.startswith("$.") or any(c in text for c in "[*?@"):
+        return text
+    return "$" + "".join(f"['{part}']" for part in text[2:].split("."))
+
+
+def jsonpath_input(state: State, raw: JSON, ctx: EvalContext, frame: Frame) -> JSON:
+    """InputPath, then Parameters: what the state works on."""
+    data = _select(state.input_path, raw, ctx, state, frame)
+    if state.parameters is not None:
+        data = state.parameters.evaluate(data, ctx)
+    return data
+
+
+def jsonpath_output(
+    state: State,
+    raw: JSON,
+    result: JSON,
+    ctx: EvalContext,
+    frame: Frame,
+    selector: bool = True,
+) -> JSON:
+    """ResultSelector, ResultPath, OutputPath: from the state's result to its output."""
+    if selector and state.result_selector is not None:
+        result = state.result_selector.evaluate(result, ctx)
+    output = apply_result_path(state.result_path, raw, result)
+    return _select(state.output_path, output, ctx, state, frame)
+
+
+def apply_result_path(result_path: Any, raw: JSON, result: JSON) -> JSON:
+    if result_path is None:
+        return result
+    if result_path is NULL_PATH:
+        return raw
+    return result_path.set(raw, result)
+
+
+def jsonata_states(
+    raw: JSON, ctx: EvalContext, result: JSON = None, has_result: bool = False
+) -> dict[str, JSON]:
+    states: dict[str, JSON] = {"input": raw, "context": ctx.context}
+    if has_result:
+        states["result"] = result
+    return states
+
+
+def check_payload_size(value: JSON, what: str) -> None:
+    """Raise ``States.DataLimitExceeded`` for a payload over 256 KiB."""
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError:
+        return
+    if size > PAYLOAD_LIMIT:
+        raise e.StatesError(
+            e.DATA_LIMIT_EXCEEDED,
+            f"The {what} has a size exceeding the maximum number of bytes service limit.",
+        )

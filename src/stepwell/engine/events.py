@@ -1,0 +1,90 @@
+"""What flows into the interpreter (events) and out of it (commands).
+
+The interpreter never performs an effect. It answers each event with commands — invoke
+this task, wake me at this time — and the runtime carries them out and reports back
+with new events. Each command names the frame it belongs to and that frame's current
+``seq``; a report whose ``seq`` is stale (the frame moved on: a timeout won, a branch
+was cancelled) is ignored, so no command needs cancelling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from stepwell.language.evaluation import JSON
+
+TimerKind = Literal["wait", "retry", "task_timeout", "heartbeat", "execution_timeout"]
+
+
+# Commands: interpreter → runtime.
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeTask:
+    """Run a Task state's resource with this input; report TaskSucceeded/TaskFailed."""
+
+    frame: int
+    seq: int
+    resource: str
+    input: JSON
+    state_name: str
+    timeout_seconds: float | None = None
+    heartbeat_seconds: float | None = None
+    task_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    """Report TimerFired for (frame, seq, kind) at ``due``."""
+
+    frame: int
+    seq: int
+    kind: TimerKind
+    due: datetime
+
+
+Command = InvokeTask | StartTimer
+
+
+# Events: runtime → interpreter.
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSucceeded:
+    frame: int
+    seq: int
+    output: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed:
+    frame: int
+    seq: int
+    error: str
+    cause: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskHeartbeat:
+    frame: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    frame: int
+    seq: int
+    kind: TimerKind
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequested:
+    """StopExecution: abort with an optional error and cause."""
+
+    error: str | None = None
+    cause: str | None = None
+
+
+Event = TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired | StopRequested

@@ -1,0 +1,73 @@
+"""Execution history in the shape of GetExecutionHistory.
+
+Every event is a dict exactly as the API returns it: ``timestamp``, ``type``, ``id``,
+``previousEventId`` and one ``...EventDetails`` member whose fields follow botocore's
+service model. Input and output travel as compact JSON strings, as AWS sends them.
+
+Ids count up from 1 for the whole execution even when history is not recorded, because
+error causes name them ("entered at the event id #2"). ``previousEventId`` follows the
+frame: an event points at the previous event of the same thread of control, and a
+branch's first event points at the event that started its Parallel or Map.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from stepwell.engine.execution import ExecutionState, Frame
+from stepwell.language.evaluation import JSON
+
+HistoryEvent = dict[str, Any]
+
+
+def to_json_text(value: JSON) -> str:
+    """Compact JSON text, as AWS writes payloads into history and API responses."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits
+        import json
+
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def payload_details(key: str, value: JSON) -> dict[str, Any]:
+    return {key: to_json_text(value), f"{key}Details": {"truncated": False}}
+
+
+class HistoryRecorder:
+    """Appends events to a list (or only counts them when recording is off)."""
+
+    __slots__ = ("enabled", "events", "execution", "now")
+
+    def __init__(self, execution: ExecutionState, now: Any, enabled: bool) -> None:
+        self.execution = execution
+        self.now = now
+        self.enabled = enabled
+        self.events: list[HistoryEvent] = []
+
+    def add(
+        self,
+        frame: Frame | None,
+        event_type: str,
+        details_key: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        execution = self.execution
+        execution.event_count += 1
+        event_id = execution.event_count
+        previous = frame.last_event if frame is not None else event_id - 1
+        if frame is not None:
+            frame.last_event = event_id
+        if self.enabled:
+            event: HistoryEvent = {
+                "timestamp": self.now,
+                "type": event_type,
+                "id": event_id,
+                "previousEventId": previous,
+            }
+            if details_key is not None:
+                event[details_key] = details if details is not None else {}
+            self.events.append(event)
+        return event_id

@@ -1,0 +1,344 @@
+"""The interpreter: ``start`` and ``step``, pure and deterministic.
+
+``step(machine, execution, event, env)`` applies one event to an execution and returns
+the history events it produced and the commands the runtime must carry out. It runs
+every frame that can make progress until each one finishes or waits on an effect (a
+task, a timer), so a chain of Pass and Choice states costs one step. Time and
+randomness come only from ``env``.
+
+The state handlers live in ``states.py`` (one function per state type, found through a
+dispatch table); this module owns frames, transitions, failure propagation, Retry and
+Catch, and the execution's end.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from stepwell.engine import events as ev
+from stepwell.engine.dataflow import (
+    apply_result_path,
+    check_payload_size,
+    context_object,
+    jsonata_states,
+    jsonpath_output,
+    locate,
+)
+from stepwell.engine.env import Env
+from stepwell.engine.execution import ExecutionInfo, ExecutionState, Frame
+from stepwell.engine.history import HistoryEvent, HistoryRecorder, payload_details
+from stepwell.engine.recovery import first_match, retry_delay
+from stepwell.language import errors as e
+from stepwell.language.evaluation import JSON, EvalContext
+from stepwell.language.model import Graph, State, StateMachine
+
+ROOT = 0
+
+
+@dataclass(slots=True)
+class StepResult:
+    execution: ExecutionState
+    events: list[HistoryEvent]
+    commands: list[ev.Command]
+
+
+class Interpreter:
+    """The working memory of one step. Built, used and dropped by ``start``/``step``."""
+
+    __slots__ = ("commands", "env", "execution", "history", "machine", "ready")
+
+    def __init__(
+        self, machine: StateMachine, execution: ExecutionState, env: Env, record: bool
+    ) -> None:
+        self.machine = machine
+        self.execution = execution
+        self.env = env
+        self.history = HistoryRecorder(execution, env.now, record)
+        self.commands: list[ev.Command] = []
+        self.ready: deque[Frame] = deque()
+
+    # ----------------------------------------------------------------- running frames
+
+    def drain(self) -> None:
+        from stepwell.engine.states import run_state
+
+        ready = self.ready
+        while ready and not self.execution.finished:
+            frame = ready.popleft()
+            while not frame.done and not frame.waiting and not self.execution.finished:
+                run_state(self, frame, self.graph_of(frame).states[frame.state])
+
+    def graph_of(self, frame: Frame) -> Graph:
+        return self.machine.graphs[frame.graph]
+
+    def new_frame(
+        self, graph: Graph, state_input: JSON, parent: Frame | None, slot: int
+    ) -> Frame:
+        execution = self.execution
+        frame_id = execution.next_frame_id
+        execution.next_frame_id += 1
+        frame = Frame(
+            id=frame_id,
+            graph=graph.key,
+            state=graph.start_at,
+            input=state_input,
+            parent=parent.id if parent is not None else None,
+            slot=slot,
+            last_event=parent.last_event if parent is not None else 0,
+        )
+        execution.frames[frame_id] = frame
+        return frame
+
+    def enter(self, frame: Frame, name: str, state_input: JSON) -> None:
+        """Move a frame into a state: record ``<Type>StateEntered``."""
+        state = self.graph_of(frame).states[name]
+        frame.state = name
+        frame.input = state_input
+        frame.retry_counts = None
+        frame.retry_total = 0
+        frame.task_token = None
+        frame.entered_time = self.env.now
+        frame.entered_event = self.history.add(
+            frame,
+            _ENTERED[state.type],
+            "stateEnteredEventDetails",
+            {"name": name, **payload_details("input", state_input)}
+            if self.history.enabled
+            else None,
+        )
+
+    def leave(self, frame: Frame, state: State, output: JSON, next_state: str | None) -> None:
+        """Record ``<Type>StateExited`` and go to ``next_state`` (or finish the frame)."""
+        if self.history.enabled:
+            details = {"name": state.name, **payload_details("output", output)}
+            self.history.add(frame, _EXITED[state.type], "stateExitedEventDetails", details)
+        else:
+            self.history.add(frame, _EXITED[state.type])
+        if next_state is None:
+            self.finish_frame(frame, output)
+        else:
+            self.enter(frame, next_state, output)
+
+    def transition(self, frame: Frame, state: State, output: JSON) -> None:
+        self.leave(frame, state, output, None if state.transition.end else state.transition.next)
+
+    # ----------------------------------------------------------------- evaluation
+
+    def eval_context(self, frame: Frame, state: State) -> EvalContext:
+        context = (
+            context_object(self.execution, frame, state, self.env.now)
+            if state.uses_context
+            else {}
+        )
+        return EvalContext(context, self.visible_variables(frame), self.env.random, self.env.uuid4)
+
+    def visible_variables(self, frame: Frame) -> Mapping[str, JSON]:
+        """A frame sees its own variables, then those of the frames that started it."""
+        if frame.parent is None:
+            return frame.variables
+        scopes = [frame.variables]
+        parent = self.execution.frames.get(frame.parent)
+        while parent is not None:
+            scopes.append(parent.variables)
+            parent = self.execution.frames.get(parent.parent) if parent.parent is not None else None
+        return ChainMap(*scopes)
+
+    def assign(self, frame: Frame, assign: Any, scope: JSON, ctx: EvalContext) -> None:
+        """Evaluate an Assign block and store its variables (all at once)."""
+        if assign is None:
+            return
+        values = assign.evaluate(scope, ctx)
+        check_payload_size(values, "assigned variables")
+        frame.variables.update(values)
+
+    def finish_with_result(self, frame: Frame, state: State, result: JSON) -> None:
+        """From a Task/Parallel/Map result to the state's output, then move on."""
+        ctx = self.eval_context(frame, state)
+        if state.is_jsonata:
+            states = jsonata_states(frame.input, ctx, result, has_result=True)
+            output = state.output.evaluate(states, ctx) if state.output is not None else result
+            self.assign(frame, state.assign, states, ctx)
+        else:
+            if state.result_selector is not None:
+                result = state.result_selector.evaluate(result, ctx)
+            self.assign(frame, state.assign, result, ctx)
+            output = jsonpath_output(state, frame.input, result, ctx, frame, selector=False)
+        check_payload_size(output, f"state/task '{state.name}' output")
+        self.transition(frame, state, output)
+
+    # ----------------------------------------------------------------- errors
+
+    def state_failed(self, frame: Frame, state: State, error: e.StatesError) -> None:
+        """A state reported an error: Retry, else Catch, else the frame fails."""
+        error = locate(error, state, frame)
+        if self.try_retry(frame, state, error.error):
+            return
+        if self.try_catch(frame, state, error):
+            return
+        self.fail_frame(frame, error.error, error.cause)
+
+    def try_retry(self, frame: Frame, state: State, error: str) -> bool:
+        match = first_match(state.retriers, error)
+        if match is None:
+            return False
+        index, retrier = match
+        if frame.retry_counts is None:
+            frame.retry_counts = [0] * len(state.retriers)
+        attempt = frame.retry_counts[index]
+        if attempt >= retrier.max_attempts:
+            return False
+        frame.retry_counts[index] = attempt + 1
+        frame.retry_total += 1
+        delay = retry_delay(retrier, attempt, self.env.random)
+        self.wait_timer(frame, "retry", delay)
+        return True
+
+    def try_catch(self, frame: Frame, state: State, error: e.StatesError) -> bool:
+        match = first_match(state.catchers, error.error)
+        if match is None:
+            return False
+        catcher = match[1]
+        error_output = {"Error": error.error, "Cause": error.cause}
+        ctx = self.eval_context(frame, state)
+        try:
+            if state.is_jsonata:
+                states = jsonata_states(frame.input, ctx)
+                states["errorOutput"] = error_output
+                output = (
+                    catcher.output.evaluate(states, ctx)
+                    if catcher.output is not None
+                    else error_output
+                )
+                self.assign(frame, catcher.assign, states, ctx)
+            else:
+                output = apply_result_path(catcher.result_path, frame.input, error_output)
+                self.assign(frame, catcher.assign, error_output, ctx)
+        except e.StatesError as failure:
+            self.fail_frame(frame, failure.error, locate(failure, state, frame).cause)
+            return True
+        self.enter(frame, catcher.next, output)
+        return True
+
+    def fail_frame(self, frame: Frame, error: str | None, cause: str | None) -> None:
+        frame.done = True
+        frame.waiting = ""
+        if frame.parent is None:
+            self.end_execution("FAILED", error=error, cause=cause)
+            return
+        from stepwell.engine.fanout import child_failed
+
+        child_failed(self, frame, error, cause)
+
+    def finish_frame(self, frame: Frame, output: JSON) -> None:
+        frame.done = True
+        if frame.parent is None:
+            self.end_execution("SUCCEEDED", output=output)
+            return
+        from stepwell.engine.fanout import child_succeeded
+
+        child_succeeded(self, frame, output)
+
+    # ----------------------------------------------------------------- waiting
+
+    def wait_timer(self, frame: Frame, kind: ev.TimerKind, seconds: float) -> None:
+        frame.waiting = "retry" if kind == "retry" else "timer"
+        due = self.env.now + timedelta(seconds=seconds)
+        self.commands.append(ev.StartTimer(frame.id, frame.seq, kind, due))
+
+    def resume(self, frame: Frame) -> None:
+        frame.waiting = ""
+        frame.seq += 1
+        self.ready.append(frame)
+
+    # ----------------------------------------------------------------- the end
+
+    def end_execution(
+        self,
+        status: Any,
+        output: JSON = None,
+        error: str | None = None,
+        cause: str | None = None,
+    ) -> None:
+        execution = self.execution
+        execution.status = status
+        execution.output = output
+        execution.error = error
+        execution.cause = cause
+        root = execution.frames.get(ROOT)
+        if status == "SUCCEEDED":
+            self.history.add(
+                root, "ExecutionSucceeded", "executionSucceededEventDetails",
+                payload_details("output", output) if self.history.enabled else None,
+            )
+        else:
+            details: dict[str, Any] = {}
+            if error is not None:
+                details["error"] = error
+            if cause is not None:
+                details["cause"] = cause
+            event_type, key = _END_EVENTS[status]
+            self.history.add(root, event_type, key, details)
+        execution.frames.clear()
+
+
+_END_EVENTS = {
+    "FAILED": ("ExecutionFailed", "executionFailedEventDetails"),
+    "TIMED_OUT": ("ExecutionTimedOut", "executionTimedOutEventDetails"),
+    "ABORTED": ("ExecutionAborted", "executionAbortedEventDetails"),
+}
+
+_ENTERED = {t: f"{t}StateEntered" for t in
+            ("Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")}
+_EXITED = {t: f"{t}StateExited" for t in
+           ("Pass", "Task", "Choice", "Wait", "Succeed", "Parallel", "Map")}
+
+
+# --------------------------------------------------------------------- public API
+
+
+def start(
+    machine: StateMachine,
+    execution_input: JSON,
+    env: Env,
+    info: ExecutionInfo | None = None,
+    record_history: bool = True,
+) -> StepResult:
+    """Begin an execution: record ExecutionStarted and run until the first wait."""
+    info = info or ExecutionInfo()
+    if info.start_time is None:
+        info.start_time = env.now
+    execution = ExecutionState(info=info, frames={}, input=execution_input)
+    interp = Interpreter(machine, execution, env, record_history)
+    started = {**payload_details("input", execution_input), "roleArn": info.role_arn}
+    interp.history.add(None, "ExecutionStarted", "executionStartedEventDetails", started)
+    root = Frame(id=ROOT, graph=machine.root.key, state=machine.root.start_at,
+                 input=execution_input, last_event=1)
+    execution.frames[ROOT] = root
+    if machine.timeout_seconds is not None:
+        due = env.now + timedelta(seconds=machine.timeout_seconds)
+        interp.commands.append(ev.StartTimer(ROOT, -1, "execution_timeout", due))
+    interp.enter(root, machine.root.start_at, execution_input)
+    interp.ready.append(root)
+    interp.drain()
+    return StepResult(execution, interp.history.events, interp.commands)
+
+
+def step(
+    machine: StateMachine,
+    execution: ExecutionState,
+    event: ev.Event,
+    env: Env,
+    record_history: bool = True,
+) -> StepResult:
+    """Apply one event; see the module docstring."""
+    interp = Interpreter(machine, execution, env, record_history)
+    if not execution.finished:
+        from stepwell.engine.states import deliver
+
+        deliver(interp, event)
+        interp.drain()
+    return StepResult(execution, interp.history.events, interp.commands)

@@ -1,0 +1,1 @@
+"""The Amazon States Language as data: parse, validate, compile. Pure: no I/O."""

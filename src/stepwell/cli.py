@@ -41,8 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    text = args.input[1:] and Path(args.input[1:]).read_text() if args.input.startswith(
-        "@") else args.input
+    text = (
+        args.input[1:] and Path(args.input[1:]).read_text()
+        if args.input.startswith("@")
+        else args.input
+    )
     functions = _load_functions(args.functions) if args.functions else {}
     try:
         result = run(args.definition.read_text(), text, functions=functions)
@@ -75,8 +78,9 @@ def _load_functions(reference: str) -> dict[str, Callable[..., Any]]:
     return {
         name: value
         for name, value in vars(module).items()
-        if callable(value) and not name.startswith("_") and getattr(
-            value, "__module__", None) == module.__name__
+        if callable(value)
+        and not name.startswith("_")
+        and getattr(value, "__module__", None) == module.__name__
     }
 
 
@@ -86,8 +90,10 @@ def _validate(files: list[Path]) -> int:
         for diagnostic in validate_definition(path.read_text()):
             failed = failed or diagnostic.severity == "ERROR"
             where = f"{path}:{diagnostic.line or 0}:{diagnostic.column or 0}"
-            print(f"{where}: {diagnostic.severity} {diagnostic.code}: {diagnostic.message} "
-                  f"({diagnostic.location})")
+            print(
+                f"{where}: {diagnostic.severity} {diagnostic.code}: {diagnostic.message} "
+                f"({diagnostic.location})"
+            )
     return 1 if failed else 0
 
 

@@ -35,7 +35,12 @@ def choice_machine(rule: dict[str, Any], default: bool = True) -> dict[str, Any]
         ({"Variable": "$.s", "StringEquals": "a"}, {"s": "a"}, "yes"),
         ({"Not": {"Variable": "$.s", "StringEquals": "a"}}, {"s": "a"}, "no"),
         (
-            {"And": [{"Variable": "$.n", "IsPresent": True}, {"Variable": "$.n", "IsNumeric": True}]},
+            {
+                "And": [
+                    {"Variable": "$.n", "IsPresent": True},
+                    {"Variable": "$.n", "IsNumeric": True},
+                ]
+            },
             {"n": 1},
             "yes",
         ),
@@ -43,7 +48,9 @@ def choice_machine(rule: dict[str, Any], default: bool = True) -> dict[str, Any]
         ({"Variable": "$.i", "NumericLessThanPath": "$.n"}, {"i": 1, "n": 2}, "yes"),
     ],
 )
-def test_choice_routes_by_first_matching_rule(rule: dict[str, Any], given: Any, expected: str) -> None:
+def test_choice_routes_by_first_matching_rule(
+    rule: dict[str, Any], given: Any, expected: str
+) -> None:
     assert stepwell.run(choice_machine(rule), given, seed=1).output == expected
 
 
@@ -108,7 +115,7 @@ def test_wait_advances_the_virtual_clock(wait: dict[str, Any], given: Any, secon
     assert result.status == "SUCCEEDED"
     assert result.output == given
     assert result.stop_date - T0 == timedelta(seconds=seconds)
-    exited = [e for e in result.history if e["type"] == "WaitStateExited"][0]
+    exited = next(e for e in result.history if e["type"] == "WaitStateExited")
     assert exited["timestamp"] - T0 == timedelta(seconds=seconds)
 
 

@@ -71,14 +71,27 @@ def test_retry_delay_backoff_cap_and_jitter() -> None:
 
 
 def test_retry_until_success_waits_interval_times_backoff() -> None:
-    definition = task(retry=[{"ErrorEquals": ["Lambda.ServiceException"], "IntervalSeconds": 2,
-                              "MaxAttempts": 6, "BackoffRate": 2}])
+    definition = task(
+        retry=[
+            {
+                "ErrorEquals": ["Lambda.ServiceException"],
+                "IntervalSeconds": 2,
+                "MaxAttempts": 6,
+                "BackoffRate": 2,
+            }
+        ]
+    )
     result = stepwell.run(definition, {}, functions={"f": flaky(3)}, start_time=T0, seed=1)
     assert result.output == {"ok": True, "attempts": 4}
-    scheduled = [e["timestamp"] - T0 for e in result.history if e["type"] ==
-                 "LambdaFunctionScheduled"]
-    assert scheduled == [timedelta(0), timedelta(seconds=2), timedelta(seconds=6),
-                         timedelta(seconds=14)]
+    scheduled = [
+        e["timestamp"] - T0 for e in result.history if e["type"] == "LambdaFunctionScheduled"
+    ]
+    assert scheduled == [
+        timedelta(0),
+        timedelta(seconds=2),
+        timedelta(seconds=6),
+        timedelta(seconds=14),
+    ]
 
 
 def test_retries_exhausted_then_catch_with_result_path() -> None:
@@ -98,10 +111,12 @@ def test_max_attempts_zero_never_retries() -> None:
 
 
 def test_only_the_first_matching_retrier_counts() -> None:
-    definition = task(retry=[
-        {"ErrorEquals": ["Boom"], "MaxAttempts": 1},
-        {"ErrorEquals": ["States.ALL"], "MaxAttempts": 5},
-    ])
+    definition = task(
+        retry=[
+            {"ErrorEquals": ["Boom"], "MaxAttempts": 1},
+            {"ErrorEquals": ["States.ALL"], "MaxAttempts": 5},
+        ]
+    )
     result = stepwell.run(definition, {}, functions={"f": flaky(2, "Boom")}, seed=1)
     assert result.status == "FAILED"
 
@@ -115,8 +130,9 @@ def test_retry_count_in_context_object() -> None:
             raise TaskError("Boom")
         return "ok"
 
-    definition = task(retry=[{"ErrorEquals": ["Boom"]}],
-                      Parameters={"retry.$": "$$.State.RetryCount"})
+    definition = task(
+        retry=[{"ErrorEquals": ["Boom"]}], Parameters={"retry.$": "$$.State.RetryCount"}
+    )
     stepwell.run(definition, {}, functions={"f": fn}, seed=1)
     assert seen == [0, 1, 2]
 
@@ -148,7 +164,9 @@ def test_lambda_invoke_integration_response_shape() -> None:
             }
         },
     }
-    result = stepwell.run(definition, {"x": 1}, functions={"f": lambda e, ctx: [e, ctx.function_name]})
+    result = stepwell.run(
+        definition, {"x": 1}, functions={"f": lambda e, ctx: [e, ctx.function_name]}
+    )
     assert result.output["Payload"] == [{"x": 1}, "f"]
     assert result.output["StatusCode"] == 200
     assert result.output["ExecutedVersion"] == "$LATEST"
@@ -187,16 +205,21 @@ def test_catch_jsonata_output_and_assign() -> None:
             "T": {
                 "Type": "Task",
                 "Resource": FN + "f",
-                "Catch": [{
-                    "ErrorEquals": ["States.ALL"],
-                    "Output": {"e": "{% $states.errorOutput.Error %}"},
-                    "Assign": {"failed": True},
-                    "Next": "H",
-                }],
+                "Catch": [
+                    {
+                        "ErrorEquals": ["States.ALL"],
+                        "Output": {"e": "{% $states.errorOutput.Error %}"},
+                        "Assign": {"failed": True},
+                        "Next": "H",
+                    }
+                ],
                 "End": True,
             },
-            "H": {"Type": "Pass", "Output": {"e": "{% $states.input.e %}", "f": "{% $failed %}"},
-                  "End": True},
+            "H": {
+                "Type": "Pass",
+                "Output": {"e": "{% $states.input.e %}", "f": "{% $failed %}"},
+                "End": True,
+            },
         },
     }
     result = stepwell.run(definition, {}, functions={"f": flaky(1, "Boom")}, seed=1)
@@ -214,8 +237,13 @@ def test_parallel_outputs_in_branch_order() -> None:
                 "Type": "Parallel",
                 "Branches": [
                     {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": 1, "End": True}}},
-                    {"StartAt": "B", "States": {"B": {"Type": "Wait", "Seconds": 5, "Next": "C"},
-                                                "C": {"Type": "Pass", "Result": 2, "End": True}}},
+                    {
+                        "StartAt": "B",
+                        "States": {
+                            "B": {"Type": "Wait", "Seconds": 5, "Next": "C"},
+                            "C": {"Type": "Pass", "Result": 2, "End": True},
+                        },
+                    },
                 ],
                 "ResultPath": "$.r",
                 "End": True,
@@ -236,12 +264,18 @@ def test_parallel_branch_failure_fails_the_state_with_the_branch_error() -> None
             "P": {
                 "Type": "Parallel",
                 "Branches": [
-                    {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": True}}},
-                    {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Custom.Boom",
-                                                      "Cause": "boom"}}},
+                    {
+                        "StartAt": "W",
+                        "States": {"W": {"Type": "Wait", "Seconds": 100, "End": True}},
+                    },
+                    {
+                        "StartAt": "F",
+                        "States": {"F": {"Type": "Fail", "Error": "Custom.Boom", "Cause": "boom"}},
+                    },
                 ],
-                "Catch": [{"ErrorEquals": ["Custom.Boom"], "ResultPath": "$.error",
-                           "Next": "Handled"}],
+                "Catch": [
+                    {"ErrorEquals": ["Custom.Boom"], "ResultPath": "$.error", "Next": "Handled"}
+                ],
                 "End": True,
             },
             "Handled": {"Type": "Pass", "End": True},
@@ -260,9 +294,12 @@ def test_parallel_retry_reruns_all_branches() -> None:
         "States": {
             "P": {
                 "Type": "Parallel",
-                "Branches": [{"StartAt": "T", "States": {"T": {"Type": "Task",
-                                                               "Resource": FN + "f",
-                                                               "End": True}}}],
+                "Branches": [
+                    {
+                        "StartAt": "T",
+                        "States": {"T": {"Type": "Task", "Resource": FN + "f", "End": True}},
+                    }
+                ],
                 "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 1}],
                 "End": True,
             }
@@ -285,8 +322,7 @@ def map_machine(**fields: Any) -> dict[str, Any]:
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "INLINE"},
                     "StartAt": "Double",
-                    "States": {"Double": {"Type": "Task", "Resource": FN + "double",
-                                          "End": True}},
+                    "States": {"Double": {"Type": "Task", "Resource": FN + "double", "End": True}},
                 },
                 **fields,
                 "End": True,
@@ -340,8 +376,9 @@ def test_map_legacy_iterator_and_parameters() -> None:
 
 
 def test_map_history_events() -> None:
-    result = stepwell.run(map_machine(ItemsPath="$.xs"), {"xs": [1, 2]},
-                          functions={"double": double}, seed=1)
+    result = stepwell.run(
+        map_machine(ItemsPath="$.xs"), {"xs": [1, 2]}, functions={"double": double}, seed=1
+    )
     types = [e["type"] for e in result.history]
     assert types.count("MapIterationStarted") == 2
     assert types.count("MapIterationSucceeded") == 2
@@ -355,8 +392,9 @@ def test_map_history_events() -> None:
 
 
 def test_map_item_failure_fails_the_map_with_that_error() -> None:
-    result = stepwell.run(map_machine(ItemsPath="$.xs"), {"xs": [1, "bad", 3]},
-                          functions={"double": double}, seed=1)
+    result = stepwell.run(
+        map_machine(ItemsPath="$.xs"), {"xs": [1, "bad", 3]}, functions={"double": double}, seed=1
+    )
     assert (result.status, result.error) == ("FAILED", "BadItem")
     types = [e["type"] for e in result.history]
     assert "MapIterationFailed" in types and "MapStateFailed" in types
@@ -372,8 +410,12 @@ def test_map_item_failure_fails_the_map_with_that_error() -> None:
     ],
 )
 def test_map_tolerated_failures(tolerance: dict[str, Any], items: list[Any], status: str) -> None:
-    result = stepwell.run(map_machine(ItemsPath="$.xs", **tolerance), {"xs": items},
-                          functions={"double": double}, seed=1)
+    result = stepwell.run(
+        map_machine(ItemsPath="$.xs", **tolerance),
+        {"xs": items},
+        functions={"double": double},
+        seed=1,
+    )
     assert result.status == status
     if status == "FAILED":
         assert result.error == "States.ExceedToleratedFailureThreshold"
@@ -385,8 +427,12 @@ def test_map_items_path_must_be_an_array() -> None:
 
 
 def test_map_max_concurrency_path() -> None:
-    result = stepwell.run(map_machine(ItemsPath="$.xs", MaxConcurrencyPath="$.c"),
-                          {"xs": [1, 2, 3], "c": 2}, functions={"double": double}, seed=1)
+    result = stepwell.run(
+        map_machine(ItemsPath="$.xs", MaxConcurrencyPath="$.c"),
+        {"xs": [1, 2, 3], "c": 2},
+        functions={"double": double},
+        seed=1,
+    )
     assert result.output == [2, 4, 6]
 
 
@@ -398,8 +444,10 @@ def test_jsonata_map_items_and_item_selector() -> None:
             "M": {
                 "Type": "Map",
                 "Items": "{% $states.input.xs %}",
-                "ItemSelector": {"i": "{% $states.context.Map.Item.Index %}",
-                                 "v": "{% $states.context.Map.Item.Value %}"},
+                "ItemSelector": {
+                    "i": "{% $states.context.Map.Item.Index %}",
+                    "v": "{% $states.context.Map.Item.Value %}",
+                },
                 "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
                 "Output": "{% $states.result.v %}",
                 "End": True,
@@ -411,7 +459,12 @@ def test_jsonata_map_items_and_item_selector() -> None:
 
 
 def test_history_can_be_turned_off() -> None:
-    result = stepwell.run(map_machine(ItemsPath="$.xs"), {"xs": [1]},
-                          functions={"double": double}, history=False, seed=1)
+    result = stepwell.run(
+        map_machine(ItemsPath="$.xs"),
+        {"xs": [1]},
+        functions={"double": double},
+        history=False,
+        seed=1,
+    )
     assert result.output == [2]
     assert result.history == []

@@ -357,6 +357,11 @@ def test_malformed_intrinsics_are_syntax_errors(expression: str, message: str) -
     assert caught.value.text == expression
 
 
+def test_an_intrinsic_must_be_a_string() -> None:
+    with pytest.raises(ExpressionSyntaxError, match="must be a string"):
+        compile_intrinsic({"States.Array": []})  # type: ignore[arg-type]
+
+
 def test_ten_levels_of_nesting_are_allowed() -> None:
     """ "You can nest up to 10 intrinsic functions within a field"."""
     expected: Any = []

@@ -29,7 +29,7 @@ CTX = EvalContext(
 )
 
 PATHS_PAGE = {"foo": 123, "bar": ["a", "b", "c"], "car": {"cdr": True}}
-STORE = {
+STORE: dict[str, Any] = {
     "store": {
         "book": [
             {"title": "A", "price": 8, "tags": ["x"]},
@@ -230,6 +230,8 @@ def test_malformed_paths_are_syntax_errors(path: str) -> None:
 def test_a_path_must_be_a_string() -> None:
     with pytest.raises(ExpressionSyntaxError, match="must be a string"):
         compile_path(5)  # type: ignore[arg-type]
+    with pytest.raises(ExpressionSyntaxError, match="must be a string"):
+        compile_path(["$.a"])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

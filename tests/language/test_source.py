@@ -153,6 +153,12 @@ def test_undecodable_bytes_raise_without_a_position() -> None:
     assert str(raised.value).startswith("The definition is not valid UTF-8")
 
 
+def test_a_character_yaml_forbids_is_a_syntax_error() -> None:
+    with pytest.raises(DefinitionSyntaxError, match="Invalid YAML: unacceptable character") as e:
+        load_definition("a: 1\nb: \x01\n")
+    assert (e.value.line, e.value.column) == (2, 4)
+
+
 def test_a_yaml_tag_it_cannot_build_is_a_syntax_error() -> None:
     with pytest.raises(DefinitionSyntaxError, match="Invalid YAML"):
         load_definition("a: !!python/object:os.system 1\n")

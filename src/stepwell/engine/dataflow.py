@@ -62,9 +62,7 @@ def context_object(
     return context
 
 
-def runtime_error(
-    state: State, frame: Frame, detail: str, error: str = e.RUNTIME
-) -> e.StatesError:
+def runtime_error(state: State, frame: Frame, detail: str, error: str = e.RUNTIME) -> e.StatesError:
     """An error raised by a state itself, with AWS's state-and-event prefix."""
     return e.StatesError(
         error,

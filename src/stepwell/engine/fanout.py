@@ -67,15 +67,19 @@ def start_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
         results=[None] * len(items),
         pending=0,
         items=items,
-        max_concurrency=_whole_number(frame, state, "MaxConcurrency", state.max_concurrency,
-                                      scope, ctx) or 0,
-        tolerated_count=_whole_number(frame, state, "ToleratedFailureCount",
-                                      state.tolerated_failure_count, scope, ctx),
+        max_concurrency=_whole_number(
+            frame, state, "MaxConcurrency", state.max_concurrency, scope, ctx
+        )
+        or 0,
+        tolerated_count=_whole_number(
+            frame, state, "ToleratedFailureCount", state.tolerated_failure_count, scope, ctx
+        ),
         tolerated_percentage=_percentage(frame, state, scope, ctx),
     )
     frame.effective_input = map_input
-    interp.history.add(frame, "MapStateStarted", "mapStateStartedEventDetails",
-                       {"length": len(items)})
+    interp.history.add(
+        frame, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}
+    )
     frame.fanout = fan
     frame.waiting = "children"
     if not items:
@@ -94,7 +98,8 @@ def _items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -
         items = map_input
     if not isinstance(items, list):
         raise runtime_error(
-            state, frame,
+            state,
+            frame,
             f"Map state input must be an array but was: {to_json_text(items)}"
             if state.is_jsonata or state.items_path is None
             else f"Invalid path '{state.items_path.text}': The path must point to a JSON "
@@ -133,7 +138,8 @@ def _percentage(frame: Frame, state: m.MapState, scope: JSON, ctx: EvalContext) 
     value = state.tolerated_failure_percentage.evaluate(scope, ctx)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
         raise runtime_error(
-            state, frame,
+            state,
+            frame,
             f"The ToleratedFailurePercentage value {to_json_text(value)} is not between 0 and 100.",
         )
     return float(value)
@@ -157,20 +163,25 @@ def _start_iteration(
     value = item
     if state.item_selector is not None:
         ctx = interp.eval_context(frame, state)
-        context = dict(ctx.context) if ctx.context else context_object(
-            interp.execution, frame, state, interp.env.now)
+        context = (
+            dict(ctx.context)
+            if ctx.context
+            else context_object(interp.execution, frame, state, interp.env.now)
+        )
         context["Map"] = {"Item": {"Index": index, "Value": item}}
         ctx = EvalContext(context, ctx.variables, ctx.random, ctx.uuid4)
-        scope = (
-            jsonata_states(frame.input, ctx) if state.is_jsonata else frame.effective_input
-        )
+        scope = jsonata_states(frame.input, ctx) if state.is_jsonata else frame.effective_input
         value = state.item_selector.evaluate(scope, ctx)
     child = interp.new_frame(state.processor, value, frame, index)
     child.map_item = (index, item)
     fan.children.append(child.id)
     fan.pending += 1
-    interp.history.add(child, "MapIterationStarted", "mapIterationStartedEventDetails",
-                       {"name": state.name, "index": index})
+    interp.history.add(
+        child,
+        "MapIterationStarted",
+        "mapIterationStartedEventDetails",
+        {"name": state.name, "index": index},
+    )
     interp.enter(child, state.processor.start_at, value)
     interp.ready.append(child)
 
@@ -185,8 +196,12 @@ def child_succeeded(interp: Interpreter, child: Frame, output: JSON) -> None:
     fan.results[child.slot] = output
     _child_done(interp, parent, child)
     if isinstance(state, m.MapState):
-        interp.history.add(child, "MapIterationSucceeded", "mapIterationSucceededEventDetails",
-                           {"name": state.name, "index": child.slot})
+        interp.history.add(
+            child,
+            "MapIterationSucceeded",
+            "mapIterationSucceededEventDetails",
+            {"name": state.name, "index": child.slot},
+        )
     _after_child(interp, parent, state, child)
 
 
@@ -196,8 +211,12 @@ def child_failed(interp: Interpreter, child: Frame, error: str | None, cause: st
     assert fan is not None
     _child_done(interp, parent, child)
     if isinstance(state, m.MapState):
-        interp.history.add(child, "MapIterationFailed", "mapIterationFailedEventDetails",
-                           {"name": state.name, "index": child.slot})
+        interp.history.add(
+            child,
+            "MapIterationFailed",
+            "mapIterationFailedEventDetails",
+            {"name": state.name, "index": child.slot},
+        )
         fan.failures += 1
         if _tolerated(fan):
             fan.results[child.slot] = {"Error": error, "Cause": cause}
@@ -276,8 +295,12 @@ def _stop_children(interp: Interpreter, parent: Frame, state: Any) -> None:
         if child is None:
             continue
         if isinstance(state, m.MapState):
-            interp.history.add(child, "MapIterationAborted", "mapIterationAbortedEventDetails",
-                               {"name": state.name, "index": child.slot})
+            interp.history.add(
+                child,
+                "MapIterationAborted",
+                "mapIterationAbortedEventDetails",
+                {"name": state.name, "index": child.slot},
+            )
         discard_frame(interp, child)
     fan.children.clear()
 

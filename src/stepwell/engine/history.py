@@ -36,16 +36,34 @@ def payload_details(key: str, value: JSON) -> dict[str, Any]:
     return {key: to_json_text(value), f"{key}Details": {"truncated": False}}
 
 
+class PayloadTexts:
+    """Serializes payloads for history, remembering the last one: a state's output is
+    usually the next state's input, and is then written once, not twice."""
+
+    __slots__ = ("_text", "_value")
+
+    def __init__(self) -> None:
+        self._value: object = None
+        self._text = ""
+
+    def details(self, key: str, value: JSON) -> dict[str, Any]:
+        if value is not self._value or not self._text:
+            self._value = value
+            self._text = to_json_text(value)
+        return {key: self._text, f"{key}Details": {"truncated": False}}
+
+
 class HistoryRecorder:
     """Appends events to a list (or only counts them when recording is off)."""
 
-    __slots__ = ("enabled", "events", "execution", "now")
+    __slots__ = ("enabled", "events", "execution", "now", "payloads")
 
     def __init__(self, execution: ExecutionState, now: Any, enabled: bool) -> None:
         self.execution = execution
         self.now = now
         self.enabled = enabled
         self.events: list[HistoryEvent] = []
+        self.payloads = PayloadTexts()
 
     def add(
         self,

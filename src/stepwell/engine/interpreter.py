@@ -67,17 +67,18 @@ class Interpreter:
         from stepwell.engine.states import run_state
 
         ready = self.ready
-        while ready and not self.execution.finished:
+        execution = self.execution
+        graphs = self.machine.graphs
+        while ready and execution.status == "RUNNING":
             frame = ready.popleft()
-            while not frame.done and not frame.waiting and not self.execution.finished:
-                run_state(self, frame, self.graph_of(frame).states[frame.state])
+            states = graphs[frame.graph].states
+            while not frame.done and not frame.waiting and execution.status == "RUNNING":
+                run_state(self, frame, states[frame.state])
 
     def graph_of(self, frame: Frame) -> Graph:
         return self.machine.graphs[frame.graph]
 
-    def new_frame(
-        self, graph: Graph, state_input: JSON, parent: Frame | None, slot: int
-    ) -> Frame:
+    def new_frame(self, graph: Graph, state_input: JSON, parent: Frame | None, slot: int) -> Frame:
         execution = self.execution
         frame_id = execution.next_frame_id
         execution.next_frame_id += 1
@@ -106,7 +107,7 @@ class Interpreter:
             frame,
             _ENTERED[state.type],
             "stateEnteredEventDetails",
-            {"name": name, **payload_details("input", state_input)}
+            {"name": name, **self.history.payloads.details("input", state_input)}
             if self.history.enabled
             else None,
         )
@@ -114,7 +115,7 @@ class Interpreter:
     def leave(self, frame: Frame, state: State, output: JSON, next_state: str | None) -> None:
         """Record ``<Type>StateExited`` and go to ``next_state`` (or finish the frame)."""
         if self.history.enabled:
-            details = {"name": state.name, **payload_details("output", output)}
+            details = {"name": state.name, **self.history.payloads.details("output", output)}
             self.history.add(frame, _EXITED[state.type], "stateExitedEventDetails", details)
         else:
             self.history.add(frame, _EXITED[state.type])
@@ -130,9 +131,7 @@ class Interpreter:
 
     def eval_context(self, frame: Frame, state: State) -> EvalContext:
         context = (
-            context_object(self.execution, frame, state, self.env.now)
-            if state.uses_context
-            else {}
+            context_object(self.execution, frame, state, self.env.now) if state.uses_context else {}
         )
         return EvalContext(context, self.visible_variables(frame), self.env.random, self.env.uuid4)
 
@@ -271,7 +270,9 @@ class Interpreter:
         root = execution.frames.get(ROOT)
         if status == "SUCCEEDED":
             self.history.add(
-                root, "ExecutionSucceeded", "executionSucceededEventDetails",
+                root,
+                "ExecutionSucceeded",
+                "executionSucceededEventDetails",
                 payload_details("output", output) if self.history.enabled else None,
             )
         else:
@@ -291,10 +292,13 @@ _END_EVENTS = {
     "ABORTED": ("ExecutionAborted", "executionAbortedEventDetails"),
 }
 
-_ENTERED = {t: f"{t}StateEntered" for t in
-            ("Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")}
-_EXITED = {t: f"{t}StateExited" for t in
-           ("Pass", "Task", "Choice", "Wait", "Succeed", "Parallel", "Map")}
+_ENTERED = {
+    t: f"{t}StateEntered"
+    for t in ("Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
+}
+_EXITED = {
+    t: f"{t}StateExited" for t in ("Pass", "Task", "Choice", "Wait", "Succeed", "Parallel", "Map")
+}
 
 
 # --------------------------------------------------------------------- public API
@@ -315,8 +319,13 @@ def start(
     interp = Interpreter(machine, execution, env, record_history)
     started = {**payload_details("input", execution_input), "roleArn": info.role_arn}
     interp.history.add(None, "ExecutionStarted", "executionStartedEventDetails", started)
-    root = Frame(id=ROOT, graph=machine.root.key, state=machine.root.start_at,
-                 input=execution_input, last_event=1)
+    root = Frame(
+        id=ROOT,
+        graph=machine.root.key,
+        state=machine.root.start_at,
+        input=execution_input,
+        last_event=1,
+    )
     execution.frames[ROOT] = root
     if machine.timeout_seconds is not None:
         due = env.now + timedelta(seconds=machine.timeout_seconds)

@@ -47,7 +47,7 @@ def first_match(rules: Iterable[Rule], error: str) -> tuple[int, Rule] | None:
 def retry_delay(retrier: Retrier, attempt: int, random: Callable[[], float]) -> float:
     """Seconds before retry number ``attempt + 1`` (``attempt`` counts from 0).
 
-    IntervalSeconds × BackoffRate^attempt, capped by MaxDelaySeconds; with
+    IntervalSeconds * BackoffRate^attempt, capped by MaxDelaySeconds; with
     JitterStrategy FULL a uniformly random delay between 0 and that value.
     """
     delay = retrier.interval_seconds * retrier.backoff_rate**attempt

@@ -43,6 +43,9 @@ def run_state(interp: Interpreter, frame: Frame, state: m.State) -> None:
 
 
 def _pass(interp: Interpreter, frame: Frame, state: m.PassState) -> None:
+    if state.plain:
+        interp.transition(frame, state, frame.input)
+        return
     ctx = interp.eval_context(frame, state)
     raw = frame.input
     if state.is_jsonata:
@@ -133,7 +136,8 @@ def _first_true(
         verdict = branch.predicate.evaluate(scope, ctx)
         if not isinstance(verdict, bool):
             raise runtime_error(
-                state, frame,
+                state,
+                frame,
                 f"The Condition field evaluated to {to_json_text(verdict)}, not a boolean.",
                 e.QUERY_EVALUATION_ERROR,
             )
@@ -162,7 +166,8 @@ def _wait_until(
         seconds = state.seconds.evaluate(scope, ctx)
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise runtime_error(
-                state, frame,
+                state,
+                frame,
                 f"The SecondsPath/Seconds value {to_json_text(seconds)} is not a "
                 "non-negative integer.",
             )
@@ -172,8 +177,9 @@ def _wait_until(
     moment = parse_timestamp(text) if isinstance(text, str) else None
     if moment is None:
         raise runtime_error(
-            state, frame, f"The TimestampPath/Timestamp value {to_json_text(text)} is not a "
-            "valid timestamp.",
+            state,
+            frame,
+            f"The TimestampPath/Timestamp value {to_json_text(text)} is not a valid timestamp.",
         )
     return moment
 
@@ -206,8 +212,16 @@ def _task(interp: Interpreter, frame: Frame, state: m.TaskState) -> None:
     frame.waiting = "task"
     frame.effective_input = None
     interp.commands.append(
-        ev.InvokeTask(frame.id, frame.seq, state.resource, payload, state.name,
-                      timeout, heartbeat, frame.task_token)
+        ev.InvokeTask(
+            frame.id,
+            frame.seq,
+            state.resource,
+            payload,
+            state.name,
+            timeout,
+            heartbeat,
+            frame.task_token,
+        )
     )
     now = interp.env.now
     if timeout is not None:
@@ -240,7 +254,7 @@ def resource_kind(resource: str) -> tuple[str, str, str]:
     ``Task...`` events with resourceType ``service`` and resource ``action``.
     """
     if resource.startswith("arn:aws:states:::"):
-        service, _, action = resource[len("arn:aws:states:::"):].rpartition(":")
+        service, _, action = resource[len("arn:aws:states:::") :].rpartition(":")
         return "Task", service, action
     if ":activity:" in resource:
         return "Activity", "", resource
@@ -267,8 +281,12 @@ def _record_scheduled(
         }
         _add_seconds(details, timeout, heartbeat)
         history.add(frame, "TaskScheduled", "taskScheduledEventDetails", details)
-        history.add(frame, "TaskStarted", "taskStartedEventDetails",
-                    {"resourceType": resource_type, "resource": resource})
+        history.add(
+            frame,
+            "TaskStarted",
+            "taskStartedEventDetails",
+            {"resourceType": resource_type, "resource": resource},
+        )
         return
     details = {"resource": resource, **payload_details("input", payload)}
     if family == "Activity":
@@ -291,12 +309,19 @@ def _task_succeeded(interp: Interpreter, frame: Frame, state: m.TaskState, resul
     family, resource_type, resource = resource_kind(state.resource)
     output_details = payload_details("output", result)
     if family == "Task":
-        interp.history.add(frame, "TaskSucceeded", "taskSucceededEventDetails",
-                           {"resourceType": resource_type, "resource": resource,
-                            **output_details})
+        interp.history.add(
+            frame,
+            "TaskSucceeded",
+            "taskSucceededEventDetails",
+            {"resourceType": resource_type, "resource": resource, **output_details},
+        )
     else:
-        interp.history.add(frame, f"{family}Succeeded",
-                           f"{_lower_first(family)}SucceededEventDetails", output_details)
+        interp.history.add(
+            frame,
+            f"{family}Succeeded",
+            f"{_lower_first(family)}SucceededEventDetails",
+            output_details,
+        )
     try:
         check_payload_size(result, f"state/task '{state.name}' result")
         interp.finish_with_result(frame, state, result)
@@ -312,8 +337,9 @@ def _task_failed(
     details: dict[str, Any] = {"error": error, "cause": cause}
     if family == "Task":
         details = {"resourceType": resource_type, "resource": resource, **details}
-    interp.history.add(frame, f"{family}{outcome}",
-                       f"{_lower_first(family)}{outcome}EventDetails", details)
+    interp.history.add(
+        frame, f"{family}{outcome}", f"{_lower_first(family)}{outcome}EventDetails", details
+    )
     interp.state_failed(frame, state, e.StatesError(error, cause))
 
 
@@ -330,8 +356,9 @@ def deliver(interp: Interpreter, event: ev.Event) -> None:
         interp.end_execution("ABORTED", error=event.error, cause=event.cause)
         return
     if isinstance(event, ev.TimerFired) and event.kind == "execution_timeout":
-        interp.end_execution("TIMED_OUT", error=e.TIMEOUT,
-                             cause="The execution has exceeded its TimeoutSeconds.")
+        interp.end_execution(
+            "TIMED_OUT", error=e.TIMEOUT, cause="The execution has exceeded its TimeoutSeconds."
+        )
         return
     frame = interp.execution.frames.get(event.frame)
     if frame is None or frame.done or frame.seq != event.seq:
@@ -364,8 +391,9 @@ def _on_heartbeat(interp: Interpreter, frame: Frame, state: Any, event: Any) -> 
     assert isinstance(state, m.TaskState)
     ctx = interp.eval_context(frame, state)
     scope = jsonata_states(frame.input, ctx) if state.is_jsonata else frame.input
-    seconds = _positive_seconds(state, frame, "HeartbeatSeconds", state.heartbeat_seconds,
-                                scope, ctx)
+    seconds = _positive_seconds(
+        state, frame, "HeartbeatSeconds", state.heartbeat_seconds, scope, ctx
+    )
     due = interp.env.now + timedelta(seconds=seconds or 0)
     frame.heartbeat_due = due
     interp.commands.append(ev.StartTimer(frame.id, frame.seq, "heartbeat", due))

@@ -96,8 +96,10 @@ class FunctionRegistry:
     def invoke(self, resource: str, payload: JSON, request_id: str) -> Outcome:
         if resource.startswith(LAMBDA_INVOKE):
             if not isinstance(payload, dict) or "FunctionName" not in payload:
-                return Outcome(error="States.Runtime",
-                               cause="The lambda:invoke integration needs a FunctionName.")
+                return Outcome(
+                    error="States.Runtime",
+                    cause="The lambda:invoke integration needs a FunctionName.",
+                )
             outcome = self._call(str(payload["FunctionName"]), payload.get("Payload"), request_id)
             if not outcome.ok:
                 return outcome
@@ -122,8 +124,10 @@ class FunctionRegistry:
             return Outcome(error=failure.error, cause=failure.cause)
         except TypeError as failure:
             if "not JSON serializable" in str(failure) or "Type is not" in str(failure):
-                return Outcome(error="Runtime.MarshalError", cause=_error_payload(
-                    failure, request_id, "Runtime.MarshalError"))
+                return Outcome(
+                    error="Runtime.MarshalError",
+                    cause=_error_payload(failure, request_id, "Runtime.MarshalError"),
+                )
             return _failed(failure, request_id)
         except Exception as failure:
             return _failed(failure, request_id)
@@ -136,12 +140,14 @@ def _failed(failure: Exception, request_id: str) -> Outcome:
 
 def _error_payload(failure: Exception, request_id: str, error_type: str) -> str:
     frames = traceback.format_tb(failure.__traceback__)
-    return orjson.dumps({
-        "errorMessage": str(failure),
-        "errorType": error_type,
-        "requestId": request_id,
-        "stackTrace": [line.rstrip() for line in frames],
-    }).decode()
+    return orjson.dumps(
+        {
+            "errorMessage": str(failure),
+            "errorType": error_type,
+            "requestId": request_id,
+            "stackTrace": [line.rstrip() for line in frames],
+        }
+    ).decode()
 
 
 def _invoke_response(payload: JSON, request_id: str) -> JSON:

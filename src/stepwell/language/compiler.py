@@ -22,9 +22,9 @@ import orjson
 from stepwell.language import model as m
 from stepwell.language.choice import compile_choice_rule
 from stepwell.language.errors import RUNTIME, ExpressionSyntaxError, StatesError
-from stepwell.language.intrinsics import compile_intrinsic, is_intrinsic
 from stepwell.language.evaluation import JSON, EvalContext
-from stepwell.language.jsonata import compile_jsonata, compile_jsonata_template
+from stepwell.language.intrinsics import compile_intrinsic, is_intrinsic
+from stepwell.language.jsonata import compile_jsonata_template
 from stepwell.language.jsonpath import PathNotFound, compile_path
 from stepwell.language.templates import compile_payload_template
 from stepwell.language.validation import (
@@ -251,15 +251,21 @@ def _compile_catcher(body: Mapping[str, JSON], jsonata: bool) -> m.Catcher:
     )
 
 
-StateBuilder = Callable[
-    [Mapping[str, JSON], dict[str, Any], str, str, dict[str, m.Graph]], m.State
-]
+StateBuilder = Callable[[Mapping[str, JSON], dict[str, Any], str, str, dict[str, m.Graph]], m.State]
 
 
 def _build_pass(
     body: Mapping[str, JSON], f: dict[str, Any], key: str, lang: str, g: dict[str, m.Graph]
 ) -> m.State:
-    return m.PassState(**f, result=body.get("Result"), has_result="Result" in body)
+    touches_data = _DATA_FIELDS.intersection(body)
+    return m.PassState(
+        **f, result=body.get("Result"), has_result="Result" in body, plain=not touches_data
+    )
+
+
+_DATA_FIELDS = frozenset(
+    ("InputPath", "OutputPath", "ResultPath", "Parameters", "Result", "Assign", "Output")
+)
 
 
 def _build_task(
@@ -283,21 +289,10 @@ def _build_choice(
     return m.ChoiceState(**f, choices=branches, default=body.get("Default"))
 
 
-@dataclass(frozen=True, slots=True)
-class _RulePredicate:
-    rule: Callable[[JSON, EvalContext], bool]
-
-    def evaluate(self, scope: Any, ctx: EvalContext) -> JSON:
-        return self.rule(scope, ctx)
-
-
 def _compile_choice_branch(rule: Mapping[str, JSON], jsonata: bool) -> m.ChoiceBranch:
-    if jsonata:
-        predicate: m.Evaluator = compile_jsonata_template(rule["Condition"])
-    else:
-        compiled = compile_choice_rule(rule)
-        evaluate = getattr(compiled, "evaluate", compiled)
-        predicate = _RulePredicate(evaluate)
+    predicate: m.Evaluator = (
+        compile_jsonata_template(rule["Condition"]) if jsonata else compile_choice_rule(rule)
+    )
     return m.ChoiceBranch(
         predicate=predicate,
         next=rule["Next"],

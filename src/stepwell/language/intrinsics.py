@@ -557,7 +557,15 @@ def is_intrinsic(text: str) -> bool:
     return isinstance(text, str) and _CALL_START.match(text) is not None
 
 
-@functools.lru_cache(maxsize=4096)
 def compile_intrinsic(text: str) -> CompiledIntrinsic:
     """Parse an intrinsic function call; ExpressionSyntaxError if it is malformed."""
+    if not isinstance(text, str):
+        raise ExpressionSyntaxError(
+            f"an intrinsic function must be a string, not {type(text).__name__}"
+        )
+    return _compile_intrinsic(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_intrinsic(text: str) -> CompiledIntrinsic:
     return CompiledIntrinsic(text, _Parser(text).parse())

@@ -789,11 +789,16 @@ def _placed(node: JSON, steps: tuple[Step, ...], depth: int, value: JSON) -> JSO
     return items
 
 
-@functools.lru_cache(maxsize=4096)
 def compile_path(text: str) -> CompiledPath:
     """Parse and compile a JSONPath; ExpressionSyntaxError if it does not parse."""
     if not isinstance(text, str):
         raise ExpressionSyntaxError(f"a path must be a string, not {type(text).__name__}")
+    return _compile_path(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_path(text: str) -> CompiledPath:
+    """Compiled paths are immutable, so one per distinct text is shared."""
     root, variable, steps = _Parser(text).parse_path()
     return CompiledPath(
         text=text,

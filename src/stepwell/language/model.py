@@ -101,6 +101,7 @@ class State:
 class PassState(State):
     result: JSON = None
     has_result: bool = False
+    plain: bool = False  # no field touches the data: the output is the input
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -199,37 +199,52 @@ def _forget_nested(offsets: dict[str, int], path: str) -> None:
 # --- YAML -----------------------------------------------------------------------------
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """A safe loader that keeps timestamps as the strings ASL expects."""
+class _Loader(yaml.SafeLoader):
+    """A safe loader that keeps timestamps as the strings ASL expects.
+
+    The pure-Python loader, not libyaml's: libyaml's composed nodes lose their tags
+    when a tracer (coverage, a debugger) is active, and YAML definitions are small.
+    """
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+def _timestamp_as_string(loader: _Loader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_string)
 
 
 def _load_yaml_or_raise(source: str, json_error: json.JSONDecodeError) -> LoadedDefinition:
     if source.lstrip()[:1] in ("{", "["):
         raise _json_syntax_error(json_error)
-    loader = _Loader(source)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        node, data = _compose(source)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         message = f"Invalid YAML: {error.problem or error.context}"
         if mark is None:  # pragma: no cover - PyYAML always marks parse errors
             raise DefinitionSyntaxError(message) from None
         raise DefinitionSyntaxError(message, mark.line + 1, mark.column + 1) from None
-    except yaml.YAMLError as error:
-        raise DefinitionSyntaxError(f"Invalid YAML: {error}") from None
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict | list):
+    except yaml.reader.ReaderError as error:
+        line, column = _line_column(source, error.position)
+        message = f"Invalid YAML: unacceptable character #x{error.character:04x}"
+        raise DefinitionSyntaxError(message, line, column) from None
+    if node is None or not isinstance(data, dict | list):
         # Any stray text is a YAML scalar; the JSON error says more about what went wrong.
         raise _json_syntax_error(json_error)
     positions: dict[str, Position] = {}
     duplicates: list[str] = []
     _yaml_positions(node, "", positions, duplicates)
     return LoadedDefinition(data, positions, tuple(duplicates), "yaml")
+
+
+def _compose(source: str) -> tuple[yaml.Node | None, JSON]:
+    loader = _Loader(source)
+    try:
+        node = loader.get_single_node()
+        return node, loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
 
 
 def _json_syntax_error(error: json.JSONDecodeError) -> DefinitionSyntaxError:

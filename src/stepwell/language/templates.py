@@ -119,6 +119,17 @@ def _object_builder(base: dict[str, JSON], dynamic: tuple[tuple[str, Evaluator],
             return out
 
         return build2
+    if len(dynamic) == 3:
+        (k0, f0), (k1, f1), (k2, f2) = dynamic
+
+        def build3(data: JSON, ctx: EvalContext) -> JSON:
+            out = base.copy()
+            out[k0] = f0(data, ctx)
+            out[k1] = f1(data, ctx)
+            out[k2] = f2(data, ctx)
+            return out
+
+        return build3
 
     def build(data: JSON, ctx: EvalContext) -> JSON:
         out = base.copy()

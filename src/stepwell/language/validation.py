@@ -191,10 +191,11 @@ class _GraphValidator:
             return
         for name, body in states.items():
             self._check_state(name, body, join(path, "States", name))
-        self._check_transitions(states, path)
+        complete = self._check_transitions(states, path)
         if isinstance(start_at, str):
             self._check_start_and_reachability(start_at, states, path)
-        self._check_terminal(states, path)
+        if complete:  # a missing target already explains a graph that cannot end
+            self._check_terminal(states, path)
 
     def _check_state(self, name: str, body: JSON, path: str) -> None:
         self._check_name(name, path)
@@ -238,11 +239,14 @@ class _GraphValidator:
             )
         return bool(language == JSONATA)
 
-    def _check_transitions(self, states: Mapping[str, JSON], path: str) -> None:
+    def _check_transitions(self, states: Mapping[str, JSON], path: str) -> bool:
+        """Report transitions to unknown states; True when there are none."""
+        complete = True
         for name, body in states.items():
             for target, parts in _transitions(body):
                 if target in states:
                     continue
+                complete = False
                 elsewhere = (
                     " (a state can only transition to states of its own States object)"
                     if target in self.all_names
@@ -253,6 +257,7 @@ class _GraphValidator:
                     f"Missing '{parts[-1]}' target: {target}{elsewhere}",
                     "MISSING_TRANSITION_TARGET",
                 )
+        return complete
 
     def _check_start_and_reachability(
         self, start_at: str, states: Mapping[str, JSON], path: str

@@ -105,7 +105,9 @@ class LocalRunner:
         request_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         if not self.functions.handles(command.resource):
             return ev.TaskFailed(
-                command.frame, command.seq, "States.TaskFailed",
+                command.frame,
+                command.seq,
+                "States.TaskFailed",
                 f"No integration is configured for the resource '{command.resource}'.",
             )
         outcome = self.functions.invoke(command.resource, command.input, request_id)
@@ -125,7 +127,7 @@ class LocalRunner:
 
 def run(
     definition: Definition,
-    input: JSON = None,  # noqa: A002 - the API's own word
+    input: JSON = None,
     *,
     functions: Mapping[str, Callable[..., Any]] | FunctionRegistry | None = None,
     name: str | None = None,
@@ -141,13 +143,9 @@ def run(
     back-off advance a clock that starts at ``start_time`` (default: now). ``seed`` fixes
     every random choice (jitter, UUIDs, task tokens) for a reproducible run.
     """
-    machine = definition if isinstance(definition, StateMachine) else load_state_machine(
-        definition
-    )
+    machine = definition if isinstance(definition, StateMachine) else load_state_machine(definition)
     execution_input = _parse_input(input)
-    registry = functions if isinstance(functions, FunctionRegistry) else FunctionRegistry(
-        functions
-    )
+    registry = functions if isinstance(functions, FunctionRegistry) else FunctionRegistry(functions)
     rng = random.Random(seed if seed is not None else os.urandom(16))
     clock = start_time or datetime.now(UTC)
     execution_name = name or str(uuid.UUID(int=rng.getrandbits(128), version=4))

@@ -1,4 +1,4 @@
-"""The per-state rules of definition validation: fields, values, Retry, Catch and Choice.
+"""What one state may contain: its fields per query language, Next/End, Retry and Catch.
 
 ``validation.py`` walks the graphs (StartAt, transitions, reachability, names) and calls
 ``check_state`` for each state; this module knows what one state may contain. The rules
@@ -8,10 +8,9 @@ AWS Step Functions Developer Guide pages named beside each table.
 Design: the allowed fields are data, one table per query language, so "which fields may
 a JSONata Map have" is read off a table rather than off a branch of code; a field that
 exists only in the other query language gets a message saying so. Each state type then
-has one small function for its own rules, chosen by a dispatch table. Every problem is
-appended to a ``Report``; nothing stops at the first error. Expression syntax is checked
-by the compilers of ``jsonpath``, ``intrinsics`` and ``jsonata``, imported lazily so that
-validation of structure works on its own.
+has one small function for its own rules, chosen by a dispatch table (Choice and Map,
+which have the most, live in ``choice.py`` and ``map.py``). Every problem is appended to
+a ``Report``; nothing stops at the first error.
 """
 
 from __future__ import annotations

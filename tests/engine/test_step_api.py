@@ -1,0 +1,186 @@
+"""The pure interpreter API: ``start`` and ``step`` with events and commands.
+
+These drive the engine the way a durable runtime will: commands out, events in, the
+clock supplied by the caller. Timeouts and heartbeats follow the Developer Guide "Task
+workflow state" (TimeoutSeconds, HeartbeatSeconds) and "Wait for a callback with task
+token" pages.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from stepwell.engine import events as ev
+from stepwell.engine.env import Env
+from stepwell.engine.interpreter import StepResult, start, step
+from stepwell.language.compiler import load_state_machine
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+CALLBACK = {
+    "StartAt": "Wait for callback",
+    "States": {
+        "Wait for callback": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+            "TimeoutSeconds": 60,
+            "HeartbeatSeconds": 10,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
+            "End": True,
+        },
+        "Failed": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def env(seconds: float = 0) -> Env:
+    return Env(now=T0 + timedelta(seconds=seconds), rng=random.Random(7))
+
+
+def begin(definition: dict[str, Any], given: Any = None) -> StepResult:
+    return start(load_state_machine(definition), given if given is not None else {}, env())
+
+
+def only(commands: list[ev.Command], kind: type) -> Any:
+    found = [c for c in commands if isinstance(c, kind)]
+    assert len(found) == 1, commands
+    return found[0]
+
+
+def test_task_emits_invoke_and_timers_with_the_token_in_the_payload() -> None:
+    first = begin(CALLBACK)
+    invoke = only(first.commands, ev.InvokeTask)
+    assert invoke.input["MessageBody"]["token"] == invoke.task_token
+    timers = {c.kind: c.due for c in first.commands if isinstance(c, ev.StartTimer)}
+    assert timers == {
+        "task_timeout": T0 + timedelta(seconds=60),
+        "heartbeat": T0 + timedelta(seconds=10),
+    }
+    assert not first.execution.finished
+
+
+def test_task_success_after_callback() -> None:
+    machine = load_state_machine(CALLBACK)
+    first = start(machine, {"a": 1}, env())
+    invoke = only(first.commands, ev.InvokeTask)
+    done = step(
+        machine, first.execution, ev.TaskSucceeded(invoke.frame, invoke.seq, {"r": 2}), env(5)
+    )
+    assert done.execution.status == "SUCCEEDED"
+    assert done.execution.output == {"r": 2}
+    assert [e["type"] for e in done.events] == [
+        "TaskSucceeded",
+        "TaskStateExited",
+        "ExecutionSucceeded",
+    ]
+
+
+def test_heartbeat_timeout_is_caught_as_states_heartbeat_timeout() -> None:
+    machine = load_state_machine(CALLBACK)
+    first = start(machine, {}, env())
+    beat = only(first.commands, ev.InvokeTask)
+    fired = step(
+        machine, first.execution, ev.TimerFired(beat.frame, beat.seq, "heartbeat"), env(10)
+    )
+    assert fired.execution.output == {"error": {"Error": "States.HeartbeatTimeout", "Cause": ""}}
+    assert fired.events[0]["type"] == "TaskTimedOut"
+
+
+def test_a_heartbeat_pushes_the_heartbeat_deadline_back() -> None:
+    machine = load_state_machine(CALLBACK)
+    first = start(machine, {}, env())
+    task = only(first.commands, ev.InvokeTask)
+    beat = step(machine, first.execution, ev.TaskHeartbeat(task.frame, task.seq), env(8))
+    renewed = only(beat.commands, ev.StartTimer)
+    assert renewed.due == T0 + timedelta(seconds=18)
+    # The first heartbeat timer fires at 10 s: stale, because a heartbeat came at 8 s.
+    old = step(machine, beat.execution, ev.TimerFired(task.frame, task.seq, "heartbeat"), env(10))
+    assert not old.execution.finished and old.events == []
+    late = step(machine, old.execution, ev.TimerFired(task.frame, task.seq, "heartbeat"), env(18))
+    assert late.execution.output["error"]["Error"] == "States.HeartbeatTimeout"
+
+
+def test_task_timeout_then_a_late_result_is_ignored() -> None:
+    machine = load_state_machine(CALLBACK)
+    first = start(machine, {}, env())
+    task = only(first.commands, ev.InvokeTask)
+    timed_out = step(
+        machine, first.execution, ev.TimerFired(task.frame, task.seq, "task_timeout"), env(60)
+    )
+    assert timed_out.execution.output["error"]["Error"] == "States.Timeout"
+    late = step(machine, timed_out.execution, ev.TaskSucceeded(task.frame, task.seq, 1), env(61))
+    assert late.events == [] and late.execution.output["error"]["Error"] == "States.Timeout"
+
+
+def test_task_failure_event_goes_through_catch() -> None:
+    machine = load_state_machine(CALLBACK)
+    first = start(machine, {}, env())
+    task = only(first.commands, ev.InvokeTask)
+    failed = step(machine, first.execution, ev.TaskFailed(task.frame, task.seq, "E", "c"), env(1))
+    assert failed.execution.output == {"error": {"Error": "E", "Cause": "c"}}
+
+
+def test_stop_requested_aborts() -> None:
+    machine = load_state_machine(CALLBACK)
+    first = start(machine, {}, env())
+    stopped = step(machine, first.execution, ev.StopRequested("Why", "because"), env(1))
+    assert (stopped.execution.status, stopped.execution.error) == ("ABORTED", "Why")
+    assert stopped.events[-1]["type"] == "ExecutionAborted"
+    assert stopped.events[-1]["executionAbortedEventDetails"] == {
+        "error": "Why",
+        "cause": "because",
+    }
+    after = step(machine, stopped.execution, ev.TaskSucceeded(0, 0, 1), env(2))
+    assert after.events == [] and after.commands == []
+
+
+def test_same_inputs_same_history() -> None:
+    """Purity: the same events, time and seed give identical histories."""
+    machine = load_state_machine(CALLBACK)
+    runs = [start(machine, {"x": 1}, env()) for _ in range(2)]
+    assert runs[0].events == runs[1].events
+    assert runs[0].commands == runs[1].commands
+
+
+def test_activity_resource_records_activity_scheduled() -> None:
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:us-east-1:123456789012:activity:work",
+                "TimeoutSeconds": 5,
+                "HeartbeatSeconds": 2,
+                "End": True,
+            }
+        },
+    }
+    first = begin(definition, {"job": 1})
+    scheduled = first.events[-1]
+    assert scheduled["type"] == "ActivityScheduled"
+    assert scheduled["activityScheduledEventDetails"]["heartbeatInSeconds"] == 2
+    task = only(first.commands, ev.InvokeTask)
+    machine = load_state_machine(definition)
+    failed = step(machine, first.execution, ev.TaskFailed(task.frame, task.seq, "E"), env(1))
+    assert failed.events[0]["type"] == "ActivityFailed"
+
+
+def test_timeout_seconds_path_must_be_positive() -> None:
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage",
+                "TimeoutSecondsPath": "$.t",
+                "End": True,
+            }
+        },
+    }
+    result = begin(definition, {"t": 0})
+    assert result.execution.error == "States.Runtime"
+    ok = begin(definition, {"t": 3})
+    assert only(ok.commands, ev.InvokeTask).timeout_seconds == 3

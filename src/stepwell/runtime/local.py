@@ -26,6 +26,7 @@ from stepwell.engine.execution import ExecutionInfo, ExecutionState
 from stepwell.engine.history import HistoryEvent
 from stepwell.engine.interpreter import StepResult, start, step
 from stepwell.integrations.functions import FunctionRegistry
+from stepwell.integrations.registry import Integrations
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.evaluation import JSON
 from stepwell.language.model import StateMachine
@@ -60,13 +61,13 @@ class LocalRunner:
     def __init__(
         self,
         machine: StateMachine,
-        functions: FunctionRegistry,
+        integrations: Integrations,
         clock: datetime,
         rng: random.Random,
         record_history: bool,
     ) -> None:
         self.machine = machine
-        self.functions = functions
+        self.integrations = integrations
         self.clock = clock
         self.rng = rng
         self.record_history = record_history
@@ -98,19 +99,16 @@ class LocalRunner:
                 fired = ev.TimerFired(command.frame, command.seq, command.kind)
                 heapq.heappush(self.timers, (command.due, self._timer_count, fired))
             else:
-                self.inbox.append(self._invoke(command))
+                event = self._invoke(command)
+                if event is not None:
+                    self.inbox.append(event)
         return result.execution
 
-    def _invoke(self, command: ev.InvokeTask) -> ev.Event:
+    def _invoke(self, command: ev.InvokeTask) -> ev.Event | None:
         request_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        if not self.functions.handles(command.resource):
-            return ev.TaskFailed(
-                command.frame,
-                command.seq,
-                "States.TaskFailed",
-                f"No integration is configured for the resource '{command.resource}'.",
-            )
-        outcome = self.functions.invoke(command.resource, command.input, request_id)
+        outcome = self.integrations.invoke(command.resource, command.input, request_id)
+        if outcome is None:
+            return None  # waits for a callback this runner cannot receive: timers decide
         if outcome.ok:
             return ev.TaskSucceeded(command.frame, command.seq, outcome.output)
         return ev.TaskFailed(command.frame, command.seq, outcome.error or "", outcome.cause)
@@ -145,7 +143,7 @@ def run(
     """
     machine = definition if isinstance(definition, StateMachine) else load_state_machine(definition)
     execution_input = _parse_input(input)
-    registry = functions if isinstance(functions, FunctionRegistry) else FunctionRegistry(functions)
+    registry = Integrations(functions)
     rng = random.Random(seed if seed is not None else os.urandom(16))
     clock = start_time or datetime.now(UTC)
     execution_name = name or str(uuid.UUID(int=rng.getrandbits(128), version=4))

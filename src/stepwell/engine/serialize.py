@@ -1,0 +1,59 @@
+"""An ``ExecutionState`` as JSON text and back, for stores that keep it between steps.
+
+The state is plain data by design (see ``execution.py``); this module only spells out
+the two conversions so the format is in one place. Datetimes travel as ISO 8601 text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from stepwell.engine.execution import ExecutionInfo, ExecutionState, Fanout, Frame
+
+
+def dump_execution(execution: ExecutionState) -> bytes:
+    data = asdict(execution)
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # an integer beyond 64 bits somewhere in the data
+        return json.dumps(data, default=_encode, separators=(",", ":")).encode()
+
+
+def load_execution(data: bytes | str) -> ExecutionState:
+    raw = orjson.loads(data)
+    info = raw.pop("info")
+    frames = raw.pop("frames")
+    return ExecutionState(
+        info=ExecutionInfo(**{**info, "start_time": _time(info["start_time"])}),
+        frames={int(key): _frame(value) for key, value in frames.items()},
+        **raw,
+    )
+
+
+def _frame(raw: dict[str, Any]) -> Frame:
+    fanout = raw.pop("fanout")
+    map_item = raw.pop("map_item")
+    return Frame(
+        **{
+            **raw,
+            "entered_time": _time(raw["entered_time"]),
+            "heartbeat_due": _time(raw["heartbeat_due"]),
+        },
+        fanout=Fanout(**fanout) if fanout is not None else None,
+        map_item=tuple(map_item) if map_item is not None else None,
+    )
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialize {type(value).__name__}")

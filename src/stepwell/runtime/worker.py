@@ -1,0 +1,284 @@
+"""The durable runtime's worker: lease work, step the interpreter, commit atomically.
+
+One ``Worker`` does two kinds of work, both leased from the store so any number of
+workers, in any number of processes, can share one database:
+
+* ``advance``: take an execution's lease with every work item due for it, feed the items
+  to the interpreter in order (a chain of Pass/Choice states is one step), and commit the
+  new state, history events, new work items and task tokens in one transaction. If the
+  lease was lost meanwhile the commit is refused and nothing happened: a state transition
+  is applied exactly once.
+* ``invoke``: take due ``invoke`` items, run the task outside any transaction, and turn
+  the outcome into an event item. A worker that dies mid-invocation leaves the lease to
+  expire and another runs the task again: invocations are at-least-once, as in AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from stepwell.engine import events as ev
+from stepwell.engine.env import Env
+from stepwell.engine.execution import ExecutionInfo, ExecutionState
+from stepwell.engine.history import HistoryEvent
+from stepwell.engine.interpreter import StepResult, start, step
+from stepwell.engine.serialize import dump_execution, load_execution
+from stepwell.engine.states import resource_kind
+from stepwell.integrations.registry import Integrations
+from stepwell.language.compiler import load_state_machine
+from stepwell.language.model import StateMachine
+from stepwell.runtime.clock import Clock, to_datetime
+from stepwell.runtime.codec import (
+    decode_event,
+    decode_invocation,
+    encode_event,
+    encode_invocation,
+)
+from stepwell.store.base import (
+    LEASE_SECONDS,
+    ExecutionRecord,
+    Lease,
+    StateMachineRecord,
+    StepOutcome,
+    Store,
+    TaskToken,
+    WorkItem,
+)
+
+HISTORY_LIMIT = 25_000  # events per execution (Developer Guide, "Service quotas")
+
+
+@dataclass(slots=True)
+class _StepBatch:
+    """What the items of one lease add up to before they are committed."""
+
+    events: list[HistoryEvent] = field(default_factory=list)
+    items: list[WorkItem] = field(default_factory=list)
+    tokens: list[TaskToken] = field(default_factory=list)
+
+
+class MachineCache:
+    """Compiled state machines by ARN and revision, so each is compiled once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._compiled: dict[tuple[str, str], StateMachine] = {}
+
+    def record(self, arn: str) -> StateMachineRecord:
+        record = self.store.get_state_machine(arn)
+        if record is None:
+            raise LookupError(f"state machine {arn} is gone")
+        return record
+
+    def compiled(self, record: StateMachineRecord) -> StateMachine:
+        key = (record.arn, record.revision_id)
+        machine = self._compiled.get(key)
+        if machine is None:
+            machine = self._compiled[key] = load_state_machine(record.definition)
+        return machine
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        integrations: Integrations,
+        clock: Clock,
+        owner: str | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
+        self.store = store
+        self.integrations = integrations
+        self.clock = clock
+        self.owner = owner or f"worker-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds
+        self.machines = MachineCache(store)
+
+    # ----------------------------------------------------------------- advancing
+
+    def advance_one(self) -> bool:
+        """Lease one execution with due work and step it. False when nothing was due."""
+        lease = self.store.lease_execution(self.owner, self.clock.now(), self.lease_seconds)
+        if lease is None:
+            return False
+        try:
+            outcome = self._apply(lease)
+        except Exception:
+            self.store.release(lease)
+            raise
+        self.store.commit_step(lease, outcome)
+        return True
+
+    def _apply(self, lease: Lease) -> StepOutcome:
+        record = lease.execution
+        machine_record = self.machines.record(record.version_arn or record.state_machine_arn)
+        machine = self.machines.compiled(machine_record)
+        execution = load_execution(lease.state) if lease.state is not None else None
+        batch = _StepBatch()
+        env = Env(now=to_datetime(self.clock.now()), rng=random.Random(os.urandom(16)))
+        for item in lease.items:
+            result = self._apply_item(machine, machine_record, record, execution, item, env)
+            if result is None:
+                continue
+            execution = result.execution
+            batch.events.extend(result.events)
+            self._schedule(record.arn, result.commands, batch)
+        return StepOutcome(
+            execution=_record_after(record, execution, self.clock.now()),
+            state=dump_execution(execution) if execution and not execution.finished else None,
+            events=tuple(_stored_event(e) for e in batch.events),
+            new_items=tuple(batch.items),
+            done_items=tuple(item.id for item in lease.items if item.id is not None),
+            tokens=tuple(batch.tokens),
+        )
+
+    def _apply_item(
+        self,
+        machine: StateMachine,
+        machine_record: StateMachineRecord,
+        record: ExecutionRecord,
+        execution: ExecutionState | None,
+        item: WorkItem,
+        env: Env,
+    ) -> StepResult | None:
+        if item.kind == "start":
+            if execution is not None:
+                return None  # already started: a duplicate start item
+            info = _execution_info(record, machine_record)
+            return start(machine, orjson.loads(record.input), env, info)
+        if execution is None or execution.finished:
+            return None
+        result = step(machine, execution, decode_event(item.payload), env)
+        if result.execution.event_count > HISTORY_LIMIT and not result.execution.finished:
+            return _fail_history_limit(machine, result, env)
+        return result
+
+    def _schedule(self, arn: str, commands: list[ev.Command], batch: _StepBatch) -> None:
+        for command in commands:
+            if isinstance(command, ev.StartTimer):
+                fired = ev.TimerFired(command.frame, command.seq, command.kind)
+                batch.items.append(
+                    WorkItem(arn, "event", encode_event(fired), command.due.timestamp())
+                )
+                continue
+            family = resource_kind(command.resource)[0]
+            if command.task_token is not None or family == "Activity":
+                batch.tokens.append(self._token(arn, command, family))
+            if family != "Activity":
+                batch.items.append(
+                    WorkItem(arn, "invoke", encode_invocation(command), self.clock.now())
+                )
+
+    def _token(self, arn: str, command: ev.InvokeTask, family: str) -> TaskToken:
+        activity = family == "Activity"
+        return TaskToken(
+            token=command.task_token or uuid.uuid4().hex + uuid.uuid4().hex,
+            execution_arn=arn,
+            frame=command.frame,
+            seq=command.seq,
+            created=self.clock.now(),
+            activity_arn=command.resource if activity else None,
+            input=orjson.dumps(command.input).decode() if activity else None,
+            heartbeat_seconds=command.heartbeat_seconds,
+        )
+
+    # ----------------------------------------------------------------- invoking
+
+    def invoke_due(self, limit: int = 16) -> int:
+        """Run up to ``limit`` due task invocations; returns how many ran."""
+        items = self.store.lease_invocations(
+            self.owner, self.clock.now(), self.lease_seconds, limit
+        )
+        for item in items:
+            self.invoke(item)
+        return len(items)
+
+    def invoke(self, item: WorkItem) -> None:
+        command = decode_invocation(item.payload)
+        outcome = self.integrations.invoke(command.resource, command.input, uuid.uuid4().hex)
+        result: ev.Event | None
+        if outcome is None:
+            result = None  # a callback will finish the task
+        elif outcome.ok:
+            result = ev.TaskSucceeded(command.frame, command.seq, outcome.output)
+        else:
+            result = ev.TaskFailed(command.frame, command.seq, outcome.error or "", outcome.cause)
+        event_item = (
+            WorkItem(item.execution_arn, "event", encode_event(result), self.clock.now())
+            if result is not None
+            else None
+        )
+        self.store.finish_invocation(item, self.owner, event_item)
+
+    # ----------------------------------------------------------------- driving
+
+    def run_until_idle(self, max_rounds: int = 1_000_000) -> int:
+        """Do all work due now (invocations included); returns the number of rounds."""
+        rounds = 0
+        while rounds < max_rounds:
+            progressed = self.advance_one()
+            progressed = self.invoke_due() > 0 or progressed
+            if not progressed:
+                return rounds
+            rounds += 1
+        return rounds
+
+
+def _execution_info(record: ExecutionRecord, machine: StateMachineRecord) -> ExecutionInfo:
+    parts = record.arn.split(":")
+    return ExecutionInfo(
+        execution_arn=record.arn,
+        name=record.name,
+        state_machine_arn=machine.version_of or machine.arn,
+        state_machine_name=machine.name,
+        role_arn=machine.role_arn,
+        region=parts[3] if len(parts) > 3 else "us-east-1",
+        start_time=to_datetime(record.start_date),
+        input_text=record.input,
+        redrive_count=record.redrive_count,
+    )
+
+
+def _record_after(
+    record: ExecutionRecord, execution: ExecutionState | None, now: float
+) -> ExecutionRecord:
+    if execution is None or not execution.finished:
+        return record
+    output = orjson.dumps(execution.output).decode() if execution.status == "SUCCEEDED" else None
+    return replace(
+        record,
+        status=execution.status,
+        stop_date=now,
+        output=output,
+        error=execution.error,
+        cause=execution.cause,
+    )
+
+
+def _stored_event(event: HistoryEvent) -> dict[str, Any]:
+    return {**event, "timestamp": event["timestamp"].timestamp()}
+
+
+def _fail_history_limit(machine: StateMachine, result: StepResult, env: Env) -> StepResult:
+    """AWS fails an execution whose history passes 25,000 events."""
+    stopped = step(
+        machine,
+        result.execution,
+        ev.StopRequested(
+            "States.Runtime",
+            f"The execution reached the maximum number of history events ({HISTORY_LIMIT}).",
+        ),
+        env,
+    )
+    stopped.execution.status = "FAILED"
+    for event in stopped.events:
+        if event["type"] == "ExecutionAborted":
+            event["type"] = "ExecutionFailed"
+            event["executionFailedEventDetails"] = event.pop("executionAbortedEventDetails")
+    return StepResult(stopped.execution, result.events + stopped.events, result.commands)

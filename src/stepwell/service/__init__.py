@@ -1,0 +1,1 @@
+"""The operations of the Step Functions API, implemented once for every front end."""

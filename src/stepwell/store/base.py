@@ -1,0 +1,168 @@
+"""What Stepwell remembers, and the one interface every store implements.
+
+A store keeps state machines, executions (with the interpreter's state between steps),
+history events, a queue of *work items* and task tokens. Work items carry everything the
+runtime must still do:
+
+* ``start`` and ``event`` items belong to an execution and are applied by the
+  interpreter, in order, by whichever worker holds that execution's lease. Timers are
+  ``event`` items whose ``due`` lies in the future: a Wait of a year is one row.
+* ``invoke`` items ask for a task to be run. Any worker may lease one; the result comes
+  back as an ``event`` item. Invocation is at-least-once, as in AWS.
+
+``commit_step`` writes a step's whole outcome — new execution state, history events, new
+work items, consumed items, task tokens — in one transaction, and only if the execution
+still has the version the worker leased: a worker whose lease expired cannot apply a
+step twice. Times are epoch seconds (floats) throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+WorkKind = Literal["start", "event", "invoke"]
+LEASE_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class StateMachineRecord:
+    arn: str
+    name: str
+    type: str  # STANDARD | EXPRESS
+    definition: str
+    role_arn: str
+    creation_date: float
+    revision_id: str
+    status: str = "ACTIVE"
+    description: str = ""
+    logging_configuration: dict[str, Any] = field(default_factory=dict)
+    tracing_configuration: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    version_of: str | None = None  # for a published version: the state machine's ARN
+    version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRecord:
+    arn: str
+    state_machine_arn: str
+    name: str
+    status: str
+    input: str
+    start_date: float
+    stop_date: float | None = None
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    version_arn: str | None = None
+    alias_arn: str | None = None
+    redrive_count: int = 0
+    redrive_date: float | None = None
+    trace_header: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    execution_arn: str
+    kind: WorkKind
+    payload: bytes
+    due: float
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskToken:
+    token: str
+    execution_arn: str
+    frame: int
+    seq: int
+    created: float
+    activity_arn: str | None = None
+    input: str | None = None
+    status: str = "SCHEDULED"  # SCHEDULED | STARTED (an activity worker has it)
+    heartbeat_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRecord:
+    arn: str
+    name: str
+    creation_date: float
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's exclusive hold on one execution, with the work due for it."""
+
+    execution: ExecutionRecord
+    state: bytes | None  # the serialized interpreter state; None before the start item
+    version: int
+    items: tuple[WorkItem, ...]
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """Everything one step changes, written atomically by ``commit_step``."""
+
+    execution: ExecutionRecord
+    state: bytes | None
+    events: tuple[dict[str, Any], ...]
+    new_items: tuple[WorkItem, ...]
+    done_items: tuple[int, ...]
+    tokens: tuple[TaskToken, ...] = ()
+
+
+class Store(Protocol):
+    """The store interface. Every method is one transaction."""
+
+    # State machines -------------------------------------------------------------------
+    def insert_state_machine(self, record: StateMachineRecord) -> None: ...
+    def replace_state_machine(self, record: StateMachineRecord) -> None: ...
+    def get_state_machine(self, arn: str) -> StateMachineRecord | None: ...
+    def list_state_machines(self) -> list[StateMachineRecord]: ...
+    def delete_state_machine(self, arn: str) -> None: ...
+
+    # Executions -----------------------------------------------------------------------
+    def create_execution(
+        self, record: ExecutionRecord, first: WorkItem
+    ) -> tuple[ExecutionRecord, bool]:
+        """Insert the execution and its first work item, unless an execution with that
+        ARN exists: then return the existing one and False."""
+        ...
+
+    def get_execution(self, arn: str) -> ExecutionRecord | None: ...
+    def list_executions(
+        self, state_machine_arn: str | None, status: str | None
+    ) -> list[ExecutionRecord]: ...
+    def history(self, arn: str) -> list[dict[str, Any]]: ...
+    def enqueue(self, item: WorkItem) -> None: ...
+
+    # Work -----------------------------------------------------------------------------
+    def lease_execution(self, owner: str, now: float, lease_for: float) -> Lease | None: ...
+    def commit_step(self, lease: Lease, outcome: StepOutcome) -> bool: ...
+    def release(self, lease: Lease) -> None: ...
+    def lease_invocations(
+        self, owner: str, now: float, lease_for: float, limit: int
+    ) -> list[WorkItem]: ...
+    def finish_invocation(self, item: WorkItem, owner: str, result: WorkItem | None) -> bool: ...
+    def next_due(self) -> float | None: ...
+
+    # Task tokens ----------------------------------------------------------------------
+    def get_task_token(self, token: str) -> TaskToken | None: ...
+    def resolve_task_token(self, token: str, event: WorkItem | None) -> bool:
+        """Delete the token and enqueue its outcome event in one transaction; False if
+        the token was already used (or never existed)."""
+        ...
+
+    def lease_activity_task(self, activity_arn: str, worker: str) -> TaskToken | None: ...
+
+    # Activities -----------------------------------------------------------------------
+    def insert_activity(self, record: ActivityRecord) -> None: ...
+    def get_activity(self, arn: str) -> ActivityRecord | None: ...
+    def list_activities(self) -> list[ActivityRecord]: ...
+    def delete_activity(self, arn: str) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,345 @@
+"""The SQL store: one implementation of ``Store`` for SQLite and PostgreSQL.
+
+The SQL lives in ``sql/queries.sql`` as named queries and the schema in numbered
+migrations under ``sql/<dialect>/``; this module only runs them. A ``Dialect`` supplies
+what differs: how to connect, how to open a write transaction, the parameter style and
+row locking (``FOR UPDATE SKIP LOCKED`` on PostgreSQL). Migrations are applied
+automatically when a store opens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict
+from importlib import resources
+from typing import Any, Protocol
+
+import orjson
+
+from stepwell.store.base import (
+    ActivityRecord,
+    ExecutionRecord,
+    Lease,
+    StateMachineRecord,
+    StepOutcome,
+    TaskToken,
+    WorkItem,
+)
+
+Row = Sequence[Any]
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the store uses."""
+
+    rowcount: int
+
+    def execute(self, query: str, params: dict[str, Any] | None = None) -> Any: ...
+    def fetchone(self) -> Row | None: ...
+    def fetchall(self) -> list[Row]: ...
+
+
+class Dialect(Protocol):
+    name: str
+    locks: dict[str, str]
+
+    def transaction(self) -> AbstractContextManager[Cursor]:
+        """A write transaction: commits when the block ends, rolls back on error."""
+        ...
+
+    def translate(self, query: str) -> str: ...
+    def close(self) -> None: ...
+
+
+def load_queries(dialect: Dialect) -> dict[str, str]:
+    text = resources.files("stepwell.store").joinpath("sql/queries.sql").read_text()
+    queries: dict[str, str] = {}
+    for block in re.split(r"^-- name: ", text, flags=re.MULTILINE)[1:]:
+        name, _, body = block.partition("\n")
+        body = "\n".join(line for line in body.splitlines() if not line.startswith("--"))
+        queries[name.strip()] = dialect.translate(body.strip().format(**dialect.locks))
+    return queries
+
+
+def migrations(dialect_name: str) -> list[tuple[int, str]]:
+    folder = resources.files("stepwell.store").joinpath(f"sql/{dialect_name}")
+    found = []
+    for entry in folder.iterdir():
+        match = re.match(r"(\d+)_.*\.sql$", entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text()))
+    return sorted(found)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _item_row(item: WorkItem) -> dict[str, Any]:
+    queue = "invoke" if item.kind == "invoke" else "execution"
+    return {
+        "execution_arn": item.execution_arn,
+        "queue": queue,
+        "kind": item.kind,
+        "payload": item.payload,
+        "due": item.due,
+    }
+
+
+def _item(row: Row) -> WorkItem:
+    return WorkItem(id=row[0], execution_arn=row[1], kind=row[2], payload=bytes(row[3]), due=row[4])
+
+
+class SqlStore:
+    """``Store`` over a SQL database; see the module docstring."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.q = load_queries(dialect)
+
+    # ----------------------------------------------------------------- state machines
+
+    def insert_state_machine(self, record: StateMachineRecord) -> None:
+        with self.dialect.transaction() as cur:
+            cur.execute(
+                self.q["insert_state_machine"], {"arn": record.arn, "record": _json(asdict(record))}
+            )
+
+    def replace_state_machine(self, record: StateMachineRecord) -> None:
+        with self.dialect.transaction() as cur:
+            cur.execute(
+                self.q["replace_state_machine"],
+                {"arn": record.arn, "record": _json(asdict(record))},
+            )
+
+    def get_state_machine(self, arn: str) -> StateMachineRecord | None:
+        row = self._one("get_state_machine", {"arn": arn})
+        return StateMachineRecord(**orjson.loads(row[0])) if row else None
+
+    def list_state_machines(self) -> list[StateMachineRecord]:
+        return [
+            StateMachineRecord(**orjson.loads(r[0])) for r in self._all("list_state_machines", {})
+        ]
+
+    def delete_state_machine(self, arn: str) -> None:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q["delete_state_machine"], {"arn": arn})
+
+    # ----------------------------------------------------------------- executions
+
+    def create_execution(
+        self, record: ExecutionRecord, first: WorkItem
+    ) -> tuple[ExecutionRecord, bool]:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q["get_execution"], {"arn": record.arn})
+            row = cur.fetchone()
+            if row is not None:
+                return ExecutionRecord(**orjson.loads(row[0])), False
+            cur.execute(
+                self.q["insert_execution"],
+                {
+                    "arn": record.arn,
+                    "state_machine_arn": record.state_machine_arn,
+                    "status": record.status,
+                    "start_date": record.start_date,
+                    "record": _json(asdict(record)),
+                },
+            )
+            cur.execute(self.q["insert_item"], _item_row(first))
+        return record, True
+
+    def get_execution(self, arn: str) -> ExecutionRecord | None:
+        row = self._one("get_execution", {"arn": arn})
+        return ExecutionRecord(**orjson.loads(row[0])) if row else None
+
+    def list_executions(
+        self, state_machine_arn: str | None, status: str | None
+    ) -> list[ExecutionRecord]:
+        rows = self._all("list_executions", {"machine": state_machine_arn, "status": status})
+        return [ExecutionRecord(**orjson.loads(r[0])) for r in rows]
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        return [orjson.loads(r[0]) for r in self._all("history", {"arn": arn})]
+
+    def enqueue(self, item: WorkItem) -> None:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q["insert_item"], _item_row(item))
+
+    # ----------------------------------------------------------------- work
+
+    def lease_execution(self, owner: str, now: float, lease_for: float) -> Lease | None:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q["find_leasable_execution"], {"now": now})
+            found = cur.fetchone()
+            if found is None:
+                return None
+            arn = found[0]
+            cur.execute(
+                self.q["take_execution_lease"],
+                {"owner": owner, "until": now + lease_for, "arn": arn},
+            )
+            cur.execute(self.q["leased_execution"], {"arn": arn})
+            row = cur.fetchone()
+            assert row is not None
+            cur.execute(self.q["due_items"], {"arn": arn, "now": now})
+            items = tuple(_item(r) for r in cur.fetchall())
+        return Lease(
+            execution=ExecutionRecord(**orjson.loads(row[0])),
+            state=bytes(row[1]) if row[1] is not None else None,
+            version=row[2],
+            items=items,
+            owner=owner,
+        )
+
+    def commit_step(self, lease: Lease, outcome: StepOutcome) -> bool:
+        """Write a step's outcome; False (and nothing written) if the lease was lost."""
+        try:
+            self._commit(lease, outcome)
+        except _LeaseLost:
+            return False
+        return True
+
+    def _commit(self, lease: Lease, outcome: StepOutcome) -> None:
+        record = outcome.execution
+        with self.dialect.transaction() as cur:
+            cur.execute(
+                self.q["commit_execution"],
+                {
+                    "record": _json(asdict(record)),
+                    "status": record.status,
+                    "state": outcome.state,
+                    "arn": record.arn,
+                    "version": lease.version,
+                    "owner": lease.owner,
+                },
+            )
+            if cur.rowcount != 1:
+                raise _LeaseLost
+            for event in outcome.events:
+                cur.execute(
+                    self.q["insert_event"],
+                    {"arn": record.arn, "id": event["id"], "event": _json(event)},
+                )
+            for item_id in outcome.done_items:
+                cur.execute(self.q["delete_item"], {"id": item_id})
+            for item in outcome.new_items:
+                cur.execute(self.q["insert_item"], _item_row(item))
+            for token in outcome.tokens:
+                cur.execute(self.q["insert_token"], _token_row(token))
+            if record.status != "RUNNING":
+                cur.execute(self.q["delete_execution_tokens"], {"arn": record.arn})
+
+    def release(self, lease: Lease) -> None:
+        with self.dialect.transaction() as cur:
+            cur.execute(
+                self.q["release_execution"], {"arn": lease.execution.arn, "owner": lease.owner}
+            )
+
+    def lease_invocations(
+        self, owner: str, now: float, lease_for: float, limit: int
+    ) -> list[WorkItem]:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q["find_invocations"], {"now": now, "limit": limit})
+            items = [_item(r) for r in cur.fetchall()]
+            for item in items:
+                cur.execute(
+                    self.q["take_item_lease"],
+                    {"owner": owner, "until": now + lease_for, "id": item.id},
+                )
+        return items
+
+    def finish_invocation(self, item: WorkItem, owner: str, result: WorkItem | None) -> bool:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q["finish_invocation"], {"id": item.id, "owner": owner})
+            if cur.rowcount != 1:
+                return False
+            if result is not None:
+                cur.execute(self.q["insert_item"], _item_row(result))
+        return True
+
+    def next_due(self, now: float = 0.0) -> float | None:
+        row = self._one("next_due", {"now": now})
+        return float(row[0]) if row and row[0] is not None else None
+
+    # ----------------------------------------------------------------- task tokens
+
+    def get_task_token(self, token: str) -> TaskToken | None:
+        row = self._one("get_token", {"token": token})
+        if row is None:
+            return None
+        return TaskToken(**{**orjson.loads(row[0]), "status": row[1]})
+
+    def resolve_task_token(self, token: str, event: WorkItem | None) -> bool:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q["delete_token"], {"token": token})
+            if cur.rowcount != 1:
+                return False
+            if event is not None:
+                cur.execute(self.q["insert_item"], _item_row(event))
+        return True
+
+    def lease_activity_task(self, activity_arn: str, worker: str) -> TaskToken | None:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q["find_activity_task"], {"activity": activity_arn})
+            row = cur.fetchone()
+            if row is None:
+                return None
+            cur.execute(self.q["start_activity_task"], {"token": row[0]})
+            cur.execute(self.q["get_token"], {"token": row[0]})
+            found = cur.fetchone()
+        assert found is not None
+        return TaskToken(**{**orjson.loads(found[0]), "status": "STARTED"})
+
+    # ----------------------------------------------------------------- activities
+
+    def insert_activity(self, record: ActivityRecord) -> None:
+        with self.dialect.transaction() as cur:
+            cur.execute(
+                self.q["insert_activity"], {"arn": record.arn, "record": _json(asdict(record))}
+            )
+
+    def get_activity(self, arn: str) -> ActivityRecord | None:
+        row = self._one("get_activity", {"arn": arn})
+        return ActivityRecord(**orjson.loads(row[0])) if row else None
+
+    def list_activities(self) -> list[ActivityRecord]:
+        return [ActivityRecord(**orjson.loads(r[0])) for r in self._all("list_activities", {})]
+
+    def delete_activity(self, arn: str) -> None:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q["delete_activity"], {"arn": arn})
+
+    def close(self) -> None:
+        self.dialect.close()
+
+    # ----------------------------------------------------------------- helpers
+
+    def _one(self, name: str, params: dict[str, Any]) -> Row | None:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q[name], params)
+            return cur.fetchone()
+
+    def _all(self, name: str, params: dict[str, Any]) -> list[Row]:
+        with self.dialect.transaction() as cur:
+            cur.execute(self.q[name], params)
+            return cur.fetchall()
+
+
+class _LeaseLost(Exception):
+    """The execution changed under a worker whose lease had expired."""
+
+
+def _token_row(token: TaskToken) -> dict[str, Any]:
+    return {
+        "token": token.token,
+        "execution_arn": token.execution_arn,
+        "activity_arn": token.activity_arn,
+        "status": token.status,
+        "created": token.created,
+        "record": _json(asdict(token)),
+    }
+
+
+__all__ = ["Cursor", "Dialect", "SqlStore", "migrations"]

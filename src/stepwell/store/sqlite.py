@@ -1,0 +1,95 @@
+"""SQLite: the default store. One file (or ``:memory:``), WAL, no set-up.
+
+One connection per store, shared by the threads of a process under a lock: SQLite lets
+one writer in at a time anyway, and ``BEGIN IMMEDIATE`` takes the write lock up front so
+two processes never deadlock upgrading a read to a write. Several processes may share
+the file (WAL mode); ``busy_timeout`` makes them wait their turn.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+from stepwell.store.sql import Cursor, SqlStore, migrations
+
+
+class SqliteDialect:
+    name = "sqlite"
+    locks = {"lock_executions": "", "lock_items": "", "lock_tokens": ""}
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._lock:
+            cursor = self._conn.cursor()
+            self._begin(cursor)
+            try:
+                yield cursor  # type: ignore[misc]
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+    def _begin(self, cursor: sqlite3.Cursor) -> None:
+        # busy_timeout covers most contention; retry the rare immediate SQLITE_BUSY.
+        for attempt in range(100):
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 99:
+                    raise
+                time.sleep(0.01)
+
+    def translate(self, query: str) -> str:
+        return query
+
+    def migrate(self) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
+            )
+            cur.execute("SELECT version FROM schema_migrations")
+            applied = {row[0] for row in cur.fetchall()}
+            for version, script in migrations(self.name):
+                if version in applied:
+                    continue
+                for statement in _statements(script):
+                    cur.execute(statement)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, applied) VALUES (:v, :t)",
+                    {"v": version, "t": time.time()},
+                )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+
+
+def open_sqlite(path: str = ":memory:") -> SqlStore:
+    dialect = SqliteDialect(path)
+    dialect.migrate()
+    return SqlStore(dialect)
+
+
+__all__ = ["SqliteDialect", "open_sqlite"]

@@ -1,0 +1,235 @@
+"""Service + worker + SQLite: the durable path end to end, on a virtual clock."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from stepwell.integrations.registry import Integrations
+from stepwell.runtime.clock import VirtualClock
+from stepwell.runtime.worker import Worker
+from stepwell.service import errors as err
+from stepwell.service.service import Service
+from stepwell.store.sqlite import open_sqlite
+
+ROLE = "arn:aws:iam::123456789012:role/stepwell"
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+class Harness:
+    def __init__(self, functions: dict[str, Any] | None = None) -> None:
+        self.clock = VirtualClock(1_700_000_000.0)
+        self.store = open_sqlite(":memory:")
+        self.service = Service(self.store, self.clock)
+        self.worker = Worker(self.store, Integrations(functions), self.clock)
+
+    def call(self, operation: str, **request: Any) -> dict[str, Any]:
+        return self.service.handle(operation, request)
+
+    def machine(self, definition: dict[str, Any], name: str = "m") -> str:
+        return self.call(
+            "CreateStateMachine", name=name, definition=json.dumps(definition), roleArn=ROLE
+        )["stateMachineArn"]
+
+    def settle(self, max_advance: float = 10 * 365 * 86400) -> None:
+        """Run everything due, advancing the virtual clock to each next timer."""
+        limit = self.clock.now() + max_advance
+        while True:
+            self.worker.run_until_idle()
+            due = self.store.next_due(self.clock.now())
+            if due is None or due > limit:
+                return
+            self.clock.set(due)
+
+
+WAIT_THEN_TASK = {
+    "StartAt": "Wait",
+    "States": {
+        "Wait": {"Type": "Wait", "Seconds": 3600, "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": FN + "double", "End": True},
+    },
+}
+
+
+def test_start_run_describe_history() -> None:
+    h = Harness({"double": lambda e: {"n": e["n"] * 2}})
+    arn = h.machine(WAIT_THEN_TASK)
+    execution = h.call("StartExecution", stateMachineArn=arn, name="e1", input='{"n": 21}')
+    h.worker.run_until_idle()
+    running = h.call("DescribeExecution", executionArn=execution["executionArn"])
+    assert running["status"] == "RUNNING"
+    h.settle()
+    done = h.call("DescribeExecution", executionArn=execution["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == {"n": 42}
+    assert (done["stopDate"] - done["startDate"]).total_seconds() == 3600
+    history = h.call("GetExecutionHistory", executionArn=execution["executionArn"])["events"]
+    types = [e["type"] for e in history]
+    assert types == [
+        "ExecutionStarted",
+        "WaitStateEntered",
+        "WaitStateExited",
+        "TaskStateEntered",
+        "LambdaFunctionScheduled",
+        "LambdaFunctionStarted",
+        "LambdaFunctionSucceeded",
+        "TaskStateExited",
+        "ExecutionSucceeded",
+    ]
+    assert [e["id"] for e in history] == list(range(1, 10))
+
+
+def test_start_execution_is_idempotent_by_name_and_input() -> None:
+    h = Harness()
+    arn = h.machine(WAIT_THEN_TASK)
+    first = h.call("StartExecution", stateMachineArn=arn, name="same", input="{}")
+    again = h.call("StartExecution", stateMachineArn=arn, name="same", input="{}")
+    assert first == again
+    with pytest.raises(err.ExecutionAlreadyExists):
+        h.call("StartExecution", stateMachineArn=arn, name="same", input='{"other": 1}')
+
+
+def test_stop_execution_aborts_a_waiting_execution() -> None:
+    h = Harness()
+    arn = h.machine(WAIT_THEN_TASK)
+    execution = h.call("StartExecution", stateMachineArn=arn, input="{}")["executionArn"]
+    h.worker.run_until_idle()
+    h.call("StopExecution", executionArn=execution, error="Bye", cause="test")
+    h.worker.run_until_idle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert (described["status"], described["error"]) == ("ABORTED", "Bye")
+
+
+def test_callback_with_task_token() -> None:
+    tokens: list[str] = []
+
+    def enqueue(event: Any) -> Any:
+        tokens.append(event["token"])
+        return {}
+
+    h = Harness({"enqueue": enqueue})
+    arn = h.machine(
+        {
+            "StartAt": "Wait for callback",
+            "States": {
+                "Wait for callback": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {
+                        "FunctionName": "enqueue",
+                        "Payload": {"token.$": "$$.Task.Token"},
+                    },
+                    "TimeoutSeconds": 300,
+                    "End": True,
+                }
+            },
+        }
+    )
+    execution = h.call("StartExecution", stateMachineArn=arn, input="{}")["executionArn"]
+    h.worker.run_until_idle()
+    assert len(tokens) == 1
+    h.call("SendTaskSuccess", taskToken=tokens[0], output='{"approved": true}')
+    h.worker.run_until_idle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"approved": True}
+    with pytest.raises(err.TaskDoesNotExist):  # a token is used once
+        h.call("SendTaskSuccess", taskToken=tokens[0], output="{}")
+
+
+def test_callback_times_out_without_a_consumer() -> None:
+    h = Harness({"enqueue": lambda e: {}})
+    arn = h.machine(
+        {
+            "StartAt": "T",
+            "States": {
+                "T": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {"FunctionName": "enqueue", "Payload": {"t.$": "$$.Task.Token"}},
+                    "TimeoutSeconds": 300,
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "GracefulFail"}],
+                    "End": True,
+                },
+                "GracefulFail": {"Type": "Fail", "Error": "Graceful"},
+            },
+        }
+    )
+    execution = h.call("StartExecution", stateMachineArn=arn, input="{}")["executionArn"]
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert (described["status"], described["error"]) == ("FAILED", "Graceful")
+    assert (described["stopDate"] - described["startDate"]).total_seconds() == 300
+
+
+def test_activity_worker_round_trip() -> None:
+    h = Harness()
+    activity = h.call("CreateActivity", name="work")["activityArn"]
+    arn = h.machine(
+        {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": activity, "End": True}}}
+    )
+    execution = h.call("StartExecution", stateMachineArn=arn, input='{"job": 7}')["executionArn"]
+    h.worker.run_until_idle()
+    task = h.service.get_activity_task({"activityArn": activity, "workerName": "w"}, 0.0)
+    assert json.loads(task["input"]) == {"job": 7}
+    assert h.service.get_activity_task({"activityArn": activity}, 0.0) == {}
+    h.call("SendTaskSuccess", taskToken=task["taskToken"], output='{"done": 7}')
+    h.worker.run_until_idle()
+    assert h.call("DescribeExecution", executionArn=execution)["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("operation", "request_", "error"),
+    [
+        ("DescribeExecution", {"executionArn": "nope"}, err.InvalidArn),
+        (
+            "DescribeExecution",
+            {"executionArn": "arn:aws:states:us-east-1:123456789012:execution:m:x"},
+            err.ExecutionDoesNotExist,
+        ),
+        (
+            "CreateStateMachine",
+            {"name": "bad name", "definition": "{}", "roleArn": ROLE},
+            err.InvalidName,
+        ),
+        (
+            "CreateStateMachine",
+            {"name": "ok", "definition": "{", "roleArn": ROLE},
+            err.InvalidDefinition,
+        ),
+        ("SendTaskSuccess", {"taskToken": "unknown", "output": "{}"}, err.TaskDoesNotExist),
+        ("ListExecutions", {}, err.ValidationException),
+        ("NoSuchOperation", {}, err.UnknownOperationException),
+    ],
+)
+def test_errors_are_aws_error_types(operation: str, request_: dict[str, Any], error: type) -> None:
+    with pytest.raises(error):
+        Harness().service.handle(operation, request_)
+
+
+def test_start_execution_rejects_bad_input() -> None:
+    h = Harness()
+    arn = h.machine(WAIT_THEN_TASK)
+    with pytest.raises(err.InvalidExecutionInput):
+        h.call("StartExecution", stateMachineArn=arn, input="{not json")
+
+
+def test_history_pagination_and_reverse_order() -> None:
+    h = Harness({"double": lambda e: e})
+    arn = h.machine(WAIT_THEN_TASK)
+    execution = h.call("StartExecution", stateMachineArn=arn, input='{"n": 1}')["executionArn"]
+    h.settle()
+    first = h.call("GetExecutionHistory", executionArn=execution, maxResults=4, reverseOrder=True)
+    assert [e["id"] for e in first["events"]] == [9, 8, 7, 6]
+    second = h.call(
+        "GetExecutionHistory",
+        executionArn=execution,
+        maxResults=4,
+        reverseOrder=True,
+        nextToken=first["nextToken"],
+    )
+    assert [e["id"] for e in second["events"]] == [5, 4, 3, 2]
+    bare = h.call("GetExecutionHistory", executionArn=execution, includeExecutionData=False)
+    assert "input" not in bare["events"][0]["executionStartedEventDetails"]

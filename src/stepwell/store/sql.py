@@ -50,6 +50,11 @@ class Dialect(Protocol):
         ...
 
     def translate(self, query: str) -> str: ...
+    def notify(self, cursor: Cursor) -> None:
+        """Tell waiting workers (in any process) that work was added."""
+        ...
+
+    def wait_for_work(self, timeout: float) -> None: ...
     def close(self) -> None: ...
 
 
@@ -148,6 +153,7 @@ class SqlStore:
                 },
             )
             cur.execute(self.q["insert_item"], _item_row(first))
+            self.dialect.notify(cur)
         return record, True
 
     def get_execution(self, arn: str) -> ExecutionRecord | None:
@@ -166,6 +172,7 @@ class SqlStore:
     def enqueue(self, item: WorkItem) -> None:
         with self.dialect.transaction() as cur:
             cur.execute(self.q["insert_item"], _item_row(item))
+            self.dialect.notify(cur)
 
     # ----------------------------------------------------------------- work
 
@@ -226,6 +233,8 @@ class SqlStore:
                 cur.execute(self.q["delete_item"], {"id": item_id})
             for item in outcome.new_items:
                 cur.execute(self.q["insert_item"], _item_row(item))
+            if outcome.new_items:
+                self.dialect.notify(cur)
             for token in outcome.tokens:
                 cur.execute(self.q["insert_token"], _token_row(token))
             if record.status != "RUNNING":
@@ -257,6 +266,7 @@ class SqlStore:
                 return False
             if result is not None:
                 cur.execute(self.q["insert_item"], _item_row(result))
+                self.dialect.notify(cur)
         return True
 
     def next_due(self, now: float = 0.0) -> float | None:
@@ -278,6 +288,7 @@ class SqlStore:
                 return False
             if event is not None:
                 cur.execute(self.q["insert_item"], _item_row(event))
+                self.dialect.notify(cur)
         return True
 
     def lease_activity_task(self, activity_arn: str, worker: str) -> TaskToken | None:
@@ -310,6 +321,9 @@ class SqlStore:
     def delete_activity(self, arn: str) -> None:
         with self.dialect.transaction() as cur:
             cur.execute(self.q["delete_activity"], {"arn": arn})
+
+    def wait_for_work(self, timeout: float) -> None:
+        self.dialect.wait_for_work(timeout)
 
     def close(self) -> None:
         self.dialect.close()

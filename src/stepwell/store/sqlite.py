@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
 from stepwell.store.sql import Cursor, SqlStore, migrations
 
 
@@ -57,6 +56,12 @@ class SqliteDialect:
 
     def translate(self, query: str) -> str:
         return query
+
+    def notify(self, cursor: Cursor) -> None:
+        """Other processes poll; this process's workers are woken by the runtime."""
+
+    def wait_for_work(self, timeout: float) -> None:
+        time.sleep(min(timeout, 0.05))
 
     def migrate(self) -> None:
         with self.transaction() as cur:

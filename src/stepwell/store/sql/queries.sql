@@ -26,8 +26,8 @@ SELECT record FROM executions WHERE arn = :arn
 
 -- name: list_executions
 SELECT record FROM executions
-WHERE (:machine IS NULL OR state_machine_arn = :machine)
-  AND (:status IS NULL OR status = :status)
+WHERE (CAST(:machine AS TEXT) IS NULL OR state_machine_arn = :machine)
+  AND (CAST(:status AS TEXT) IS NULL OR status = :status)
 ORDER BY start_date DESC, arn
 
 -- name: history

@@ -1,4 +1,4 @@
-"""Service + worker + SQLite: the durable path end to end, on a virtual clock."""
+"""Service + worker + every store: the durable path end to end, on a virtual clock."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from stepwell.runtime.clock import VirtualClock
 from stepwell.runtime.worker import Worker
 from stepwell.service import errors as err
 from stepwell.service.service import Service
-from stepwell.store.sqlite import open_sqlite
+from stepwell.store.base import Store
 
 ROLE = "arn:aws:iam::123456789012:role/stepwell"
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 
 
 class Harness:
-    def __init__(self, functions: dict[str, Any] | None = None) -> None:
+    def __init__(self, store: Store, functions: dict[str, Any] | None = None) -> None:
         self.clock = VirtualClock(1_700_000_000.0)
-        self.store = open_sqlite(":memory:")
+        self.store = store
         self.service = Service(self.store, self.clock)
         self.worker = Worker(self.store, Integrations(functions), self.clock)
 
@@ -53,8 +53,8 @@ WAIT_THEN_TASK = {
 }
 
 
-def test_start_run_describe_history() -> None:
-    h = Harness({"double": lambda e: {"n": e["n"] * 2}})
+def test_start_run_describe_history(store: Store) -> None:
+    h = Harness(store, {"double": lambda e: {"n": e["n"] * 2}})
     arn = h.machine(WAIT_THEN_TASK)
     execution = h.call("StartExecution", stateMachineArn=arn, name="e1", input='{"n": 21}')
     h.worker.run_until_idle()
@@ -81,8 +81,8 @@ def test_start_run_describe_history() -> None:
     assert [e["id"] for e in history] == list(range(1, 10))
 
 
-def test_start_execution_is_idempotent_by_name_and_input() -> None:
-    h = Harness()
+def test_start_execution_is_idempotent_by_name_and_input(store: Store) -> None:
+    h = Harness(store)
     arn = h.machine(WAIT_THEN_TASK)
     first = h.call("StartExecution", stateMachineArn=arn, name="same", input="{}")
     again = h.call("StartExecution", stateMachineArn=arn, name="same", input="{}")
@@ -91,8 +91,8 @@ def test_start_execution_is_idempotent_by_name_and_input() -> None:
         h.call("StartExecution", stateMachineArn=arn, name="same", input='{"other": 1}')
 
 
-def test_stop_execution_aborts_a_waiting_execution() -> None:
-    h = Harness()
+def test_stop_execution_aborts_a_waiting_execution(store: Store) -> None:
+    h = Harness(store)
     arn = h.machine(WAIT_THEN_TASK)
     execution = h.call("StartExecution", stateMachineArn=arn, input="{}")["executionArn"]
     h.worker.run_until_idle()
@@ -102,14 +102,14 @@ def test_stop_execution_aborts_a_waiting_execution() -> None:
     assert (described["status"], described["error"]) == ("ABORTED", "Bye")
 
 
-def test_callback_with_task_token() -> None:
+def test_callback_with_task_token(store: Store) -> None:
     tokens: list[str] = []
 
     def enqueue(event: Any) -> Any:
         tokens.append(event["token"])
         return {}
 
-    h = Harness({"enqueue": enqueue})
+    h = Harness(store, {"enqueue": enqueue})
     arn = h.machine(
         {
             "StartAt": "Wait for callback",
@@ -139,8 +139,8 @@ def test_callback_with_task_token() -> None:
         h.call("SendTaskSuccess", taskToken=tokens[0], output="{}")
 
 
-def test_callback_times_out_without_a_consumer() -> None:
-    h = Harness({"enqueue": lambda e: {}})
+def test_callback_times_out_without_a_consumer(store: Store) -> None:
+    h = Harness(store, {"enqueue": lambda e: {}})
     arn = h.machine(
         {
             "StartAt": "T",
@@ -164,8 +164,8 @@ def test_callback_times_out_without_a_consumer() -> None:
     assert (described["stopDate"] - described["startDate"]).total_seconds() == 300
 
 
-def test_activity_worker_round_trip() -> None:
-    h = Harness()
+def test_activity_worker_round_trip(store: Store) -> None:
+    h = Harness(store)
     activity = h.call("CreateActivity", name="work")["activityArn"]
     arn = h.machine(
         {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": activity, "End": True}}}
@@ -204,20 +204,22 @@ def test_activity_worker_round_trip() -> None:
         ("NoSuchOperation", {}, err.UnknownOperationException),
     ],
 )
-def test_errors_are_aws_error_types(operation: str, request_: dict[str, Any], error: type) -> None:
+def test_errors_are_aws_error_types(
+    store: Store, operation: str, request_: dict[str, Any], error: type
+) -> None:
     with pytest.raises(error):
-        Harness().service.handle(operation, request_)
+        Harness(store).service.handle(operation, request_)
 
 
-def test_start_execution_rejects_bad_input() -> None:
-    h = Harness()
+def test_start_execution_rejects_bad_input(store: Store) -> None:
+    h = Harness(store)
     arn = h.machine(WAIT_THEN_TASK)
     with pytest.raises(err.InvalidExecutionInput):
         h.call("StartExecution", stateMachineArn=arn, input="{not json")
 
 
-def test_history_pagination_and_reverse_order() -> None:
-    h = Harness({"double": lambda e: e})
+def test_history_pagination_and_reverse_order(store: Store) -> None:
+    h = Harness(store, {"double": lambda e: e})
     arn = h.machine(WAIT_THEN_TASK)
     execution = h.call("StartExecution", stateMachineArn=arn, input='{"n": 1}')["executionArn"]
     h.settle()

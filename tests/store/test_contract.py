@@ -1,0 +1,172 @@
+"""The store contract: every store (memory, SQLite, PostgreSQL) passes these tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from stepwell.store.base import (
+    ActivityRecord,
+    ExecutionRecord,
+    StateMachineRecord,
+    StepOutcome,
+    Store,
+    TaskToken,
+    WorkItem,
+)
+
+ARN = "arn:aws:states:us-east-1:123456789012:execution:m:e"
+MACHINE = StateMachineRecord(
+    arn="arn:aws:states:us-east-1:123456789012:stateMachine:m", name="m", type="STANDARD",
+    definition="{}", role_arn="role", creation_date=1.0, revision_id="r1",
+)
+
+
+def execution(arn: str = ARN, start: float = 10.0, status: str = "RUNNING") -> ExecutionRecord:
+    return ExecutionRecord(arn=arn, state_machine_arn=MACHINE.arn, name=arn.rsplit(":", 1)[1],
+                           status=status, input="{}", start_date=start)
+
+
+def event_item(due: float, arn: str = ARN, payload: bytes = b"{}") -> WorkItem:
+    return WorkItem(arn, "event", payload, due)
+
+
+def outcome(lease: Any, **changes: Any) -> StepOutcome:
+    fields: dict[str, Any] = {
+        "execution": lease.execution, "state": b"state", "events": (), "new_items": (),
+        "done_items": tuple(i.id for i in lease.items),
+    }
+    fields.update(changes)
+    return StepOutcome(**fields)
+
+
+def test_state_machines_round_trip(store: Store) -> None:
+    store.insert_state_machine(MACHINE)
+    assert store.get_state_machine(MACHINE.arn) == MACHINE
+    updated = replace(MACHINE, definition='{"changed": true}', revision_id="r2")
+    store.replace_state_machine(updated)
+    assert store.get_state_machine(MACHINE.arn) == updated
+    assert store.list_state_machines() == [updated]
+    store.delete_state_machine(MACHINE.arn)
+    assert store.get_state_machine(MACHINE.arn) is None
+
+
+def test_create_execution_once_per_arn(store: Store) -> None:
+    record, created = store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    assert created
+    again, created_again = store.create_execution(
+        execution(start=99.0), WorkItem(ARN, "start", b"{}", 99.0))
+    assert not created_again and again.start_date == 10.0
+    assert store.get_execution(ARN) == record
+
+
+def test_list_executions_newest_first_with_filters(store: Store) -> None:
+    for n, status in ((1, "RUNNING"), (2, "RUNNING"), (3, "SUCCEEDED")):
+        arn = f"{ARN}{n}"
+        record = execution(arn, start=float(n), status=status)
+        store.create_execution(record, WorkItem(arn, "start", b"{}", float(n)))
+    assert [r.name for r in store.list_executions(MACHINE.arn, None)] == ["e3", "e2", "e1"]
+    assert [r.name for r in store.list_executions(None, "RUNNING")] == ["e2", "e1"]
+    assert store.list_executions("other", None) == []
+
+
+def test_lease_takes_due_items_in_order_and_excludes_others(store: Store) -> None:
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    store.enqueue(event_item(12.0, payload=b"second"))
+    store.enqueue(event_item(50.0, payload=b"later"))
+    assert store.lease_execution("w1", now=5.0, lease_for=30) is None  # nothing due yet
+    lease = store.lease_execution("w1", now=20.0, lease_for=30)
+    assert lease is not None
+    assert [i.kind for i in lease.items] == ["start", "event"]
+    assert lease.items[1].payload == b"second"
+    assert lease.state is None
+    assert store.lease_execution("w2", now=21.0, lease_for=30) is None  # leased by w1
+
+
+def test_commit_applies_everything_and_bumps_the_version(store: Store) -> None:
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    lease = store.lease_execution("w1", now=20.0, lease_for=30)
+    assert lease is not None
+    token = TaskToken("tok", ARN, frame=0, seq=1, created=20.0)
+    events = ({"id": 1, "type": "ExecutionStarted", "timestamp": 20.0},
+              {"id": 2, "type": "PassStateEntered", "timestamp": 20.0})
+    assert store.commit_step(lease, outcome(lease, events=events, tokens=(token,),
+                                            new_items=(event_item(100.0),)))
+    assert [e["type"] for e in store.history(ARN)] == ["ExecutionStarted", "PassStateEntered"]
+    assert store.get_task_token("tok") == token
+    assert store.next_due(20.0) == 100.0
+    again = store.lease_execution("w2", now=100.0, lease_for=30)
+    assert again is not None and again.state == b"state" and again.version == lease.version + 1
+
+
+def test_a_stale_lease_cannot_commit(store: Store) -> None:
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    stale = store.lease_execution("w1", now=20.0, lease_for=5)
+    assert stale is not None
+    fresh = store.lease_execution("w2", now=30.0, lease_for=5)  # w1's lease expired at 25
+    assert fresh is not None
+    assert store.commit_step(fresh, outcome(fresh))
+    assert not store.commit_step(stale, outcome(stale, state=b"lost"))
+    assert store.history(ARN) == []
+
+
+def test_release_lets_another_worker_lease(store: Store) -> None:
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    lease = store.lease_execution("w1", now=20.0, lease_for=30)
+    assert lease is not None
+    store.release(lease)
+    assert store.lease_execution("w2", now=21.0, lease_for=30) is not None
+
+
+def test_invocations_are_leased_and_finished_once(store: Store) -> None:
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    store.enqueue(WorkItem(ARN, "invoke", b"call", 10.0))
+    items = store.lease_invocations("w1", now=20.0, lease_for=30, limit=10)
+    assert [i.payload for i in items] == [b"call"]
+    assert store.lease_invocations("w2", now=21.0, lease_for=30, limit=10) == []
+    retaken = store.lease_invocations("w2", now=60.0, lease_for=30, limit=10)  # w1 timed out
+    assert [i.id for i in retaken] == [items[0].id]
+    assert not store.finish_invocation(items[0], "w1", event_item(61.0))  # w1 lost it
+    assert store.finish_invocation(retaken[0], "w2", event_item(61.0, payload=b"result"))
+    lease = store.lease_execution("w3", now=70.0, lease_for=30)
+    assert lease is not None and [i.payload for i in lease.items] == [b"{}", b"result"]
+
+
+def test_task_tokens_resolve_once(store: Store) -> None:
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    lease = store.lease_execution("w1", now=20.0, lease_for=30)
+    assert lease is not None
+    store.commit_step(lease, outcome(lease, tokens=(TaskToken("t", ARN, 0, 1, 20.0),)))
+    assert store.resolve_task_token("t", event_item(21.0, payload=b"ok"))
+    assert not store.resolve_task_token("t", event_item(22.0))
+    assert store.get_task_token("t") is None
+
+
+def test_finished_execution_drops_its_tokens(store: Store) -> None:
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    lease = store.lease_execution("w1", now=20.0, lease_for=30)
+    assert lease is not None
+    store.commit_step(lease, outcome(lease, tokens=(TaskToken("t", ARN, 0, 1, 20.0),)))
+    store.enqueue(event_item(30.0))
+    second = store.lease_execution("w1", now=30.0, lease_for=30)
+    assert second is not None
+    done = replace(second.execution, status="SUCCEEDED")
+    store.commit_step(second, outcome(second, execution=done, state=None))
+    assert store.get_task_token("t") is None
+    assert store.get_execution(ARN) == done
+
+
+def test_activity_tasks_go_to_one_worker(store: Store) -> None:
+    activity = ActivityRecord("arn:aws:states:us-east-1:123456789012:activity:a", "a", 1.0)
+    store.insert_activity(activity)
+    assert store.list_activities() == [activity]
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    lease = store.lease_execution("w1", now=20.0, lease_for=30)
+    assert lease is not None
+    token = TaskToken("t", ARN, 0, 1, 20.0, activity_arn=activity.arn, input='{"x":1}')
+    store.commit_step(lease, outcome(lease, tokens=(token,)))
+    taken = store.lease_activity_task(activity.arn, "worker-1")
+    assert taken is not None and taken.status == "STARTED" and taken.input == '{"x":1}'
+    assert store.lease_activity_task(activity.arn, "worker-2") is None
+    store.delete_activity(activity.arn)
+    assert store.get_activity(activity.arn) is None

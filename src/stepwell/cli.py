@@ -1,23 +1,29 @@
-"""The ``stepwell`` command line: run and validate definitions.
+"""The ``stepwell`` command line.
 
+``stepwell serve`` runs the AWS Step Functions API server (with workers);
+``stepwell worker`` runs workers only, against the same database;
 ``stepwell run DEFINITION`` runs an execution in-process on a virtual clock and prints
 its result; ``stepwell validate FILE...`` prints every diagnostic as file:line:col.
+Server settings come from flags, then ``STEPWELL_*`` variables, then ``stepwell.toml``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from stepwell.integrations.functions import load_functions
 from stepwell.language.compiler import InvalidDefinition
 from stepwell.language.validation import validate_definition
 from stepwell.runtime.local import run
+from stepwell.service.host import Host
+from stepwell.service.settings import load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,10 +36,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_parser.add_argument("--history", action="store_true", help="print the history too")
     validate_parser = commands.add_parser("validate", help="check definitions")
     validate_parser.add_argument("files", type=Path, nargs="+")
+    for name, text in (("serve", "run the API server and workers"),
+                       ("worker", "run workers only (no API)")):
+        server = commands.add_parser(name, help=text)
+        server.add_argument("--config", help="TOML settings file (default ./stepwell.toml)")
+        server.add_argument("--db", help="stepwell.db | sqlite:///path | postgresql://... "
+                                          "| memory")
+        server.add_argument("--workers", type=int, help="threads advancing executions")
+        server.add_argument("--invokers", type=int, help="threads running tasks")
+        server.add_argument("--functions", dest="functions_module",
+                            help="module or .py file whose functions are Lambda functions")
+        server.add_argument("--region")
+        server.add_argument("--account")
+        if name == "serve":
+            server.add_argument("--host")
+            server.add_argument("--port", type=int)
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             return _run(args)
+        if args.command in ("serve", "worker"):
+            return _serve(args)
         return _validate(args.files)
     except (OSError, ValueError) as problem:
         print(f"stepwell: {problem}", file=sys.stderr)
@@ -46,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.input.startswith("@")
         else args.input
     )
-    functions = _load_functions(args.functions) if args.functions else {}
+    functions = load_functions(args.functions) if args.functions else {}
     try:
         result = run(args.definition.read_text(), text, functions=functions)
     except InvalidDefinition as invalid:
@@ -65,23 +88,31 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if result.succeeded else 1
 
 
-def _load_functions(reference: str) -> dict[str, Callable[..., Any]]:
-    path = Path(reference)
-    if path.suffix == ".py":
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        if spec is None or spec.loader is None:
-            raise ValueError(f"cannot load {reference}")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(reference)
-    return {
-        name: value
-        for name, value in vars(module).items()
-        if callable(value)
-        and not name.startswith("_")
-        and getattr(value, "__module__", None) == module.__name__
-    }
+def _serve(args: argparse.Namespace) -> int:
+    flags = {key: value for key, value in vars(args).items()
+             if key not in ("command", "config")}
+    settings = load_settings(flags, config=args.config)
+    host = Host(settings).start()
+    try:
+        if args.command == "worker":
+            threading.Event().wait()
+        else:
+            import uvicorn
+
+            from stepwell.api.app import create_app
+            from stepwell.api.settings import ApiSettings
+
+            api = ApiSettings(region=settings.region, account_id=settings.account,
+                              credentials=dict(settings.credentials))
+            print(f"Stepwell serving the Step Functions API on http://{settings.host}:"
+                  f"{settings.port} (store: {settings.db})", file=sys.stderr)
+            uvicorn.run(create_app(host.service, api), host=settings.host,
+                        port=settings.port, log_level=settings.log_level, access_log=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        host.stop()
+    return 0
 
 
 def _validate(files: list[Path]) -> int:

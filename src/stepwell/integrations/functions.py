@@ -15,10 +15,13 @@ a Retry on Lambda's transient errors.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -178,3 +181,27 @@ def _takes_context(fn: Callable[..., Any]) -> bool:
         return False
     positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+
+def load_functions(reference: str) -> dict[str, Callable[..., Any]]:
+    """Python functions by name from ``module``, ``path/to/file.py`` or ``module:function``
+    (that one only). A module gives every public function defined in it."""
+    target, _, only = reference.partition(":") if not reference.endswith(".py") else (
+        reference, "", "")
+    path = Path(target)
+    if path.suffix == ".py":
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"cannot load functions from {reference}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(target)
+    if only:
+        return {only: getattr(module, only)}
+    return {
+        name: value
+        for name, value in vars(module).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+        and value.__module__ == module.__name__
+    }

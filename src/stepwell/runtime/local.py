@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import os
 import random
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -65,12 +66,14 @@ class LocalRunner:
         clock: datetime,
         rng: random.Random,
         record_history: bool,
+        real_time: bool = False,
     ) -> None:
         self.machine = machine
         self.integrations = integrations
         self.clock = clock
         self.rng = rng
         self.record_history = record_history
+        self.real_time = real_time
         self.history: list[HistoryEvent] = []
         self.inbox: deque[ev.Event] = deque()
         self.timers: list[tuple[datetime, int, ev.TimerFired]] = []
@@ -118,6 +121,8 @@ class LocalRunner:
             return self.inbox.popleft()
         if self.timers:
             due, _, fired = heapq.heappop(self.timers)
+            if self.real_time:
+                self.clock = _sleep_until(due)
             self.clock = max(self.clock, due)
             return fired
         return None
@@ -166,6 +171,14 @@ def run(
         stop_date=runner.clock,
         input=execution_input,
     )
+
+
+def _sleep_until(due: datetime) -> datetime:
+    """Real time: an Express execution in a server really waits."""
+    delay = (due - datetime.now(UTC)).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
+    return datetime.now(UTC)
 
 
 def _parse_input(value: JSON) -> JSON:

@@ -9,6 +9,8 @@ against the service model; this layer checks meaning (names, ARNs, JSON, definit
 
 from __future__ import annotations
 
+import os
+import random
 import threading
 import time
 import uuid
@@ -19,11 +21,15 @@ from typing import Any
 import orjson
 
 from stepwell.engine import events as ev
+from stepwell.engine.execution import ExecutionInfo
+from stepwell.integrations.registry import Integrations
 from stepwell.language.compiler import InvalidDefinition as DefinitionProblems
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.validation import validate_definition
 from stepwell.runtime.clock import Clock, SystemClock, to_datetime
 from stepwell.runtime.codec import encode_event
+from stepwell.runtime.local import LocalRunner
+from stepwell.runtime.worker import MachineCache
 from stepwell.service import errors as err
 from stepwell.service.arns import Arns, check_name, split_arn
 from stepwell.service.pages import paginate
@@ -47,10 +53,13 @@ class Service:
         clock: Clock | None = None,
         arns: Arns | None = None,
         wake: Callable[[], None] | None = None,
+        integrations: Integrations | None = None,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.arns = arns or Arns()
+        self.integrations = integrations or Integrations()
+        self.machines = MachineCache(store)
         self._wake = wake or (lambda: None)
         self._activity_signal = threading.Condition()
 
@@ -201,6 +210,45 @@ class Service:
             raise err.ExecutionAlreadyExists(f"Execution Already Exists: '{stored.arn}'")
         self._wake()
         return {"executionArn": stored.arn, "startDate": to_datetime(stored.start_date)}
+
+    def start_sync_execution(self, request: Request) -> Response:
+        """Run an Express execution to its end in memory and answer with the result."""
+        machine = self._machine(request["stateMachineArn"])
+        if machine.type != "EXPRESS":
+            raise err.StateMachineTypeNotSupported(
+                "This operation is not supported by this type of state machine"
+            )
+        name = check_name(request.get("name") or str(uuid.uuid4()))
+        text = _execution_input(request.get("input"))
+        started = self.clock.now()
+        arn = self.arns.express_execution(machine.name, name, str(uuid.uuid4()))
+        info = ExecutionInfo(
+            execution_arn=arn, name=name, state_machine_arn=machine.arn,
+            state_machine_name=machine.name, role_arn=machine.role_arn,
+            region=self.arns.region, start_time=to_datetime(started), input_text=text,
+        )
+        runner = LocalRunner(
+            self.machines.compiled(machine), self.integrations, to_datetime(started),
+            random.Random(os.urandom(16)), record_history=False,
+            real_time=isinstance(self.clock, SystemClock),
+        )
+        execution = runner.run(orjson.loads(text), info)
+        stopped = runner.clock.timestamp()
+        response: Response = {
+            "executionArn": arn, "stateMachineArn": machine.arn, "name": name,
+            "startDate": to_datetime(started), "stopDate": to_datetime(stopped),
+            "status": execution.status, "input": text, "inputDetails": {"included": True},
+            "billingDetails": {
+                "billedMemoryUsedInMB": 64,
+                "billedDurationInMilliseconds": max(100, int((stopped - started) * 1000)),
+            },
+        }
+        if execution.status == "SUCCEEDED":
+            response["output"] = orjson.dumps(execution.output).decode()
+            response["outputDetails"] = {"included": True}
+        else:
+            response.update(_present(error=execution.error, cause=execution.cause))
+        return response
 
     def describe_execution(self, request: Request) -> Response:
         record = self._execution(request["executionArn"])
@@ -391,6 +439,10 @@ class Service:
         return record
 
 
+def _present(**members: Any) -> Response:
+    return {key: value for key, value in members.items() if value is not None}
+
+
 def _check_definition(definition: str) -> None:
     try:
         load_state_machine(definition)
@@ -457,6 +509,7 @@ _OPERATIONS: dict[str, Callable[[Service, Request], Response]] = {
     "DescribeStateMachineForExecution": Service.describe_state_machine_for_execution,
     "ValidateStateMachineDefinition": Service.validate_state_machine_definition,
     "StartExecution": Service.start_execution,
+    "StartSyncExecution": Service.start_sync_execution,
     "DescribeExecution": Service.describe_execution,
     "StopExecution": Service.stop_execution,
     "ListExecutions": Service.list_executions,

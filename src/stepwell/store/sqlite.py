@@ -61,7 +61,7 @@ class SqliteDialect:
         """Other processes poll; this process's workers are woken by the runtime."""
 
     def wait_for_work(self, timeout: float) -> None:
-        time.sleep(min(timeout, 0.05))
+        time.sleep(min(timeout, 0.1))  # other processes: a short poll
 
     def migrate(self) -> None:
         with self.transaction() as cur:

@@ -20,8 +20,7 @@ from stepwell.store.sqlite import open_sqlite
 
 POSTGRES_URL = os.environ.get("STEPWELL_TEST_POSTGRES_URL")
 SKIP_POSTGRES = (
-    "PostgreSQL tests skipped: set STEPWELL_TEST_POSTGRES_URL=postgresql://user@host/db "
-    "to run them"
+    "PostgreSQL tests skipped: set STEPWELL_TEST_POSTGRES_URL=postgresql://user@host/db to run them"
 )
 
 

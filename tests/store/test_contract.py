@@ -17,14 +17,25 @@ from stepwell.store.base import (
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:m:e"
 MACHINE = StateMachineRecord(
-    arn="arn:aws:states:us-east-1:123456789012:stateMachine:m", name="m", type="STANDARD",
-    definition="{}", role_arn="role", creation_date=1.0, revision_id="r1",
+    arn="arn:aws:states:us-east-1:123456789012:stateMachine:m",
+    name="m",
+    type="STANDARD",
+    definition="{}",
+    role_arn="role",
+    creation_date=1.0,
+    revision_id="r1",
 )
 
 
 def execution(arn: str = ARN, start: float = 10.0, status: str = "RUNNING") -> ExecutionRecord:
-    return ExecutionRecord(arn=arn, state_machine_arn=MACHINE.arn, name=arn.rsplit(":", 1)[1],
-                           status=status, input="{}", start_date=start)
+    return ExecutionRecord(
+        arn=arn,
+        state_machine_arn=MACHINE.arn,
+        name=arn.rsplit(":", 1)[1],
+        status=status,
+        input="{}",
+        start_date=start,
+    )
 
 
 def event_item(due: float, arn: str = ARN, payload: bytes = b"{}") -> WorkItem:
@@ -33,7 +44,10 @@ def event_item(due: float, arn: str = ARN, payload: bytes = b"{}") -> WorkItem:
 
 def outcome(lease: Any, **changes: Any) -> StepOutcome:
     fields: dict[str, Any] = {
-        "execution": lease.execution, "state": b"state", "events": (), "new_items": (),
+        "execution": lease.execution,
+        "state": b"state",
+        "events": (),
+        "new_items": (),
         "done_items": tuple(i.id for i in lease.items),
     }
     fields.update(changes)
@@ -55,7 +69,8 @@ def test_create_execution_once_per_arn(store: Store) -> None:
     record, created = store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
     assert created
     again, created_again = store.create_execution(
-        execution(start=99.0), WorkItem(ARN, "start", b"{}", 99.0))
+        execution(start=99.0), WorkItem(ARN, "start", b"{}", 99.0)
+    )
     assert not created_again and again.start_date == 10.0
     assert store.get_execution(ARN) == record
 
@@ -88,10 +103,13 @@ def test_commit_applies_everything_and_bumps_the_version(store: Store) -> None:
     lease = store.lease_execution("w1", now=20.0, lease_for=30)
     assert lease is not None
     token = TaskToken("tok", ARN, frame=0, seq=1, created=20.0)
-    events = ({"id": 1, "type": "ExecutionStarted", "timestamp": 20.0},
-              {"id": 2, "type": "PassStateEntered", "timestamp": 20.0})
-    assert store.commit_step(lease, outcome(lease, events=events, tokens=(token,),
-                                            new_items=(event_item(100.0),)))
+    events = (
+        {"id": 1, "type": "ExecutionStarted", "timestamp": 20.0},
+        {"id": 2, "type": "PassStateEntered", "timestamp": 20.0},
+    )
+    assert store.commit_step(
+        lease, outcome(lease, events=events, tokens=(token,), new_items=(event_item(100.0),))
+    )
     assert [e["type"] for e in store.history(ARN)] == ["ExecutionStarted", "PassStateEntered"]
     assert store.get_task_token("tok") == token
     assert store.next_due(20.0) == 100.0

@@ -11,7 +11,7 @@ def _record(name: str, event: Any) -> None:
     path = os.environ.get("STEPWELL_CRASH_LOG")
     if path:
         with open(path, "a") as log:
-            log.write(f"{name} {event}\n")
+            log.write(f"{os.getpid()} {name} {event}\n")
 
 
 def square(event: Any) -> Any:

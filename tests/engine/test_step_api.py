@@ -184,3 +184,38 @@ def test_timeout_seconds_path_must_be_positive() -> None:
     assert result.execution.error == "States.Runtime"
     ok = begin(definition, {"t": 3})
     assert only(ok.commands, ev.InvokeTask).timeout_seconds == 3
+
+
+ENDLESS = {
+    "StartAt": "Again",
+    "States": {
+        "Again": {"Type": "Pass", "Next": "Loop"},
+        "Loop": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "Done"}],
+            "Default": "Again",
+        },
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+def test_a_long_loop_yields_between_steps() -> None:
+    """A step stops after its budget of states with Continue; Resume goes on."""
+    machine = load_state_machine(ENDLESS)
+    first = start(machine, {}, env())
+    assert first.commands == [ev.Continue()]
+    assert not first.execution.finished
+    count = first.execution.event_count
+    second = step(machine, first.execution, ev.Resume(), env(1))
+    assert second.commands == [ev.Continue()]
+    assert second.execution.event_count > count
+
+
+def test_an_endless_loop_fails_at_the_history_limit() -> None:
+    """Developer Guide, "Step Functions service quotas": 25,000 history events."""
+    import stepwell
+
+    result = stepwell.run(ENDLESS, {}, history=False, seed=1)
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert "25000" in (result.cause or "")

@@ -45,7 +45,12 @@ class StartTimer:
     due: datetime
 
 
-Command = InvokeTask | StartTimer
+@dataclass(frozen=True, slots=True)
+class Continue:
+    """The step ran its budget of states and stopped; report ``Resume`` to go on."""
+
+
+Command = InvokeTask | StartTimer | Continue
 
 
 # Events: runtime → interpreter.
@@ -87,4 +92,9 @@ class StopRequested:
     cause: str | None = None
 
 
-Event = TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired | StopRequested
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Go on after a ``Continue``: run every frame that can run."""
+
+
+Event = TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired | StopRequested | Resume

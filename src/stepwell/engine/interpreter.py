@@ -30,13 +30,22 @@ from stepwell.engine.dataflow import (
 )
 from stepwell.engine.env import Env
 from stepwell.engine.execution import ExecutionInfo, ExecutionState, Frame
-from stepwell.engine.history import HistoryEvent, HistoryRecorder, payload_details
+from stepwell.engine.history import (
+    HISTORY_LIMIT_CAUSE,
+    HistoryEvent,
+    HistoryLimitReached,
+    HistoryRecorder,
+    payload_details,
+    to_json_text,
+)
 from stepwell.engine.recovery import first_match, retry_delay
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import Graph, State, StateMachine
 
 ROOT = 0
+HISTORY_LIMIT = 25_000
+STEP_EVENT_BUDGET = 2_000  # history events (recorded or not) one step may add
 
 
 @dataclass(slots=True)
@@ -49,7 +58,7 @@ class StepResult:
 class Interpreter:
     """The working memory of one step. Built, used and dropped by ``start``/``step``."""
 
-    __slots__ = ("commands", "env", "execution", "history", "machine", "ready")
+    __slots__ = ("assigned", "commands", "env", "execution", "history", "machine", "ready")
 
     def __init__(
         self, machine: StateMachine, execution: ExecutionState, env: Env, record: bool
@@ -60,20 +69,49 @@ class Interpreter:
         self.history = HistoryRecorder(execution, env.now, record)
         self.commands: list[ev.Command] = []
         self.ready: deque[Frame] = deque()
+        # Variables the current state assigned, for its ...StateExited event.
+        self.assigned: dict[str, JSON] | None = None
 
     # ----------------------------------------------------------------- running frames
 
     def drain(self) -> None:
+        """Run ready frames until each waits or ends, within the step's budget of
+        states; past it, stop with a ``Continue`` command (the runtime answers
+        ``Resume``), so no step, however long the loop, holds a worker for long."""
         from stepwell.engine.states import run_state
 
         ready = self.ready
         execution = self.execution
         graphs = self.machine.graphs
+        budget = execution.event_count + STEP_EVENT_BUDGET
         while ready and execution.status == "RUNNING":
             frame = ready.popleft()
             states = graphs[frame.graph].states
             while not frame.done and not frame.waiting and execution.status == "RUNNING":
+                if execution.event_count >= budget:
+                    self.commands.append(ev.Continue())
+                    self._check_history_limit()
+                    return
                 run_state(self, frame, states[frame.state])
+        self._check_history_limit()
+
+    def resume_all(self) -> None:
+        """After ``Resume``: every frame that is neither waiting nor done is ready."""
+        self.ready.extend(
+            frame
+            for _, frame in sorted(self.execution.frames.items())
+            if not frame.done and not frame.waiting
+        )
+
+    def _check_history_limit(self) -> None:
+        """An execution whose history passes 25,000 events fails (Developer Guide,
+        "Step Functions service quotas": execution history size)."""
+        if self.execution.status == "RUNNING" and self.execution.event_count > HISTORY_LIMIT:
+            self.end_execution(
+                "FAILED",
+                error=e.RUNTIME,
+                cause=f"The execution reached the limit of {HISTORY_LIMIT} history events.",
+            )
 
     def graph_of(self, frame: Frame) -> Graph:
         return self.machine.graphs[frame.graph]
@@ -103,6 +141,7 @@ class Interpreter:
         frame.retry_total = 0
         frame.task_token = None
         frame.entered_time = self.env.now
+        self.assigned = None
         frame.entered_event = self.history.add(
             frame,
             _ENTERED[state.type],
@@ -116,9 +155,13 @@ class Interpreter:
         """Record ``<Type>StateExited`` and go to ``next_state`` (or finish the frame)."""
         if self.history.enabled:
             details = {"name": state.name, **self.history.payloads.details("output", output)}
+            if self.assigned is not None:
+                details["assignedVariables"] = assigned_texts(self.assigned)
+                details["assignedVariablesDetails"] = {"truncated": False}
             self.history.add(frame, _EXITED[state.type], "stateExitedEventDetails", details)
         else:
             self.history.add(frame, _EXITED[state.type])
+        self.assigned = None
         if next_state is None:
             self.finish_frame(frame, output)
         else:
@@ -147,12 +190,18 @@ class Interpreter:
         return ChainMap(*scopes)
 
     def assign(self, frame: Frame, assign: Any, scope: JSON, ctx: EvalContext) -> None:
-        """Evaluate an Assign block and store its variables (all at once)."""
+        """Evaluate an Assign block and store its variables (all at once).
+
+        Every expression of a state reads the variables as they were on state entry
+        (Developer Guide, "Passing data between states with variables", "Evaluation
+        order"), so callers evaluate the state's output before they assign.
+        """
         if assign is None:
             return
         values = assign.evaluate(scope, ctx)
-        check_payload_size(values, "assigned variables")
+        check_payload_size(values, "The Assign field of the state '{}'", frame, self)
         frame.variables.update(values)
+        self.assigned = values
 
     def finish_with_result(self, frame: Frame, state: State, result: JSON) -> None:
         """From a Task/Parallel/Map result to the state's output, then move on."""
@@ -162,23 +211,37 @@ class Interpreter:
             output = state.output.evaluate(states, ctx) if state.output is not None else result
             self.assign(frame, state.assign, states, ctx)
         else:
-            if state.result_selector is not None:
-                result = state.result_selector.evaluate(result, ctx)
+            # "$ refers to the API/sub-workflow result": Assign runs beside ResultSelector
+            # on the raw result, not on ResultSelector's output ("Passing data between
+            # states with variables", "Using variables in JSONPath states").
+            output = jsonpath_output(state, frame.input, result, ctx, frame)
             self.assign(frame, state.assign, result, ctx)
-            output = jsonpath_output(state, frame.input, result, ctx, frame, selector=False)
-        check_payload_size(output, f"state/task '{state.name}' output")
+        check_payload_size(output, result_too_large(state), frame, self)
         self.transition(frame, state, output)
 
     # ----------------------------------------------------------------- errors
 
     def state_failed(self, frame: Frame, state: State, error: e.StatesError) -> None:
         """A state reported an error: Retry, else Catch, else the frame fails."""
+        if error.location and state.is_jsonata:
+            self.evaluation_failed(frame, state, error)
         error = locate(error, state, frame)
         if self.try_retry(frame, state, error.error):
             return
         if self.try_catch(frame, state, error):
             return
         self.fail_frame(frame, error.error, error.cause)
+
+    def evaluation_failed(self, frame: Frame, state: State, error: e.StatesError) -> None:
+        """Record ``EvaluationFailed``: a JSONata expression failed in a field of the state
+        (API Reference, "EvaluationFailedEventDetails"; recorded once per attempt)."""
+        details = {
+            "error": error.error,
+            "cause": error.cause,
+            "location": error.location,
+            "state": state.name,
+        }
+        self.history.add(frame, "EvaluationFailed", "evaluationFailedEventDetails", details)
 
     def try_retry(self, frame: Frame, state: State, error: str) -> bool:
         match = first_match(state.retriers, error)
@@ -223,9 +286,16 @@ class Interpreter:
         return True
 
     def fail_frame(self, frame: Frame, error: str | None, cause: str | None) -> None:
+        """The frame failed: its parent's Parallel/Map fails, or the execution does.
+
+        ``States.Runtime`` "will always cause the execution to fail" ("Handling errors"):
+        raised inside a branch it ends the execution at once, with no
+        ``ParallelStateFailed``/``MapIterationFailed`` (measured on AWS; floci-io/floci
+        issue #2868 shows ``PassStateEntered`` followed directly by ``ExecutionFailed``).
+        """
         frame.done = True
         frame.waiting = ""
-        if frame.parent is None:
+        if frame.parent is None or error == e.RUNTIME:
             self.end_execution("FAILED", error=error, cause=cause)
             return
         from stepwell.engine.fanout import child_failed

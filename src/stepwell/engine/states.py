@@ -355,6 +355,9 @@ def deliver(interp: Interpreter, event: ev.Event) -> None:
     if isinstance(event, ev.StopRequested):
         interp.end_execution("ABORTED", error=event.error, cause=event.cause)
         return
+    if isinstance(event, ev.Resume):
+        interp.resume_all()
+        return
     if isinstance(event, ev.TimerFired) and event.kind == "execution_timeout":
         interp.end_execution(
             "TIMED_OUT", error=e.TIMEOUT, cause="The execution has exceeded its TimeoutSeconds."

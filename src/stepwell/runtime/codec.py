@@ -15,6 +15,7 @@ _EVENTS: dict[str, type[Any]] = {
     "TaskHeartbeat": ev.TaskHeartbeat,
     "TimerFired": ev.TimerFired,
     "StopRequested": ev.StopRequested,
+    "Resume": ev.Resume,
 }
 
 

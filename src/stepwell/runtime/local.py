@@ -101,6 +101,8 @@ class LocalRunner:
                 self._timer_count += 1
                 fired = ev.TimerFired(command.frame, command.seq, command.kind)
                 heapq.heappush(self.timers, (command.due, self._timer_count, fired))
+            elif isinstance(command, ev.Continue):
+                self.inbox.append(ev.Resume())
             else:
                 event = self._invoke(command)
                 if event is not None:

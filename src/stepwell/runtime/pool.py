@@ -37,15 +37,27 @@ class WorkerPool:
         self.worker = Worker(store, integrations, self.clock, owner, lease_seconds)
         self._stop = threading.Event()
         self._signal = threading.Condition()
-        self._threads = [
-            threading.Thread(target=self._loop, args=(self._advance,), daemon=True,
-                             name=f"stepwell-advance-{n}")
-            for n in range(workers)
-        ] + [
-            threading.Thread(target=self._loop, args=(self._invoke,), daemon=True,
-                             name=f"stepwell-invoke-{n}")
-            for n in range(invokers)
-        ] + [threading.Thread(target=self._listen, daemon=True, name="stepwell-listen")]
+        self._threads = (
+            [
+                threading.Thread(
+                    target=self._loop,
+                    args=(self._advance,),
+                    daemon=True,
+                    name=f"stepwell-advance-{n}",
+                )
+                for n in range(workers)
+            ]
+            + [
+                threading.Thread(
+                    target=self._loop,
+                    args=(self._invoke,),
+                    daemon=True,
+                    name=f"stepwell-invoke-{n}",
+                )
+                for n in range(invokers)
+            ]
+            + [threading.Thread(target=self._listen, daemon=True, name="stepwell-listen")]
+        )
 
     def start(self) -> WorkerPool:
         for thread in self._threads:

@@ -51,8 +51,6 @@ from stepwell.store.base import (
     WorkItem,
 )
 
-HISTORY_LIMIT = 25_000  # events per execution (Developer Guide, "Service quotas")
-
 
 @dataclass(slots=True)
 class _StepBatch:
@@ -154,13 +152,15 @@ class Worker:
             return start(machine, orjson.loads(record.input), env, info)
         if execution is None or execution.finished:
             return None
-        result = step(machine, execution, decode_event(item.payload), env)
-        if result.execution.event_count > HISTORY_LIMIT and not result.execution.finished:
-            return _fail_history_limit(machine, result, env)
-        return result
+        return step(machine, execution, decode_event(item.payload), env)
 
     def _schedule(self, arn: str, commands: list[ev.Command], batch: _StepBatch) -> None:
         for command in commands:
+            if isinstance(command, ev.Continue):
+                batch.items.append(
+                    WorkItem(arn, "event", encode_event(ev.Resume()), self.clock.now())
+                )
+                continue
             if isinstance(command, ev.StartTimer):
                 fired = ev.TimerFired(command.frame, command.seq, command.kind)
                 batch.items.append(
@@ -263,22 +263,3 @@ def _record_after(
 
 def _stored_event(event: HistoryEvent) -> dict[str, Any]:
     return {**event, "timestamp": event["timestamp"].timestamp()}
-
-
-def _fail_history_limit(machine: StateMachine, result: StepResult, env: Env) -> StepResult:
-    """AWS fails an execution whose history passes 25,000 events."""
-    stopped = step(
-        machine,
-        result.execution,
-        ev.StopRequested(
-            "States.Runtime",
-            f"The execution reached the maximum number of history events ({HISTORY_LIMIT}).",
-        ),
-        env,
-    )
-    stopped.execution.status = "FAILED"
-    for event in stopped.events:
-        if event["type"] == "ExecutionAborted":
-            event["type"] = "ExecutionFailed"
-            event["executionFailedEventDetails"] = event.pop("executionAbortedEventDetails")
-    return StepResult(stopped.execution, result.events + stopped.events, result.commands)

@@ -125,8 +125,11 @@ class MemoryStore:
     def lease_execution(self, owner: str, now: float, lease_for: float) -> Lease | None:
         with self._lock:
             due = sorted(
-                (entry.item for entry in self._items.values()
-                 if entry.item.kind != "invoke" and entry.item.due <= now),
+                (
+                    entry.item
+                    for entry in self._items.values()
+                    if entry.item.kind != "invoke" and entry.item.due <= now
+                ),
                 key=lambda item: (item.due, item.id),
             )
             for item in due:
@@ -135,8 +138,7 @@ class MemoryStore:
                     execution.lease_owner = owner
                     execution.lease_expires = now + lease_for
                     mine = tuple(i for i in due if i.execution_arn == item.execution_arn)
-                    return Lease(execution.record, execution.state, execution.version, mine,
-                                 owner)
+                    return Lease(execution.record, execution.state, execution.version, mine, owner)
             return None
 
     def commit_step(self, lease: Lease, outcome: StepOutcome) -> bool:
@@ -157,8 +159,9 @@ class MemoryStore:
             for token in outcome.tokens:
                 self._tokens[token.token] = token
             if outcome.execution.status != "RUNNING":
-                for text in [t for t, v in self._tokens.items()
-                             if v.execution_arn == outcome.execution.arn]:
+                for text in [
+                    t for t, v in self._tokens.items() if v.execution_arn == outcome.execution.arn
+                ]:
                     del self._tokens[text]
             return True
 
@@ -174,8 +177,11 @@ class MemoryStore:
     ) -> list[WorkItem]:
         with self._lock:
             free = sorted(
-                (e for e in self._items.values()
-                 if e.item.kind == "invoke" and e.item.due <= now and e.lease_expires < now),
+                (
+                    e
+                    for e in self._items.values()
+                    if e.item.kind == "invoke" and e.item.due <= now and e.lease_expires < now
+                ),
                 key=lambda e: (e.item.due, e.item.id),
             )[:limit]
             for entry in free:
@@ -195,8 +201,11 @@ class MemoryStore:
 
     def next_due(self, now: float = 0.0) -> float | None:
         with self._lock:
-            dues = [e.item.due for e in self._items.values()
-                    if e.item.kind != "invoke" or e.lease_expires < now]
+            dues = [
+                e.item.due
+                for e in self._items.values()
+                if e.item.kind != "invoke" or e.lease_expires < now
+            ]
             return min(dues) if dues else None
 
     def wait_for_work(self, timeout: float) -> None:
@@ -220,8 +229,11 @@ class MemoryStore:
     def lease_activity_task(self, activity_arn: str, worker: str) -> TaskToken | None:
         with self._lock:
             waiting = sorted(
-                (t for t in self._tokens.values()
-                 if t.activity_arn == activity_arn and t.status == "SCHEDULED"),
+                (
+                    t
+                    for t in self._tokens.values()
+                    if t.activity_arn == activity_arn and t.status == "SCHEDULED"
+                ),
                 key=lambda t: t.created,
             )
             if not waiting:

@@ -66,16 +66,18 @@ class PostgresDialect:
     def migrate(self) -> None:
         with self.transaction() as cur:
             cur.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                        "version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)")
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
+            )
             cur.execute("SELECT version FROM schema_migrations")
             applied = {row[0] for row in cur.fetchall()}
             for version, script in migrations(self.name):
                 if version not in applied:
                     cur.execute(script)
                     cur.execute(
-                        "INSERT INTO schema_migrations (version, applied) "
-                        "VALUES (%(v)s, %(t)s)", {"v": version, "t": time.time()},
+                        "INSERT INTO schema_migrations (version, applied) VALUES (%(v)s, %(t)s)",
+                        {"v": version, "t": time.time()},
                     )
 
     def notify(self, cursor: Cursor) -> None:

@@ -61,7 +61,16 @@ class SqliteDialect:
         """Other processes poll; this process's workers are woken by the runtime."""
 
     def wait_for_work(self, timeout: float) -> None:
-        time.sleep(min(timeout, 0.1))  # other processes: a short poll
+        """Poll ``PRAGMA data_version``, which changes when another connection (another
+        process) commits: cheap enough to look every few milliseconds."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            seen = self._conn.execute("PRAGMA data_version").fetchone()
+        while time.monotonic() < deadline:
+            time.sleep(0.005)
+            with self._lock:
+                if self._conn.execute("PRAGMA data_version").fetchone() != seen:
+                    return
 
     def migrate(self) -> None:
         with self.transaction() as cur:

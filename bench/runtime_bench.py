@@ -1,0 +1,128 @@
+"""Durable runtime benchmark: transitions per second and start-to-finish latency.
+
+For SQLite and PostgreSQL, with 1, 2 and 4 worker processes (``stepwell worker``):
+starts a batch of executions of a 10-state machine and times until all have finished
+(throughput), then runs executions one at a time (latency). The in-process figure
+(``stepwell.run``, no store) is printed beside them.
+
+    .venv/bin/python bench/runtime_bench.py [--postgres postgresql://postgres@127.0.0.1/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import stepwell
+from stepwell.service.service import Service
+from stepwell.store import open_store
+
+CHAIN = {
+    "StartAt": "S1",
+    "States": {
+        **{
+            f"S{i}": {"Type": "Pass", "Parameters": {"i": i, "v.$": "$.v"}, "Next": f"S{i + 1}"}
+            for i in range(1, 9)
+        },
+        "S9": {"Type": "Pass", "Parameters": {"v.$": "$.v"}, "ResultPath": "$.r", "Next": "S10"},
+        "S10": {"Type": "Succeed"},
+    },
+}
+TRANSITIONS = 10
+ROLE = "arn:aws:iam::123456789012:role/bench"
+
+
+def wait_all(service: Service, machine: str, timeout: float = 300) -> None:
+    """Until no execution of ``machine`` is running (one query per look)."""
+    deadline = time.monotonic() + timeout
+    while service.store.list_executions(machine, "RUNNING"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("executions still running")
+        time.sleep(0.002)
+
+
+def measure(url: str, workers: int, batch: int, sequential: int) -> tuple[float, float]:
+    store = open_store(url)
+    service = Service(store)
+    machine = service.handle(
+        "CreateStateMachine",
+        {"name": f"chain{uuid.uuid4().hex[:8]}", "definition": json.dumps(CHAIN), "roleArn": ROLE},
+    )["stateMachineArn"]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "stepwell",
+                "worker",
+                "--db",
+                url,
+                "--workers",
+                "1",
+                "--invokers",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
+    try:
+        time.sleep(1.5)  # workers up
+        start = time.perf_counter()
+        arns = [
+            service.handle("StartExecution", {"stateMachineArn": machine, "input": '{"v": 1}'})[
+                "executionArn"
+            ]
+            for _ in range(batch)
+        ]
+        wait_all(service, machine)
+        assert len(arns) == batch
+        throughput = batch * TRANSITIONS / (time.perf_counter() - start)
+        latencies = []
+        for _ in range(sequential):
+            begun = time.perf_counter()
+            service.handle("StartExecution", {"stateMachineArn": machine, "input": '{"v": 1}'})
+            wait_all(service, machine)
+            latencies.append(time.perf_counter() - begun)
+        return throughput, statistics.median(latencies) * 1000
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", default=os.environ.get("STEPWELL_TEST_POSTGRES_URL"))
+    parser.add_argument("--batch", type=int, default=400)
+    parser.add_argument("--sequential", type=int, default=30)
+    args = parser.parse_args()
+    machine = stepwell.load_state_machine(CHAIN)
+    runs = 2000
+    begun = time.perf_counter()
+    for _ in range(runs):
+        stepwell.run(machine, {"v": 1}, history=False, seed=1)
+    in_process = runs * TRANSITIONS / (time.perf_counter() - begun)
+    print(f"in-process (no store, no history): {in_process:,.0f} transitions/s")
+    print(f"{'store':10} {'workers':>7} {'transitions/s':>14} {'latency p50':>12}")
+    stores = [("sqlite", lambda: str(Path(tempfile.mkdtemp()) / "bench.db"))]
+    if args.postgres:
+        stores.append(("postgres", lambda: f"{args.postgres}?schema=bench_{uuid.uuid4().hex[:10]}"))
+    for name, make_url in stores:
+        for workers in (1, 2, 4):
+            rate, latency = measure(make_url(), workers, args.batch, args.sequential)
+            print(f"{name:10} {workers:7d} {rate:14,.0f} {latency:10.1f}ms")
+
+
+if __name__ == "__main__":
+    main()

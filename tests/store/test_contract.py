@@ -188,3 +188,12 @@ def test_activity_tasks_go_to_one_worker(store: Store) -> None:
     assert store.lease_activity_task(activity.arn, "worker-2") is None
     store.delete_activity(activity.arn)
     assert store.get_activity(activity.arn) is None
+
+
+def test_lease_a_named_execution_only(store: Store) -> None:
+    for suffix in ("1", "2"):
+        store.create_execution(execution(ARN + suffix), WorkItem(ARN + suffix, "start", b"{}", 1.0))
+    lease = store.lease_execution("w1", now=5.0, lease_for=30, arn=ARN + "2")
+    assert lease is not None and lease.execution.arn == ARN + "2"
+    assert store.lease_execution("w1", now=5.0, lease_for=30, arn=ARN + "2") is None
+    assert store.lease_execution("w1", now=5.0, lease_for=30, arn=ARN + "3") is None

@@ -54,6 +54,7 @@ class Service:
         arns: Arns | None = None,
         wake: Callable[[], None] | None = None,
         integrations: Integrations | None = None,
+        run_now: Callable[[str], object] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
@@ -61,6 +62,9 @@ class Service:
         self.integrations = integrations or Integrations()
         self.machines = MachineCache(store)
         self._wake = wake or (lambda: None)
+        # Runs an execution's first step at once (the calling thread), so a short
+        # workflow has finished by the time StartExecution answers.
+        self._run_now = run_now
         self._activity_signal = threading.Condition()
 
     def handle(self, operation: str, request: Request) -> Response:
@@ -208,6 +212,8 @@ class Service:
         )
         if not created and (stored.status != "RUNNING" or stored.input != text):
             raise err.ExecutionAlreadyExists(f"Execution Already Exists: '{stored.arn}'")
+        if created and self._run_now is not None:
+            self._run_now(stored.arn)
         self._wake()
         return {"executionArn": stored.arn, "startDate": to_datetime(stored.start_date)}
 

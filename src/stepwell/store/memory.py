@@ -122,13 +122,17 @@ class MemoryStore:
 
     # ----------------------------------------------------------------- work
 
-    def lease_execution(self, owner: str, now: float, lease_for: float) -> Lease | None:
+    def lease_execution(
+        self, owner: str, now: float, lease_for: float, arn: str | None = None
+    ) -> Lease | None:
         with self._lock:
             due = sorted(
                 (
                     entry.item
                     for entry in self._items.values()
-                    if entry.item.kind != "invoke" and entry.item.due <= now
+                    if entry.item.kind != "invoke"
+                    and entry.item.due <= now
+                    and (arn is None or entry.item.execution_arn == arn)
                 ),
                 key=lambda item: (item.due, item.id),
             )

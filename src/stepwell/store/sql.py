@@ -177,9 +177,11 @@ class SqlStore:
 
     # ----------------------------------------------------------------- work
 
-    def lease_execution(self, owner: str, now: float, lease_for: float) -> Lease | None:
+    def lease_execution(
+        self, owner: str, now: float, lease_for: float, arn: str | None = None
+    ) -> Lease | None:
         with self.dialect.transaction() as cur:
-            cur.execute(self.q["find_leasable_execution"], {"now": now})
+            cur.execute(self.q["find_leasable_execution"], {"now": now, "arn": arn})
             found = cur.fetchone()
             if found is None:
                 return None

@@ -46,6 +46,7 @@ DELETE FROM work_items WHERE id = :id
 -- name: find_leasable_execution
 SELECT e.arn FROM work_items w JOIN executions e ON e.arn = w.execution_arn
 WHERE w.queue = 'execution' AND w.due <= :now AND e.lease_expires < :now
+  AND (CAST(:arn AS TEXT) IS NULL OR e.arn = :arn)
 ORDER BY w.due, w.id
 LIMIT 1
 {lock_executions}

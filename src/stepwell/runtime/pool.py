@@ -36,27 +36,24 @@ class WorkerPool:
         self.clock = clock or SystemClock()
         self.worker = Worker(store, integrations, self.clock, owner, lease_seconds)
         self._stop = threading.Event()
-        self._signal = threading.Condition()
-        self._threads = (
-            [
-                threading.Thread(
-                    target=self._loop,
-                    args=(self._advance,),
-                    daemon=True,
-                    name=f"stepwell-advance-{n}",
-                )
-                for n in range(workers)
-            ]
-            + [
-                threading.Thread(
-                    target=self._loop,
-                    args=(self._invoke,),
-                    daemon=True,
-                    name=f"stepwell-invoke-{n}",
-                )
-                for n in range(invokers)
-            ]
-            + [threading.Thread(target=self._listen, daemon=True, name="stepwell-listen")]
+        # One signal per kind of thread; a wake-up rouses one of each, and a thread that
+        # found work passes the wake-up on, so idle threads do not stampede the store.
+        self._advancers = threading.Condition()
+        self._invokers = threading.Condition()
+        advance = [
+            self._thread(self._advance, self._advancers, f"advance-{n}") for n in range(workers)
+        ]
+        invoke = [
+            self._thread(self._invoke, self._invokers, f"invoke-{n}") for n in range(invokers)
+        ]
+        listen = threading.Thread(target=self._listen, daemon=True, name="stepwell-listen")
+        self._threads = [*advance, *invoke, listen]
+
+    def _thread(
+        self, work: Callable[[], bool], signal: threading.Condition, name: str
+    ) -> threading.Thread:
+        return threading.Thread(
+            target=self._loop, args=(work, signal), daemon=True, name=f"stepwell-{name}"
         )
 
     def start(self) -> WorkerPool:
@@ -65,12 +62,15 @@ class WorkerPool:
         return self
 
     def wake(self) -> None:
-        with self._signal:
-            self._signal.notify_all()
+        for signal in (self._advancers, self._invokers):
+            with signal:
+                signal.notify()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self.wake()
+        for signal in (self._advancers, self._invokers):
+            with signal:
+                signal.notify_all()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -80,7 +80,7 @@ class WorkerPool:
     def _invoke(self) -> bool:
         return self.worker.invoke_due(limit=1) > 0
 
-    def _loop(self, work: Callable[[], bool]) -> None:
+    def _loop(self, work: Callable[[], bool], signal: threading.Condition) -> None:
         while not self._stop.is_set():
             try:
                 if work():
@@ -88,14 +88,14 @@ class WorkerPool:
                     continue
             except Exception:
                 log.exception("work failed; retrying after a pause")
-            self._idle()
+            self._idle(signal)
 
-    def _idle(self) -> None:
+    def _idle(self, signal: threading.Condition) -> None:
         now = self.clock.now()
         due = self.store.next_due(now)
         timeout = IDLE_SECONDS if due is None else min(IDLE_SECONDS, max(due - now, 0.0))
-        with self._signal:
-            self._signal.wait(timeout or 0.02)  # 0: due but leased elsewhere; look again soon
+        with signal:
+            signal.wait(timeout or 0.02)  # 0: due but leased elsewhere; look again soon
 
     def _listen(self) -> None:
         """Turn the store's news of work added by other processes into a wake-up."""

@@ -103,9 +103,7 @@ class Worker:
     def advance_one(self, arn: str | None = None) -> bool:
         """Lease one execution with due work (``arn``: that one) and step it. False when
         nothing was due or another worker holds it."""
-        lease = self.store.lease_execution(
-            self.owner, self.clock.now(), self.lease_seconds, arn
-        )
+        lease = self.store.lease_execution(self.owner, self.clock.now(), self.lease_seconds, arn)
         if lease is None:
             return False
         try:

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from stepwell.store.sql import Cursor, SqlStore, migrations
+from stepwell.store.sql import Cursor, Row, SqlStore, migrations
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 CHANNEL = "stepwell_work"
@@ -79,6 +79,12 @@ class PostgresDialect:
                         "INSERT INTO schema_migrations (version, applied) VALUES (%(v)s, %(t)s)",
                         {"v": version, "t": time.time()},
                     )
+
+    def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
+        with self.pool.connection() as conn:
+            row: Row | None = conn.execute(queries[name], params).fetchone()
+            conn.rollback()
+            return row
 
     def notify(self, cursor: Cursor) -> None:
         cursor.execute(f"NOTIFY {CHANNEL}")

@@ -56,6 +56,10 @@ class Dialect(Protocol):
         ...
 
     def wait_for_work(self, timeout: float) -> None: ...
+    def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
+        """One row of a read-only query, outside any write transaction."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -180,6 +184,11 @@ class SqlStore:
     def lease_execution(
         self, owner: str, now: float, lease_for: float, arn: str | None = None
     ) -> Lease | None:
+        if (
+            arn is None
+            and self.dialect.read("any_due_execution_work", self.q, {"now": now}) is None
+        ):
+            return None  # nothing due: no write transaction
         with self.dialect.transaction() as cur:
             cur.execute(self.q["find_leasable_execution"], {"now": now, "arn": arn})
             found = cur.fetchone()
@@ -252,6 +261,8 @@ class SqlStore:
     def lease_invocations(
         self, owner: str, now: float, lease_for: float, limit: int
     ) -> list[WorkItem]:
+        if self.dialect.read("any_due_invocation", self.q, {"now": now}) is None:
+            return []
         with self.dialect.transaction() as cur:
             cur.execute(self.q["find_invocations"], {"now": now, "limit": limit})
             items = [_item(r) for r in cur.fetchall()]

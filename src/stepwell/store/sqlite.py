@@ -13,8 +13,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from stepwell.store.sql import Cursor, SqlStore, migrations
+from stepwell.store.sql import Cursor, Row, SqlStore, migrations
 
 
 class SqliteDialect:
@@ -57,6 +58,11 @@ class SqliteDialect:
     def translate(self, query: str) -> str:
         return query
 
+    def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
+        with self._lock:
+            row: Row | None = self._conn.execute(queries[name], params).fetchone()
+            return row
+
     def notify(self, cursor: Cursor) -> None:
         """Other processes poll; this process's workers are woken by the runtime."""
 
@@ -67,7 +73,7 @@ class SqliteDialect:
         with self._lock:
             seen = self._conn.execute("PRAGMA data_version").fetchone()
         while time.monotonic() < deadline:
-            time.sleep(0.005)
+            time.sleep(0.02)
             with self._lock:
                 if self._conn.execute("PRAGMA data_version").fetchone() != seen:
                     return

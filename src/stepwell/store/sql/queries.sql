@@ -122,3 +122,9 @@ SELECT record FROM activities ORDER BY arn
 
 -- name: delete_activity
 DELETE FROM activities WHERE arn = :arn
+
+-- name: any_due_execution_work
+SELECT 1 FROM work_items WHERE queue = 'execution' AND due <= :now LIMIT 1
+
+-- name: any_due_invocation
+SELECT 1 FROM work_items WHERE queue = 'invoke' AND due <= :now AND lease_expires < :now LIMIT 1

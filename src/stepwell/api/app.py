@@ -1,0 +1,205 @@
+"""The Step Functions API over ASGI: a Starlette app around an ``OperationHandler``.
+
+``POST /`` runs one operation: read the body (bounded), check the content type, verify
+the signature when credentials are configured, resolve ``X-Amz-Target``, validate the
+members against the model, call the service in a worker thread, encode the result.
+Every outcome is an AWS-shaped response with ``x-amzn-RequestId``: API errors with their
+type and status, any other exception as a logged ``500 InternalFailure`` (that is a bug,
+never a user's mistake). ``GET /health`` answers readiness probes. Other paths are
+``404``, other methods on ``/`` ``405``, both as JSON errors.
+
+The server answers on any ``Host``. boto3 prefixes the host of ``StartSyncExecution``
+and ``TestState`` with ``sync-`` (the model's ``hostPrefix``); against an endpoint that
+is an IP address or ``localhost`` that name does not resolve, so create the client with
+``botocore.config.Config(inject_host_prefix=False)``::
+
+    boto3.client("stepfunctions", endpoint_url="http://127.0.0.1:8083",
+                 config=Config(inject_host_prefix=False))
+
+Design decision: the service is synchronous and may block (``GetActivityTask`` waits up
+to 60 s), so each call runs in a worker thread and the event loop never blocks; long
+polls have their own thread budget so that idle activity workers cannot starve other
+callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from stepwell.api.auth import HttpRequest, SigV4Verifier
+from stepwell.api.model import MODEL
+from stepwell.api.protocol import (
+    CONTENT_TYPE,
+    InternalFailure,
+    Operation,
+    RequestAbortedException,
+    RequestEntityTooLargeException,
+    check_content_type,
+    decode_body,
+    encode_error,
+    encode_response,
+    error_headers,
+    new_request_id,
+    resolve_target,
+    response_headers,
+)
+from stepwell.api.settings import ApiSettings, OperationHandler
+from stepwell.service.errors import ServiceError, UnknownOperationException
+
+logger = logging.getLogger("stepwell.api")
+
+T = TypeVar("T")
+
+
+class WorkerThreads:
+    """Thread pools for blocking service calls: one for ordinary calls, one for long polls.
+
+    A plain ``ThreadPoolExecutor`` per budget: handing a call to it costs less CPU than
+    ``anyio.to_thread`` (measured by bench/api_protocol_bench.py), and it is not bound to
+    an event loop. Threads start on demand, up to the budget.
+    """
+
+    def __init__(self, workers: int, long_polls: int) -> None:
+        self._ordinary = ThreadPoolExecutor(workers, thread_name_prefix="stepwell-api")
+        self._long_polls = ThreadPoolExecutor(long_polls, thread_name_prefix="stepwell-poll")
+
+    async def run(self, long_poll: bool, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(*args)`` in a worker thread of the right budget."""
+        executor = self._long_polls if long_poll else self._ordinary
+        return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
+
+
+class ApiEndpoint:
+    """The request pipeline of ``POST /``."""
+
+    def __init__(self, service: OperationHandler, settings: ApiSettings) -> None:
+        self._service = service
+        self._settings = settings
+        self._threads = WorkerThreads(settings.worker_threads, settings.long_poll_threads)
+        self._verifier = (
+            SigV4Verifier(
+                settings.credentials,
+                service=MODEL.signing_name,
+                clock=settings.clock,
+                max_skew_seconds=settings.max_clock_skew_seconds,
+            )
+            if settings.authentication_enabled
+            else None
+        )
+
+    async def invoke(self, request: Request) -> Response:
+        """Serve one API call; never raises."""
+        request_id = new_request_id()
+        operation: Operation | None = None
+        try:
+            operation, members = await self._admit(request)
+            result = await self._threads.run(
+                operation.long_poll, self._service.handle, operation.name, members
+            )
+            body = encode_response(operation, result)
+        except ServiceError as error:
+            return error_response(error, request_id)
+        except Exception:
+            name = operation.name if operation is not None else "request"
+            logger.exception("Internal failure in %s (request id %s)", name, request_id)
+            return error_response(InternalFailure("An internal error occurred."), request_id)
+        return Response(body, 200, response_headers(request_id), media_type=CONTENT_TYPE)
+
+    async def _admit(self, request: Request) -> tuple[Operation, dict[str, Any]]:
+        """Everything before the service: body, content type, signature, target, members."""
+        check_content_type(request.headers.get("content-type"))
+        body = await read_body(request, self._settings.max_request_bytes)
+        if self._verifier is not None:
+            self._verifier.verify(http_request(request, body))
+        operation = resolve_target(request.headers.get("x-amz-target"))
+        return operation, operation.validate(decode_body(body))
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes without reading them all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise RequestAbortedException("The client closed the connection") from None
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> RequestEntityTooLargeException:
+    return RequestEntityTooLargeException(f"Request body is larger than {limit} bytes")
+
+
+def http_request(request: Request, body: bytes) -> HttpRequest:
+    """The signed parts of a Starlette request, as they arrived on the wire."""
+    scope = request.scope
+    raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+    headers = scope["headers"]
+    return HttpRequest(
+        method=request.method,
+        raw_path=raw_path.decode("latin-1"),
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers],
+        body=body,
+    )
+
+
+def error_response(error: ServiceError, request_id: str, status: int | None = None) -> Response:
+    """An AWS JSON error response, with the error's own status unless told otherwise."""
+    return Response(
+        encode_error(error),
+        error.status if status is None else status,
+        error_headers(error, request_id),
+        media_type=CONTENT_TYPE,
+    )
+
+
+async def health(request: Request) -> Response:
+    """Readiness: the server is up and answering."""
+    body = orjson.dumps({"status": "ok"})
+    return Response(body, 200, response_headers(new_request_id()), media_type="application/json")
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """404 and 405 from routing, in the API's error format."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    message = f"No API operation at {request.method} {request.url.path}; send POST /"
+    response = error_response(UnknownOperationException(message), new_request_id(), status)
+    if status == 405:
+        response.headers["Allow"] = "POST"
+    return response
+
+
+def api_routes(service: OperationHandler, settings: ApiSettings | None = None) -> list[BaseRoute]:
+    """The API's routes, for composing with other routes (the console) in one app."""
+    endpoint = ApiEndpoint(service, settings or ApiSettings())
+    return [
+        Route("/", endpoint.invoke, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+
+
+def create_app(service: OperationHandler, settings: ApiSettings | None = None) -> Starlette:
+    """The API as an ASGI app serving ``service``."""
+    return Starlette(
+        routes=api_routes(service, settings),
+        exception_handlers={404: http_error, 405: http_error},
+    )

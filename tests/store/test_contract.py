@@ -197,3 +197,27 @@ def test_lease_a_named_execution_only(store: Store) -> None:
     assert lease is not None and lease.execution.arn == ARN + "2"
     assert store.lease_execution("w1", now=5.0, lease_for=30, arn=ARN + "2") is None
     assert store.lease_execution("w1", now=5.0, lease_for=30, arn=ARN + "3") is None
+
+
+def test_documents_commit_together_or_not_at_all(store: Store) -> None:
+    with store.documents("tables") as docs:
+        docs.put("t/a", b"1")
+        docs.put("t/b", b"2")
+        docs.put("u/c", b"3")
+    try:
+        with store.documents("tables") as docs:
+            docs.put("t/a", b"changed")
+            docs.delete("t/b")
+            raise RuntimeError("abandon")
+    except RuntimeError:
+        pass
+    with store.documents("tables") as docs:
+        assert docs.scan("t/") == [("t/a", b"1"), ("t/b", b"2")]
+        assert docs.get("u/c") == b"3"
+        assert docs.get("missing") is None
+        docs.put("t/a", b"changed")
+        docs.delete("t/b")
+    with store.documents("tables") as docs:
+        assert docs.scan() == [("t/a", b"changed"), ("u/c", b"3")]
+    with store.documents("other") as docs:
+        assert docs.scan() == []

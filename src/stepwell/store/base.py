@@ -18,6 +18,7 @@ step twice. Times are epoch seconds (floats) throughout.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -115,6 +116,18 @@ class StepOutcome:
     tokens: tuple[TaskToken, ...] = ()
 
 
+class Documents(Protocol):
+    """Key → bytes in one namespace, inside a transaction that holds the namespace
+    exclusively: what the embedded services keep (tables, queues, topics, schedules)."""
+
+    def get(self, key: str) -> bytes | None: ...
+    def put(self, key: str, value: bytes) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def scan(self, prefix: str = "") -> list[tuple[str, bytes]]:
+        """Every (key, value) whose key starts with ``prefix``, in key order."""
+        ...
+
+
 class Store(Protocol):
     """The store interface. Every method is one transaction."""
 
@@ -172,5 +185,11 @@ class Store(Protocol):
     def get_activity(self, arn: str) -> ActivityRecord | None: ...
     def list_activities(self) -> list[ActivityRecord]: ...
     def delete_activity(self, arn: str) -> None: ...
+
+    # Documents ------------------------------------------------------------------------
+    def documents(self, namespace: str) -> AbstractContextManager[Documents]:
+        """A transaction with exclusive access to ``namespace``: commits when the block
+        ends, rolls back if it raises. Other processes wait for it."""
+        ...
 
     def close(self) -> None: ...

@@ -9,11 +9,14 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stepwell.store.base import (
     ActivityRecord,
+    Documents,
     ExecutionRecord,
     Lease,
     StateMachineRecord,
@@ -50,6 +53,7 @@ class MemoryStore:
         self._tokens: dict[str, TaskToken] = {}
         self._activities: dict[str, ActivityRecord] = {}
         self._ids = itertools.count(1)
+        self._documents: dict[str, dict[str, bytes]] = {}
 
     # ----------------------------------------------------------------- state machines
 
@@ -264,5 +268,31 @@ class MemoryStore:
         with self._lock:
             self._activities.pop(arn, None)
 
+    @contextmanager
+    def documents(self, namespace: str) -> Iterator[Documents]:
+        """Writes land in a copy that replaces the namespace only if the block ends."""
+        with self._lock:
+            current = self._documents.setdefault(namespace, {})
+            draft = dict(current)
+            yield _MemoryDocuments(draft)
+            self._documents[namespace] = draft
+
     def close(self) -> None:
         """Nothing to release."""
+
+
+class _MemoryDocuments:
+    def __init__(self, values: dict[str, bytes]) -> None:
+        self._values = values
+
+    def get(self, key: str) -> bytes | None:
+        return self._values.get(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        self._values[key] = bytes(value)
+
+    def delete(self, key: str) -> None:
+        self._values.pop(key, None)
+
+    def scan(self, prefix: str = "") -> list[tuple[str, bytes]]:
+        return sorted((k, v) for k, v in self._values.items() if k.startswith(prefix))

@@ -86,6 +86,9 @@ class PostgresDialect:
             conn.rollback()
             return row
 
+    def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%(ns)s))", {"ns": namespace})
+
     def notify(self, cursor: Cursor) -> None:
         cursor.execute(f"NOTIFY {CHANNEL}")
 

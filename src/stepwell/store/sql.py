@@ -10,8 +10,8 @@ automatically when a store opens.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from importlib import resources
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ import orjson
 
 from stepwell.store.base import (
     ActivityRecord,
+    Documents,
     ExecutionRecord,
     Lease,
     StateMachineRecord,
@@ -58,6 +59,10 @@ class Dialect(Protocol):
     def wait_for_work(self, timeout: float) -> None: ...
     def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
         """One row of a read-only query, outside any write transaction."""
+        ...
+
+    def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
+        """Hold ``namespace`` exclusively until the transaction ends."""
         ...
 
     def close(self) -> None: ...
@@ -339,6 +344,14 @@ class SqlStore:
     def wait_for_work(self, timeout: float) -> None:
         self.dialect.wait_for_work(timeout)
 
+    # ----------------------------------------------------------------- documents
+
+    @contextmanager
+    def documents(self, namespace: str) -> Iterator[Documents]:
+        with self.dialect.transaction() as cur:
+            self.dialect.lock_namespace(cur, namespace)
+            yield _SqlDocuments(cur, self.q, namespace)
+
     def close(self) -> None:
         self.dialect.close()
 
@@ -353,6 +366,36 @@ class SqlStore:
         with self.dialect.transaction() as cur:
             cur.execute(self.q[name], params)
             return cur.fetchall()
+
+
+class _SqlDocuments:
+    """``Documents`` inside one open transaction."""
+
+    def __init__(self, cursor: Cursor, queries: dict[str, str], namespace: str) -> None:
+        self._cur = cursor
+        self._q = queries
+        self._ns = namespace
+
+    def get(self, key: str) -> bytes | None:
+        self._cur.execute(self._q["document_get"], {"namespace": self._ns, "key": key})
+        row = self._cur.fetchone()
+        return bytes(row[0]) if row is not None else None
+
+    def put(self, key: str, value: bytes) -> None:
+        self.delete(key)
+        self._cur.execute(
+            self._q["document_insert"], {"namespace": self._ns, "key": key, "value": value}
+        )
+
+    def delete(self, key: str) -> None:
+        self._cur.execute(self._q["document_delete"], {"namespace": self._ns, "key": key})
+
+    def scan(self, prefix: str = "") -> list[tuple[str, bytes]]:
+        self._cur.execute(
+            self._q["document_scan"],
+            {"namespace": self._ns, "prefix": prefix, "prefix_length": len(prefix)},
+        )
+        return sorted((row[0], bytes(row[1])) for row in self._cur.fetchall())
 
 
 class _LeaseLost(Exception):

@@ -63,6 +63,9 @@ class SqliteDialect:
             row: Row | None = self._conn.execute(queries[name], params).fetchone()
             return row
 
+    def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
+        """BEGIN IMMEDIATE already excludes every other writer."""
+
     def notify(self, cursor: Cursor) -> None:
         """Other processes poll; this process's workers are woken by the runtime."""
 

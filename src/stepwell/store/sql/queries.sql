@@ -128,3 +128,16 @@ SELECT 1 FROM work_items WHERE queue = 'execution' AND due <= :now LIMIT 1
 
 -- name: any_due_invocation
 SELECT 1 FROM work_items WHERE queue = 'invoke' AND due <= :now AND lease_expires < :now LIMIT 1
+
+-- name: document_get
+SELECT value FROM documents WHERE namespace = :namespace AND key = :key
+
+-- name: document_delete
+DELETE FROM documents WHERE namespace = :namespace AND key = :key
+
+-- name: document_insert
+INSERT INTO documents (namespace, key, value) VALUES (:namespace, :key, :value)
+
+-- name: document_scan
+SELECT key, value FROM documents
+WHERE namespace = :namespace AND substr(key, 1, :prefix_length) = :prefix

@@ -36,16 +36,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_parser.add_argument("--history", action="store_true", help="print the history too")
     validate_parser = commands.add_parser("validate", help="check definitions")
     validate_parser.add_argument("files", type=Path, nargs="+")
-    for name, text in (("serve", "run the API server and workers"),
-                       ("worker", "run workers only (no API)")):
+    for name, text in (
+        ("serve", "run the API server and workers"),
+        ("worker", "run workers only (no API)"),
+    ):
         server = commands.add_parser(name, help=text)
         server.add_argument("--config", help="TOML settings file (default ./stepwell.toml)")
-        server.add_argument("--db", help="stepwell.db | sqlite:///path | postgresql://... "
-                                          "| memory")
+        server.add_argument("--db", help="stepwell.db | sqlite:///path | postgresql://... | memory")
         server.add_argument("--workers", type=int, help="threads advancing executions")
         server.add_argument("--invokers", type=int, help="threads running tasks")
-        server.add_argument("--functions", dest="functions_module",
-                            help="module or .py file whose functions are Lambda functions")
+        server.add_argument(
+            "--functions",
+            dest="functions_module",
+            help="module or .py file whose functions are Lambda functions",
+        )
         server.add_argument("--region")
         server.add_argument("--account")
         if name == "serve":
@@ -89,8 +93,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    flags = {key: value for key, value in vars(args).items()
-             if key not in ("command", "config")}
+    flags = {key: value for key, value in vars(args).items() if key not in ("command", "config")}
     settings = load_settings(flags, config=args.config)
     host = Host(settings).start()
     try:
@@ -102,12 +105,23 @@ def _serve(args: argparse.Namespace) -> int:
             from stepwell.api.app import create_app
             from stepwell.api.settings import ApiSettings
 
-            api = ApiSettings(region=settings.region, account_id=settings.account,
-                              credentials=dict(settings.credentials))
-            print(f"Stepwell serving the Step Functions API on http://{settings.host}:"
-                  f"{settings.port} (store: {settings.db})", file=sys.stderr)
-            uvicorn.run(create_app(host.service, api), host=settings.host,
-                        port=settings.port, log_level=settings.log_level, access_log=False)
+            api = ApiSettings(
+                region=settings.region,
+                account_id=settings.account,
+                credentials=dict(settings.credentials),
+            )
+            print(
+                f"Stepwell serving the Step Functions API on http://{settings.host}:"
+                f"{settings.port} (store: {settings.db})",
+                file=sys.stderr,
+            )
+            uvicorn.run(
+                create_app(host.service, api),
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level,
+                access_log=False,
+            )
     except KeyboardInterrupt:
         pass
     finally:

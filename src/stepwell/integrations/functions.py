@@ -186,8 +186,9 @@ def _takes_context(fn: Callable[..., Any]) -> bool:
 def load_functions(reference: str) -> dict[str, Callable[..., Any]]:
     """Python functions by name from ``module``, ``path/to/file.py`` or ``module:function``
     (that one only). A module gives every public function defined in it."""
-    target, _, only = reference.partition(":") if not reference.endswith(".py") else (
-        reference, "", "")
+    target, _, only = (
+        reference.partition(":") if not reference.endswith(".py") else (reference, "", "")
+    )
     path = Path(target)
     if path.suffix == ".py":
         spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -202,6 +203,7 @@ def load_functions(reference: str) -> dict[str, Callable[..., Any]]:
     return {
         name: value
         for name, value in vars(module).items()
-        if inspect.isfunction(value) and not name.startswith("_")
+        if inspect.isfunction(value)
+        and not name.startswith("_")
         and value.__module__ == module.__name__
     }

@@ -27,7 +27,7 @@ from stepwell.engine.execution import ExecutionInfo, ExecutionState
 from stepwell.engine.history import HistoryEvent
 from stepwell.engine.interpreter import StepResult, start, step
 from stepwell.integrations.functions import FunctionRegistry
-from stepwell.integrations.registry import Integrations
+from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.evaluation import JSON
 from stepwell.language.model import StateMachine
@@ -78,8 +78,10 @@ class LocalRunner:
         self.inbox: deque[ev.Event] = deque()
         self.timers: list[tuple[datetime, int, ev.TimerFired]] = []
         self._timer_count = 0
+        self.execution_arn = ""
 
     def run(self, execution_input: JSON, info: ExecutionInfo) -> ExecutionState:
+        self.execution_arn = info.execution_arn
         result = start(self.machine, execution_input, self._env(), info, self.record_history)
         execution = self._absorb(result)
         while not execution.finished:
@@ -111,7 +113,17 @@ class LocalRunner:
 
     def _invoke(self, command: ev.InvokeTask) -> ev.Event | None:
         request_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        outcome = self.integrations.invoke(command.resource, command.input, request_id)
+        outcome = self.integrations.invoke(
+            Invocation(
+                resource=command.resource,
+                payload=command.input,
+                execution_arn=self.execution_arn,
+                state_name=command.state_name,
+                task_token=command.task_token,
+                request_id=request_id,
+                timeout_seconds=command.timeout_seconds,
+            )
+        )
         if outcome is None:
             return None  # waits for a callback this runner cannot receive: timers decide
         if outcome.ok:

@@ -30,7 +30,7 @@ from stepwell.engine.history import HistoryEvent
 from stepwell.engine.interpreter import StepResult, start, step
 from stepwell.engine.serialize import dump_execution, load_execution
 from stepwell.engine.states import resource_kind
-from stepwell.integrations.registry import Integrations
+from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.model import StateMachine
 from stepwell.runtime.clock import Clock, to_datetime
@@ -202,7 +202,17 @@ class Worker:
 
     def invoke(self, item: WorkItem) -> None:
         command = decode_invocation(item.payload)
-        outcome = self.integrations.invoke(command.resource, command.input, uuid.uuid4().hex)
+        outcome = self.integrations.invoke(
+            Invocation(
+                resource=command.resource,
+                payload=command.input,
+                execution_arn=item.execution_arn,
+                state_name=command.state_name,
+                task_token=command.task_token,
+                request_id=str(uuid.uuid4()),
+                timeout_seconds=command.timeout_seconds,
+            )
+        )
         result: ev.Event | None
         if outcome is None:
             result = None  # a callback will finish the task

@@ -26,8 +26,14 @@ class Host:
             functions.register(name, load_functions(reference)[reference.rpartition(":")[2]])
         self.integrations = Integrations(functions)
         self.pool = (
-            WorkerPool(self.store, self.integrations, self.clock, settings.workers,
-                       settings.invokers, settings.lease_seconds)
+            WorkerPool(
+                self.store,
+                self.integrations,
+                self.clock,
+                settings.workers,
+                settings.invokers,
+                settings.lease_seconds,
+            )
             if settings.workers > 0
             else None
         )

@@ -79,7 +79,7 @@ class Service:
     def create_state_machine(self, request: Request) -> Response:
         name = check_name(request["name"])
         definition = request["definition"]
-        _check_definition(definition)
+        _check_definition(definition, self.integrations)
         machine_type = request.get("type", "STANDARD")
         arn = self.arns.state_machine(name)
         existing = self.store.get_state_machine(arn)
@@ -116,7 +116,7 @@ class Service:
         record = self._machine(request["stateMachineArn"])
         changes: dict[str, Any] = {}
         if "definition" in request:
-            _check_definition(request["definition"])
+            _check_definition(request["definition"], self.integrations)
             changes["definition"] = request["definition"]
         if "roleArn" in request:
             changes["role_arn"] = request["roleArn"]
@@ -229,21 +229,34 @@ class Service:
         started = self.clock.now()
         arn = self.arns.express_execution(machine.name, name, str(uuid.uuid4()))
         info = ExecutionInfo(
-            execution_arn=arn, name=name, state_machine_arn=machine.arn,
-            state_machine_name=machine.name, role_arn=machine.role_arn,
-            region=self.arns.region, start_time=to_datetime(started), input_text=text,
+            execution_arn=arn,
+            name=name,
+            state_machine_arn=machine.arn,
+            state_machine_name=machine.name,
+            role_arn=machine.role_arn,
+            region=self.arns.region,
+            start_time=to_datetime(started),
+            input_text=text,
         )
         runner = LocalRunner(
-            self.machines.compiled(machine), self.integrations, to_datetime(started),
-            random.Random(os.urandom(16)), record_history=False,
+            self.machines.compiled(machine),
+            self.integrations,
+            to_datetime(started),
+            random.Random(os.urandom(16)),
+            record_history=False,
             real_time=isinstance(self.clock, SystemClock),
         )
         execution = runner.run(orjson.loads(text), info)
         stopped = runner.clock.timestamp()
         response: Response = {
-            "executionArn": arn, "stateMachineArn": machine.arn, "name": name,
-            "startDate": to_datetime(started), "stopDate": to_datetime(stopped),
-            "status": execution.status, "input": text, "inputDetails": {"included": True},
+            "executionArn": arn,
+            "stateMachineArn": machine.arn,
+            "name": name,
+            "startDate": to_datetime(started),
+            "stopDate": to_datetime(stopped),
+            "status": execution.status,
+            "input": text,
+            "inputDetails": {"included": True},
             "billingDetails": {
                 "billedMemoryUsedInMB": 64,
                 "billedDurationInMilliseconds": max(100, int((stopped - started) * 1000)),
@@ -449,11 +462,16 @@ def _present(**members: Any) -> Response:
     return {key: value for key, value in members.items() if value is not None}
 
 
-def _check_definition(definition: str) -> None:
+def _check_definition(definition: str, integrations: Integrations) -> None:
     try:
-        load_state_machine(definition)
-    except DefinitionProblems as problems:
-        raise err.InvalidDefinition(str(problems)) from None
+        machine = load_state_machine(definition)
+    except DefinitionProblems as invalid:
+        raise err.InvalidDefinition(str(invalid)) from None
+    refused = integrations.check(machine)
+    if refused:
+        raise err.InvalidDefinition(
+            "Invalid State Machine Definition: " + ", ".join(f"'{r}'" for r in refused)
+        )
 
 
 def _execution_input(text: str | None) -> str:

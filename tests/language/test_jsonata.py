@@ -270,7 +270,11 @@ def test_top_level_context_is_undefined() -> None:
 )
 def test_runtime_errors_are_query_evaluation_errors(text: str, code: str) -> None:
     error = error_of(text)
-    assert error.cause.startswith(f"The JSONata expression '{text}' could not be evaluated: ")
+    # AWS: "... threw an error during evaluation. T0410: <message>" (floci-io/floci #2736,
+    # measured with TestState); a message without a JSONata code follows ": ".
+    assert error.cause.startswith(
+        f"The JSONata expression '{text}' threw an error during evaluation"
+    )
     assert code in error.cause
 
 
@@ -278,8 +282,10 @@ def test_evaluate_for_field_names_the_field_in_the_cause() -> None:
     with pytest.raises(StatesError) as caught:
         compile_jsonata("1 + 'a'").evaluate_for_field(STATES, make_ctx(), "TimeoutSeconds")
     assert caught.value.cause.startswith(
-        "The JSONata expression '1 + 'a'' specified for the field 'TimeoutSeconds' could not"
+        "The JSONata expression '1 + 'a'' specified for the field 'TimeoutSeconds' threw an"
+        " error during evaluation. T2002: "
     )
+    assert caught.value.location == "TimeoutSeconds"
 
 
 # --- guardrails ----------------------------------------------------------------------------
@@ -388,7 +394,9 @@ def test_seeded_random_is_deterministic_and_in_range() -> None:
 def test_step_functions_function_errors(text: str, message: str) -> None:
     error = error_of(text)
     assert message in error.cause
-    assert error.cause.startswith(f"The JSONata expression '{text}' could not be evaluated: $")
+    assert error.cause.startswith(
+        f"The JSONata expression '{text}' threw an error during evaluation: $"
+    )
     assert INVOCATION.error is None
 
 
@@ -533,7 +541,7 @@ def test_runtime_error_inside_a_template_names_the_field() -> None:
     with pytest.raises(StatesError) as caught:
         template.evaluate(STATES, make_ctx())
     assert caught.value.cause.startswith(
-        "The JSONata expression '1 + 'x'' specified for the field 'Output/a[0]' could not"
+        "The JSONata expression '1 + 'x'' specified for the field 'Output/a[0]' threw an error"
     )
 
 

@@ -1407,3 +1407,106 @@ def test_diagnostics_are_frozen() -> None:
     diagnostic = Diagnostic("ERROR", SCHEMA, "m", "")
     with pytest.raises(AttributeError):
         diagnostic.code = "X"  # type: ignore[misc]
+
+
+# --- variable scopes: Developer Guide, "Passing data between states with variables" ------
+
+
+def _scoped(inner_assign: dict[str, Any], outer_assign: dict[str, Any]) -> dict[str, Any]:
+    inner = {"StartAt": "I", "States": {"I": {"Type": "Pass", "Assign": inner_assign, **END}}}
+    return machine(
+        {
+            "A": {"Type": "Pass", "Assign": outer_assign, "Next": "P"},
+            "P": {"Type": "Parallel", "Branches": [{**inner}], **END},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("inner_assign", "outer_assign", "location"),
+    [
+        # "a variable assigned in an inner scope cannot have the same name as one assigned
+        # in an outer scope"
+        ({"x": 1}, {"x": 2}, "/States/P/Branches/0/States/I/Assign/x"),
+        ({"x.$": "$.v"}, {"x": 2}, "/States/P/Branches/0/States/I/Assign/x.$"),
+        ({"y": 1}, {"x": 2}, None),
+    ],
+)
+def test_an_inner_scope_cannot_assign_an_outer_variable(
+    inner_assign: dict[str, Any], outer_assign: dict[str, Any], location: str | None
+) -> None:
+    expected = {("SCHEMA_VALIDATION_FAILED", location)} if location else set()
+    assert found(_scoped(inner_assign, outer_assign)) == expected
+
+
+def test_catch_assign_and_sibling_scopes_are_not_conflicts() -> None:
+    """A Catch's Assign is in the scope of the state that holds it; two branches (or two
+    iterations) may assign the same name, since neither sees the other's variables."""
+    branch = {"StartAt": "B1", "States": {"B1": {"Type": "Pass", "Assign": {"v": 1}, **END}}}
+    other = {"StartAt": "B2", "States": {"B2": {"Type": "Pass", "Assign": {"v": 2}, **END}}}
+    definition = machine(
+        {
+            "A": {
+                "Type": "Parallel",
+                "Branches": [branch, other],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"failed": True}, "Next": "B"}],
+                "Next": "B",
+            },
+            "B": {"Type": "Succeed"},
+        }
+    )
+    assert errors(definition) == []
+    nested = machine(
+        {
+            "A": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "StartAt": "C",
+                    "States": {
+                        "C": {
+                            "Type": "Choice",
+                            "Choices": [
+                                {
+                                    "Variable": "$",
+                                    "IsNull": True,
+                                    "Assign": {"failed": 1},
+                                    "Next": "D",
+                                }
+                            ],
+                            "Default": "D",
+                        },
+                        "D": {"Type": "Succeed"},
+                    },
+                },
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"failed": True}, "Next": "B"}],
+                "End": True,
+            },
+            "B": {"Type": "Succeed"},
+        }
+    )
+    assert found(nested) == {
+        (
+            "SCHEMA_VALIDATION_FAILED",
+            "/States/A/ItemProcessor/States/C/Choices/0/Assign/failed",
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    ("assign", "language", "bad_key"),
+    [
+        ({"states": 1}, "JSONata", "states"),  # "$states" is the one reserved variable
+        ({"x.y": 1}, "JSONata", "x.y"),  # "you cannot assign a value to a part of a variable"
+        ({"x[2]": 1}, "JSONPath", "x[2]"),
+        ({"1x": 1}, "JSONPath", "1x"),
+        ({"v" * 81: 1}, "JSONata", "v" * 81),  # "The maximum length of a variable name is 80"
+        ({"states.$": "$.a"}, "JSONPath", "states.$"),
+        ({"_ok": 1, "größe.$": "$.a"}, "JSONPath", None),
+    ],
+)
+def test_variable_names(assign: dict[str, Any], language: str, bad_key: str | None) -> None:
+    """Developer Guide, "Passing data between states with variables", "Variable name
+    syntax": Unicode identifiers, at most 80 characters, and "$states" is reserved."""
+    definition = one({"Type": "Pass", "Assign": assign, **END}, QueryLanguage=language)
+    expected = {("SCHEMA_VALIDATION_FAILED", f"/States/A/Assign/{bad_key}")} if bad_key else set()
+    assert found(definition) == expected

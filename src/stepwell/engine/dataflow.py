@@ -30,8 +30,15 @@ PAYLOAD_LIMIT = 262_144  # bytes; Developer Guide, "Step Functions service quota
 
 
 def iso_time(moment: datetime) -> str:
-    """The context object's timestamp format, e.g. ``2024-01-01T12:00:00.123Z``."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """The context object's timestamp format, e.g. ``2024-01-01T12:00:00.123Z``.
+
+    Milliseconds, and none at all when they are zero: "Step Functions follows ISO8601 —
+    when a timestamp has zero fractional seconds, trailing zeros are removed" (Developer
+    Guide, "Accessing execution data from the Context object").
+    """
+    millis = moment.microsecond // 1000
+    fraction = f".{millis:03d}" if millis else ""
+    return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}{fraction}Z"
 
 
 def context_object(
@@ -71,14 +78,30 @@ def runtime_error(state: State, frame: Frame, detail: str, error: str = e.RUNTIM
     )
 
 
+def field_error(state: State, frame: Frame, field: str, detail: str) -> e.StatesError:
+    """A field's value has the wrong type or range: in a JSONata state that is
+    ``States.QueryEvaluationError`` ("Handling expression errors": "Type incompatibility",
+    "Value out of range"), located at the field; in a JSONPath state ``States.Runtime``."""
+    if state.is_jsonata:  # ``locate`` adds the prefix once the event is recorded
+        return e.StatesError(e.QUERY_EVALUATION_ERROR, detail, location=field)
+    return runtime_error(state, frame, detail)
+
+
+_PREFIXED: frozenset[str] = frozenset((e.RUNTIME, e.QUERY_EVALUATION_ERROR))
+
+
 def locate(error: e.StatesError, state: State, frame: Frame) -> e.StatesError:
-    """Give an evaluator's ``States.Runtime`` error AWS's state-and-event prefix."""
-    if error.error == e.RUNTIME and not error.cause.startswith("An error occurred"):
-        return runtime_error(state, frame, error.cause)
+    """Give an evaluator's ``States.Runtime`` or ``States.QueryEvaluationError`` AWS's
+    state-and-event prefix, once, at the state where it happened (AWS: "An error occurred
+    while executing the state 'E' (entered at the event id #2). The JSONata expression
+    '$states.input.missing' specified for the field 'Output/v' returned nothing
+    (undefined)."; floci-io/floci issue #2665, measured)."""
+    if error.error in _PREFIXED and not error.cause.startswith("An error occurred"):
+        return runtime_error(state, frame, error.cause, error.error)
     return error
 
 
-def _select(path: Any, data: JSON, ctx: EvalContext, state: State, frame: Frame) -> JSON:
+def select_path(path: Any, data: JSON, ctx: EvalContext, state: State, frame: Frame) -> JSON:
     if path is None:
         return data
     if path is NULL_PATH:
@@ -102,7 +125,7 @@ def _bracketed(text: str) -> str:
 
 def jsonpath_input(state: State, raw: JSON, ctx: EvalContext, frame: Frame) -> JSON:
     """InputPath, then Parameters: what the state works on."""
-    data = _select(state.input_path, raw, ctx, state, frame)
+    data = select_path(state.input_path, raw, ctx, state, frame)
     if state.parameters is not None:
         data = state.parameters.evaluate(data, ctx)
     return data
@@ -120,7 +143,7 @@ def jsonpath_output(
     if selector and state.result_selector is not None:
         result = state.result_selector.evaluate(result, ctx)
     output = apply_result_path(state.result_path, raw, result)
-    return _select(state.output_path, output, ctx, state, frame)
+    return select_path(state.output_path, output, ctx, state, frame)
 
 
 def apply_result_path(result_path: Any, raw: JSON, result: JSON) -> JSON:
@@ -140,8 +163,14 @@ def jsonata_states(
     return states
 
 
-def check_payload_size(value: JSON, what: str) -> None:
-    """Raise ``States.DataLimitExceeded`` for a payload over 256 KiB."""
+def check_payload_size(value: JSON, name: str, what: str = "returned a result") -> None:
+    """Raise ``States.DataLimitExceeded`` for a payload over 256 KiB.
+
+    AWS words it "The state/task 'UpdateMembers' returned a result with a size exceeding
+    the maximum number of bytes service limit." (quoted in awslabs/aws-securityhub-
+    multiaccount-scripts issue #63); for a service integration's own result it names the
+    integration, "The state/task 'aws-sdk:cloudformation' ..." (jogold/cloudstructs #163).
+    """
     try:
         size = len(orjson.dumps(value))
     except TypeError:
@@ -149,5 +178,6 @@ def check_payload_size(value: JSON, what: str) -> None:
     if size > PAYLOAD_LIMIT:
         raise e.StatesError(
             e.DATA_LIMIT_EXCEEDED,
-            f"The {what} has a size exceeding the maximum number of bytes service limit.",
+            f"The state/task '{name}' {what} with a size exceeding the maximum number of "
+            "bytes service limit.",
         )

@@ -18,9 +18,10 @@ from typing import Any
 
 from stepwell.engine.dataflow import (
     context_object,
+    field_error,
     jsonata_states,
     jsonpath_input,
-    runtime_error,
+    select_path,
 )
 from stepwell.engine.execution import Fanout, Frame
 from stepwell.engine.history import to_json_text
@@ -97,9 +98,10 @@ def _items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -
     else:
         items = map_input
     if not isinstance(items, list):
-        raise runtime_error(
+        raise field_error(
             state,
             frame,
+            "Items",
             f"Map state input must be an array but was: {to_json_text(items)}"
             if state.is_jsonata or state.items_path is None
             else f"Invalid path '{state.items_path.text}': The path must point to a JSON "
@@ -109,14 +111,7 @@ def _items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -
 
 
 def _read_path(frame: Frame, state: m.State, path: Any, data: JSON, ctx: EvalContext) -> JSON:
-    from stepwell.language.jsonpath import PathNotFound
-
-    try:
-        return path.get(data, ctx)
-    except PathNotFound:
-        raise runtime_error(
-            state, frame, f"Invalid path '{path.text}' : No results for path: {path.text}"
-        ) from None
+    return select_path(path, data, ctx, state, frame)
 
 
 def _whole_number(
@@ -126,8 +121,11 @@ def _whole_number(
         return None
     number = value.evaluate(scope, ctx)
     if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
-        raise runtime_error(
-            state, frame, f"The {name} value {to_json_text(number)} is not a non-negative integer."
+        raise field_error(
+            state,
+            frame,
+            name,
+            f"The {name} value {to_json_text(number)} is not a non-negative integer.",
         )
     return int(number)
 
@@ -137,9 +135,10 @@ def _percentage(frame: Frame, state: m.MapState, scope: JSON, ctx: EvalContext) 
         return None
     value = state.tolerated_failure_percentage.evaluate(scope, ctx)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-        raise runtime_error(
+        raise field_error(
             state,
             frame,
+            "ToleratedFailurePercentage",
             f"The ToleratedFailurePercentage value {to_json_text(value)} is not between 0 and 100.",
         )
     return float(value)
@@ -168,7 +167,9 @@ def _start_iteration(
             if ctx.context
             else context_object(interp.execution, frame, state, interp.env.now)
         )
-        context["Map"] = {"Item": {"Index": index, "Value": item}}
+        # "Source": "STATE_DATA" for items from the state input (Developer Guide,
+        # "Context object data for Map states", inline example with ContextSource).
+        context["Map"] = {"Item": {"Index": index, "Value": item, "Source": "STATE_DATA"}}
         ctx = EvalContext(context, ctx.variables, ctx.random, ctx.uuid4)
         scope = jsonata_states(frame.input, ctx) if state.is_jsonata else frame.effective_input
         value = state.item_selector.evaluate(scope, ctx)
@@ -216,6 +217,7 @@ def child_failed(interp: Interpreter, child: Frame, error: str | None, cause: st
             "MapIterationFailed",
             "mapIterationFailedEventDetails",
             {"name": state.name, "index": child.slot},
+            advance=False,
         )
         fan.failures += 1
         if _tolerated(fan):
@@ -274,7 +276,7 @@ def _after_child(interp: Interpreter, parent: Frame, state: Any, child: Frame) -
 def _fanout_done(interp: Interpreter, parent: Frame, state: Any) -> None:
     fan = parent.fanout
     assert fan is not None
-    interp.history.add(parent, f"{state.type}StateSucceeded")
+    interp.history.add(parent, f"{state.type}StateSucceeded", advance=False)
     parent.fanout = None
     parent.waiting = ""
     parent.seq += 1

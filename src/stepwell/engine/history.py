@@ -7,7 +7,17 @@ service model. Input and output travel as compact JSON strings, as AWS sends the
 Ids count up from 1 for the whole execution even when history is not recorded, because
 error causes name them ("entered at the event id #2"). ``previousEventId`` follows the
 frame: an event points at the previous event of the same thread of control, and a
-branch's first event points at the event that started its Parallel or Map.
+branch's first event points at the event that started its Parallel or Map. A few events
+do not move that chain on (``advance=False``): ``ParallelStateSucceeded``,
+``MapStateSucceeded`` and ``MapIterationFailed`` point back like any event, but the
+event after them points where they point (measured on AWS, us-east-1; floci-io/floci
+pull request #3167, "previousEventId chaining matches AWS").
+
+An execution has at most 25,000 events (Developer Guide, "Step Functions service
+quotas"); AWS then fails it with ``States.Runtime``, "The execution reached the maximum
+number of history events (25000).", and that ``ExecutionFailed`` is event 25,000
+(floci-io/floci issue #2734, measured). ``add`` raises ``HistoryLimitReached`` instead of
+recording any other event as number 25,000; the interpreter ends the execution.
 """
 
 from __future__ import annotations
@@ -20,6 +30,16 @@ from stepwell.engine.execution import ExecutionState, Frame
 from stepwell.language.evaluation import JSON
 
 HistoryEvent = dict[str, Any]
+
+HISTORY_LIMIT = 25_000
+HISTORY_LIMIT_CAUSE = "The execution reached the maximum number of history events (25000)."
+_EXECUTION_ENDS = frozenset(
+    ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted")
+)
+
+
+class HistoryLimitReached(Exception):
+    """The next event would be number 25,000 and does not end the execution."""
 
 
 def to_json_text(value: JSON) -> str:
@@ -71,12 +91,15 @@ class HistoryRecorder:
         event_type: str,
         details_key: str | None = None,
         details: dict[str, Any] | None = None,
+        advance: bool = True,
     ) -> int:
         execution = self.execution
-        execution.event_count += 1
-        event_id = execution.event_count
+        event_id = execution.event_count + 1
+        if event_id >= HISTORY_LIMIT and event_type not in _EXECUTION_ENDS:
+            raise HistoryLimitReached
+        execution.event_count = event_id
         previous = frame.last_event if frame is not None else event_id - 1
-        if frame is not None:
+        if frame is not None and advance:
             frame.last_event = event_id
         if self.enabled:
             event: HistoryEvent = {

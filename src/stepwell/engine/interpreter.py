@@ -44,7 +44,6 @@ from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import Graph, State, StateMachine
 
 ROOT = 0
-HISTORY_LIMIT = 25_000
 STEP_EVENT_BUDGET = 2_000  # history events (recorded or not) one step may add
 
 
@@ -90,10 +89,8 @@ class Interpreter:
             while not frame.done and not frame.waiting and execution.status == "RUNNING":
                 if execution.event_count >= budget:
                     self.commands.append(ev.Continue())
-                    self._check_history_limit()
                     return
                 run_state(self, frame, states[frame.state])
-        self._check_history_limit()
 
     def resume_all(self) -> None:
         """After ``Resume``: every frame that is neither waiting nor done is ready."""
@@ -102,16 +99,6 @@ class Interpreter:
             for _, frame in sorted(self.execution.frames.items())
             if not frame.done and not frame.waiting
         )
-
-    def _check_history_limit(self) -> None:
-        """An execution whose history passes 25,000 events fails (Developer Guide,
-        "Step Functions service quotas": execution history size)."""
-        if self.execution.status == "RUNNING" and self.execution.event_count > HISTORY_LIMIT:
-            self.end_execution(
-                "FAILED",
-                error=e.RUNTIME,
-                cause=f"The execution reached the limit of {HISTORY_LIMIT} history events.",
-            )
 
     def graph_of(self, frame: Frame) -> Graph:
         return self.machine.graphs[frame.graph]
@@ -161,7 +148,7 @@ class Interpreter:
             self.history.add(frame, _EXITED[state.type], "stateExitedEventDetails", details)
         else:
             self.history.add(frame, _EXITED[state.type])
-        self.assigned = None
+        self.assigned = None  # before a parent Map/Parallel finishes with this frame
         if next_state is None:
             self.finish_frame(frame, output)
         else:
@@ -199,7 +186,7 @@ class Interpreter:
         if assign is None:
             return
         values = assign.evaluate(scope, ctx)
-        check_payload_size(values, "The Assign field of the state '{}'", frame, self)
+        check_payload_size(values, frame.state, "assigned variables")
         frame.variables.update(values)
         self.assigned = values
 
@@ -216,7 +203,7 @@ class Interpreter:
             # states with variables", "Using variables in JSONPath states").
             output = jsonpath_output(state, frame.input, result, ctx, frame)
             self.assign(frame, state.assign, result, ctx)
-        check_payload_size(output, result_too_large(state), frame, self)
+        check_payload_size(output, state.name)
         self.transition(frame, state, output)
 
     # ----------------------------------------------------------------- errors
@@ -280,6 +267,8 @@ class Interpreter:
                 output = apply_result_path(catcher.result_path, frame.input, error_output)
                 self.assign(frame, catcher.assign, error_output, ctx)
         except e.StatesError as failure:
+            if failure.location and state.is_jsonata:
+                self.evaluation_failed(frame, state, failure)
             self.fail_frame(frame, failure.error, locate(failure, state, frame).cause)
             return True
         self.enter(frame, catcher.next, output)
@@ -296,7 +285,7 @@ class Interpreter:
         frame.done = True
         frame.waiting = ""
         if frame.parent is None or error == e.RUNTIME:
-            self.end_execution("FAILED", error=error, cause=cause)
+            self.end_execution("FAILED", error=error, cause=cause, last=frame)
             return
         from stepwell.engine.fanout import child_failed
 
@@ -325,19 +314,27 @@ class Interpreter:
 
     # ----------------------------------------------------------------- the end
 
+    def history_full(self) -> None:
+        """The next event would have been number 25,000: fail instead (``history.py``)."""
+        self.commands.clear()
+        self.end_execution("FAILED", error=e.RUNTIME, cause=HISTORY_LIMIT_CAUSE)
+
     def end_execution(
         self,
         status: Any,
         output: JSON = None,
         error: str | None = None,
         cause: str | None = None,
+        last: Frame | None = None,
     ) -> None:
+        """Record the execution's end; its previousEventId is the latest event of ``last``
+        (the frame that ended it) or else of the machine's own frame."""
         execution = self.execution
         execution.status = status
         execution.output = output
         execution.error = error
         execution.cause = cause
-        root = execution.frames.get(ROOT)
+        root = last if last is not None else execution.frames.get(ROOT)
         if status == "SUCCEEDED":
             self.history.add(
                 root,
@@ -354,6 +351,13 @@ class Interpreter:
             event_type, key = _END_EVENTS[status]
             self.history.add(root, event_type, key, details)
         execution.frames.clear()
+
+
+def assigned_texts(values: Mapping[str, JSON]) -> dict[str, str]:
+    """``assignedVariables``: each variable's value as JSON text (API Reference,
+    "StateExitedEventDetails": "Map of variable name and value as a serialized JSON
+    representation")."""
+    return {name: to_json_text(value) for name, value in values.items()}
 
 
 _END_EVENTS = {
@@ -400,9 +404,12 @@ def start(
     if machine.timeout_seconds is not None:
         due = env.now + timedelta(seconds=machine.timeout_seconds)
         interp.commands.append(ev.StartTimer(ROOT, -1, "execution_timeout", due))
-    interp.enter(root, machine.root.start_at, execution_input)
-    interp.ready.append(root)
-    interp.drain()
+    try:
+        interp.enter(root, machine.root.start_at, execution_input)
+        interp.ready.append(root)
+        interp.drain()
+    except HistoryLimitReached:
+        interp.history_full()
     return StepResult(execution, interp.history.events, interp.commands)
 
 
@@ -418,6 +425,9 @@ def step(
     if not execution.finished:
         from stepwell.engine.states import deliver
 
-        deliver(interp, event)
-        interp.drain()
+        try:
+            deliver(interp, event)
+            interp.drain()
+        except HistoryLimitReached:
+            interp.history_full()
     return StepResult(execution, interp.history.events, interp.commands)

@@ -16,6 +16,7 @@ from stepwell.engine import events as ev
 from stepwell.engine import fanout
 from stepwell.engine.dataflow import (
     check_payload_size,
+    field_error,
     jsonata_states,
     jsonpath_input,
     jsonpath_output,
@@ -53,13 +54,14 @@ def _pass(interp: Interpreter, frame: Frame, state: m.PassState) -> None:
         output = state.output.evaluate(states, ctx) if state.output is not None else raw
         interp.assign(frame, state.assign, states, ctx)
         if state.output is not None:
-            check_payload_size(output, f"state/task '{state.name}' output")
+            check_payload_size(output, state.name)
     else:
+        # Assign's "$" is the result: "Result", or InputPath/Parameters' output.
         result = state.result if state.has_result else jsonpath_input(state, raw, ctx, frame)
-        interp.assign(frame, state.assign, result, ctx)
         output = jsonpath_output(state, raw, result, ctx, frame, selector=False)
+        interp.assign(frame, state.assign, result, ctx)
         if state.has_result or state.parameters is not None:
-            check_payload_size(output, f"state/task '{state.name}' output")
+            check_payload_size(output, state.name)
     interp.transition(frame, state, output)
 
 
@@ -75,9 +77,10 @@ def _plain_output(interp: Interpreter, frame: Frame, state: m.State) -> JSON:
         output = state.output.evaluate(states, ctx) if state.output is not None else frame.input
         interp.assign(frame, state.assign, states, ctx)
         return output
-    data = jsonpath_input(state, frame.input, ctx, frame)
+    data = jsonpath_input(state, frame.input, ctx, frame)  # Assign's "$": the effective input
+    output = jsonpath_output(state, frame.input, data, ctx, frame, selector=False)
     interp.assign(frame, state.assign, data, ctx)
-    return jsonpath_output(state, frame.input, data, ctx, frame, selector=False)
+    return output
 
 
 # --------------------------------------------------------------------- Fail
@@ -98,8 +101,11 @@ def _string_field(
         return None
     result = value.evaluate(scope, ctx)
     if not isinstance(result, str):
-        raise runtime_error(
-            state, frame, f"The {name} field must evaluate to a string, got {to_json_text(result)}"
+        raise field_error(
+            state,
+            frame,
+            name,
+            f"The {name} field must evaluate to a string, got {to_json_text(result)}",
         )
     return result
 
@@ -115,10 +121,13 @@ def _choice(interp: Interpreter, frame: Frame, state: m.ChoiceState) -> None:
         scope = jsonpath_input(state, frame.input, ctx, frame)
     chosen = _first_true(state, frame, scope, ctx)
     if chosen is None and state.default is None:
-        raise runtime_error(state, frame, "No Matches!", e.NO_CHOICE_MATCHED)
-    assign = chosen.assign if chosen is not None and chosen.assign is not None else state.assign
+        raise runtime_error(state, frame, NO_CHOICE_MATCHED_CAUSE)
+    # A matched rule's Assign/Output and the state's own are "mutually exclusive at
+    # runtime": the state's apply only when no rule matched and Default is taken
+    # (Developer Guide, "Choice workflow state", "Using Assign with Choice states").
+    assign = chosen.assign if chosen is not None else state.assign
     if state.is_jsonata:
-        output_template = chosen.output if chosen is not None and chosen.output else state.output
+        output_template = chosen.output if chosen is not None else state.output
         output = (
             output_template.evaluate(scope, ctx) if output_template is not None else frame.input
         )
@@ -129,17 +138,26 @@ def _choice(interp: Interpreter, frame: Frame, state: m.ChoiceState) -> None:
     interp.leave(frame, state, output, next_state)
 
 
+# No rule matched and there is no Default: "the state machine will throw an error due to a
+# failure to transition out of the state" (Developer Guide, "Choice workflow state"). AWS
+# reports States.Runtime, not the specification's States.NoChoiceMatched (measured on AWS;
+# floci-io/floci pull request #3167); the wording of the cause is ours.
+NO_CHOICE_MATCHED_CAUSE = (
+    "Failed to transition out of the state: no Choice Rule matched and no Default was specified."
+)
+
+
 def _first_true(
     state: m.ChoiceState, frame: Frame, scope: JSON, ctx: EvalContext
 ) -> m.ChoiceBranch | None:
     for branch in state.choices:
         verdict = branch.predicate.evaluate(scope, ctx)
         if not isinstance(verdict, bool):
-            raise runtime_error(
+            raise field_error(
                 state,
                 frame,
+                branch.location,
                 f"The Condition field evaluated to {to_json_text(verdict)}, not a boolean.",
-                e.QUERY_EVALUATION_ERROR,
             )
         if verdict:
             return branch
@@ -165,9 +183,10 @@ def _wait_until(
     if state.seconds is not None:
         seconds = state.seconds.evaluate(scope, ctx)
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise runtime_error(
+            raise field_error(
                 state,
                 frame,
+                "Seconds",
                 f"The SecondsPath/Seconds value {to_json_text(seconds)} is not a "
                 "non-negative integer.",
             )
@@ -176,9 +195,10 @@ def _wait_until(
     text = state.timestamp.evaluate(scope, ctx)
     moment = parse_timestamp(text) if isinstance(text, str) else None
     if moment is None:
-        raise runtime_error(
+        raise field_error(
             state,
             frame,
+            "Timestamp",
             f"The TimestampPath/Timestamp value {to_json_text(text)} is not a valid timestamp.",
         )
     return moment
@@ -240,8 +260,11 @@ def _positive_seconds(
         return None
     seconds = value.evaluate(scope, ctx)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-        raise runtime_error(
-            state, frame, f"The {name} value {to_json_text(seconds)} is not a positive integer."
+        raise field_error(
+            state,
+            frame,
+            name,
+            f"The {name} value {to_json_text(seconds)} is not a positive integer.",
         )
     return float(seconds)
 
@@ -323,7 +346,8 @@ def _task_succeeded(interp: Interpreter, frame: Frame, state: m.TaskState, resul
             output_details,
         )
     try:
-        check_payload_size(result, f"state/task '{state.name}' result")
+        # An integration's result is named after the integration ("aws-sdk:cloudformation").
+        check_payload_size(result, resource_type or state.name)
         interp.finish_with_result(frame, state, result)
     except e.StatesError as error:
         interp.state_failed(frame, state, error)

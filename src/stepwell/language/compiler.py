@@ -165,7 +165,10 @@ def _common_fields(name: str, body: Mapping[str, JSON], language: str) -> dict[s
         "transition": m.Transition(next=body.get("Next"), end=bool(body.get("End", False))),
         "assign": _compile_assign(body.get("Assign"), jsonata),
         "retriers": tuple(_compile_retrier(r) for r in body.get("Retry", ())),
-        "catchers": tuple(_compile_catcher(c, jsonata) for c in body.get("Catch", ())),
+        "catchers": tuple(
+            _compile_catcher(c, jsonata, f"Catch[{i}]/")
+            for i, c in enumerate(body.get("Catch", ()))
+        ),
     }
     if jsonata:
         fields["arguments"] = _optional_jsonata(body, "Arguments")
@@ -205,28 +208,31 @@ def _optional_template(body: Mapping[str, JSON], name: str) -> m.Evaluator | Non
     return compile_payload_template(body[name])
 
 
-def _optional_jsonata(body: Mapping[str, JSON], name: str) -> m.Evaluator | None:
+def _optional_jsonata(body: Mapping[str, JSON], name: str, prefix: str = "") -> m.Evaluator | None:
+    """A JSONata field; errors name it as AWS does (``Output/v``, ``Choices[1]/Output``)."""
     if name not in body:
         return None
-    return compile_jsonata_template(body[name])
+    return compile_jsonata_template(body[name], f"{prefix}{name}")
 
 
 def _value(body: Mapping[str, JSON], name: str, jsonata: bool) -> m.Evaluator | None:
     """A field that is a literal, a JSONata template (JSONata), or has a ``...Path`` twin."""
     if name in body:
         value = body[name]
-        return compile_jsonata_template(value) if jsonata else Literal(value)
+        return compile_jsonata_template(value, name) if jsonata else Literal(value)
     path_name = f"{name}Path"
     if not jsonata and path_name in body:
         return _path_value(body[path_name])
     return None
 
 
-def _compile_assign(value: JSON, jsonata: bool) -> m.Evaluator | None:
+def _compile_assign(value: JSON, jsonata: bool, prefix: str = "") -> m.Evaluator | None:
     """Assign is a template whose top-level keys are variable names ("x.$" in JSONPath)."""
     if value is None:
         return None
-    return compile_jsonata_template(value) if jsonata else compile_payload_template(value)
+    if jsonata:
+        return compile_jsonata_template(value, f"{prefix}Assign")
+    return compile_payload_template(value)
 
 
 def _compile_retrier(body: Mapping[str, JSON]) -> m.Retrier:
@@ -241,13 +247,13 @@ def _compile_retrier(body: Mapping[str, JSON]) -> m.Retrier:
     )
 
 
-def _compile_catcher(body: Mapping[str, JSON], jsonata: bool) -> m.Catcher:
+def _compile_catcher(body: Mapping[str, JSON], jsonata: bool, prefix: str) -> m.Catcher:
     return m.Catcher(
         error_equals=tuple(body["ErrorEquals"]),
         next=body["Next"],
         result_path=None if jsonata else _path_field(body, "ResultPath"),
-        output=_optional_jsonata(body, "Output") if jsonata else None,
-        assign=_compile_assign(body.get("Assign"), jsonata),
+        output=_optional_jsonata(body, "Output", prefix) if jsonata else None,
+        assign=_compile_assign(body.get("Assign"), jsonata, prefix),
     )
 
 
@@ -285,19 +291,25 @@ def _build_choice(
     body: Mapping[str, JSON], f: dict[str, Any], key: str, lang: str, g: dict[str, m.Graph]
 ) -> m.State:
     jsonata = lang == m.JSONATA
-    branches = tuple(_compile_choice_branch(rule, jsonata) for rule in body["Choices"])
+    branches = tuple(
+        _compile_choice_branch(rule, jsonata, f"Choices[{i}]/")
+        for i, rule in enumerate(body["Choices"])
+    )
     return m.ChoiceState(**f, choices=branches, default=body.get("Default"))
 
 
-def _compile_choice_branch(rule: Mapping[str, JSON], jsonata: bool) -> m.ChoiceBranch:
+def _compile_choice_branch(rule: Mapping[str, JSON], jsonata: bool, prefix: str) -> m.ChoiceBranch:
     predicate: m.Evaluator = (
-        compile_jsonata_template(rule["Condition"]) if jsonata else compile_choice_rule(rule)
+        compile_jsonata_template(rule["Condition"], f"{prefix}Condition")
+        if jsonata
+        else compile_choice_rule(rule)
     )
     return m.ChoiceBranch(
         predicate=predicate,
         next=rule["Next"],
-        assign=_compile_assign(rule.get("Assign"), jsonata),
-        output=_optional_jsonata(rule, "Output") if jsonata else None,
+        assign=_compile_assign(rule.get("Assign"), jsonata, prefix),
+        output=_optional_jsonata(rule, "Output", prefix) if jsonata else None,
+        location=f"{prefix}Condition",
     )
 
 

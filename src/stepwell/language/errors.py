@@ -35,14 +35,19 @@ DATA_LIMIT_EXCEEDED: Final = "States.DataLimitExceeded"
 
 
 class StatesError(Exception):
-    """An ASL error: a name that Retry/Catch match on, and a human-readable cause."""
+    """An ASL error: a name that Retry/Catch match on, and a human-readable cause.
 
-    __slots__ = ("cause", "error")
+    ``location`` names the field a JSONata expression failed in (``Output/v``,
+    ``Choices[1]/Condition``), for the ``EvaluationFailed`` history event; "" otherwise.
+    """
 
-    def __init__(self, error: str, cause: str = "") -> None:
+    __slots__ = ("cause", "error", "location")
+
+    def __init__(self, error: str, cause: str = "", location: str = "") -> None:
         super().__init__(error, cause)
         self.error = error
         self.cause = cause
+        self.location = location
 
     def __str__(self) -> str:
         return f"{self.error}: {self.cause}" if self.cause else self.error

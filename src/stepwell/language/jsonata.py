@@ -107,6 +107,7 @@ _CLOSE: Final = "%}"
 _VARIABLE_NAME: Final = re.compile(r"\$(\w+)")
 _STATES_USE: Final = re.compile(r"\$states(?!\w)")
 _STATES_MEMBER_USE: Final = re.compile(r"\$states\s*\.\s*(\w+)")
+_ERROR_CODE: Final = re.compile(r"[A-Z]\d{4}: ")
 
 
 class Undefined(enum.Enum):
@@ -177,14 +178,24 @@ class JsonataExpression:
         raised_by_function = INVOCATION.error
         INVOCATION.error = None
         detail = raised_by_function.cause if raised_by_function else str(error)
-        return query_evaluation_error(self.text, field, f"could not be evaluated: {detail}")
+        separator = ". " if _ERROR_CODE.match(detail) else ": "
+        return query_evaluation_error(
+            self.text, field, f"threw an error during evaluation{separator}{detail}"
+        )
 
 
 def query_evaluation_error(text: str, field: str, what_happened: str) -> StatesError:
-    """``States.QueryEvaluationError`` worded as AWS words it (field named when known)."""
+    """``States.QueryEvaluationError`` worded as AWS words it (field named when known).
+
+    AWS: "The JSONata expression '<text>' specified for the field '<field>' returned
+    nothing (undefined)." and, for an expression that raises, "... threw an error during
+    evaluation. T0410: <message>" (a coded JSONata message follows ". ", any other ": ").
+    """
     where = f" specified for the field '{field}'" if field else ""
     return StatesError(
-        QUERY_EVALUATION_ERROR, f"The JSONata expression '{text}'{where} {what_happened}"
+        QUERY_EVALUATION_ERROR,
+        f"The JSONata expression '{text}'{where} {what_happened}",
+        location=field,
     )
 
 

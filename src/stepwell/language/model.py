@@ -118,6 +118,7 @@ class ChoiceBranch:
     next: str
     assign: Evaluator | None = None
     output: Evaluator | None = None
+    location: str = ""  # the rule's field, e.g. "Choices[1]/Condition", for error causes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

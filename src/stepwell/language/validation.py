@@ -48,6 +48,7 @@ from stepwell.language.validation_rules.base import (
     show,
     unknown_fields,
 )
+from stepwell.language.validation_rules.variables import check_variable_scopes
 
 __all__ = [
     "MAX_DEFINITION_BYTES",
@@ -97,6 +98,7 @@ def validate_definition(
         report.error("", "The definition is empty", "MISSING_DESCRIPTION")
     else:
         _GraphValidator(report, loaded.data).check_machine(loaded.data, loaded.duplicates)
+        check_variable_scopes(report, loaded.data)
     return report.diagnostics
 
 

@@ -3,7 +3,8 @@
 * ``base``: diagnostics, the report, and checks of one value or expression;
 * ``states``: the allowed fields of each state type per query language, Next/End,
   Retry/Catch and the rules of Pass, Task, Wait, Succeed, Fail and Parallel;
-* ``choice`` and ``map``: the two state types with the most rules of their own.
+* ``choice`` and ``map``: the two state types with the most rules of their own;
+* ``variables``: variable scopes across nested graphs (run once per definition).
 """
 
 from stepwell.language.validation_rules.base import (

@@ -267,10 +267,33 @@ def check_assign(report: Report, location: str, value: JSON, jsonata: bool) -> N
     """Assign: an object of variable names; JSONPath mode evaluates ``.$`` keys."""
     if not isinstance(value, dict):
         report.error(location, 'The field "Assign" must be an object')
-    elif jsonata:
+        return
+    for key in value:
+        name = key if jsonata else key.removesuffix(".$")
+        _check_variable_name(report, join(location, key), name)
+    if jsonata:
         check_jsonata_value(report, location, value)
     else:
         _check_template_object(report, location, value)
+
+
+MAX_VARIABLE_NAME_LENGTH: Final = 80
+RESERVED_VARIABLE: Final = "states"
+
+
+def _check_variable_name(report: Report, location: str, name: str) -> None:
+    """Developer Guide, "Passing data between states with variables": names are Unicode
+    identifiers ("similar to rules for JavaScript"; a leading "_" is accepted here) of at
+    most 80 characters; "$states" is reserved; "you cannot assign a value to a part of a
+    variable" ("x.y", "x[2]")."""
+    if name == RESERVED_VARIABLE:
+        report.error(location, 'The variable name "states" is reserved')
+    elif not name.isidentifier():
+        report.error(location, f"{show(name)} is not a valid variable name")
+    elif len(name) > MAX_VARIABLE_NAME_LENGTH:
+        report.error(
+            location, f"A variable name must be at most {MAX_VARIABLE_NAME_LENGTH} characters"
+        )
 
 
 def check_jsonata_value(report: Report, location: str, value: JSON) -> None:

@@ -227,7 +227,7 @@ def test_only_the_variables_and_states_members_the_text_names_are_bound() -> Non
     states = {"input": {"x": 1}, "context": unconvertible}
     ctx_variables = {"used": 2, "unused": unconvertible}
     assert evaluate("$states.input.x + $used", states, variables=ctx_variables) == 3
-    with pytest.raises(TypeError):
+    with pytest.raises(StatesError, match="threw an error during evaluation"):
         evaluate("$states.context", states, variables=ctx_variables)
 
 

@@ -1510,3 +1510,22 @@ def test_variable_names(assign: dict[str, Any], language: str, bad_key: str | No
     definition = one({"Type": "Pass", "Assign": assign, **END}, QueryLanguage=language)
     expected = {("SCHEMA_VALIDATION_FAILED", f"/States/A/Assign/{bad_key}")} if bad_key else set()
     assert found(definition) == expected
+
+
+@pytest.mark.parametrize("path", ["$..x", "$.a[*]", "$.a[?(@.b)]", "$.a[0:2]"])
+def test_choice_variable_must_be_a_reference_path(path: str) -> None:
+    """Developer Guide, "Choice workflow state": Variable and the ...Path operands are
+    Reference Paths."""
+    definition = {
+        "StartAt": "C",
+        "States": {
+            "C": {
+                "Type": "Choice",
+                "Default": "D",
+                "Choices": [{"Variable": path, "IsPresent": True, "Next": "D"}],
+            },
+            "D": {"Type": "Succeed"},
+        },
+    }
+    diagnostics = validate_definition(definition)
+    assert [d.location for d in diagnostics] == ["/States/C/Choices/0/Variable"]

@@ -13,6 +13,7 @@ and raises ``InvalidDefinition`` with every diagnostic when anything is wrong.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -105,9 +106,17 @@ def load_state_machine(definition: str | bytes | Mapping[str, JSON]) -> m.StateM
 
 
 def _cache_key(definition: str | bytes | Mapping[str, JSON]) -> str:
-    raw = definition if isinstance(definition, str | bytes) else orjson.dumps(definition)
+    raw = definition if isinstance(definition, str | bytes) else _json_text(definition)
     text = raw.encode() if isinstance(raw, str) else raw
     return hashlib.sha256(text).hexdigest()
+
+
+def _json_text(value: JSON) -> str:
+    """Canonical enough JSON text of parsed data, big integers included."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, default=repr)
 
 
 def _as_data(definition: str | bytes | Mapping[str, JSON]) -> Mapping[str, JSON]:
@@ -186,7 +195,7 @@ def _reads_context(body: Mapping[str, JSON]) -> bool:
     """Whether a state's fields may read the context object, so the interpreter builds
     ``$$`` only for states that need it. Nested graphs are judged on their own."""
     own = {k: v for k, v in body.items() if k not in ("Branches", "ItemProcessor", "Iterator")}
-    text = orjson.dumps(own).decode()
+    text = _json_text(own)
     return "$$" in text or "states.context" in text or "$states" in text
 
 

@@ -170,11 +170,11 @@ class JsonataExpression:
             compiled = _compile_for_this_thread(self.text, self._functions)
         try:
             result = compiled.evaluate_json_or_none(None, bindings)
-        except ValueError as error:
+        except Exception as error:  # the library's failure is the expression's failure
             raise self._evaluation_error(error, field) from None
         return UNDEFINED if result is None else orjson.loads(result)
 
-    def _evaluation_error(self, error: ValueError, field: str) -> StatesError:
+    def _evaluation_error(self, error: Exception, field: str) -> StatesError:
         raised_by_function = INVOCATION.error
         INVOCATION.error = None
         detail = raised_by_function.cause if raised_by_function else str(error)

@@ -320,13 +320,10 @@ def _transitions(body: JSON) -> Iterator[tuple[str, tuple[str | int, ...]]]:
 
 
 def _is_terminal(body: JSON) -> bool:
-    if not isinstance(body, dict):
+    state_type = body.get("Type") if isinstance(body, dict) else None
+    if not isinstance(state_type, str) or state_type not in STATE_TYPES:
         return True  # already reported; do not add a second complaint
-    return (
-        body.get("Type") in _TERMINAL_TYPES
-        or body.get("End") is True
-        or (body.get("Type") not in STATE_TYPES)
-    )
+    return state_type in _TERMINAL_TYPES or body.get("End") is True
 
 
 def _all_state_names(graph: JSON) -> Iterator[str]:

@@ -193,8 +193,10 @@ def check_path_field(
     *,
     nullable: bool = False,
     intrinsic: bool = False,
+    reference: bool = False,
 ) -> None:
-    """A ``...Path`` field: a JSONPath (or, where allowed, an intrinsic function call)."""
+    """A ``...Path`` field: a JSONPath (or, where allowed, an intrinsic function call);
+    with ``reference``, a Reference Path (spec: no wildcards, filters or slices)."""
     if value is None and nullable:
         return
     what = (
@@ -207,6 +209,14 @@ def check_path_field(
     error = dynamic(value)
     if error is not None:
         report.error(location, f"The value for the field '{key}' must be {what}{_detail(error)}")
+    elif reference and not _is_reference(value):
+        report.error(location, f"The value for the field '{key}' must be a valid Reference Path")
+
+
+def _is_reference(text: str) -> bool:
+    from stepwell.language.jsonpath import compile_path
+
+    return compile_path(text).is_reference
 
 
 def check_result_path(report: Report, location: str, value: JSON) -> None:

@@ -141,10 +141,12 @@ def _check_comparison(report: Report, location: str, rule: Mapping[str, JSON], o
     if "Variable" not in rule:
         report.error(location, f'Missing required field "Variable" for "{op}"')
     else:
-        check_path_field(report, join(location, "Variable"), "Variable", rule["Variable"])
+        check_path_field(
+            report, join(location, "Variable"), "Variable", rule["Variable"], reference=True
+        )
     value = rule[op]
     if op in _PATH_OPERATORS:
-        check_path_field(report, join(location, op), op, value)
+        check_path_field(report, join(location, op), op, value, reference=True)
         return
     accepts, description = _OPERATORS[op]
     if not accepts(value):

@@ -111,7 +111,7 @@ def check_state(scope: StateScope) -> None:
     if "Type" not in scope.body:
         scope.error('Missing required field "Type"')
         return
-    if state_type not in STATE_TYPES:
+    if not isinstance(state_type, str) or state_type not in STATE_TYPES:
         scope.error(f"The state type {show(state_type)} is not valid", "Type")
         return
     _check_fields(scope, state_type)

@@ -1,1 +1,1 @@
-"""Reserved layer: see DESIGN.md."""
+"""The web console: machines, executions, the graph with live state colours, history."""

@@ -189,14 +189,13 @@ def statuses(history: Iterable[Mapping[str, JSON]]) -> dict[str, str]:
                 found[name] = "SUCCEEDED"  # left normally (after any retries)
         elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
             ending = "ABORTED" if kind == "ExecutionAborted" else "FAILED"
-            for name, _ in open_states.values():
-                if found.get(name) in ("IN_PROGRESS", None) or ending == "FAILED":
-                    found[name] = "FAILED" if found.get(name) == "FAILED" else ending
+            for name, _ in open_states.values():  # still running when the execution ended
+                found[name] = "FAILED" if found.get(name) == "FAILED" else ending
         elif kind.endswith(_FAILURES):
-            name = _failing_state(kind, open_states)
-            if name is not None:
-                found[name] = "FAILED"
-                failures[event_id] = name
+            failing = _failing_state(kind, open_states)
+            if failing is not None:
+                found[failing] = "FAILED"
+                failures[event_id] = failing
     return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stepwell.service.errors import InvalidArn, InvalidName
+from stepwell.service.errors import InvalidArn, InvalidName, ValidationException
 
 # API Reference, CreateStateMachine "name": 1-80 characters, none of: white space,
 # brackets < > { } [ ], wildcards ? *, special characters " # % \ ^ | ~ ` $ & , ; : /,
@@ -46,6 +46,49 @@ class Arns:
 
     def activity(self, name: str) -> str:
         return f"{self.prefix}:activity:{name}"
+
+    def version(self, machine_arn: str, number: int) -> str:
+        return f"{machine_arn}:{number}"
+
+    def alias(self, machine_arn: str, name: str) -> str:
+        return f"{machine_arn}:{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class MachineArn:
+    """A state machine ARN taken apart: the machine's own ARN and the version number or
+    alias name that qualifies it, if any (API Reference, StartExecution: "a version ARN,
+    which is a combination of state machine ARN and the version number separated by a
+    colon", an alias ARN likewise with the alias name)."""
+
+    arn: str
+    machine_arn: str
+    name: str
+    qualifier: str | None = None
+
+    @property
+    def version(self) -> int | None:
+        return int(self.qualifier) if self.qualifier and self.qualifier.isdigit() else None
+
+    @property
+    def alias(self) -> str | None:
+        return self.qualifier if self.qualifier and not self.qualifier.isdigit() else None
+
+
+def parse_machine_arn(arn: str) -> MachineArn:
+    """InvalidArn unless ``arn`` names a state machine, a version or an alias. A labelled
+    ARN (``...:stateMachine:NAME/LABEL``, a Distributed Map) is a ValidationException,
+    as AWS answers for the operations that take no labels."""
+    parts = split_arn(arn, "stateMachine")
+    if len(parts) > 2 or not parts[0] or (len(parts) == 2 and not parts[1]):
+        raise InvalidArn(f"Invalid Arn: '{arn}'")
+    if "/" in parts[0]:
+        raise ValidationException(
+            f"Labeled ARNs are not supported by this API: '{arn}'",
+            reason="API_DOES_NOT_SUPPORT_LABELED_ARNS",
+        )
+    machine_arn = ":".join(arn.split(":")[:7])
+    return MachineArn(arn, machine_arn, parts[0], parts[1] if len(parts) == 2 else None)
 
 
 def split_arn(arn: str, resource: str) -> list[str]:

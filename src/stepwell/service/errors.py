@@ -20,9 +20,17 @@ class ServiceError(Exception):
 
 
 class ValidationException(ServiceError):
-    """The input fails to satisfy the constraints of the API."""
+    """The input fails to satisfy the constraints of the API.
+
+    ``reason`` is the model's ``ValidationExceptionReason`` when one applies, e.g.
+    ``INVALID_ROUTING_CONFIGURATION`` or ``API_DOES_NOT_SUPPORT_LABELED_ARNS``.
+    """
 
     aws_type = "ValidationException"
+
+    def __init__(self, message: str = "", reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class InvalidArn(ServiceError):
@@ -168,6 +176,10 @@ class ResourceNotFound(ServiceError):
 
     aws_type = "ResourceNotFound"
 
+    def __init__(self, message: str = "", resource_name: str | None = None) -> None:
+        super().__init__(message)
+        self.resource_name = resource_name
+
 
 class ConflictException(ServiceError):
     """The request conflicts with the current state of the resource."""
@@ -179,6 +191,10 @@ class TooManyTags(ServiceError):
     """The resource has too many tags."""
 
     aws_type = "TooManyTags"
+
+    def __init__(self, message: str = "", resource_name: str | None = None) -> None:
+        super().__init__(message)
+        self.resource_name = resource_name
 
 
 class MissingRequiredParameter(ServiceError):

@@ -3,10 +3,17 @@ assembled from ``Settings``. The server, the worker command and tests build one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from stepwell.integrations.forwarding import ForwardConfig
 from stepwell.integrations.functions import FunctionRegistry, load_functions
+from stepwell.integrations.mocks import MockConfig, MockedIntegrations, RouteTarget, StoredMockState
+from stepwell.integrations.nested import NestedExecutions
 from stepwell.integrations.registry import Integrations
+from stepwell.integrations.services import Services
 from stepwell.runtime.clock import Clock, SystemClock
 from stepwell.runtime.pool import WorkerPool
+from stepwell.runtime.schedules import Schedules
 from stepwell.service.arns import Arns
 from stepwell.service.service import Service
 from stepwell.service.settings import Settings
@@ -14,7 +21,15 @@ from stepwell.store import open_store
 
 
 class Host:
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        mocks: MockConfig | None = None,
+        test_case: str | None = None,
+        routes: Mapping[str, Mapping[str, RouteTarget]] | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.store = open_store(settings.db)
@@ -24,7 +39,30 @@ class Host:
                 functions.register(name, fn)
         for name, reference in settings.functions.items():
             functions.register(name, load_functions(reference)[reference.rpartition(":")[2]])
-        self.integrations = Integrations(functions)
+        # The embedded DynamoDB, SQS and SNS keep their state in the store, so every worker
+        # process shares it and it survives restarts.
+        self.services = Services(
+            self.store,
+            self.clock.now,
+            region=settings.region,
+            account=settings.account,
+            functions=functions,
+        )
+        self.integrations = Integrations(
+            functions, services=self.services, forward=ForwardConfig.from_environment()
+        )
+        # Nested executions wait through links in the store; the service they start
+        # children with is connected once it exists (below).
+        self.nested = NestedExecutions(links=self.store)
+        self.nested.install(self.integrations)
+        if mocks is not None or routes:
+            self.integrations = MockedIntegrations(
+                self.integrations,
+                mocks,
+                test_case=test_case,
+                routes=routes,
+                state=StoredMockState(self.store),
+            )
         self.pool = (
             WorkerPool(
                 self.store,
@@ -45,6 +83,13 @@ class Host:
             integrations=self.integrations,
             run_now=self.pool.worker.advance_now if self.pool else None,
         )
+        self.nested.connect(self.service)
+        self.schedules = Schedules(
+            self.store, self.clock, self.service.start_execution, settings.region, settings.account
+        )
+        if self.pool is not None:
+            self.pool.worker.watchers.append(self.nested)
+            self.pool.periodic.append(self.schedules.fire_due)
 
     def start(self) -> Host:
         if self.pool is not None:

@@ -119,6 +119,32 @@ class MemoryStore:
         with self._lock:
             self._add(item)
 
+    def redrive_execution(
+        self,
+        record: ExecutionRecord,
+        closed_status: str,
+        state: bytes,
+        events: tuple[dict[str, Any], ...],
+        items: tuple[WorkItem, ...],
+    ) -> bool:
+        with self._lock:
+            execution = self._executions.get(record.arn)
+            if execution is None or execution.record.status != closed_status:
+                return False
+            execution.record = record
+            execution.state = state
+            execution.version += 1
+            execution.lease_owner = None
+            execution.lease_expires = 0.0
+            execution.events.extend(copy.deepcopy(list(events)))
+            for item_id in [
+                i for i, e in self._items.items() if e.item.execution_arn == record.arn
+            ]:
+                del self._items[item_id]
+            for item in items:
+                self._add(item)
+            return True
+
     def _add(self, item: WorkItem) -> None:
         item_id = next(self._ids)
         self._items[item_id] = _Item(replace(item, id=item_id))
@@ -255,6 +281,11 @@ class MemoryStore:
     def insert_activity(self, record: ActivityRecord) -> None:
         with self._lock:
             self._activities[record.arn] = record
+
+    def replace_activity(self, record: ActivityRecord) -> None:
+        with self._lock:
+            if record.arn in self._activities:
+                self._activities[record.arn] = record
 
     def get_activity(self, arn: str) -> ActivityRecord | None:
         with self._lock:

@@ -184,6 +184,38 @@ class SqlStore:
             cur.execute(self.q["insert_item"], _item_row(item))
             self.dialect.notify(cur)
 
+    def redrive_execution(
+        self,
+        record: ExecutionRecord,
+        closed_status: str,
+        state: bytes,
+        events: tuple[dict[str, Any], ...],
+        items: tuple[WorkItem, ...],
+    ) -> bool:
+        with self.dialect.transaction() as cur:
+            cur.execute(
+                self.q["reopen_execution"],
+                {
+                    "record": _json(asdict(record)),
+                    "status": record.status,
+                    "state": state,
+                    "arn": record.arn,
+                    "closed_status": closed_status,
+                },
+            )
+            if cur.rowcount != 1:
+                return False
+            for event in events:
+                cur.execute(
+                    self.q["insert_event"],
+                    {"arn": record.arn, "id": event["id"], "event": _json(event)},
+                )
+            cur.execute(self.q["delete_execution_items"], {"arn": record.arn})
+            for item in items:
+                cur.execute(self.q["insert_item"], _item_row(item))
+            self.dialect.notify(cur)
+        return True
+
     # ----------------------------------------------------------------- work
 
     def lease_execution(
@@ -328,6 +360,12 @@ class SqlStore:
         with self.dialect.transaction() as cur:
             cur.execute(
                 self.q["insert_activity"], {"arn": record.arn, "record": _json(asdict(record))}
+            )
+
+    def replace_activity(self, record: ActivityRecord) -> None:
+        with self.dialect.transaction() as cur:
+            cur.execute(
+                self.q["replace_activity"], {"arn": record.arn, "record": _json(asdict(record))}
             )
 
     def get_activity(self, arn: str) -> ActivityRecord | None:

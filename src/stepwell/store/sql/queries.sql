@@ -68,6 +68,15 @@ SET record = :record, status = :status, state = :state, version = version + 1,
     lease_owner = NULL, lease_expires = 0
 WHERE arn = :arn AND version = :version AND lease_owner = :owner
 
+-- name: reopen_execution
+UPDATE executions
+SET record = :record, status = :status, state = :state, version = version + 1,
+    lease_owner = NULL, lease_expires = 0
+WHERE arn = :arn AND status = :closed_status
+
+-- name: delete_execution_items
+DELETE FROM work_items WHERE execution_arn = :arn
+
 -- name: release_execution
 UPDATE executions SET lease_owner = NULL, lease_expires = 0
 WHERE arn = :arn AND lease_owner = :owner
@@ -113,6 +122,9 @@ UPDATE task_tokens SET status = 'STARTED' WHERE token = :token
 
 -- name: insert_activity
 INSERT INTO activities (arn, record) VALUES (:arn, :record)
+
+-- name: replace_activity
+UPDATE activities SET record = :record WHERE arn = :arn
 
 -- name: get_activity
 SELECT record FROM activities WHERE arn = :arn

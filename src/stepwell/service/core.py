@@ -1,0 +1,179 @@
+"""What every group of operations shares: the service's parts, lookups, and checks.
+
+The operations are split by topic into mixins (``machines``, ``versions``, ``aliases``,
+``executions``, ``redrive``, ``callbacks``, ``tags``, ``testing``), each a subclass of
+``ServiceCore``; ``service.Service`` puts them together and dispatches by operation name.
+A lookup here raises the AWS error a caller would get for a missing or malformed
+resource, so every operation reports them the same way.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from stepwell.integrations.registry import Integrations
+from stepwell.language.compiler import InvalidDefinition as DefinitionProblems
+from stepwell.language.compiler import load_state_machine
+from stepwell.runtime.clock import Clock, to_datetime
+from stepwell.runtime.worker import MachineCache
+from stepwell.service import errors as err
+from stepwell.service.arns import Arns, MachineArn, parse_machine_arn, split_arn
+from stepwell.store.base import ActivityRecord, ExecutionRecord, StateMachineRecord, Store
+
+Request = dict[str, Any]
+Response = dict[str, Any]
+PAYLOAD_LIMIT = 262_144  # bytes (Developer Guide, "Step Functions service quotas")
+MAX_TAGS = 50  # tags per resource (Developer Guide, "Step Functions service quotas")
+ACTIVE = "ACTIVE"
+DELETED = "DELETED"  # a deleted version, kept for the executions that still run it
+
+
+class ServiceCore:
+    """The service's state and the lookups every operation uses."""
+
+    store: Store
+    clock: Clock
+    arns: Arns
+    integrations: Integrations
+    machines: MachineCache
+    routing: random.Random  # picks an alias's version; seed it for reproducible tests
+    _wake: Callable[[], None]
+    _run_now: Callable[[str], object] | None
+    _activity_signal: threading.Condition
+    _background: set[threading.Thread]
+    _background_lock: threading.Lock
+
+    # ----------------------------------------------------------------- lookups
+
+    def _machine(self, arn: str) -> StateMachineRecord:
+        """A state machine or one of its versions; an alias ARN names neither."""
+        parse_machine_arn(arn)
+        record = self._live_machine(arn)
+        if record is None:
+            raise err.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
+        return record
+
+    def _live_machine(self, arn: str) -> StateMachineRecord | None:
+        """The record at ``arn`` unless it is missing or a deleted version (whose record
+        stays for the executions still running it: see ``versions.py``)."""
+        record = self.store.get_state_machine(arn)
+        return record if record is not None and record.status == ACTIVE else None
+
+    def _unqualified_machine(self, arn: str) -> tuple[MachineArn, StateMachineRecord]:
+        """The state machine itself: a version or alias ARN is a ValidationException."""
+        parsed = parse_machine_arn(arn)
+        if parsed.qualifier is not None:
+            raise err.ValidationException(f"Expected an unqualified state machine ARN, got '{arn}'")
+        return parsed, self._machine(arn)
+
+    def _execution(self, arn: str) -> ExecutionRecord:
+        _reject_express(arn)
+        split_arn(arn, "execution")
+        record = self.store.get_execution(arn)
+        if record is None:
+            raise err.ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn}'")
+        return record
+
+    def _activity(self, arn: str) -> ActivityRecord:
+        split_arn(arn, "activity")
+        record = self.store.get_activity(arn)
+        if record is None:
+            raise err.ActivityDoesNotExist(f"Activity Does Not Exist: '{arn}'")
+        return record
+
+    def _versions(self, machine_arn: str, deleted: bool = False) -> list[StateMachineRecord]:
+        """The published versions of a state machine, newest first; with ``deleted``,
+        the deleted ones too."""
+        versions = [
+            m
+            for m in self.store.list_state_machines()
+            if m.version_of == machine_arn and (deleted or m.status == ACTIVE)
+        ]
+        return sorted(versions, key=lambda m: -(m.version or 0))
+
+
+def _reject_express(arn: str) -> None:
+    """Express executions have no durable record: AWS refuses their ARNs in the
+    operations that read one (API Reference, DescribeExecution: "Executions of an EXPRESS
+    state machine aren't supported")."""
+    parts = arn.split(":")
+    if len(parts) > 5 and parts[5] == "express":
+        raise err.InvalidArn("Invalid Arn: 'Resource type not valid in this context: express'")
+
+
+def present(**members: Any) -> Response:
+    """The members that have a value: AWS leaves absent members out."""
+    return {key: value for key, value in members.items() if value is not None}
+
+
+def check_definition(definition: str, integrations: Integrations) -> None:
+    try:
+        machine = load_state_machine(definition)
+    except DefinitionProblems as invalid:
+        raise err.InvalidDefinition(str(invalid)) from None
+    refused = integrations.check(machine)
+    if refused:
+        raise err.InvalidDefinition(
+            "Invalid State Machine Definition: " + ", ".join(f"'{r}'" for r in refused)
+        )
+
+
+def execution_input(text: str | None, member: str = "input") -> str:
+    """Execution input as sent, checked: JSON, at most 256 KiB."""
+    text = "{}" if text is None else text
+    if len(text.encode()) > PAYLOAD_LIMIT:
+        raise err.ValidationException(
+            f"1 validation error detected: Value at '{member}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {PAYLOAD_LIMIT}"
+        )
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise err.InvalidExecutionInput(
+            f"Invalid State Machine Execution Input: '{text}'"
+        ) from None
+    return text
+
+
+def tag_map(tags: list[dict[str, str]] | None, resource: str) -> dict[str, str]:
+    """Tags as a dict; TooManyTags past 50 (Developer Guide, "Quotas": 50 tags)."""
+    found = tag_pairs(tags)
+    check_tag_count(found, resource)
+    return found
+
+
+def tag_pairs(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    """Tags as a dict. The model makes ``key`` optional; a tag without one is refused."""
+    if any("key" not in tag for tag in tags or []):
+        raise err.ValidationException("Every tag must have a key")
+    return {tag["key"]: tag.get("value", "") for tag in tags or []}
+
+
+def check_tag_count(tags: dict[str, str], resource: str) -> None:
+    if len(tags) > MAX_TAGS:
+        raise err.TooManyTags(
+            f"Too many tags: a resource can have at most {MAX_TAGS} tags.",
+            resource_name=resource,
+        )
+
+
+def describe_machine(record: StateMachineRecord) -> Response:
+    """DescribeStateMachine's answer for a state machine or a version of one."""
+    return present(
+        stateMachineArn=record.arn,
+        name=record.name,
+        status=record.status,
+        definition=record.definition,
+        roleArn=record.role_arn,
+        type=record.type,
+        creationDate=to_datetime(record.creation_date),
+        loggingConfiguration=record.logging_configuration,
+        tracingConfiguration=record.tracing_configuration,
+        revisionId=record.revision_id,
+        description=record.description or None,
+    )

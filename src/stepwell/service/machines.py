@@ -1,0 +1,205 @@
+"""State machines: Create, Describe, Update, Delete, List, DescribeStateMachineForExecution
+and ValidateStateMachineDefinition.
+
+CreateStateMachine is idempotent on what defines the machine (API Reference: name,
+definition, type, logging and tracing configuration, publish and versionDescription; "a
+different roleArn or tags ... will be ignored"). An update that changes nothing keeps
+the revision, so publishing after it is still idempotent. Deleting a state machine also
+deletes its versions and aliases ("This API action also deletes all versions and aliases
+associated with a state machine").
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from stepwell.language.validation import validate_definition
+from stepwell.runtime.clock import to_datetime
+from stepwell.service import errors as err
+from stepwell.service.aliases import AliasOperations
+from stepwell.service.arns import check_name, parse_machine_arn
+from stepwell.service.core import (
+    Request,
+    Response,
+    check_definition,
+    describe_machine,
+    present,
+    tag_map,
+)
+from stepwell.service.pages import paginate
+from stepwell.service.versions import ALIASES, VERSIONS, initial_revision
+from stepwell.store.base import StateMachineRecord
+
+_DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
+_DEFAULT_TRACING = {"enabled": False}
+# UpdateStateMachine's request members and the record fields they set.
+_UPDATABLE = {
+    "definition": "definition",
+    "roleArn": "role_arn",
+    "loggingConfiguration": "logging_configuration",
+    "tracingConfiguration": "tracing_configuration",
+}
+
+
+class MachineOperations(AliasOperations):
+    def create_state_machine(self, request: Request) -> Response:
+        name = check_name(request["name"])
+        definition = request["definition"]
+        check_definition(definition, self.integrations)
+        _check_version_description(request)
+        arn = self.arns.state_machine(name)
+        record = self._new_machine(arn, name, request)
+        existing = self.store.get_state_machine(arn)
+        if existing is not None:
+            if not _same_machine(existing, record):
+                raise err.StateMachineAlreadyExists(f"State Machine Already Exists: '{arn}'")
+            record = existing
+        else:
+            self.store.insert_state_machine(record)
+        version = (
+            self._publish(record, request.get("versionDescription"))
+            if request.get("publish")
+            else None
+        )
+        return present(
+            stateMachineArn=arn,
+            creationDate=to_datetime(record.creation_date),
+            stateMachineVersionArn=version.arn if version else None,
+        )
+
+    def _new_machine(self, arn: str, name: str, request: Request) -> StateMachineRecord:
+        now = self.clock.now()
+        return StateMachineRecord(
+            arn=arn,
+            name=name,
+            type=request.get("type", "STANDARD"),
+            definition=request["definition"],
+            role_arn=request["roleArn"],
+            creation_date=now,
+            revision_id=initial_revision(arn, now),
+            logging_configuration=request.get("loggingConfiguration") or dict(_DEFAULT_LOGGING),
+            tracing_configuration=request.get("tracingConfiguration") or dict(_DEFAULT_TRACING),
+            tags=tag_map(request.get("tags"), arn),
+        )
+
+    def describe_state_machine(self, request: Request) -> Response:
+        return describe_machine(self._machine(request["stateMachineArn"]))
+
+    def update_state_machine(self, request: Request) -> Response:
+        _, record = self._unqualified_machine(request["stateMachineArn"])
+        given = {
+            field: request[member] for member, field in _UPDATABLE.items() if member in request
+        }
+        if not given:
+            raise err.MissingRequiredParameter(
+                "Either the definition, the role ARN, the LoggingConfiguration, or the "
+                "TracingConfiguration must be specified"
+            )
+        _check_version_description(request)
+        if "definition" in given:
+            check_definition(given["definition"], self.integrations)
+        changed = {k: v for k, v in given.items() if getattr(record, k) != v}
+        if changed:
+            record = replace(record, revision_id=uuid.uuid4().hex, **changed)
+            self.store.replace_state_machine(record)
+        version = (
+            self._publish(record, request.get("versionDescription"))
+            if request.get("publish")
+            else None
+        )
+        return present(
+            updateDate=to_datetime(self.clock.now()),
+            revisionId=record.revision_id,
+            stateMachineVersionArn=version.arn if version else None,
+        )
+
+    def delete_state_machine(self, request: Request) -> Response:
+        arn = request["stateMachineArn"]
+        parsed = parse_machine_arn(arn)
+        if parsed.qualifier is not None:
+            raise err.ValidationException(f"Expected an unqualified state machine ARN, got '{arn}'")
+        for version in self._versions(arn, deleted=True):
+            self.store.delete_state_machine(version.arn)
+        with self.store.documents(ALIASES) as documents:
+            for alias_arn, _ in documents.scan(f"{arn}:"):
+                documents.delete(alias_arn)
+        with self.store.documents(VERSIONS) as documents:
+            documents.delete(arn)
+        self.store.delete_state_machine(arn)
+        return {}
+
+    def list_state_machines(self, request: Request) -> Response:
+        machines = [m for m in self.store.list_state_machines() if m.version_of is None]
+        page, token = paginate(machines, request)
+        return {
+            "stateMachines": [
+                {
+                    "stateMachineArn": m.arn,
+                    "name": m.name,
+                    "type": m.type,
+                    "creationDate": to_datetime(m.creation_date),
+                }
+                for m in page
+            ],
+            **token,
+        }
+
+    def describe_state_machine_for_execution(self, request: Request) -> Response:
+        """The definition the execution runs: its version's, when started through a version
+        or an alias; ``updateDate`` is when that revision (or version) was made."""
+        execution = self._execution(request["executionArn"])
+        record = self.store.get_state_machine(execution.version_arn or execution.state_machine_arn)
+        if record is None:
+            raise err.StateMachineDoesNotExist(
+                f"State Machine Does Not Exist: '{execution.state_machine_arn}'"
+            )
+        return present(
+            stateMachineArn=execution.state_machine_arn,
+            name=record.name,
+            definition=record.definition,
+            roleArn=record.role_arn,
+            updateDate=to_datetime(record.creation_date),
+            loggingConfiguration=record.logging_configuration,
+            tracingConfiguration=record.tracing_configuration,
+            revisionId=record.revision_id,
+        )
+
+    def validate_state_machine_definition(self, request: Request) -> Response:
+        diagnostics = validate_definition(request["definition"])
+        found = [
+            {"severity": d.severity, "code": d.code, "message": d.message, "location": d.location}
+            for d in diagnostics
+        ]
+        max_results = request.get("maxResults") or 100
+        errors = any(d["severity"] == "ERROR" for d in found)
+        response: Response = {
+            "result": "FAIL" if errors else "OK",
+            "diagnostics": found[:max_results],
+        }
+        if len(found) > max_results:
+            response["truncated"] = True
+        return response
+
+
+def _check_version_description(request: Request) -> None:
+    """ "You can only set the description if the publish parameter is set to true.
+    Otherwise ... this API action throws ValidationException" (API Reference)."""
+    if request.get("versionDescription") is not None and not request.get("publish"):
+        raise err.ValidationException(
+            "Version description can only be set when publish is true",
+            reason="MISSING_REQUIRED_PARAMETER",
+        )
+
+
+def _same_machine(existing: StateMachineRecord, requested: StateMachineRecord) -> bool:
+    def identity(record: StateMachineRecord) -> tuple[Any, ...]:
+        return (
+            record.definition,
+            record.type,
+            record.logging_configuration,
+            record.tracing_configuration,
+        )
+
+    return identity(existing) == identity(requested)

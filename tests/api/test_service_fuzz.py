@@ -1,0 +1,115 @@
+"""Thousands of malformed requests against the real service: each gets an AWS-style 4xx
+(or a 200), never a 5xx. Requests are generated from the service model's input shapes —
+right types, hostile values (odd ARNs, broken definitions, bad JSON, huge numbers) — so
+they get past the protocol checks and reach the service itself."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+import pytest
+from tests.api.api_helpers import AsgiClient, asgi_client
+
+from stepwell.api.app import create_app
+from stepwell.service.host import Host
+from stepwell.service.settings import Settings
+
+MODEL = botocore.session.get_session().get_service_model("stepfunctions")
+ACCOUNT = "arn:aws:states:us-east-1:123456789012"
+DEFINITION = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+
+STRINGS = [
+    "",
+    "x",
+    "a" * 81,
+    f"{ACCOUNT}:stateMachine:m",
+    f"{ACCOUNT}:stateMachine:m:1",
+    f"{ACCOUNT}:stateMachine:m:alias",
+    f"{ACCOUNT}:execution:m:e",
+    f"{ACCOUNT}:execution:m",
+    f"{ACCOUNT}:activity:a",
+    f"{ACCOUNT}:express:m:e:1",
+    "arn:aws:states:::",
+    "arn:",
+    "{}",
+    "{",
+    "[]",
+    "null",
+    '"s"',
+    DEFINITION,
+    '{"StartAt": "X", "States": {}}',
+    "\u0000",
+    "💥",
+    "arn:aws:states:us-east-1:123456789012:mapRun:m/x:y",
+    "States.ALL",
+    " ",
+]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[AsgiClient]:
+    host = Host(Settings(db="memory", workers=1, invokers=1)).start()
+    with asgi_client(create_app(host.service)) as test_client:
+        for name in ("m", "n"):
+            test_client.call(
+                "CreateStateMachine",
+                {
+                    "name": name,
+                    "definition": DEFINITION,
+                    "roleArn": "arn:aws:iam::123456789012:role/r",
+                },
+            )
+        test_client.call("CreateActivity", {"name": "a"})
+        yield test_client
+    host.stop()
+
+
+def value_for(shape: Any, rng: random.Random, depth: int = 0) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        members = {}
+        for name, member in shape.members.items():
+            if name in shape.required_members or rng.random() < 0.5:
+                members[name] = value_for(member, rng, depth + 1)
+        return members
+    if kind == "list":
+        return [value_for(shape.member, rng, depth + 1) for _ in range(rng.randint(0, 2))]
+    if kind == "map":
+        return {rng.choice(STRINGS): value_for(shape.value, rng, depth + 1)}
+    if kind == "string":
+        if shape.enum and rng.random() < 0.7:
+            return rng.choice(shape.enum)
+        return rng.choice(STRINGS)
+    if kind in ("integer", "long"):
+        return rng.choice([0, 1, -1, 1000, 2**31, 100_000])
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "timestamp":
+        return rng.choice([0, 1_700_000_000, -5])
+    if kind == "double":
+        return rng.random()
+    return None
+
+
+OPERATIONS = sorted(MODEL.operation_names)
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_no_request_gets_a_server_error(client: AsgiClient, operation: str) -> None:
+    if operation == "GetActivityTask":
+        pytest.skip("long poll: covered by the activity tests")
+    rng = random.Random(operation)
+    shape = MODEL.operation_model(operation).input_shape
+    seen = set()
+    for _ in range(60):
+        body = value_for(shape, rng) if shape is not None else {}
+        reply = client.call(operation, body)
+        assert reply.status < 500, (operation, body, reply.body)
+        seen.add(reply.status)
+        if reply.status >= 400:
+            assert reply.error_type
+    assert seen

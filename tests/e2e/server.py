@@ -1,0 +1,83 @@
+"""A real Stepwell for end-to-end tests: ``Host`` (SQLite store, worker pool, service)
+behind the API app, served by uvicorn on a free 127.0.0.1 port in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import uvicorn
+from botocore.config import Config
+
+from stepwell.api import create_app
+from stepwell.service.host import Host
+from stepwell.service.settings import Settings
+
+# StartSyncExecution and TestState would otherwise go to http://sync-127.0.0.1:…
+CONFIG = Config(inject_host_prefix=False, retries={"mode": "standard", "max_attempts": 1})
+ROLE = "arn:aws:iam::123456789012:role/stepwell"
+
+
+@contextmanager
+def running_host(
+    folder: Path, functions: dict[str, Callable[..., Any]]
+) -> Iterator[tuple[str, Host]]:
+    """A started Host with ``functions`` as Lambda functions; yields (base URL, host)."""
+    host = Host(Settings(db=str(folder / "stepwell.db"), workers=1, invokers=2))
+    for name, fn in functions.items():
+        host.integrations.functions.register(name, fn)
+    host.start()
+    try:
+        with serving(create_app(host.service)) as url:
+            yield url, host
+    finally:
+        host.stop()
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.005)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def client(url: str) -> Any:
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=CONFIG,
+    )
+
+
+def wait_until_done(sfn: Any, execution_arn: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Describe the execution until it is no longer RUNNING (a few round trips at most)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING" or time.monotonic() > deadline:
+            return described
+        time.sleep(0.01)

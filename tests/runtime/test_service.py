@@ -235,3 +235,40 @@ def test_history_pagination_and_reverse_order(store: Store) -> None:
     assert [e["id"] for e in second["events"]] == [5, 4, 3, 2]
     bare = h.call("GetExecutionHistory", executionArn=execution, includeExecutionData=False)
     assert "input" not in bare["events"][0]["executionStartedEventDetails"]
+
+
+def test_an_update_does_not_change_a_running_execution(store: Store) -> None:
+    """Developer Guide, "Updating a state machine": executions already running keep the
+    definition they started with."""
+    h = Harness(store)
+    first = {
+        "StartAt": "W",
+        "States": {
+            "W": {"Type": "Wait", "Seconds": 60, "Next": "P"},
+            "P": {"Type": "Pass", "Result": "old", "End": True},
+        },
+    }
+    arn = h.machine(first)
+    running = h.call("StartExecution", stateMachineArn=arn, input="{}")["executionArn"]
+    h.worker.run_until_idle()
+    second = json.loads(json.dumps(first))
+    second["States"]["P"]["Result"] = "new"
+    h.call("UpdateStateMachine", stateMachineArn=arn, definition=json.dumps(second))
+    later = h.call("StartExecution", stateMachineArn=arn, input="{}")["executionArn"]
+    h.settle()
+    assert h.call("DescribeExecution", executionArn=running)["output"] == '"old"'
+    assert h.call("DescribeExecution", executionArn=later)["output"] == '"new"'
+    seen = h.call("DescribeStateMachineForExecution", executionArn=running)["definition"]
+    assert json.loads(seen) == first
+
+
+def test_deleting_a_machine_stops_its_running_executions(store: Store) -> None:
+    h = Harness(store)
+    arn = h.machine(WAIT_THEN_TASK)
+    running = h.call("StartExecution", stateMachineArn=arn, input="{}")["executionArn"]
+    h.worker.run_until_idle()
+    h.call("DeleteStateMachine", stateMachineArn=arn)
+    h.settle()
+    described = h.store.get_execution(running)
+    assert described is not None and described.status == "ABORTED"
+    assert h.store.history(running)[-1]["type"] == "ExecutionAborted"

@@ -19,7 +19,7 @@ import os
 import random
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -30,7 +30,9 @@ from stepwell.engine.history import HistoryEvent
 from stepwell.engine.interpreter import StepResult, start, step
 from stepwell.engine.serialize import dump_execution, load_execution
 from stepwell.engine.states import resource_kind
+from stepwell.integrations.functions import Outcome
 from stepwell.integrations.registry import Integrations, Invocation
+from stepwell.integrations.resources import SYNC, SYNC2, parse
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.model import StateMachine
 from stepwell.runtime.clock import Clock, to_datetime
@@ -41,6 +43,7 @@ from stepwell.runtime.codec import (
     encode_invocation,
 )
 from stepwell.store.base import (
+    DEFINITIONS,
     LEASE_SECONDS,
     ExecutionRecord,
     Lease,
@@ -49,6 +52,7 @@ from stepwell.store.base import (
     Store,
     TaskToken,
     WorkItem,
+    definition_key,
 )
 
 
@@ -61,24 +65,57 @@ class _StepBatch:
     tokens: list[TaskToken] = field(default_factory=list)
 
 
+class FinishWatcher(Protocol):
+    """Told when an execution ends, it names the tasks that end completes: a parent's
+    ``.sync`` task waiting for this child (``integrations.nested``)."""
+
+    def completions(self, execution: ExecutionRecord) -> list[tuple[str, Outcome]]:
+        """(task token, outcome) pairs; read-only, as the commit may yet be refused."""
+        ...
+
+    def forget(self, execution: ExecutionRecord) -> None:
+        """The commit that ended ``execution`` succeeded."""
+        ...
+
+
 class MachineCache:
-    """Compiled state machines by ARN and revision, so each is compiled once."""
+    """Compiled state machines, each compiled once: by ARN and revision, and by the
+    content key of the definition an execution started with."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._compiled: dict[tuple[str, str], StateMachine] = {}
+        self._by_key: dict[str, StateMachine] = {}
 
-    def record(self, arn: str) -> StateMachineRecord:
-        record = self.store.get_state_machine(arn)
-        if record is None:
-            raise LookupError(f"state machine {arn} is gone")
-        return record
+    def record(self, arn: str) -> StateMachineRecord | None:
+        return self.store.get_state_machine(arn)
 
     def compiled(self, record: StateMachineRecord) -> StateMachine:
         key = (record.arn, record.revision_id)
         machine = self._compiled.get(key)
         if machine is None:
             machine = self._compiled[key] = load_state_machine(record.definition)
+        return machine
+
+    def for_execution(
+        self, execution: ExecutionRecord, record: StateMachineRecord | None
+    ) -> StateMachine | None:
+        """The machine an execution runs: the definition it started with, even if the
+        state machine was updated (or deleted) since. None if that cannot be found."""
+        key = execution.definition_key
+        if key is None:
+            return self.compiled(record) if record is not None else None
+        machine = self._by_key.get(key)
+        if machine is None:
+            if record is not None and definition_key(record.definition) == key:
+                text = record.definition
+            else:
+                with self.store.documents(DEFINITIONS) as kept:
+                    found = kept.get(key)
+                if found is None:
+                    return None
+                text = found.decode()
+            machine = self._by_key[key] = load_state_machine(text)
         return machine
 
 
@@ -97,6 +134,7 @@ class Worker:
         self.owner = owner or f"worker-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lease_seconds = lease_seconds
         self.machines = MachineCache(store)
+        self.watchers: list[FinishWatcher] = []
 
     # ----------------------------------------------------------------- advancing
 
@@ -111,7 +149,10 @@ class Worker:
         except Exception:
             self.store.release(lease)
             raise
-        self.store.commit_step(lease, outcome)
+        committed = self.store.commit_step(lease, outcome)
+        if committed and _ended(lease, outcome):
+            for watcher in self.watchers:
+                watcher.forget(outcome.execution)
         return True
 
     def advance_now(self, arn: str, rounds: int = 8) -> None:
@@ -124,7 +165,9 @@ class Worker:
     def _apply(self, lease: Lease) -> StepOutcome:
         record = lease.execution
         machine_record = self.machines.record(record.version_arn or record.state_machine_arn)
-        machine = self.machines.compiled(machine_record)
+        machine = self.machines.for_execution(record, machine_record)
+        if machine_record is None or machine is None:
+            return self._abandon(lease, machine)
         execution = load_execution(lease.state) if lease.state is not None else None
         batch = _StepBatch()
         env = Env(now=to_datetime(self.clock.now()), rng=random.Random(os.urandom(16)))
@@ -135,13 +178,38 @@ class Worker:
             execution = result.execution
             batch.events.extend(result.events)
             self._schedule(record.arn, result.commands, batch)
+        after = _record_after(record, execution, self.clock.now())
+        if record.status == "RUNNING" and after.status != "RUNNING":
+            batch.items.extend(self._completions(after))
         return StepOutcome(
-            execution=_record_after(record, execution, self.clock.now()),
+            execution=after,
             state=dump_execution(execution) if execution and not execution.finished else None,
             events=tuple(_stored_event(e) for e in batch.events),
             new_items=tuple(batch.items),
             done_items=tuple(item.id for item in lease.items if item.id is not None),
             tokens=tuple(batch.tokens),
+        )
+
+    def _abandon(self, lease: Lease, machine: StateMachine | None) -> StepOutcome:
+        """The state machine was deleted: AWS stops its running executions at their next
+        step. Recorded as an abort (with its history event when the state allows)."""
+        record = lease.execution
+        done = tuple(item.id for item in lease.items if item.id is not None)
+        events: tuple[dict[str, Any], ...] = ()
+        if machine is not None and lease.state is not None:
+            stop = ev.StopRequested("States.Runtime", "The state machine was deleted.")
+            env = Env(now=to_datetime(self.clock.now()), rng=random.Random(os.urandom(16)))
+            result = step(machine, load_execution(lease.state), stop, env)
+            events = tuple(_stored_event(e) for e in result.events)
+        stopped = replace(
+            record,
+            status="ABORTED",
+            stop_date=self.clock.now(),
+            error="States.Runtime",
+            cause="The state machine was deleted.",
+        )
+        return StepOutcome(
+            execution=stopped, state=None, events=events, new_items=(), done_items=done
         )
 
     def _apply_item(
@@ -176,6 +244,10 @@ class Worker:
                 )
                 continue
             family = resource_kind(command.resource)[0]
+            if command.task_token is None and _runs_a_job(command.resource):
+                # A .sync task waits for its job (a child execution) to end; the end
+                # resolves this token through a watcher (see ``_completions``).
+                command = replace(command, task_token=uuid.uuid4().hex + uuid.uuid4().hex)
             if command.task_token is not None or family == "Activity":
                 batch.tokens.append(self._token(arn, command, family))
             if family != "Activity":
@@ -195,6 +267,20 @@ class Worker:
             input=orjson.dumps(command.input).decode() if activity else None,
             heartbeat_seconds=command.heartbeat_seconds,
         )
+
+    def _completions(self, ended: ExecutionRecord) -> list[WorkItem]:
+        """The events that ``ended`` owes the tasks waiting for it, committed with it."""
+        items = []
+        for watcher in self.watchers:
+            for token, outcome in watcher.completions(ended):
+                waiting = self.store.get_task_token(token)
+                if waiting is None:
+                    continue  # the parent moved on (timed out, stopped)
+                event = _outcome_event(waiting.frame, waiting.seq, outcome)
+                items.append(
+                    WorkItem(waiting.execution_arn, "event", encode_event(event), self.clock.now())
+                )
+        return items
 
     # ----------------------------------------------------------------- invoking
 
@@ -220,13 +306,7 @@ class Worker:
                 timeout_seconds=command.timeout_seconds,
             )
         )
-        result: ev.Event | None
-        if outcome is None:
-            result = None  # a callback will finish the task
-        elif outcome.ok:
-            result = ev.TaskSucceeded(command.frame, command.seq, outcome.output)
-        else:
-            result = ev.TaskFailed(command.frame, command.seq, outcome.error or "", outcome.cause)
+        result = None if outcome is None else _outcome_event(command.frame, command.seq, outcome)
         event_item = (
             WorkItem(item.execution_arn, "event", encode_event(result), self.clock.now())
             if result is not None
@@ -246,6 +326,21 @@ class Worker:
                 return rounds
             rounds += 1
         return rounds
+
+
+def _outcome_event(frame: int, seq: int, outcome: Outcome) -> ev.Event:
+    if outcome.ok:
+        return ev.TaskSucceeded(frame, seq, outcome.output)
+    return ev.TaskFailed(frame, seq, outcome.error or "", outcome.cause)
+
+
+def _runs_a_job(resource: str) -> bool:
+    parsed = parse(resource)
+    return parsed is not None and parsed.pattern in (SYNC, SYNC2)
+
+
+def _ended(lease: Lease, outcome: StepOutcome) -> bool:
+    return lease.execution.status == "RUNNING" and outcome.execution.status != "RUNNING"
 
 
 def _execution_info(record: ExecutionRecord, machine: StateMachineRecord) -> ExecutionInfo:

@@ -35,7 +35,7 @@ from stepwell.service.core import Request, Response, execution_input, present
 from stepwell.service.machines import MachineOperations
 from stepwell.service.pages import paginate
 from stepwell.service.redrive import redrive_status
-from stepwell.store.base import ExecutionRecord, WorkItem
+from stepwell.store.base import ExecutionRecord, WorkItem, definition_key
 
 logger = logging.getLogger("stepwell.service")
 
@@ -60,6 +60,7 @@ class ExecutionOperations(MachineOperations):
             version_arn=target.version_arn,
             alias_arn=target.alias_arn,
             trace_header=request.get("traceHeader"),
+            definition_key=definition_key(target.machine.definition),
         )
         stored, created = self.store.create_execution(
             record, WorkItem(record.arn, "start", b"{}", now)

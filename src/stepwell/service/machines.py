@@ -30,7 +30,7 @@ from stepwell.service.core import (
 )
 from stepwell.service.pages import paginate
 from stepwell.service.versions import ALIASES, VERSIONS, initial_revision
-from stepwell.store.base import StateMachineRecord
+from stepwell.store.base import DEFINITIONS, ExecutionRecord, StateMachineRecord, definition_key
 
 _DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
 _DEFAULT_TRACING = {"enabled": False}
@@ -158,13 +158,22 @@ class MachineOperations(AliasOperations):
         return present(
             stateMachineArn=execution.state_machine_arn,
             name=record.name,
-            definition=record.definition,
+            definition=self._definition_of(execution, record.definition),
             roleArn=record.role_arn,
             updateDate=to_datetime(record.creation_date),
             loggingConfiguration=record.logging_configuration,
             tracingConfiguration=record.tracing_configuration,
             revisionId=record.revision_id,
         )
+
+    def _definition_of(self, execution: ExecutionRecord, current: str) -> str:
+        """The definition the execution started with (the machine may have changed)."""
+        key = execution.definition_key
+        if key is None or definition_key(current) == key:
+            return current
+        with self.store.documents(DEFINITIONS) as kept:
+            found = kept.get(key)
+        return found.decode() if found is not None else current
 
     def validate_state_machine_definition(self, request: Request) -> Response:
         diagnostics = validate_definition(request["definition"])

@@ -104,9 +104,12 @@ class RedriveOperations(ServiceCore):
             redrive_count=record.redrive_count + 1,
             redrive_date=now,
         )
-        plan = plan_redrive(
-            self.machines.compiled(machine_record), machine_record, redriven, history, now
-        )
+        machine = self.machines.for_execution(record, machine_record)
+        if machine is None:
+            raise err.ExecutionNotRedrivable(
+                f"Execution '{record.arn}' cannot be redriven: its definition is gone."
+            )
+        plan = plan_redrive(machine, machine_record, redriven, history, now)
         if not self.store.redrive_execution(
             redriven, record.status, plan.state, plan.events, plan.items
         ):

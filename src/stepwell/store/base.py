@@ -18,11 +18,20 @@ step twice. Times are epoch seconds (floats) throughout.
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 WorkKind = Literal["start", "event", "invoke"]
+DEFINITIONS = "definitions"  # Documents namespace: definition text by definition_key
+
+
+def definition_key(definition: str) -> str:
+    """The content address under which a definition is kept (SHA-256, hex)."""
+    return hashlib.sha256(definition.encode()).hexdigest()
+
+
 LEASE_SECONDS = 30.0
 
 
@@ -61,6 +70,9 @@ class ExecutionRecord:
     redrive_count: int = 0
     redrive_date: float | None = None
     trace_header: str | None = None
+    # The definition this execution runs, by content (``definition_key``): an update of
+    # the state machine does not change an execution already started.
+    definition_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

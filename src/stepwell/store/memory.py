@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stepwell.store.base import (
+    DEFINITIONS,
     ActivityRecord,
     Documents,
     ExecutionRecord,
@@ -23,6 +24,7 @@ from stepwell.store.base import (
     StepOutcome,
     TaskToken,
     WorkItem,
+    definition_key,
 )
 
 
@@ -59,14 +61,20 @@ class MemoryStore:
 
     def insert_state_machine(self, record: StateMachineRecord) -> None:
         with self._lock:
+            self._keep_definition(record.definition)
             if record.arn in self._machines:
                 raise KeyError(record.arn)
             self._machines[record.arn] = record
 
     def replace_state_machine(self, record: StateMachineRecord) -> None:
         with self._lock:
+            self._keep_definition(record.definition)
             if record.arn in self._machines:
                 self._machines[record.arn] = record
+
+    def _keep_definition(self, definition: str) -> None:
+        kept = self._documents.setdefault(DEFINITIONS, {})
+        kept.setdefault(definition_key(definition), definition.encode())
 
     def get_state_machine(self, arn: str) -> StateMachineRecord | None:
         with self._lock:

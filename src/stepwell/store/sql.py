@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from stepwell.store.base import (
+    DEFINITIONS,
     ActivityRecord,
     Documents,
     ExecutionRecord,
@@ -27,6 +28,7 @@ from stepwell.store.base import (
     StepOutcome,
     TaskToken,
     WorkItem,
+    definition_key,
 )
 
 Row = Sequence[Any]
@@ -118,12 +120,14 @@ class SqlStore:
 
     def insert_state_machine(self, record: StateMachineRecord) -> None:
         with self.dialect.transaction() as cur:
+            self._keep_definition(cur, record.definition)
             cur.execute(
                 self.q["insert_state_machine"], {"arn": record.arn, "record": _json(asdict(record))}
             )
 
     def replace_state_machine(self, record: StateMachineRecord) -> None:
         with self.dialect.transaction() as cur:
+            self._keep_definition(cur, record.definition)
             cur.execute(
                 self.q["replace_state_machine"],
                 {"arn": record.arn, "record": _json(asdict(record))},
@@ -394,6 +398,13 @@ class SqlStore:
         self.dialect.close()
 
     # ----------------------------------------------------------------- helpers
+
+    def _keep_definition(self, cur: Cursor, definition: str) -> None:
+        """Every definition a machine or version ever had stays readable by its key."""
+        docs = _SqlDocuments(cur, self.q, DEFINITIONS)
+        key = definition_key(definition)
+        if docs.get(key) is None:
+            docs.put(key, definition.encode())
 
     def _one(self, name: str, params: dict[str, Any]) -> Row | None:
         with self.dialect.transaction() as cur:

@@ -219,3 +219,17 @@ def test_an_endless_loop_fails_at_the_history_limit() -> None:
     result = stepwell.run(ENDLESS, {}, history=False, seed=1)
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
     assert "25000" in (result.cause or "")
+
+
+def test_resource_kind_splits_service_and_action() -> None:
+    from stepwell.engine.states import resource_kind
+
+    prefix = "arn:aws:states:::"
+    assert resource_kind(prefix + "lambda:invoke") == ("Task", "lambda", "invoke")
+    assert resource_kind(prefix + "states:startExecution.sync:2") == (
+        "Task",
+        "states",
+        "startExecution.sync:2",
+    )
+    assert resource_kind(prefix + "aws-sdk:s3:getObject") == ("Task", "aws-sdk:s3", "getObject")
+    assert resource_kind("arn:aws:states:us-east-1:1:activity:a")[0] == "Activity"

@@ -277,8 +277,10 @@ def resource_kind(resource: str) -> tuple[str, str, str]:
     ``Task...`` events with resourceType ``service`` and resource ``action``.
     """
     if resource.startswith("arn:aws:states:::"):
-        service, _, action = resource[len("arn:aws:states:::") :].rpartition(":")
-        return "Task", service, action
+        target = resource[len("arn:aws:states:::") :]
+        pattern = ":2" if target.endswith(".sync:2") else ""  # the one pattern with a colon
+        service, _, action = target.removesuffix(pattern).rpartition(":")
+        return "Task", service, action + pattern
     if ":activity:" in resource:
         return "Activity", "", resource
     return "LambdaFunction", "", resource

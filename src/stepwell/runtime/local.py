@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -26,9 +27,13 @@ from stepwell.engine.env import Env
 from stepwell.engine.execution import ExecutionInfo, ExecutionState
 from stepwell.engine.history import HistoryEvent
 from stepwell.engine.interpreter import StepResult, start, step
+from stepwell.integrations.forwarding import ForwardConfig
 from stepwell.integrations.functions import FunctionRegistry
+from stepwell.integrations.mocks import MockConfig, MockedIntegrations, RouteTarget
+from stepwell.integrations.nested import NestedExecutions
 from stepwell.integrations.registry import Integrations, Invocation
-from stepwell.language.compiler import load_state_machine
+from stepwell.integrations.services import Services
+from stepwell.language.compiler import InvalidDefinition, load_state_machine
 from stepwell.language.evaluation import JSON
 from stepwell.language.model import StateMachine
 
@@ -67,6 +72,7 @@ class LocalRunner:
         rng: random.Random,
         record_history: bool,
         real_time: bool = False,
+        executions: LocalExecutions | None = None,
     ) -> None:
         self.machine = machine
         self.integrations = integrations
@@ -79,6 +85,7 @@ class LocalRunner:
         self.timers: list[tuple[datetime, int, ev.TimerFired]] = []
         self._timer_count = 0
         self.execution_arn = ""
+        self.executions = executions
 
     def run(self, execution_input: JSON, info: ExecutionInfo) -> ExecutionState:
         self.execution_arn = info.execution_arn
@@ -113,6 +120,8 @@ class LocalRunner:
 
     def _invoke(self, command: ev.InvokeTask) -> ev.Event | None:
         request_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        if self.executions is not None:
+            self.executions.enter(self, command)
         outcome = self.integrations.invoke(
             Invocation(
                 resource=command.resource,
@@ -124,8 +133,10 @@ class LocalRunner:
                 timeout_seconds=command.timeout_seconds,
             )
         )
+        if self.executions is not None:  # a .sync child ran inline: its time has passed
+            self.clock = max(self.clock, self.executions.now)
         if outcome is None:
-            return None  # waits for a callback this runner cannot receive: timers decide
+            return None  # waits for a callback (or, if none comes, for its timers)
         if outcome.ok:
             return ev.TaskSucceeded(command.frame, command.seq, outcome.output)
         return ev.TaskFailed(command.frame, command.seq, outcome.error or "", outcome.cause)
@@ -151,6 +162,12 @@ def run(
     history: bool = True,
     start_time: datetime | None = None,
     seed: int | None = None,
+    services: Services | None = None,
+    forward: ForwardConfig | None = None,
+    machines: Mapping[str, Definition] | None = None,
+    mocks: str | Path | Mapping[str, Any] | MockConfig | None = None,
+    test_case: str | None = None,
+    tasks: Mapping[str, RouteTarget] | None = None,
 ) -> ExecutionResult:
     """Run a state machine to completion in-process and return the result.
 
@@ -159,20 +176,41 @@ def run(
     function names (or ARNs) to Python callables. Time is virtual: Wait states and retry
     back-off advance a clock that starts at ``start_time`` (default: now). ``seed`` fixes
     every random choice (jitter, UUIDs, task tokens) for a reproducible run.
+
+    Tasks may use the embedded DynamoDB, SQS and SNS: pass ``services`` (a
+    ``stepwell.integrations.services.Services``) to prepare tables and queues before the
+    run and read them after (by default a fresh in-memory set). Services created without a
+    clock follow the run's virtual clock while it runs. ``forward`` sends other AWS
+    services to a real endpoint.
+
+    ``arn:aws:states:::states:startExecution`` (every pattern) starts the machines of
+    ``machines`` (name → definition) inline, on the same clock and integrations; their
+    results are in ``result.extra["executions"]``. ``mocks`` is a Step Functions Local
+    mock configuration (a path, JSON text or parsed data) and ``test_case`` the test
+    case to run; ``tasks`` maps state names to how they run: ``"mock:Response"``,
+    ``"function:name"``, a Python callable, ``"service"`` or ``"forward"``.
     """
     machine = definition if isinstance(definition, StateMachine) else load_state_machine(definition)
     execution_input = _parse_input(input)
-    registry = Integrations(functions)
+    services = services if services is not None else Services()
+    registry = Integrations(functions, services=services, forward=forward)
     rng = random.Random(seed if seed is not None else os.urandom(16))
     clock = start_time or datetime.now(UTC)
+    executions = LocalExecutions(machines or {}, rng, history, clock)
+    for compiled in (machine, *executions.machines.values()):
+        refused = registry.diagnostics(compiled)
+        if refused:
+            raise InvalidDefinition(refused)
+    NestedExecutions(executions).install(registry)
+    executions.integrations = _with_mocks(registry, mocks, test_case, tasks)
     execution_name = name or str(uuid.UUID(int=rng.getrandbits(128), version=4))
     info = ExecutionInfo(
         execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:machine:{execution_name}",
         name=execution_name,
         start_time=clock,
     )
-    runner = LocalRunner(machine, registry, clock, rng, history)
-    execution = runner.run(execution_input, info)
+    runner = LocalRunner(machine, executions.integrations, clock, rng, history, False, executions)
+    execution = _run_on_virtual_time(runner, services, execution_input, info)
     return ExecutionResult(
         status=execution.status,
         output=execution.output,
@@ -184,7 +222,182 @@ def run(
         start_date=clock,
         stop_date=runner.clock,
         input=execution_input,
+        extra={"executions": executions.results} if executions.results else {},
     )
+
+
+def _with_mocks(
+    registry: Integrations,
+    mocks: str | Path | Mapping[str, Any] | MockConfig | None,
+    test_case: str | None,
+    tasks: Mapping[str, RouteTarget] | None,
+) -> Integrations:
+    if mocks is None and not tasks:
+        return registry
+    config = mocks if isinstance(mocks, MockConfig) or mocks is None else MockConfig.load(mocks)
+    return MockedIntegrations(registry, config, test_case=test_case, routes={"*": tasks or {}})
+
+
+class LocalServiceError(Exception):
+    """A refused operation inside an in-process run, named by its AWS error type."""
+
+    def __init__(self, aws_type: str, message: str) -> None:
+        super().__init__(message)
+        self.aws_type = aws_type
+        self.message = message
+
+
+class LocalExecutions:
+    """StartExecution, DescribeExecution and the task-token callbacks inside one
+    in-process run (the ``ExecutionsPort`` of ``integrations.nested``).
+
+    A child runs inline, to its end, on the caller's clock and with the same
+    integrations, when StartExecution is called; a ``.sync`` caller then reads its
+    result with DescribeExecution, which also moves the caller's clock to the child's
+    end. A task token is answered by putting the outcome in the waiting runner's inbox.
+    """
+
+    def __init__(
+        self,
+        machines: Mapping[str, Definition],
+        rng: random.Random,
+        record_history: bool,
+        now: datetime,
+        region: str = "us-east-1",
+        account: str = "123456789012",
+    ) -> None:
+        self.machines = {
+            name: d if isinstance(d, StateMachine) else load_state_machine(d)
+            for name, d in machines.items()
+        }
+        self.rng = rng
+        self.record_history = record_history
+        self.now = now  # the clock of the runner calling in
+        self.prefix = f"arn:aws:states:{region}:{account}"
+        self.integrations = Integrations()
+        self.results: dict[str, ExecutionResult] = {}
+        self._waiting: dict[str, tuple[LocalRunner, int, int]] = {}
+
+    def enter(self, runner: LocalRunner, command: ev.InvokeTask) -> None:
+        """``runner`` is about to invoke ``command``: note its clock and its token."""
+        self.now = runner.clock
+        if command.task_token is not None:
+            self._waiting[command.task_token] = (runner, command.frame, command.seq)
+
+    def start_execution(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        machine_arn = str(request["stateMachineArn"])
+        parts = machine_arn.split(":")
+        machine_name = parts[6] if len(parts) > 6 and parts[5] == "stateMachine" else ""
+        machine = self.machines.get(machine_name)
+        if machine is None:
+            raise LocalServiceError(
+                "StateMachineDoesNotExist", f"State Machine Does Not Exist: '{machine_arn}'"
+            )
+        name = str(request.get("name") or uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        text = str(request.get("input") or "{}")
+        arn = f"{self.prefix}:execution:{machine_name}:{name}"
+        if arn in self.results:
+            raise LocalServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+        try:
+            execution_input = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise LocalServiceError(
+                "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{text}'"
+            ) from None
+        started = self.now
+        info = ExecutionInfo(
+            execution_arn=arn,
+            name=name,
+            state_machine_arn=f"{self.prefix}:stateMachine:{machine_name}",
+            state_machine_name=machine_name,
+            start_time=started,
+            input_text=text,
+        )
+        runner = LocalRunner(
+            machine, self.integrations, started, self.rng, self.record_history, False, self
+        )
+        execution = runner.run(execution_input, info)
+        self.now = started  # the caller's clock, which the child's run moved
+        self.results[arn] = ExecutionResult(
+            status=execution.status,
+            output=execution.output,
+            error=execution.error,
+            cause=execution.cause,
+            history=runner.history,
+            execution_arn=arn,
+            name=name,
+            start_date=started,
+            stop_date=runner.clock,
+            input=execution_input,
+            extra={"state_machine_arn": info.state_machine_arn, "input_text": text},
+        )
+        return {"executionArn": arn, "startDate": started}
+
+    def start_sync_execution(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """In-process, every machine runs as a Standard one (inline, to its end)."""
+        raise LocalServiceError(
+            "StateMachineTypeNotSupported",
+            "This operation is not supported by this type of state machine",
+        )
+
+    def describe_execution(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        arn = str(request["executionArn"])
+        result = self.results.get(arn)
+        if result is None:
+            raise LocalServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+        self.now = max(self.now, result.stop_date)
+        described: dict[str, Any] = {
+            "executionArn": arn,
+            "stateMachineArn": result.extra["state_machine_arn"],
+            "name": result.name,
+            "status": result.status,
+            "startDate": result.start_date,
+            "stopDate": result.stop_date,
+            "input": result.extra["input_text"],
+        }
+        if result.status == "SUCCEEDED":
+            described["output"] = orjson.dumps(result.output).decode()
+        described.update(
+            {k: v for k, v in (("error", result.error), ("cause", result.cause)) if v is not None}
+        )
+        return described
+
+    def send_task_success(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        runner, frame, seq = self._answer(request, done=True)
+        runner.inbox.append(ev.TaskSucceeded(frame, seq, orjson.loads(request["output"])))
+        return {}
+
+    def send_task_failure(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        runner, frame, seq = self._answer(request, done=True)
+        error, cause = request.get("error", ""), request.get("cause", "")
+        runner.inbox.append(ev.TaskFailed(frame, seq, error, cause))
+        return {}
+
+    def send_task_heartbeat(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        runner, frame, seq = self._answer(request, done=False)
+        runner.inbox.append(ev.TaskHeartbeat(frame, seq))
+        return {}
+
+    def _answer(self, request: Mapping[str, Any], done: bool) -> tuple[LocalRunner, int, int]:
+        token = str(request["taskToken"])
+        waiting = self._waiting.pop(token, None) if done else self._waiting.get(token)
+        if waiting is None:
+            raise LocalServiceError("TaskDoesNotExist", "Task Does Not Exist")
+        return waiting
+
+
+def _run_on_virtual_time(
+    runner: LocalRunner, services: Services, execution_input: JSON, info: ExecutionInfo
+) -> ExecutionState:
+    """Run, with services that have no clock of their own following the run's clock (TTLs,
+    visibility timeouts and timestamps then agree with the virtual time of Wait states)."""
+    if services.clock is not None:
+        return runner.run(execution_input, info)
+    services.clock = lambda: runner.clock.timestamp()
+    try:
+        return runner.run(execution_input, info)
+    finally:
+        services.clock = None
 
 
 def _sleep_until(due: datetime) -> datetime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from stepwell.integrations.registry import Integrations
 from stepwell.runtime.clock import Clock, SystemClock
@@ -19,6 +19,7 @@ from stepwell.store.base import LEASE_SECONDS, Store
 
 log = logging.getLogger("stepwell.runtime")
 IDLE_SECONDS = 1.0  # the longest an idle thread sleeps before looking again
+PERIODIC_SECONDS = 1.0  # how often the periodic jobs (schedules) run
 
 
 class WorkerPool:
@@ -31,6 +32,7 @@ class WorkerPool:
         invokers: int = 4,
         lease_seconds: float = LEASE_SECONDS,
         owner: str | None = None,
+        periodic: Sequence[Callable[[], object]] = (),
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
@@ -47,7 +49,9 @@ class WorkerPool:
             self._thread(self._invoke, self._invokers, f"invoke-{n}") for n in range(invokers)
         ]
         listen = threading.Thread(target=self._listen, daemon=True, name="stepwell-listen")
-        self._threads = [*advance, *invoke, listen]
+        self.periodic = list(periodic)  # e.g. Schedules.fire_due
+        ticker = threading.Thread(target=self._tick, daemon=True, name="stepwell-periodic")
+        self._threads = [*advance, *invoke, listen, ticker]
 
     def _thread(
         self, work: Callable[[], bool], signal: threading.Condition, name: str
@@ -96,6 +100,15 @@ class WorkerPool:
         timeout = IDLE_SECONDS if due is None else min(IDLE_SECONDS, max(due - now, 0.0))
         with signal:
             signal.wait(timeout or 0.02)  # 0: due but leased elsewhere; look again soon
+
+    def _tick(self) -> None:
+        """Run each periodic job every PERIODIC_SECONDS (each is cheap when idle)."""
+        while not self._stop.wait(PERIODIC_SECONDS):
+            for job in self.periodic:
+                try:
+                    job()
+                except Exception:
+                    log.exception("periodic job %r failed", job)
 
     def _listen(self) -> None:
         """Turn the store's news of work added by other processes into a wake-up."""

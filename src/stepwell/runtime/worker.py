@@ -208,8 +208,9 @@ class Worker:
             error="States.Runtime",
             cause="The state machine was deleted.",
         )
+        owed = tuple(self._completions(stopped)) if record.status == "RUNNING" else ()
         return StepOutcome(
-            execution=stopped, state=None, events=events, new_items=(), done_items=done
+            execution=stopped, state=None, events=events, new_items=owed, done_items=done
         )
 
     def _apply_item(

@@ -25,6 +25,7 @@ import orjson
 
 from stepwell.engine import events as ev
 from stepwell.engine.execution import ExecutionInfo, ExecutionState
+from stepwell.integrations.mocks import split_test_case
 from stepwell.runtime.clock import SystemClock, to_datetime
 from stepwell.runtime.codec import encode_event
 from stepwell.runtime.local import LocalRunner
@@ -44,7 +45,10 @@ _DATA_FIELDS = ("input", "output", "parameters")
 
 class ExecutionOperations(MachineOperations):
     def start_execution(self, request: Request) -> Response:
-        target = self._start_target(request["stateMachineArn"])
+        # "ARN#TestCase" picks a test case of the mock configuration, as Step Functions
+        # Local does ("Using mocked service integrations").
+        machine_arn, test_case = split_test_case(request["stateMachineArn"])
+        target = self._start_target(machine_arn)
         name = check_name(request.get("name") or str(uuid.uuid4()))
         text = execution_input(request.get("input"))
         if target.machine.type == "EXPRESS":
@@ -67,6 +71,13 @@ class ExecutionOperations(MachineOperations):
         )
         if not created and (stored.status != "RUNNING" or stored.input != text):
             raise err.ExecutionAlreadyExists(f"Execution Already Exists: '{stored.arn}'")
+        if created and test_case is not None:
+            select = getattr(self.integrations, "select", None)
+            if select is None:
+                raise err.ValidationException(
+                    f"Test case '{test_case}' given, but no mock configuration is loaded."
+                )
+            select(stored.arn, test_case)
         if created and self._run_now is not None:
             self._run_now(stored.arn)
         self._wake()

@@ -4,6 +4,7 @@ assembled from ``Settings``. The server, the worker command and tests build one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from stepwell.integrations.forwarding import ForwardConfig
 from stepwell.integrations.functions import FunctionRegistry, load_functions
@@ -13,7 +14,7 @@ from stepwell.integrations.registry import Integrations
 from stepwell.integrations.services import Services
 from stepwell.runtime.clock import Clock, SystemClock
 from stepwell.runtime.pool import WorkerPool
-from stepwell.runtime.schedules import Schedules
+from stepwell.runtime.schedules import Schedules, schedules_from_config
 from stepwell.service.arns import Arns
 from stepwell.service.service import Service
 from stepwell.service.settings import Settings
@@ -55,6 +56,9 @@ class Host:
         # children with is connected once it exists (below).
         self.nested = NestedExecutions(links=self.store)
         self.nested.install(self.integrations)
+        if mocks is None and settings.mock_config:
+            mocks = MockConfig.load(Path(settings.mock_config))
+        test_case = test_case or settings.test_case or None
         if mocks is not None or routes:
             self.integrations = MockedIntegrations(
                 self.integrations,
@@ -87,6 +91,10 @@ class Host:
         self.schedules = Schedules(
             self.store, self.clock, self.service.start_execution, settings.region, settings.account
         )
+        if settings.schedules:
+            self.schedules.put_all(
+                schedules_from_config(settings.schedules, settings.region, settings.account)
+            )
         if self.pool is not None:
             self.pool.worker.watchers.append(self.nested)
             self.pool.periodic.append(self.schedules.fire_due)

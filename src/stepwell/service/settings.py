@@ -13,6 +13,13 @@ The config file is TOML (``stepwell.toml`` in the working directory, or ``--conf
 
     [credentials]                          # access key id = secret: SigV4 required
     AKIDEXAMPLE = "secret"
+
+    mock_config = "MockConfigFile.json"    # start with "ARN#TestCase" to use a test case
+
+    [[schedules]]                          # EventBridge cron(...) or rate(...)
+    name = "reprocess-failed"
+    expression = "rate(15 minutes)"
+    state_machine = "reprocess"
 """
 
 from __future__ import annotations
@@ -39,9 +46,13 @@ class Settings:
     functions: Mapping[str, str] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict)
     log_level: str = "info"
+    mock_config: str = ""  # a Step Functions Local MockConfigFile (JSON)
+    test_case: str = ""  # its default test case
+    schedules: tuple[Mapping[str, Any], ...] = ()  # [[schedules]] tables
 
 
-_SCALARS = {f.name: f.type for f in fields(Settings) if f.name not in ("functions", "credentials")}
+_TABLES = ("functions", "credentials", "schedules")
+_SCALARS = {f.name: f.type for f in fields(Settings) if f.name not in _TABLES}
 
 
 def load_settings(
@@ -68,7 +79,9 @@ def load_settings(
 def _apply(settings: Settings, values: Mapping[str, Any]) -> Settings:
     changes: dict[str, Any] = {}
     for name, value in values.items():
-        if name in ("functions", "credentials"):
+        if name == "schedules":
+            changes[name] = tuple(dict(entry) for entry in value)
+        elif name in ("functions", "credentials"):
             changes[name] = {str(k): str(v) for k, v in dict(value).items()}
         elif name in _SCALARS:
             changes[name] = _convert(name, value)

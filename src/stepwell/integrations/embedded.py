@@ -1,0 +1,95 @@
+"""Task integrations answered by the embedded services (DynamoDB, SQS, SNS).
+
+``arn:aws:states:::dynamodb:putItem`` and friends are *optimized* integrations: their result
+is the API response plus the ``SdkHttpMetadata`` and ``SdkResponseMetadata`` that Step
+Functions' Java SDK v1 client adds, and their errors read ``DynamoDB.ConditionalCheck...``.
+``arn:aws:states:::aws-sdk:dynamodb:transactWriteItems`` and every other
+``aws-sdk:{dynamodb,sqs,sns}:*`` action are *SDK* integrations: the bare API response, and
+errors named ``DynamoDb.TransactionCanceledException`` (see ``naming.py``).
+
+The optimized SQS and SNS integrations accept a JSON value for ``MessageBody`` /
+``Message`` and send its JSON text, as the Developer Guide's examples do
+(``"MessageBody": {"Input.$": "$", "TaskToken.$": "$$.Task.Token"}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
+
+from stepwell.integrations import naming
+from stepwell.integrations.functions import Outcome
+from stepwell.integrations.resources import ServiceResource
+from stepwell.integrations.services import ServiceError, Services
+
+_JSON_VALUED: Final[Mapping[tuple[str, str], str]] = {
+    ("sqs", "sendMessage"): "MessageBody",
+    ("sns", "publish"): "Message",
+}
+
+
+class EmbeddedTasks:
+    """Runs integrations whose service is embedded and implements the action."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def handles(self, resource: ServiceResource) -> bool:
+        client = self.services.client(resource.service)
+        return client is not None and client.supports(resource.action)
+
+    def invoke(self, resource: ServiceResource, payload: Any, request_id: str) -> Outcome:
+        client = self.services.client(resource.service)
+        assert client is not None
+        request = dict(payload) if isinstance(payload, Mapping) else {}
+        if not resource.sdk:
+            request = _with_json_text(resource, request)
+        try:
+            response = client.call(resource.action, request)
+        except ServiceError as error:
+            return _failure(resource, error, request_id)
+        if resource.sdk:
+            return Outcome(output=response)
+        return Outcome(output=with_sdk_metadata(response, request_id))
+
+
+def _with_json_text(resource: ServiceResource, request: dict[str, Any]) -> dict[str, Any]:
+    field = _JSON_VALUED.get((resource.service, resource.action))
+    if field is not None and field in request and not isinstance(request[field], str):
+        request[field] = orjson.dumps(request[field]).decode()
+    return request
+
+
+def _failure(resource: ServiceResource, error: ServiceError, request_id: str) -> Outcome:
+    service = resource.service
+    if resource.sdk:
+        return Outcome(
+            error=naming.sdk_error(service, error.exception),
+            cause=naming.sdk_cause(service, error.message, error.status, request_id),
+        )
+    return Outcome(
+        error=naming.optimized_error(service, error.exception),
+        cause=naming.optimized_cause(service, error.message, error.status, error.code, request_id),
+    )
+
+
+def with_sdk_metadata(response: Mapping[str, Any], request_id: str) -> dict[str, Any]:
+    """The response as an optimized integration returns it, with the SDK's HTTP metadata."""
+    body = orjson.dumps(response)
+    headers = {
+        "Connection": "keep-alive",
+        "Content-Length": str(len(body)),
+        "Content-Type": "application/x-amz-json-1.0",
+        "x-amzn-RequestId": request_id,
+    }
+    return {
+        **response,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {name: [value] for name, value in headers.items()},
+            "HttpHeaders": headers,
+            "HttpStatusCode": 200,
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+    }

@@ -1,0 +1,424 @@
+"""Nested executions: the optimized integration ``arn:aws:states:::states:startExecution``
+(Developer Guide, "Start a new AWS Step Functions state machine from a running
+execution"), and the ``aws-sdk:sfn:sendTaskSuccess|sendTaskFailure|sendTaskHeartbeat``
+calls a child makes to answer a parent that waits for its task token.
+
+The four patterns, as AWS returns them:
+
+* request-response: ``{ExecutionArn, StartDate, SdkHttpMetadata, SdkResponseMetadata}``;
+* ``.sync``: the child's DescribeExecution in PascalCase, ``Output`` as JSON text;
+* ``.sync:2``: the same with ``Output`` parsed;
+* ``.waitForTaskToken``: the child is started with the token in its input (the state's
+  Parameters put it there) and the parent waits for SendTaskSuccess/Failure.
+
+A child that does not succeed fails a ``.sync`` task with ``States.TaskFailed`` and the
+child's description as the cause; a refused StartExecution fails it with
+``StepFunctions.<Error>Exception`` (``StepFunctions.ExecutionAlreadyExistsException``).
+``AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID`` is plain data in the child's input.
+
+Design: this layer sits below the service, so the operations come through a port
+(``ExecutionsPort``), which the Host connects to its ``Service`` and ``stepwell.run`` to
+its in-process executions; ``install`` registers the resources with ``Integrations``.
+A durable ``.sync`` child is a normal execution. The parent's task waits on a task
+token, and a *link* (child execution ARN → token) is written in the store's
+``documents("nested")`` before the child starts, so however fast the child ends, the
+worker that commits its end finds the link and, in that same commit, hands the parent
+its TaskSucceeded/TaskFailed (see ``completions``). In-process, the child has run inline
+by the time StartExecution returns, so its result is read at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+
+from stepwell.integrations.functions import Outcome
+from stepwell.integrations.registry import Integrations, Invocation
+from stepwell.integrations.resources import ServiceResource
+
+NAMESPACE = "nested"
+_NAMES = uuid.UUID("0b7e9c1e-2f4d-4c6a-9e8b-3d5f7a9c1b2d")
+
+Request = dict[str, Any]
+Response = Mapping[str, Any]
+
+
+class ExecutionsPort(Protocol):
+    """The Step Functions operations nested executions need, with the API's request and
+    response members (camelCase). Errors carry the AWS error type in ``aws_type``."""
+
+    def start_execution(self, request: Request) -> Response: ...
+    def start_sync_execution(self, request: Request) -> Response: ...
+    def describe_execution(self, request: Request) -> Response: ...
+    def send_task_success(self, request: Request) -> Response: ...
+    def send_task_failure(self, request: Request) -> Response: ...
+    def send_task_heartbeat(self, request: Request) -> Response: ...
+
+
+class LinkDocuments(Protocol):
+    def get(self, key: str) -> bytes | None: ...
+    def put(self, key: str, value: bytes) -> None: ...
+    def delete(self, key: str) -> None: ...
+
+
+class LinkStore(Protocol):
+    """Where links live: the store's exclusive ``documents`` transactions."""
+
+    def documents(self, namespace: str) -> AbstractContextManager[LinkDocuments]: ...
+
+
+class ChildRecord(Protocol):
+    """An execution that has ended, as the worker commits it (``ExecutionRecord``)."""
+
+    @property
+    def arn(self) -> str: ...
+    @property
+    def state_machine_arn(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def input(self) -> str: ...
+    @property
+    def start_date(self) -> float: ...
+    @property
+    def stop_date(self) -> float | None: ...
+    @property
+    def output(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def cause(self) -> str | None: ...
+    @property
+    def redrive_count(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A parent's ``.sync`` task waiting for a child: resolve ``token`` when it ends."""
+
+    token: str
+    pattern: str  # ".sync" or ".sync:2"
+
+
+class PortError(Exception):
+    """A port's refusal without an ``aws_type`` of its own (not connected, bad call)."""
+
+    aws_type = "ValidationException"
+
+
+class NestedExecutions:
+    def __init__(self, port: ExecutionsPort | None = None, links: LinkStore | None = None) -> None:
+        self.port = port
+        self.links = links
+
+    def connect(self, port: ExecutionsPort) -> None:
+        """Attach the operations once they exist (the Service is built after us)."""
+        self.port = port
+
+    def install(self, integrations: Integrations) -> None:
+        """Register with ``integrations`` for the resources this module runs."""
+        integrations.register("states:startExecution", self.invoke)
+        for action in _CALLBACKS:
+            integrations.register(f"aws-sdk:sfn:{action}", self.invoke)
+
+    def invoke(self, invocation: Invocation, resource: ServiceResource) -> Outcome | None:
+        if resource.sdk:
+            return self._callback(resource.action, invocation)
+        request = _start_request(invocation)
+        if isinstance(request, Outcome):
+            return request
+        return _PATTERNS[resource.pattern](self, invocation, request, resource.pattern)
+
+    # ----------------------------------------------------------------- patterns
+
+    def _request_response(
+        self, invocation: Invocation, request: Request, pattern: str
+    ) -> Outcome | None:
+        started = self._call("start_execution", request, invocation.request_id)
+        if isinstance(started, Outcome):
+            return started
+        body = {"executionArn": started["executionArn"], "startDate": _seconds(started)}
+        return Outcome(
+            output={
+                "ExecutionArn": started["executionArn"],
+                "SdkHttpMetadata": _http_metadata(body, invocation.request_id),
+                "SdkResponseMetadata": {"RequestId": invocation.request_id},
+                "StartDate": _millis(started["startDate"]),
+            }
+        )
+
+    def _wait_for_token(
+        self, invocation: Invocation, request: Request, pattern: str
+    ) -> Outcome | None:
+        started = self._call("start_execution", request, invocation.request_id)
+        return started if isinstance(started, Outcome) else None
+
+    def _sync(self, invocation: Invocation, request: Request, pattern: str) -> Outcome | None:
+        express = self._run_express(invocation, request, pattern)
+        if express is not None:
+            return express
+        token = invocation.task_token
+        if self.links is None or token is None:
+            return self._sync_inline(invocation, request, pattern)
+        child = _execution_arn(request["stateMachineArn"], request["name"])
+        self._link(child, Link(token, pattern))
+        started = self._call("start_execution", request, invocation.request_id)
+        if isinstance(started, Outcome):
+            self._unlink(child)
+            return started
+        if started["executionArn"] != child:  # a port that names executions its own way
+            self._unlink(child)
+            self._link(str(started["executionArn"]), Link(token, pattern))
+        return None  # the child's end resolves the token (completions)
+
+    def _run_express(
+        self, invocation: Invocation, request: Request, pattern: str
+    ) -> Outcome | None:
+        """An Express child runs to its end within StartSyncExecution; a Standard one is
+        refused with StateMachineTypeNotSupported (None here) and is waited for."""
+        ran = self._call("start_sync_execution", request, invocation.request_id)
+        if isinstance(ran, Outcome):
+            standard = ran.error == "StepFunctions.StateMachineTypeNotSupportedException"
+            return None if standard else ran
+        return finished_outcome(ran, pattern)
+
+    def _sync_inline(
+        self, invocation: Invocation, request: Request, pattern: str
+    ) -> Outcome | None:
+        started = self._call("start_execution", request, invocation.request_id)
+        if isinstance(started, Outcome):
+            return started
+        described = self._call(
+            "describe_execution", {"executionArn": started["executionArn"]}, invocation.request_id
+        )
+        if isinstance(described, Outcome):
+            return described
+        if described["status"] == "RUNNING":
+            return None  # nothing will report its end: the task's timeout decides
+        return finished_outcome(described, pattern)
+
+    # ----------------------------------------------------------------- callbacks
+
+    def _callback(self, action: str, invocation: Invocation) -> Outcome:
+        operation, members = _CALLBACKS[action]
+        payload = invocation.payload if isinstance(invocation.payload, dict) else {}
+        request: Request = {}
+        for pascal, camel, required in members:
+            value = payload.get(pascal)
+            if value is None and required:
+                message = (
+                    f"1 validation error detected: Value null at '{camel}' failed to satisfy "
+                    "constraint: Member must not be null"
+                )
+                return _refused("Sfn", "ValidationException", message, invocation.request_id)
+            if value is not None:
+                request[camel] = value if isinstance(value, str) else _json(value)
+        answer = self._call(operation, request, invocation.request_id, prefix="Sfn")
+        return answer if isinstance(answer, Outcome) else Outcome(output={})
+
+    # ----------------------------------------------------------------- the port
+
+    def _call(
+        self, operation: str, request: Request, request_id: str, prefix: str = "StepFunctions"
+    ) -> Response | Outcome:
+        try:
+            if self.port is None:
+                raise PortError("Nested executions are not connected to a Step Functions service.")
+            answer: Response = getattr(self.port, operation)(request)
+            return answer
+        except Exception as error:
+            kind = getattr(error, "aws_type", None)
+            if kind is None:
+                raise  # not a refusal but a bug: let the runtime see it
+            return _refused(prefix, str(kind), _message(error), request_id)
+
+    # ----------------------------------------------------------------- links
+
+    def _link(self, child: str, link: Link) -> None:
+        assert self.links is not None
+        with self.links.documents(NAMESPACE) as docs:
+            docs.put(child, orjson.dumps({"token": link.token, "pattern": link.pattern}))
+
+    def _unlink(self, child: str) -> None:
+        assert self.links is not None
+        with self.links.documents(NAMESPACE) as docs:
+            docs.delete(child)
+
+    def completions(self, child: ChildRecord) -> list[tuple[str, Outcome]]:
+        """When ``child`` has ended: the (task token, outcome) of a parent waiting for it.
+        Read-only, so a worker whose commit is refused can ask again."""
+        if self.links is None or child.status == "RUNNING":
+            return []
+        with self.links.documents(NAMESPACE) as docs:
+            raw = docs.get(child.arn)
+        if raw is None:
+            return []
+        link = Link(**orjson.loads(raw))
+        return [(link.token, finished_outcome(_describe_record(child), link.pattern))]
+
+    def forget(self, child: ChildRecord) -> None:
+        """After the commit that resolved the parent: drop the link."""
+        if self.links is not None:
+            self._unlink(child.arn)
+
+
+_Start = Callable[[NestedExecutions, Invocation, Request, str], Outcome | None]
+_PATTERNS: dict[str, _Start] = {
+    "": NestedExecutions._request_response,
+    ".sync": NestedExecutions._sync,
+    ".sync:2": NestedExecutions._sync,
+    ".waitForTaskToken": NestedExecutions._wait_for_token,
+}
+
+# AWS SDK action → (port operation, [(Parameters member, request member, required)])
+_CALLBACKS: dict[str, tuple[str, list[tuple[str, str, bool]]]] = {
+    "sendTaskSuccess": (
+        "send_task_success",
+        [("TaskToken", "taskToken", True), ("Output", "output", True)],
+    ),
+    "sendTaskFailure": (
+        "send_task_failure",
+        [("TaskToken", "taskToken", True), ("Error", "error", False), ("Cause", "cause", False)],
+    ),
+    "sendTaskHeartbeat": ("send_task_heartbeat", [("TaskToken", "taskToken", True)]),
+}
+
+
+# --------------------------------------------------------------------- shapes
+
+
+def finished_outcome(described: Response, pattern: str) -> Outcome:
+    """A ``.sync`` task's outcome from the child's DescribeExecution (camelCase)."""
+    result = _sync_output(described, pattern)
+    if described["status"] == "SUCCEEDED":
+        return Outcome(output=result)
+    return Outcome(error="States.TaskFailed", cause=_json(result))
+
+
+def _sync_output(described: Response, pattern: str) -> dict[str, Any]:
+    output: dict[str, Any] = {
+        "ExecutionArn": described["executionArn"],
+        "Input": described["input"],
+        "InputDetails": {"Included": True},
+        "Name": described["name"],
+        "RedriveCount": described.get("redriveCount", 0),
+        "RedriveStatus": described.get("redriveStatus", _redrive_status(described["status"])),
+        "StartDate": _millis(described["startDate"]),
+        "StateMachineArn": described["stateMachineArn"],
+        "Status": described["status"],
+    }
+    if described.get("stopDate") is not None:
+        output["StopDate"] = _millis(described["stopDate"])
+    if described.get("output") is not None:
+        text = described["output"]
+        output["Output"] = orjson.loads(text) if pattern == ".sync:2" else text
+        output["OutputDetails"] = {"Included": True}
+    for member in ("error", "cause"):
+        if described.get(member) is not None:
+            output[member.capitalize()] = described[member]
+    return dict(sorted(output.items()))
+
+
+def _describe_record(child: ChildRecord) -> dict[str, Any]:
+    return {
+        "executionArn": child.arn,
+        "stateMachineArn": child.state_machine_arn,
+        "name": child.name,
+        "status": child.status,
+        "input": child.input,
+        "startDate": child.start_date,
+        "stopDate": child.stop_date,
+        "output": child.output,
+        "error": child.error,
+        "cause": child.cause,
+        "redriveCount": child.redrive_count,
+    }
+
+
+def _redrive_status(status: str) -> str:
+    return "NOT_REDRIVABLE" if status in ("RUNNING", "SUCCEEDED") else "REDRIVABLE"
+
+
+def _start_request(invocation: Invocation) -> Request | Outcome:
+    payload = invocation.payload
+    machine = payload.get("StateMachineArn") if isinstance(payload, dict) else None
+    if not isinstance(machine, str):
+        return Outcome(
+            error="States.Runtime",
+            cause="The startExecution integration needs a StateMachineArn string parameter.",
+        )
+    given = payload.get("Input", {})
+    request: Request = {
+        "stateMachineArn": machine,
+        "input": given if isinstance(given, str) else _json(given),
+        "name": str(payload.get("Name") or _default_name(invocation)),
+    }
+    return request
+
+
+def _default_name(invocation: Invocation) -> str:
+    """A UUID, derived from the task token (or request) so that a redelivered
+    invocation starts the same child, which StartExecution's idempotency then dedups."""
+    seed = invocation.task_token or invocation.request_id
+    return str(uuid.uuid5(_NAMES, seed)) if seed else str(uuid.uuid4())
+
+
+def _execution_arn(machine_arn: str, name: str) -> str:
+    """``arn:aws:states:R:A:stateMachine:M[:qualifier]`` → the execution ARN of ``name``."""
+    parts = machine_arn.split(":")
+    if len(parts) < 7 or parts[5] != "stateMachine":
+        return f"{machine_arn}:{name}"  # not a machine ARN: StartExecution will refuse it
+    return ":".join([*parts[:5], "execution", parts[6], name])
+
+
+def _refused(prefix: str, kind: str, message: str, request_id: str) -> Outcome:
+    """A refused call, named and worded as the AWS SDK does inside Step Functions."""
+    error = kind if kind.endswith("Exception") else f"{kind}Exception"
+    if prefix == "Sfn":
+        detail = f"(Service: Sfn, Status Code: 400, Request ID: {request_id})"
+    else:
+        detail = (
+            f"(Service: AWSStepFunctions; Status Code: 400; Error Code: {kind}; "
+            f"Request ID: {request_id}; Proxy: null)"
+        )
+    return Outcome(error=f"{prefix}.{error}", cause=f"{message} {detail}")
+
+
+def _message(error: Exception) -> str:
+    return str(getattr(error, "message", "") or error)
+
+
+def _http_metadata(body: Mapping[str, Any], request_id: str) -> dict[str, Any]:
+    headers = {
+        "Content-Length": str(len(orjson.dumps(body))),
+        "Content-Type": "application/x-amz-json-1.0",
+        "x-amzn-RequestId": request_id,
+    }
+    return {
+        "AllHttpHeaders": {key: [value] for key, value in headers.items()},
+        "HttpHeaders": headers,
+        "HttpStatusCode": 200,
+    }
+
+
+def _millis(value: Any) -> int:
+    """Dates in integration results are epoch milliseconds, as the AWS SDK writes them."""
+    seconds = value.timestamp() if isinstance(value, datetime) else float(value)
+    return round(seconds * 1000)
+
+
+def _seconds(started: Response) -> float:
+    value = started["startDate"]
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()

@@ -1,0 +1,174 @@
+"""Which Resource ARNs AWS accepts, and the refusal it gives at CreateStateMachine.
+
+Sources: Developer Guide, "Integrating optimized services with Step Functions" (the table
+of integration patterns per service: SDK integrations never support ``.sync``; DynamoDB
+supports Request Response only; SQS and SNS add ``.waitForTaskToken``) and "Service
+integration patterns". AWS today refuses an unsupported pattern when the state machine is
+created: ``SCHEMA_VALIDATION_FAILED: The resource provided ... is not recognized. The value
+is not a valid resource ARN, or the resource is not available in this region.``; the seed
+sqs-callback-and-sync.txt shows the 2020 run-time ``States.Runtime`` it replaced."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from integration_helpers import Durable
+
+import stepwell
+from stepwell.integrations.registry import Integrations, Invocation
+from stepwell.integrations.resources import parse
+from stepwell.language.compiler import load_state_machine
+from stepwell.service import errors as err
+from stepwell.store.base import Store
+
+NOT_RECOGNIZED = (
+    "The resource provided {arn} is not recognized. The value is not a valid resource ARN, "
+    "or the resource is not available in this region."
+)
+
+
+def task(resource: str) -> dict[str, Any]:
+    return {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "End": True}}}
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:aws:states:::sqs:sendMessage",
+        "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "arn:aws:states:::sns:publish.waitForTaskToken",
+        "arn:aws:states:::dynamodb:putItem",
+        "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "arn:aws:states:::http:invoke",
+        "arn:aws:states:::states:startExecution.sync:2",
+        "arn:aws:states:::batch:submitJob.sync",
+        "arn:aws:states:::ecs:runTask.waitForTaskToken",
+        "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
+        "arn:aws:states:::aws-sdk:s3:listBuckets.waitForTaskToken",
+        "arn:aws-cn:states:::sqs:sendMessage",
+        "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "arn:aws:states:us-east-1:123456789012:activity:a",
+    ],
+)
+def test_accepted_resources(resource: str) -> None:
+    assert Integrations().check(load_state_machine(task(resource))) == []
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:aws:states:::sqs:sendMessage.sync",
+        "arn:aws:states:::sns:publish.sync",
+        "arn:aws:states:::dynamodb:putItem.waitForTaskToken",
+        "arn:aws:states:::dynamodb:query",
+        "arn:aws:states:::lambda:invoke.sync",
+        "arn:aws:states:::http:invoke.waitForTaskToken",
+        "arn:aws:states:::aws-sdk:dynamodb:putItem.sync",
+        "arn:aws:states:::aws-sdk:s3:getObject.sync:2",
+        "arn:aws:states:::s3:getObject",
+        "arn:aws:states:::aws-sdk:sqs",
+        "arn:aws:states:::sqs:send:Message",
+    ],
+)
+def test_refused_resources_get_aws_wording(resource: str) -> None:
+    [problem] = Integrations().check(load_state_machine(task(resource)))
+    expected = NOT_RECOGNIZED.format(arn=resource)
+    assert problem == f"SCHEMA_VALIDATION_FAILED: {expected} at /States/T/Resource"
+
+
+def test_nested_states_are_located_by_json_pointer() -> None:
+    bad = "arn:aws:states:::sqs:sendMessage.sync"
+
+    def inner(name: str) -> dict[str, Any]:
+        return {"StartAt": name, "States": {name: {"Type": "Task", "Resource": bad, "End": True}}}
+
+    definition = {
+        "StartAt": "P",
+        "States": {
+            "P": {
+                "Type": "Parallel",
+                "Branches": [task("arn:aws:states:::sqs:sendMessage"), inner("In/1")],
+                "Next": "M",
+            },
+            "M": {"Type": "Map", "ItemProcessor": inner("In~2"), "End": True},
+        },
+    }
+    problems = Integrations().check(load_state_machine(definition))
+    assert [p.rsplit(" at ", 1)[1] for p in problems] == [
+        "/States/P/Branches/1/States/In~11/Resource",
+        "/States/M/ItemProcessor/States/In~02/Resource",
+    ]
+
+
+def test_create_state_machine_refuses_sqs_send_message_sync(store: Store) -> None:
+    durable = Durable(store)
+    with pytest.raises(err.InvalidDefinition) as refused:
+        durable.machine(task("arn:aws:states:::sqs:sendMessage.sync"))
+    assert str(refused.value) == (
+        "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: "
+        + NOT_RECOGNIZED.format(arn="arn:aws:states:::sqs:sendMessage.sync")
+        + " at /States/T/Resource'"
+    )
+
+
+def test_run_refuses_it_too() -> None:
+    with pytest.raises(stepwell.InvalidDefinition) as refused:
+        stepwell.run(task("arn:aws:states:::sqs:sendMessage.sync"))
+    [diagnostic] = refused.value.diagnostics
+    assert (diagnostic.code, diagnostic.location) == (
+        "SCHEMA_VALIDATION_FAILED",
+        "/States/T/Resource",
+    )
+
+
+def test_an_unchecked_definition_fails_at_run_time_as_in_2020() -> None:
+    outcome = Integrations().invoke(
+        Invocation("arn:aws:states:::sqs:sendMessage.sync", {}, state_name="InformOtherQueue")
+    )
+    assert outcome is not None
+    assert (outcome.error, outcome.cause) == (
+        "States.Runtime",
+        "An error occurred while scheduling the state 'InformOtherQueue'. "
+        "The provided ARN 'arn:aws:states:::sqs:sendMessage.sync' is not recognized.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("resource", "parts"),
+    [
+        (
+            "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            (False, "sqs", "sendMessage", ".waitForTaskToken"),
+        ),
+        (
+            "arn:aws:states:::states:startExecution.sync:2",
+            (False, "states", "startExecution", ".sync:2"),
+        ),
+        ("arn:aws:states:::aws-sdk:dynamodb:getItem", (True, "dynamodb", "getItem", "")),
+    ],
+)
+def test_parse(resource: str, parts: tuple[bool, str, str, str]) -> None:
+    parsed = parse(resource)
+    assert parsed is not None
+    assert (parsed.sdk, parsed.service, parsed.action, parsed.pattern) == parts
+    assert parsed.base + parsed.pattern == resource
+    assert parse("arn:aws:lambda:us-east-1:1:function:f") is None
+
+
+def test_registered_handlers_take_precedence() -> None:
+    integrations = Integrations()
+    seen: list[Any] = []
+
+    def start_execution(invocation: Invocation, resource: Any) -> Any:
+        seen.append((invocation.payload, resource.pattern))
+        return stepwell.integrations.functions.Outcome(output={"ExecutionArn": "x"})
+
+    integrations.register("states:startExecution", start_execution)
+    outcome = integrations.invoke(
+        Invocation("arn:aws:states:::states:startExecution.waitForTaskToken", {"Input": {}})
+    )
+    assert outcome is None  # waits for the callback
+    assert seen == [({"Input": {}}, ".waitForTaskToken")]
+    assert json.dumps(seen)

@@ -5,6 +5,7 @@ and endpoints and credentials as the client commands find them."""
 from __future__ import annotations
 
 import json
+import urllib.request
 import signal
 import socket
 import subprocess
@@ -71,11 +72,14 @@ def test_serve_reads_stepwell_variables_and_the_cli_talks_to_it(
             == 0
         )
         assert json.loads(capsys.readouterr().out)["status"] == "SUCCEEDED"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/console/api/machines") as reply:
+            assert [m["name"] for m in json.load(reply)["stateMachines"]] == ["hello"]
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(30)
     assert server.returncode == 0
     assert f"on http://127.0.0.1:{port} (store: memory)" in log.read_text()
+    assert f"Web console: http://127.0.0.1:{port}/console" in log.read_text()
 
 
 def wait_for_port(port: int, server: subprocess.Popen[bytes], log: Path) -> None:

@@ -117,7 +117,6 @@ def _host(settings: Settings) -> Host:
 def _serve_api(host: Host, settings: Settings) -> None:
     import uvicorn
 
-    from stepwell.api.app import create_app
     from stepwell.api.settings import ApiSettings
 
     api = ApiSettings(
@@ -125,15 +124,29 @@ def _serve_api(host: Host, settings: Settings) -> None:
         account_id=settings.account,
         credentials=dict(settings.credentials),
     )
+    address = f"http://{settings.host}:{settings.port}"
     print(
-        f"Stepwell serving the Step Functions API on http://{settings.host}:{settings.port} "
-        f"(store: {settings.db})",
+        f"Stepwell serving the Step Functions API on {address} (store: {settings.db})",
         file=sys.stderr,
     )
+    if not api.authentication_enabled:
+        print(f"Web console: {address}/console", file=sys.stderr)
     uvicorn.run(
-        create_app(host.service, api),
+        server_app(host.service, api),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
     )
+
+
+def server_app(service: Any, api: Any) -> Any:
+    """The Step Functions API at ``/`` and, unless requests must be signed (the console
+    cannot sign), the read-only web console at ``/console``."""
+    from stepwell.api.app import create_app
+    from stepwell.console.app import console_routes
+
+    app = create_app(service, api)
+    if not api.authentication_enabled:
+        app.router.routes.extend(console_routes(service))
+    return app

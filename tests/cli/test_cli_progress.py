@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import stepwell
-from stepwell.cli.progress import ExecutionProgress, StateRow
+from stepwell.engine.progress import ExecutionProgress, StateRow
 from stepwell.integrations.functions import load_functions
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

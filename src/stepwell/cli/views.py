@@ -22,7 +22,7 @@ from stepwell.cli.output import (
     status_text,
     timestamp,
 )
-from stepwell.cli.progress import ExecutionProgress, error_summary, event_details
+from stepwell.engine.progress import ExecutionProgress, error_summary, event_details
 
 # History event types by how they end, for colouring the Type column.
 _EVENT_STYLES: tuple[tuple[str, str], ...] = (

@@ -23,8 +23,8 @@ from rich.live import Live
 
 from stepwell.cli.client import StepFunctions
 from stepwell.cli.output import console, show, write_json
-from stepwell.cli.progress import EXECUTION_ENDS, ExecutionProgress
 from stepwell.cli.views import event_line, outcome_view, progress_view
+from stepwell.engine.progress import EXECUTION_ENDS, ExecutionProgress
 
 Event = dict[str, Any]
 DEFAULT_INTERVAL = 0.5

@@ -4,8 +4,8 @@
 from StartAt, Parallel branches and Map processors as nested boxes. ``statuses(history)``
 reads a GetExecutionHistory event list and says, per state name, what the console colours
 it: SUCCEEDED (green), FAILED (red), IN_PROGRESS (yellow: entered, not yet left — a task
-running, a Wait waiting, a callback pending), CAUGHT_ERROR (orange: failed, then caught or
-retried) or absent (never entered: grey).
+running, a Wait waiting, a callback pending), CAUGHT_ERROR (orange: failed, then caught),
+ABORTED, or absent (never entered: grey).
 
 Both are plain functions over data so the browser only draws what they return.
 """
@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from stepwell.engine.progress import ExecutionProgress
 
 JSON = Any
 NODE_WIDTH = 180
@@ -153,67 +155,15 @@ def _to_data(graph: Graph) -> dict[str, Any]:
 
 # --------------------------------------------------------------------- statuses
 
-_FAILURES = ("Failed", "TimedOut")
+# The console's colours for the statuses ``engine.progress`` tells apart.
+_COLOURED = {"WAITING": "IN_PROGRESS", "TIMED_OUT": "FAILED"}
 
 
 def statuses(history: Iterable[Mapping[str, JSON]]) -> dict[str, str]:
-    """Each entered state's status after the events so far (see the module docstring).
-
-    A failure event (TaskFailed, ParallelStateFailed, …) marks its state FAILED; what the
-    next event in its chain (``previousEventId``) does decides the rest: a state entered
-    means the error was caught (CAUGHT_ERROR), a new attempt means a retry (IN_PROGRESS).
-    A name that occurs in several branches or iterations takes its most telling status.
-    """
-    found: dict[str, str] = {}
-    open_states: dict[int, tuple[str, str]] = {}  # entered event id -> (name, type)
-    failures: dict[int, str] = {}  # failure event id -> state name
+    """Each entered state's status after the events so far, as the console colours it:
+    SUCCEEDED, FAILED, IN_PROGRESS (running or waiting), CAUGHT_ERROR or ABORTED. The
+    reading of the history is ``engine.progress``, shared with the command line."""
+    progress = ExecutionProgress()
     for event in history:
-        kind = str(event.get("type", ""))
-        event_id = int(event.get("id", 0))
-        caused_by = failures.get(int(event.get("previousEventId", -1)))
-        entered = event.get("stateEnteredEventDetails")
-        exited = event.get("stateExitedEventDetails")
-        if caused_by is not None and kind.endswith("StateEntered"):
-            found[caused_by] = "CAUGHT_ERROR"  # and the state is over
-            open_states = {k: v for k, v in open_states.items() if v[0] != caused_by}
-        elif caused_by is not None and kind.endswith(("Scheduled", "Started")):
-            found[caused_by] = "IN_PROGRESS"  # a retry
-        if kind.endswith("StateEntered") and isinstance(entered, Mapping):
-            name = str(entered.get("name"))
-            open_states[event_id] = (name, kind.removesuffix("StateEntered"))
-            _merge(found, name, "FAILED" if kind == "FailStateEntered" else "IN_PROGRESS")
-        elif kind.endswith("StateExited") and isinstance(exited, Mapping):
-            name = str(exited.get("name"))
-            open_states = {k: v for k, v in open_states.items() if v[0] != name}
-            if found.get(name) != "FAILED":
-                found[name] = "SUCCEEDED"  # left normally (after any retries)
-        elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
-            ending = "ABORTED" if kind == "ExecutionAborted" else "FAILED"
-            for name, _ in open_states.values():  # still running when the execution ended
-                found[name] = "FAILED" if found.get(name) == "FAILED" else ending
-        elif kind.endswith(_FAILURES):
-            failing = _failing_state(kind, open_states)
-            if failing is not None:
-                found[failing] = "FAILED"
-                failures[event_id] = failing
-    return found
-
-
-def _failing_state(kind: str, open_states: Mapping[int, tuple[str, str]]) -> str | None:
-    """The open state a failure event belongs to: the latest Parallel for
-    ParallelStateFailed, the latest Map for MapStateFailed, else the latest Task."""
-    wanted = next((t for t in ("Parallel", "Map") if kind.startswith(t + "State")), "Task")
-    if kind.startswith("MapIteration"):
-        return None  # the Map decides after its iterations
-    for name, state_type in reversed(list(open_states.values())):
-        if state_type == wanted:
-            return name
-    return None
-
-
-_RANK = {"SUCCEEDED": 0, "IN_PROGRESS": 1, "CAUGHT_ERROR": 2, "ABORTED": 3, "FAILED": 4}
-
-
-def _merge(found: dict[str, str], name: str, status: str) -> None:
-    if name not in found or _RANK[status] >= _RANK[found[name]]:
-        found[name] = status
+        progress.add(event)
+    return {row.name: _COLOURED.get(row.status, row.status) for row in progress.rows()}

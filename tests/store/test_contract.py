@@ -195,7 +195,8 @@ def test_lease_a_named_execution_only(store: Store) -> None:
         store.create_execution(execution(ARN + suffix), WorkItem(ARN + suffix, "start", b"{}", 1.0))
     lease = store.lease_execution("w1", now=5.0, lease_for=30, arn=ARN + "2")
     assert lease is not None and lease.execution.arn == ARN + "2"
-    assert store.lease_execution("w1", now=5.0, lease_for=30, arn=ARN + "2") is None
+    assert store.lease_execution("w2", now=5.0, lease_for=30, arn=ARN + "2") is None
+    assert store.lease_execution("w1", now=5.0, lease_for=30) is not None  # e1, not e2
     assert store.lease_execution("w1", now=5.0, lease_for=30, arn=ARN + "3") is None
 
 
@@ -221,3 +222,16 @@ def test_documents_commit_together_or_not_at_all(store: Store) -> None:
         assert docs.scan() == [("t/a", b"changed"), ("u/c", b"3")]
     with store.documents("other") as docs:
         assert docs.scan() == []
+
+
+def test_the_creator_holds_a_new_executions_lease(store: Store) -> None:
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 1.0), ("api", 31.0))
+    assert store.lease_execution("pool", now=2.0, lease_for=30) is None  # held by its creator
+    lease = store.lease_execution("api", now=2.0, lease_for=30, arn=ARN)
+    assert lease is not None and [i.kind for i in lease.items] == ["start"]
+    assert store.commit_step(lease, outcome(lease))
+    later = store.create_execution(
+        execution(ARN + "x"), WorkItem(ARN + "x", "start", b"{}", 1.0), ("crashed", 31.0)
+    )
+    assert later[1]
+    assert store.lease_execution("pool", now=40.0, lease_for=30) is not None  # lease ran out

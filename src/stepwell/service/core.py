@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -33,6 +33,16 @@ ACTIVE = "ACTIVE"
 DELETED = "DELETED"  # a deleted version, kept for the executions that still run it
 
 
+class InlineStepper(Protocol):
+    """A worker that steps a new execution at once, in the caller's thread, holding its
+    lease from the moment it is created (``runtime.worker.Worker``)."""
+
+    owner: str
+    lease_seconds: float
+
+    def advance_now(self, arn: str) -> None: ...
+
+
 class ServiceCore:
     """The service's state and the lookups every operation uses."""
 
@@ -43,7 +53,7 @@ class ServiceCore:
     machines: MachineCache
     routing: random.Random  # picks an alias's version; seed it for reproducible tests
     _wake: Callable[[], None]
-    _run_now: Callable[[str], object] | None
+    _run_now: InlineStepper | None
     _activity_signal: threading.Condition
     _background: set[threading.Thread]
     _background_lock: threading.Lock

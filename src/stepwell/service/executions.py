@@ -66,8 +66,11 @@ class ExecutionOperations(MachineOperations):
             trace_header=request.get("traceHeader"),
             definition_key=definition_key(target.machine.definition),
         )
+        inline = self._run_now
         stored, created = self.store.create_execution(
-            record, WorkItem(record.arn, "start", b"{}", now)
+            record,
+            WorkItem(record.arn, "start", b"{}", now),
+            (inline.owner, now + inline.lease_seconds) if inline is not None else None,
         )
         if not created and (stored.status != "RUNNING" or stored.input != text):
             raise err.ExecutionAlreadyExists(f"Execution Already Exists: '{stored.arn}'")
@@ -78,8 +81,8 @@ class ExecutionOperations(MachineOperations):
                     f"Test case '{test_case}' given, but no mock configuration is loaded."
                 )
             select(stored.arn, test_case)
-        if created and self._run_now is not None:
-            self._run_now(stored.arn)
+        if created and inline is not None:
+            inline.advance_now(stored.arn)
         self._wake()
         return {"executionArn": stored.arn, "startDate": to_datetime(stored.start_date)}
 

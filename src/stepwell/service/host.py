@@ -85,7 +85,7 @@ class Host:
             Arns(settings.region, settings.account),
             wake=self.pool.wake if self.pool else None,
             integrations=self.integrations,
-            run_now=self.pool.worker.advance_now if self.pool else None,
+            run_now=self.pool.worker if self.pool else None,
         )
         self.nested.connect(self.service)
         self.schedules = Schedules(

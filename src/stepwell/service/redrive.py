@@ -119,7 +119,7 @@ class RedriveOperations(ServiceCore):
             )
         self._remember_token(record.arn, token, now)
         if self._run_now is not None:
-            self._run_now(record.arn)
+            self._run_now.advance_now(record.arn)
         self._wake()
         return {"redriveDate": to_datetime(now)}
 

@@ -23,7 +23,7 @@ from stepwell.runtime.worker import MachineCache
 from stepwell.service import errors as err
 from stepwell.service.arns import Arns
 from stepwell.service.callbacks import CallbackOperations
-from stepwell.service.core import Request, Response
+from stepwell.service.core import InlineStepper, Request, Response
 from stepwell.service.executions import ExecutionOperations
 from stepwell.service.redrive import RedriveOperations
 from stepwell.service.tags import TagOperations
@@ -47,7 +47,7 @@ class Service(
         arns: Arns | None = None,
         wake: Callable[[], None] | None = None,
         integrations: Integrations | None = None,
-        run_now: Callable[[str], object] | None = None,
+        run_now: InlineStepper | None = None,
         routing: random.Random | None = None,
     ) -> None:
         self.store = store

@@ -152,10 +152,11 @@ class Store(Protocol):
 
     # Executions -----------------------------------------------------------------------
     def create_execution(
-        self, record: ExecutionRecord, first: WorkItem
+        self, record: ExecutionRecord, first: WorkItem, lease: tuple[str, float] | None = None
     ) -> tuple[ExecutionRecord, bool]:
         """Insert the execution and its first work item, unless an execution with that
-        ARN exists: then return the existing one and False."""
+        ARN exists: then return the existing one and False. ``lease`` (owner, until)
+        gives the new execution's lease to its creator, who steps it at once."""
         ...
 
     def get_execution(self, arn: str) -> ExecutionRecord | None: ...
@@ -182,7 +183,10 @@ class Store(Protocol):
     def lease_execution(
         self, owner: str, now: float, lease_for: float, arn: str | None = None
     ) -> Lease | None:
-        """Lease an execution with due work (``arn``: that one only), or None."""
+        """Lease an execution with due work (``arn``: that one only), or None. Asked by
+        ``arn``, an execution whose lease ``owner`` already holds is leased again (the
+        creator stepping a new execution); a pool's threads, which share an owner, never
+        name one, so they never take an execution another of them holds."""
         ...
 
     def commit_step(self, lease: Lease, outcome: StepOutcome) -> bool: ...

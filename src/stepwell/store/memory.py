@@ -91,13 +91,16 @@ class MemoryStore:
     # ----------------------------------------------------------------- executions
 
     def create_execution(
-        self, record: ExecutionRecord, first: WorkItem
+        self, record: ExecutionRecord, first: WorkItem, lease: tuple[str, float] | None = None
     ) -> tuple[ExecutionRecord, bool]:
         with self._lock:
             existing = self._executions.get(record.arn)
             if existing is not None:
                 return existing.record, False
-            self._executions[record.arn] = _Execution(record)
+            created = _Execution(record)
+            if lease is not None:
+                created.lease_owner, created.lease_expires = lease
+            self._executions[record.arn] = created
             self._add(first)
             return record, True
 
@@ -176,7 +179,8 @@ class MemoryStore:
             )
             for item in due:
                 execution = self._executions[item.execution_arn]
-                if execution.lease_expires < now:
+                mine = arn is not None and execution.lease_owner == owner
+                if execution.lease_expires < now or mine:
                     execution.lease_owner = owner
                     execution.lease_expires = now + lease_for
                     mine = tuple(i for i in due if i.execution_arn == item.execution_arn)

@@ -149,7 +149,7 @@ class SqlStore:
     # ----------------------------------------------------------------- executions
 
     def create_execution(
-        self, record: ExecutionRecord, first: WorkItem
+        self, record: ExecutionRecord, first: WorkItem, lease: tuple[str, float] | None = None
     ) -> tuple[ExecutionRecord, bool]:
         with self.dialect.transaction() as cur:
             cur.execute(self.q["get_execution"], {"arn": record.arn})
@@ -164,6 +164,8 @@ class SqlStore:
                     "status": record.status,
                     "start_date": record.start_date,
                     "record": _json(asdict(record)),
+                    "lease_owner": lease[0] if lease else None,
+                    "lease_expires": lease[1] if lease else 0.0,
                 },
             )
             cur.execute(self.q["insert_item"], _item_row(first))
@@ -231,7 +233,7 @@ class SqlStore:
         ):
             return None  # nothing due: no write transaction
         with self.dialect.transaction() as cur:
-            cur.execute(self.q["find_leasable_execution"], {"now": now, "arn": arn})
+            cur.execute(self.q["find_leasable_execution"], {"now": now, "arn": arn, "owner": owner})
             found = cur.fetchone()
             if found is None:
                 return None

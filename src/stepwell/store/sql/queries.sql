@@ -18,8 +18,9 @@ SELECT record FROM state_machines ORDER BY arn
 DELETE FROM state_machines WHERE arn = :arn
 
 -- name: insert_execution
-INSERT INTO executions (arn, state_machine_arn, status, start_date, record)
-VALUES (:arn, :state_machine_arn, :status, :start_date, :record)
+INSERT INTO executions (arn, state_machine_arn, status, start_date, record, lease_owner,
+                        lease_expires)
+VALUES (:arn, :state_machine_arn, :status, :start_date, :record, :lease_owner, :lease_expires)
 
 -- name: get_execution
 SELECT record FROM executions WHERE arn = :arn
@@ -45,7 +46,9 @@ DELETE FROM work_items WHERE id = :id
 
 -- name: find_leasable_execution
 SELECT e.arn FROM work_items w JOIN executions e ON e.arn = w.execution_arn
-WHERE w.queue = 'execution' AND w.due <= :now AND e.lease_expires < :now
+WHERE w.queue = 'execution' AND w.due <= :now
+  AND (e.lease_expires < :now
+       OR (e.lease_owner = :owner AND CAST(:arn AS TEXT) IS NOT NULL))
   AND (CAST(:arn AS TEXT) IS NULL OR e.arn = :arn)
 ORDER BY w.due, w.id
 LIMIT 1

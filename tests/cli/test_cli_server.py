@@ -5,12 +5,12 @@ and endpoints and credentials as the client commands find them."""
 from __future__ import annotations
 
 import json
-import urllib.request
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest

@@ -179,8 +179,8 @@ class MemoryStore:
             )
             for item in due:
                 execution = self._executions[item.execution_arn]
-                mine = arn is not None and execution.lease_owner == owner
-                if execution.lease_expires < now or mine:
+                held_by_asker = arn is not None and execution.lease_owner == owner
+                if execution.lease_expires < now or held_by_asker:
                     execution.lease_owner = owner
                     execution.lease_expires = now + lease_for
                     mine = tuple(i for i in due if i.execution_arn == item.execution_arn)

@@ -31,6 +31,7 @@ class SqliteDialect:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=30000")
+        self._watch: sqlite3.Connection | None = None  # for wait_for_work only
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -70,16 +71,20 @@ class SqliteDialect:
         """Other processes poll; this process's workers are woken by the runtime."""
 
     def wait_for_work(self, timeout: float) -> None:
-        """Poll ``PRAGMA data_version``, which changes when another connection (another
-        process) commits: cheap enough to look every few milliseconds."""
+        """Poll ``PRAGMA data_version`` on a connection of its own: it changes whenever
+        another connection (another process) commits. Cheap, and it never waits on the
+        lock the request threads use. An in-memory database has no other process."""
+        if self.path in ("", ":memory:"):
+            time.sleep(timeout)
+            return
+        if self._watch is None:
+            self._watch = sqlite3.connect(self.path, check_same_thread=False)
         deadline = time.monotonic() + timeout
-        with self._lock:
-            seen = self._conn.execute("PRAGMA data_version").fetchone()
+        seen = self._watch.execute("PRAGMA data_version").fetchone()
         while time.monotonic() < deadline:
-            time.sleep(0.02)
-            with self._lock:
-                if self._conn.execute("PRAGMA data_version").fetchone() != seen:
-                    return
+            time.sleep(0.05)
+            if self._watch.execute("PRAGMA data_version").fetchone() != seen:
+                return
 
     def migrate(self) -> None:
         with self.transaction() as cur:
@@ -102,6 +107,8 @@ class SqliteDialect:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._watch is not None:
+                self._watch.close()
 
 
 def _statements(script: str) -> list[str]:

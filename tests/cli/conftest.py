@@ -10,10 +10,8 @@ name, for the tests to send back with ``send-success`` and friends.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 import stepwell
 from stepwell.api.app import create_app
@@ -30,6 +27,7 @@ from stepwell.api.settings import ApiSettings
 from stepwell.cli import main
 from stepwell.service.host import Host
 from stepwell.service.settings import Settings
+from stepwell.testing import serve_app
 
 TOKENS: dict[str, str] = {}
 
@@ -61,26 +59,7 @@ class Server:
         return TOKENS[execution_name]
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+serving = serve_app
 
 
 @contextmanager

@@ -3,8 +3,6 @@ behind the API app, served by uvicorn on a free 127.0.0.1 port in a background t
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import uvicorn
 from botocore.config import Config
 
 from stepwell.api import create_app
 from stepwell.service.host import Host
 from stepwell.service.settings import Settings
+from stepwell.testing import serve_app
 
 # StartSyncExecution and TestState would otherwise go to http://sync-127.0.0.1:…
 CONFIG = Config(inject_host_prefix=False, retries={"mode": "standard", "max_attempts": 1})
@@ -40,26 +38,7 @@ def running_host(
         host.stop()
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+serving = serve_app
 
 
 def client(url: str) -> Any:

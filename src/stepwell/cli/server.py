@@ -118,6 +118,7 @@ def _serve_api(host: Host, settings: Settings) -> None:
     import uvicorn
 
     from stepwell.api.settings import ApiSettings
+    from stepwell.app import server_app
 
     api = ApiSettings(
         region=settings.region,
@@ -138,15 +139,3 @@ def _serve_api(host: Host, settings: Settings) -> None:
         log_level=settings.log_level,
         access_log=False,
     )
-
-
-def server_app(service: Any, api: Any) -> Any:
-    """The Step Functions API at ``/`` and, unless requests must be signed (the console
-    cannot sign), the read-only web console at ``/console``."""
-    from stepwell.api.app import create_app
-    from stepwell.console.app import console_routes
-
-    app = create_app(service, api)
-    if not api.authentication_enabled:
-        app.router.routes.extend(console_routes(service))
-    return app

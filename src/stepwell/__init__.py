@@ -2,8 +2,15 @@
 
 __version__ = "0.1.0"
 
-from stepwell.integrations.functions import TaskError
+from stepwell.integrations.functions import TaskError, lambda_function
 from stepwell.language.compiler import InvalidDefinition, load_state_machine
 from stepwell.runtime.local import ExecutionResult, run
 
-__all__ = ["ExecutionResult", "InvalidDefinition", "TaskError", "load_state_machine", "run"]
+__all__ = [
+    "ExecutionResult",
+    "InvalidDefinition",
+    "TaskError",
+    "lambda_function",
+    "load_state_machine",
+    "run",
+]

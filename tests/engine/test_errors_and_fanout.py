@@ -468,3 +468,17 @@ def test_history_can_be_turned_off() -> None:
     )
     assert result.output == [2]
     assert result.history == []
+
+
+def test_a_decorated_function_is_a_lambda_function_everywhere() -> None:
+    @stepwell.lambda_function("decorated-shout")
+    def shout(event: Any) -> Any:
+        return event.upper()
+
+    definition = {
+        "StartAt": "T",
+        "States": {"T": {"Type": "Task", "End": True, "Resource": FN + "decorated-shout"}},
+    }
+    assert stepwell.run(definition, '"hi"', seed=1).output == "HI"
+    overridden = stepwell.run(definition, '"hi"', functions={"decorated-shout": str.lower})
+    assert overridden.output == "hi"

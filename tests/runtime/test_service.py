@@ -174,6 +174,10 @@ def test_activity_worker_round_trip(store: Store) -> None:
     h.worker.run_until_idle()
     task = h.service.get_activity_task({"activityArn": activity, "workerName": "w"}, 0.0)
     assert json.loads(task["input"]) == {"job": 7}
+    h.worker.run_until_idle()
+    started = h.store.history(execution)[-1]
+    assert started["type"] == "ActivityStarted"
+    assert started["activityStartedEventDetails"] == {"workerName": "w"}
     assert h.service.get_activity_task({"activityArn": activity}, 0.0) == {}
     h.call("SendTaskSuccess", taskToken=task["taskToken"], output='{"done": 7}')
     h.worker.run_until_idle()

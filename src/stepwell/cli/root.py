@@ -18,6 +18,7 @@ from stepwell.cli.executions import describe, executions, history, start, stop
 from stepwell.cli.local import run_command, validate
 from stepwell.cli.machines import create, delete, list_machines, update
 from stepwell.cli.output import CommandError, print_error
+from stepwell.cli.schedules import schedules
 from stepwell.cli.server import serve, worker
 
 _COMMANDS = (
@@ -37,6 +38,7 @@ _COMMANDS = (
     send_success,
     send_failure,
     send_heartbeat,
+    schedules,
 )
 
 

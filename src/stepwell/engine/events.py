@@ -78,6 +78,15 @@ class TaskHeartbeat:
 
 
 @dataclass(frozen=True, slots=True)
+class ActivityStarted:
+    """An activity worker took the task (GetActivityTask): recorded, nothing changes."""
+
+    frame: int
+    seq: int
+    worker_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     frame: int
     seq: int
@@ -97,4 +106,12 @@ class Resume:
     """Go on after a ``Continue``: run every frame that can run."""
 
 
-Event = TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired | StopRequested | Resume
+Event = (
+    TaskSucceeded
+    | TaskFailed
+    | TaskHeartbeat
+    | ActivityStarted
+    | TimerFired
+    | StopRequested
+    | Resume
+)

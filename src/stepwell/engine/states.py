@@ -414,6 +414,16 @@ def _on_task_failed(interp: Interpreter, frame: Frame, state: Any, event: Any) -
     _task_failed(interp, frame, state, event.error, event.cause, timed_out=False)
 
 
+def _on_activity_started(interp: Interpreter, frame: Frame, state: Any, event: Any) -> None:
+    if frame.waiting == "task":
+        interp.history.add(
+            frame,
+            "ActivityStarted",
+            "activityStartedEventDetails",
+            {"workerName": event.worker_name},
+        )
+
+
 def _on_heartbeat(interp: Interpreter, frame: Frame, state: Any, event: Any) -> None:
     if frame.waiting != "task" or frame.heartbeat_due is None:
         return
@@ -453,6 +463,7 @@ def _on_timer(interp: Interpreter, frame: Frame, state: Any, event: Any) -> None
 
 
 _DELIVERY: dict[type, Callable[[Interpreter, Frame, Any, Any], None]] = {
+    ev.ActivityStarted: _on_activity_started,
     ev.TaskSucceeded: _on_task_succeeded,
     ev.TaskFailed: _on_task_failed,
     ev.TaskHeartbeat: _on_heartbeat,

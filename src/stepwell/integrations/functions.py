@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -71,6 +71,29 @@ def function_name(reference: str) -> str:
     return parts[0]
 
 
+# Functions registered with @lambda_function, for every registry in this process.
+_DECORATED: dict[str, tuple[Callable[..., Any], bool]] = {}
+
+Fn = TypeVar("Fn", bound=Callable[..., Any])
+
+
+def lambda_function(name: str | None = None) -> Callable[[Fn], Fn]:
+    """Make a Python function the Lambda function ``name`` (default: its own name) for
+    every Stepwell in this process — ``stepwell.run``, the server, the workers::
+
+        @stepwell.lambda_function()
+        def greet(event, context): ...
+
+    A registry's own functions (``functions=`` / settings) take precedence.
+    """
+
+    def register(fn: Fn) -> Fn:
+        _DECORATED[function_name(name or fn.__name__)] = (fn, _takes_context(fn))
+        return fn
+
+    return register
+
+
 class FunctionRegistry:
     """Named Python callables, invoked the way Step Functions invokes Lambda."""
 
@@ -111,7 +134,7 @@ class FunctionRegistry:
 
     def _call(self, reference: str, event: JSON, request_id: str) -> Outcome:
         name = function_name(reference)
-        entry = self._functions.get(name)
+        entry = self._functions.get(name) or _DECORATED.get(name)
         arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
         if entry is None:
             return Outcome(

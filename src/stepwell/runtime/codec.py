@@ -13,6 +13,7 @@ _EVENTS: dict[str, type[Any]] = {
     "TaskSucceeded": ev.TaskSucceeded,
     "TaskFailed": ev.TaskFailed,
     "TaskHeartbeat": ev.TaskHeartbeat,
+    "ActivityStarted": ev.ActivityStarted,
     "TimerFired": ev.TimerFired,
     "StopRequested": ev.StopRequested,
     "Resume": ev.Resume,

@@ -110,8 +110,14 @@ class CallbackOperations(ServiceCore):
         activity = self._activity(request["activityArn"])
         deadline = time.monotonic() + wait_seconds
         while True:
-            task = self.store.lease_activity_task(activity.arn, request.get("workerName", ""))
+            worker = request.get("workerName", "")
+            task = self.store.lease_activity_task(activity.arn, worker)
             if task is not None:
+                started = ev.ActivityStarted(task.frame, task.seq, worker)
+                self.store.enqueue(
+                    WorkItem(task.execution_arn, "event", encode_event(started), self.clock.now())
+                )
+                self._wake()
                 return {"taskToken": task.token, "input": task.input}
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -276,3 +276,87 @@ def test_deleting_a_machine_stops_its_running_executions(store: Store) -> None:
     described = h.store.get_execution(running)
     assert described is not None and described.status == "ABORTED"
     assert h.store.history(running)[-1]["type"] == "ExecutionAborted"
+
+
+class FailsOnce:
+    """A function that fails the first time it sees one particular value."""
+
+    def __init__(self, bad: Any) -> None:
+        self.bad = bad
+        self.calls: list[Any] = []
+
+    def __call__(self, event: Any) -> Any:
+        self.calls.append(event)
+        if event == self.bad and self.calls.count(event) == 1:
+            raise ValueError(f"{event} failed")
+        return {"done": event}
+
+
+def test_redrive_reruns_only_the_unsuccessful_map_iterations(store: Store) -> None:
+    """Developer Guide, "Redriving executions": a redriven Map state runs again only the
+    iterations that did not succeed."""
+    work = FailsOnce(bad=1)
+    h = Harness(store, {"work": work})
+    arn = h.machine(
+        {
+            "StartAt": "M",
+            "States": {
+                "M": {
+                    "Type": "Map",
+                    "ItemsPath": "$.items",
+                    "MaxConcurrency": 1,
+                    "End": True,
+                    "ItemProcessor": {
+                        "StartAt": "W",
+                        "States": {"W": {"Type": "Task", "Resource": FN + "work", "End": True}},
+                    },
+                }
+            },
+        }
+    )
+    execution = h.call("StartExecution", stateMachineArn=arn, input='{"items": [0, 1, 2]}')[
+        "executionArn"
+    ]
+    h.settle()
+    assert h.call("DescribeExecution", executionArn=execution)["status"] == "FAILED"
+    assert work.calls == [0, 1]
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [{"done": 0}, {"done": 1}, {"done": 2}]
+    assert work.calls == [0, 1, 1, 2]  # item 0 was not run again
+
+
+def test_redrive_reruns_only_the_failed_parallel_branches(store: Store) -> None:
+    work = FailsOnce(bad={"v": "b"})
+    h = Harness(store, {"work": work})
+
+    def branch(value: str) -> dict[str, Any]:
+        task = {
+            "Type": "Task",
+            "Resource": FN + "work",
+            "Parameters": {"v": value},
+            "OutputPath": "$.done",
+            "End": True,
+        }
+        return {"StartAt": f"T{value}", "States": {f"T{value}": task}}
+
+    arn = h.machine(
+        {
+            "StartAt": "P",
+            "States": {
+                "P": {"Type": "Parallel", "Branches": [branch("a"), branch("b")], "End": True}
+            },
+        }
+    )
+    execution = h.call("StartExecution", stateMachineArn=arn, input="{}")["executionArn"]
+    h.settle()
+    assert h.call("DescribeExecution", executionArn=execution)["status"] == "FAILED"
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == [{"v": "a"}, {"v": "b"}]
+    assert [c["v"] for c in work.calls].count("a") == 1
+    assert [c["v"] for c in work.calls].count("b") == 2

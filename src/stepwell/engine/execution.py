@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from stepwell.language.evaluation import JSON
 
+REDRIVE_DONE = "redrive_done"  # ExecutionState.extra: see fanout.child_failed
+
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
 Waiting = Literal["", "task", "timer", "retry", "children"]
 
@@ -50,6 +52,8 @@ class Fanout:
     tolerated_count: int | None = None
     tolerated_percentage: float | None = None
     children: list[int] = field(default_factory=list)
+    succeeded: list[int] = field(default_factory=list)  # children that ended well, in order
+    skip: list[int] = field(default_factory=list)  # Map items done before a redrive
 
 
 @dataclass(slots=True)
@@ -74,6 +78,9 @@ class Frame:
     task_token: str | None = None
     heartbeat_due: datetime | None = None
     fanout: Fanout | None = None
+    # [[index, output], ...]: branches or iterations that succeeded before the execution
+    # failed; a redriven Parallel or Map starts with them done and runs only the rest.
+    redrive_done: list[list[Any]] | None = None
     map_item: tuple[int, JSON] | None = None  # (index, value) of a Map iteration
     done: bool = False
 

@@ -23,7 +23,7 @@ from stepwell.engine.dataflow import (
     jsonpath_input,
     select_path,
 )
-from stepwell.engine.execution import Fanout, Frame
+from stepwell.engine.execution import REDRIVE_DONE, Fanout, Frame
 from stepwell.engine.history import to_json_text
 from stepwell.engine.interpreter import Interpreter
 from stepwell.language import errors as e
@@ -38,14 +38,29 @@ def start_parallel(interp: Interpreter, frame: Frame, state: m.ParallelState) ->
     branch_input = _fanout_input(frame, state, ctx)
     interp.history.add(frame, "ParallelStateStarted")
     count = len(state.branches)
-    fan = Fanout(results=[None] * count, pending=count)
+    done = _done_before_redrive(frame)
+    fan = Fanout(results=[done.get(i) for i in range(count)], pending=count - len(done))
+    fan.succeeded.extend(sorted(done))
     frame.fanout = fan
     frame.waiting = "children"
+    if fan.pending == 0:
+        _fanout_done(interp, frame, state)
+        return
     for index, branch in enumerate(state.branches):
+        if index in done:
+            continue
         child = interp.new_frame(branch, branch_input, frame, index)
         fan.children.append(child.id)
         interp.enter(child, branch.start_at, branch_input)
         interp.ready.append(child)
+
+
+def _done_before_redrive(frame: Frame) -> dict[int, JSON]:
+    """The children a redrive keeps (RedriveExecution reruns only the unsuccessful
+    branches of a Parallel and iterations of a Map); empty on a first run or a Retry."""
+    done = {int(index): output for index, output in frame.redrive_done or ()}
+    frame.redrive_done = None
+    return done
 
 
 def _fanout_input(frame: Frame, state: m.State, ctx: EvalContext) -> JSON:
@@ -77,16 +92,20 @@ def start_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
         ),
         tolerated_percentage=_percentage(frame, state, scope, ctx),
     )
+    done = {i: out for i, out in _done_before_redrive(frame).items() if i < len(items)}
+    for index, output in done.items():
+        fan.results[index] = output
+    fan.succeeded.extend(sorted(done))
+    fan.skip.extend(sorted(done))
     frame.effective_input = map_input
     interp.history.add(
         frame, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}
     )
     frame.fanout = fan
     frame.waiting = "children"
-    if not items:
-        _fanout_done(interp, frame, state)
-        return
     _start_iterations(interp, frame, state)
+    if fan.pending == 0:
+        _fanout_done(interp, frame, state)
 
 
 def _items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -> list[JSON]:
@@ -148,10 +167,12 @@ def _start_iterations(interp: Interpreter, frame: Frame, state: m.MapState) -> N
     fan = frame.fanout
     assert fan is not None and fan.items is not None
     limit = fan.max_concurrency or len(fan.items)
+    skip = set(fan.skip)
     while fan.next_index < len(fan.items) and fan.pending < limit:
         index = fan.next_index
         fan.next_index += 1
-        _start_iteration(interp, frame, state, index, fan.items[index])
+        if index not in skip:
+            _start_iteration(interp, frame, state, index, fan.items[index])
 
 
 def _start_iteration(
@@ -195,6 +216,7 @@ def child_succeeded(interp: Interpreter, child: Frame, output: JSON) -> None:
     fan = parent.fanout
     assert fan is not None
     fan.results[child.slot] = output
+    fan.succeeded.append(child.slot)
     _child_done(interp, parent, child)
     if isinstance(state, m.MapState):
         interp.history.add(
@@ -229,6 +251,11 @@ def child_failed(interp: Interpreter, child: Frame, error: str | None, cause: st
             cause = "The specified tolerated failure threshold was exceeded"
     parent.last_event = max(parent.last_event, child.last_event)
     _stop_children(interp, parent, state)
+    if parent.parent is None:  # what a redrive of this top-level state may keep
+        interp.execution.extra[REDRIVE_DONE] = {
+            "state": state.name,
+            "done": [[index, fan.results[index]] for index in fan.succeeded],
+        }
     interp.history.add(parent, f"{state.type}StateFailed")
     parent.fanout = None
     parent.waiting = ""

@@ -29,7 +29,7 @@ from stepwell.engine.dataflow import (
     locate,
 )
 from stepwell.engine.env import Env
-from stepwell.engine.execution import ExecutionInfo, ExecutionState, Frame
+from stepwell.engine.execution import REDRIVE_DONE, ExecutionInfo, ExecutionState, Frame
 from stepwell.engine.history import (
     HISTORY_LIMIT_CAUSE,
     HistoryEvent,
@@ -129,6 +129,8 @@ class Interpreter:
         frame.task_token = None
         frame.entered_time = self.env.now
         self.assigned = None
+        if frame.parent is None and self.execution.extra:
+            self.execution.extra.pop(REDRIVE_DONE, None)  # a new top-level state: stale
         frame.entered_event = self.history.add(
             frame,
             _ENTERED[state.type],

@@ -25,7 +25,7 @@ import orjson
 
 from stepwell.engine import events as ev
 from stepwell.engine.env import Env
-from stepwell.engine.execution import ExecutionInfo, ExecutionState
+from stepwell.engine.execution import REDRIVE_DONE, ExecutionInfo, ExecutionState
 from stepwell.engine.history import HistoryEvent
 from stepwell.engine.interpreter import StepResult, start, step
 from stepwell.engine.serialize import dump_execution, load_execution
@@ -372,6 +372,9 @@ def _record_after(
         output=output,
         error=execution.error,
         cause=execution.cause,
+        redrive_keeps=execution.extra.get(REDRIVE_DONE)
+        if execution.status != "SUCCEEDED"
+        else None,
     )
 
 

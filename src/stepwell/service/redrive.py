@@ -103,13 +103,14 @@ class RedriveOperations(ServiceCore):
             cause=None,
             redrive_count=record.redrive_count + 1,
             redrive_date=now,
+            redrive_keeps=None,
         )
         machine = self.machines.for_execution(record, machine_record)
         if machine is None:
             raise err.ExecutionNotRedrivable(
                 f"Execution '{record.arn}' cannot be redriven: its definition is gone."
             )
-        plan = plan_redrive(machine, machine_record, redriven, history, now)
+        plan = plan_redrive(machine, machine_record, redriven, history, now, record.redrive_keeps)
         if not self.store.redrive_execution(
             redriven, record.status, plan.state, plan.events, plan.items
         ):
@@ -159,6 +160,7 @@ def plan_redrive(
     record: ExecutionRecord,
     history: list[dict[str, Any]],
     now: float,
+    keeps: dict[str, Any] | None = None,
 ) -> RedrivePlan:
     """The state, events and work items that reopen ``record`` (already updated with its
     new redrive count) at the top-level state where it stopped."""
@@ -177,6 +179,7 @@ def plan_redrive(
         waiting="retry",
         entered_time=moment,
         variables=resume.variables,
+        redrive_done=_kept_children(keeps, resume.state),
     )
     execution = ExecutionState(
         info=_info(record, machine_record),
@@ -208,6 +211,15 @@ def plan_redrive(
         due = moment + timedelta(seconds=machine.timeout_seconds)
         items.append(_timer(record.arn, ev.TimerFired(0, -1, "execution_timeout"), due))
     return RedrivePlan(dump_execution(execution), events, tuple(items))
+
+
+def _kept_children(keeps: dict[str, Any] | None, state: str) -> list[list[Any]] | None:
+    """The branches or iterations of the failed Parallel/Map ``state`` that succeeded:
+    a redrive reruns only the others (Developer Guide, "Redriving executions")."""
+    if keeps is None or keeps.get("state") != state:
+        return None
+    done: list[list[Any]] = keeps.get("done", [])
+    return done
 
 
 def _where_it_stopped(

@@ -73,6 +73,10 @@ class ExecutionRecord:
     # The definition this execution runs, by content (``definition_key``): an update of
     # the state machine does not change an execution already started.
     definition_key: str | None = None
+    # When the execution failed in a top-level Parallel or Map: that state's name and the
+    # branches or iterations that had succeeded ({"state": ..., "done": [[i, output]]}),
+    # which RedriveExecution does not run again.
+    redrive_keeps: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,21 @@ example: setup
 	$(VENV)/bin/stepwell run examples/busy_waiting.asl.json \
 		--functions examples/busy_waiting.py --input '{"job": "report-42"}'
 
+# The four seed workflows of DESIGN.md, each against an in-process server (examples/*/).
+.PHONY: example-idempotent example-reprocessing example-busy-waiting example-callback
+
+example-idempotent: setup
+	$(PY) -m examples.idempotent.run
+
+example-reprocessing: setup
+	$(PY) -m examples.reprocessing.run
+
+example-busy-waiting: setup
+	$(PY) -m examples.busy_waiting.run
+
+example-callback: setup
+	$(PY) -m examples.callback.run
+
 lint: setup
 	$(PY) -m ruff check src tests bench examples
 	$(PY) -m ruff format --check src tests bench examples

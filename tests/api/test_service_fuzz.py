@@ -12,11 +12,11 @@ from typing import Any
 
 import botocore.session
 import pytest
-from tests.api.api_helpers import AsgiClient, asgi_client
 
 from stepwell.api.app import create_app
 from stepwell.service.host import Host
 from stepwell.service.settings import Settings
+from tests.api.api_helpers import AsgiClient, asgi_client
 
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
 ACCOUNT = "arn:aws:states:us-east-1:123456789012"

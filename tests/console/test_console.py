@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
-from tests.api.api_helpers import AsgiClient, asgi_client
 
 import stepwell
 from stepwell.console.app import console_routes
 from stepwell.console.graph import layout, statuses
 from stepwell.service.host import Host
 from stepwell.service.settings import Settings
+from tests.api.api_helpers import AsgiClient, asgi_client
 
 BUSY = json.loads((Path(__file__).parents[2] / "examples/busy_waiting.asl.json").read_text())
 

@@ -103,7 +103,7 @@ class Harness:
             store,
             self.clock,
             integrations=integrations,
-            run_now=self.worker.advance_now if run_now else None,
+            run_now=self.worker if run_now else None,
         )
         self.nested.connect(self.service)
         for name, definition in MACHINES.items():

@@ -8,10 +8,10 @@ import uuid
 from importlib import resources
 
 import pytest
-from tests.conftest import POSTGRES_URL, SKIP_POSTGRES
 
 from stepwell.store.sql import migrations
 from stepwell.store.sqlite import _statements
+from tests.conftest import POSTGRES_URL, SKIP_POSTGRES
 
 
 def schema_text(dialect: str) -> str:

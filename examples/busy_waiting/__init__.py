@@ -1,0 +1,1 @@
+"""Seed workflow 3, busy waiting: the seed's definition as written, run against a server."""

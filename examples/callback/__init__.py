@@ -1,0 +1,1 @@
+"""Seed workflow 4, callbacks: sqs:sendMessage.waitForTaskToken, a consumer, a timeout."""

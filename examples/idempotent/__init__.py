@@ -1,0 +1,1 @@
+"""Seed workflow 1: an idempotent workflow with concurrency control (DynamoDB semaphore)."""

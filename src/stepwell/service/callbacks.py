@@ -105,10 +105,11 @@ class CallbackOperations(ServiceCore):
             **token,
         }
 
-    def get_activity_task(self, request: Request, wait_seconds: float = 60.0) -> Response:
+    def get_activity_task(self, request: Request, wait_seconds: float | None = None) -> Response:
         """Long poll: up to 60 s for a task of this activity (API Reference)."""
         activity = self._activity(request["activityArn"])
-        deadline = time.monotonic() + wait_seconds
+        wait = self.activity_long_poll_seconds if wait_seconds is None else wait_seconds
+        deadline = time.monotonic() + wait
         while True:
             worker = request.get("workerName", "")
             task = self.store.lease_activity_task(activity.arn, worker)

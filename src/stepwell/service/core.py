@@ -55,6 +55,7 @@ class ServiceCore:
     _wake: Callable[[], None]
     _run_now: InlineStepper | None
     _activity_signal: threading.Condition
+    activity_long_poll_seconds: float = 60.0  # GetActivityTask waits this long at most
     _background: set[threading.Thread]
     _background_lock: threading.Lock
 

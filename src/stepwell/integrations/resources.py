@@ -18,6 +18,7 @@ before that check existed. ``diagnostics`` reproduces today's check.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -115,7 +116,13 @@ NOT_RECOGNIZED: Final = (
 
 
 def diagnostics(machine: StateMachine) -> list[Diagnostic]:
-    """Every Task resource of the machine that AWS would refuse, located by JSON Pointer."""
+    """Every Task resource of the machine that AWS would refuse, located by JSON Pointer.
+    Worked out once per compiled machine: ``stepwell.run`` asks on every run."""
+    return list(_diagnostics(machine))
+
+
+@functools.lru_cache(maxsize=256)
+def _diagnostics(machine: StateMachine) -> tuple[Diagnostic, ...]:
     found = []
     for pointer, task in task_states(machine.root, ""):
         resource = parse(task.resource)
@@ -124,7 +131,7 @@ def diagnostics(machine: StateMachine) -> list[Diagnostic]:
             found.append(
                 Diagnostic("ERROR", "SCHEMA_VALIDATION_FAILED", message, pointer + "/Resource")
             )
-    return found
+    return tuple(found)
 
 
 def task_states(graph: Graph, prefix: str) -> Iterator[tuple[str, TaskState]]:

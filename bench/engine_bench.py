@@ -186,6 +186,19 @@ def main() -> None:
         )
     print("\nus per state transition (execution start/end overhead included); ratio = no")
     print("history / hand-written Python doing the same data movement.")
+    print("\nmarginal cost of one Pass transition (200-state chain minus 10-state chain):")
+    for history in (False, True):
+        cost = {}
+        for length in (10, 200):
+            machine = load_state_machine(pass_chain(length))
+            cost[length] = best_rate(
+                lambda m=machine, h=history: stepwell.run(m, {"a": 1}, history=h, seed=1),
+                args.seconds,
+            )
+        marginal = (cost[200] - cost[10]) / 190 * 1e6
+        fixed = cost[10] * 1e6 - 10 * marginal
+        label = "with history" if history else "no history  "
+        print(f"  {label} {marginal:5.2f} us per transition; {fixed:5.1f} us per execution")
 
 
 if __name__ == "__main__":

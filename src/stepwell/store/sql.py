@@ -9,6 +9,7 @@ automatically when a store opens.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -90,6 +91,24 @@ def migrations(dialect_name: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
+# Records are immutable and stored as JSON text: decoding the same text again gives the
+# same record, so listings reuse it (a list of state machines no longer re-parses every
+# definition on every call).
+@functools.lru_cache(maxsize=4096)
+def _machine(text: str) -> StateMachineRecord:
+    return StateMachineRecord(**orjson.loads(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _execution(text: str) -> ExecutionRecord:
+    return ExecutionRecord(**orjson.loads(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _activity(text: str) -> ActivityRecord:
+    return ActivityRecord(**orjson.loads(text))
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -135,12 +154,10 @@ class SqlStore:
 
     def get_state_machine(self, arn: str) -> StateMachineRecord | None:
         row = self._one("get_state_machine", {"arn": arn})
-        return StateMachineRecord(**orjson.loads(row[0])) if row else None
+        return _machine(row[0]) if row else None
 
     def list_state_machines(self) -> list[StateMachineRecord]:
-        return [
-            StateMachineRecord(**orjson.loads(r[0])) for r in self._all("list_state_machines", {})
-        ]
+        return [_machine(r[0]) for r in self._all("list_state_machines", {})]
 
     def delete_state_machine(self, arn: str) -> None:
         with self.dialect.transaction() as cur:
@@ -155,7 +172,7 @@ class SqlStore:
             cur.execute(self.q["get_execution"], {"arn": record.arn})
             row = cur.fetchone()
             if row is not None:
-                return ExecutionRecord(**orjson.loads(row[0])), False
+                return _execution(row[0]), False
             cur.execute(
                 self.q["insert_execution"],
                 {
@@ -174,13 +191,13 @@ class SqlStore:
 
     def get_execution(self, arn: str) -> ExecutionRecord | None:
         row = self._one("get_execution", {"arn": arn})
-        return ExecutionRecord(**orjson.loads(row[0])) if row else None
+        return _execution(row[0]) if row else None
 
     def list_executions(
         self, state_machine_arn: str | None, status: str | None
     ) -> list[ExecutionRecord]:
         rows = self._all("list_executions", {"machine": state_machine_arn, "status": status})
-        return [ExecutionRecord(**orjson.loads(r[0])) for r in rows]
+        return [_execution(r[0]) for r in rows]
 
     def history(self, arn: str) -> list[dict[str, Any]]:
         return [orjson.loads(r[0]) for r in self._all("history", {"arn": arn})]
@@ -248,7 +265,7 @@ class SqlStore:
             cur.execute(self.q["due_items"], {"arn": arn, "now": now})
             items = tuple(_item(r) for r in cur.fetchall())
         return Lease(
-            execution=ExecutionRecord(**orjson.loads(row[0])),
+            execution=_execution(row[0]),
             state=bytes(row[1]) if row[1] is not None else None,
             version=row[2],
             items=items,
@@ -376,10 +393,10 @@ class SqlStore:
 
     def get_activity(self, arn: str) -> ActivityRecord | None:
         row = self._one("get_activity", {"arn": arn})
-        return ActivityRecord(**orjson.loads(row[0])) if row else None
+        return _activity(row[0]) if row else None
 
     def list_activities(self) -> list[ActivityRecord]:
-        return [ActivityRecord(**orjson.loads(r[0])) for r in self._all("list_activities", {})]
+        return [_activity(r[0]) for r in self._all("list_activities", {})]
 
     def delete_activity(self, arn: str) -> None:
         with self.dialect.transaction() as cur:

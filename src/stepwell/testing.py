@@ -27,7 +27,7 @@ from typing import Any
 import uvicorn
 
 from stepwell.api.settings import ApiSettings
-from stepwell.app import server_app
+from stepwell.app import QUICK_READS, local_store, server_app
 from stepwell.runtime.clock import Clock, VirtualClock
 from stepwell.service.host import Host
 from stepwell.service.settings import Settings
@@ -117,7 +117,10 @@ def local_stepwell(
         host.integrations.functions.register(name, fn)
     host.start()
     api = ApiSettings(
-        region=settings.region, account_id=settings.account, credentials=dict(settings.credentials)
+        region=settings.region,
+        account_id=settings.account,
+        credentials=dict(settings.credentials),
+        inline_operations=QUICK_READS if local_store(settings.db) else frozenset(),
     )
     try:
         with serve_app(server_app(host.service, api)) as url:

@@ -112,3 +112,22 @@ def test_no_request_gets_a_server_error(client: AsgiClient, operation: str) -> N
         if reply.status >= 400:
             assert reply.error_type
     assert seen
+
+
+def test_inline_operations_answer_like_threaded_ones() -> None:
+    """ApiSettings.inline_operations: the same answers, without the thread hand-off."""
+    from stepwell.api.settings import ApiSettings
+    from stepwell.app import QUICK_READS, local_store
+
+    assert local_store("stepwell.db") and not local_store("postgresql://db/x")
+    host = Host(Settings(db="memory", workers=0)).start()
+    try:
+        settings = ApiSettings(inline_operations=QUICK_READS)
+        with asgi_client(create_app(host.service, settings)) as client:
+            client.call("CreateActivity", {"name": "a"})
+            listed = client.call("ListActivities", {})
+            assert listed.status == 200 and listed.json()["activities"][0]["name"] == "a"
+            missing = client.call("DescribeExecution", {"executionArn": "nope"})
+            assert (missing.status, missing.error_type) == (400, "InvalidArn")
+    finally:
+        host.stop()

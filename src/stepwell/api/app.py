@@ -104,9 +104,12 @@ class ApiEndpoint:
         operation: Operation | None = None
         try:
             operation, members = await self._admit(request)
-            result = await self._threads.run(
-                operation.long_poll, self._service.handle, operation.name, members
-            )
+            if operation.name in self._settings.inline_operations:
+                result = self._service.handle(operation.name, members)
+            else:
+                result = await self._threads.run(
+                    operation.long_poll, self._service.handle, operation.name, members
+                )
             body = encode_response(operation, result)
         except ServiceError as error:
             return error_response(error, request_id)

@@ -48,6 +48,10 @@ class ApiSettings:
     # How far a request's signing time may be from the server's clock (AWS: 15 minutes).
     max_clock_skew_seconds: int = 15 * 60
     clock: Callable[[], float] = time.time
+    # Operations called directly on the event loop instead of a worker thread: worth it
+    # for quick calls on a local store (the hand-off to a thread costs more than they
+    # do); leave empty when the service's store is across a network.
+    inline_operations: frozenset[str] = frozenset()
 
     @property
     def authentication_enabled(self) -> bool:

@@ -118,12 +118,13 @@ def _serve_api(host: Host, settings: Settings) -> None:
     import uvicorn
 
     from stepwell.api.settings import ApiSettings
-    from stepwell.app import server_app
+    from stepwell.app import QUICK_READS, local_store, server_app
 
     api = ApiSettings(
         region=settings.region,
         account_id=settings.account,
         credentials=dict(settings.credentials),
+        inline_operations=QUICK_READS if local_store(settings.db) else frozenset(),
     )
     address = f"http://{settings.host}:{settings.port}"
     print(

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from stepwell.engine.dataflow import iso_time
 from stepwell.integrations.registry import Integrations
-from stepwell.runtime.clock import VirtualClock
+from stepwell.runtime.clock import VirtualClock, to_datetime
 from stepwell.runtime.worker import Worker
 from stepwell.service import errors as err
 from stepwell.service.service import Service
@@ -360,3 +361,39 @@ def test_redrive_reruns_only_the_failed_parallel_branches(store: Store) -> None:
     assert json.loads(described["output"]) == [{"v": "a"}, {"v": "b"}]
     assert [c["v"] for c in work.calls].count("a") == 1
     assert [c["v"] for c in work.calls].count("b") == 2
+
+
+def test_the_context_object_of_a_redriven_execution(store: Store) -> None:
+    """Developer Guide, "Context object": Execution.RedriveCount and RedriveTime."""
+    seen: list[Any] = []
+
+    def work(event: Any) -> Any:
+        seen.append(event["execution"])
+        if len(seen) == 1:
+            raise ValueError("first time")
+        return "ok"
+
+    h = Harness(store, {"work": work})
+    arn = h.machine(
+        {
+            "StartAt": "W",
+            "States": {
+                "W": {
+                    "Type": "Task",
+                    "Resource": FN + "work",
+                    "End": True,
+                    "Parameters": {"execution.$": "$$.Execution"},
+                }
+            },
+        }
+    )
+    execution = h.call("StartExecution", stateMachineArn=arn, input="{}")["executionArn"]
+    h.settle()
+    h.clock.advance(90)
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    assert h.call("DescribeExecution", executionArn=execution)["status"] == "SUCCEEDED"
+    first, second = seen
+    assert first["RedriveCount"] == 0 and "RedriveTime" not in first
+    assert second["RedriveCount"] == 1
+    assert second["RedriveTime"] == iso_time(to_datetime(h.clock.now()))

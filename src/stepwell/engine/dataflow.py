@@ -64,6 +64,8 @@ def context_object(
         },
         "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
     }
+    if info.redrive_time is not None:  # only once the execution has been redriven
+        context["Execution"]["RedriveTime"] = iso_time(info.redrive_time)
     if frame.task_token is not None:
         context["Task"] = {"Token": frame.task_token}
     return context

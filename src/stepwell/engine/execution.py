@@ -37,6 +37,7 @@ class ExecutionInfo:
     start_time: datetime | None = None
     input_text: str = "{}"
     redrive_count: int = 0
+    redrive_time: datetime | None = None
 
 
 @dataclass(slots=True)

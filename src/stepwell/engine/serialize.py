@@ -29,7 +29,13 @@ def load_execution(data: bytes | str) -> ExecutionState:
     info = raw.pop("info")
     frames = raw.pop("frames")
     return ExecutionState(
-        info=ExecutionInfo(**{**info, "start_time": _time(info["start_time"])}),
+        info=ExecutionInfo(
+            **{
+                **info,
+                "start_time": _time(info["start_time"]),
+                "redrive_time": _time(info.get("redrive_time")),
+            }
+        ),
         frames={int(key): _frame(value) for key, value in frames.items()},
         **raw,
     )

@@ -356,6 +356,7 @@ def _execution_info(record: ExecutionRecord, machine: StateMachineRecord) -> Exe
         start_time=to_datetime(record.start_date),
         input_text=record.input,
         redrive_count=record.redrive_count,
+        redrive_time=to_datetime(record.redrive_date) if record.redrive_date else None,
     )
 
 

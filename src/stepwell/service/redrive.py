@@ -252,6 +252,7 @@ def _info(record: ExecutionRecord, machine: StateMachineRecord) -> ExecutionInfo
         start_time=to_datetime(record.start_date),
         input_text=record.input,
         redrive_count=record.redrive_count,
+        redrive_time=to_datetime(record.redrive_date) if record.redrive_date else None,
     )
 
 

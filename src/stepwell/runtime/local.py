@@ -31,11 +31,12 @@ from stepwell.integrations.forwarding import ForwardConfig
 from stepwell.integrations.functions import FunctionRegistry
 from stepwell.integrations.mocks import MockConfig, MockedIntegrations, RouteTarget
 from stepwell.integrations.nested import NestedExecutions
-from stepwell.integrations.registry import Integrations, Invocation
+from stepwell.integrations.registry import Integrations
 from stepwell.integrations.services import Services
 from stepwell.language.compiler import InvalidDefinition, load_state_machine
 from stepwell.language.evaluation import JSON
 from stepwell.language.model import StateMachine
+from stepwell.runtime.tasks import invocation, outcome_event
 
 Definition = str | bytes | Mapping[str, JSON] | StateMachine
 
@@ -122,24 +123,12 @@ class LocalRunner:
         request_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         if self.executions is not None:
             self.executions.enter(self, command)
-        outcome = self.integrations.invoke(
-            Invocation(
-                resource=command.resource,
-                payload=command.input,
-                execution_arn=self.execution_arn,
-                state_name=command.state_name,
-                task_token=command.task_token,
-                request_id=request_id,
-                timeout_seconds=command.timeout_seconds,
-            )
-        )
+        outcome = self.integrations.invoke(invocation(command, self.execution_arn, request_id))
         if self.executions is not None:  # a .sync child ran inline: its time has passed
             self.clock = max(self.clock, self.executions.now)
         if outcome is None:
             return None  # waits for a callback (or, if none comes, for its timers)
-        if outcome.ok:
-            return ev.TaskSucceeded(command.frame, command.seq, outcome.output)
-        return ev.TaskFailed(command.frame, command.seq, outcome.error or "", outcome.cause)
+        return outcome_event(command.frame, command.seq, outcome)
 
     def _next_event(self) -> ev.Event | None:
         if self.inbox:

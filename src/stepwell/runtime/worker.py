@@ -31,7 +31,7 @@ from stepwell.engine.interpreter import StepResult, start, step
 from stepwell.engine.serialize import dump_execution, load_execution
 from stepwell.engine.states import resource_kind
 from stepwell.integrations.functions import Outcome
-from stepwell.integrations.registry import Integrations, Invocation
+from stepwell.integrations.registry import Integrations
 from stepwell.integrations.resources import SYNC, SYNC2, parse
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.model import StateMachine
@@ -42,6 +42,7 @@ from stepwell.runtime.codec import (
     encode_event,
     encode_invocation,
 )
+from stepwell.runtime.tasks import invocation, outcome_event
 from stepwell.store.base import (
     DEFINITIONS,
     LEASE_SECONDS,
@@ -277,7 +278,7 @@ class Worker:
                 waiting = self.store.get_task_token(token)
                 if waiting is None:
                     continue  # the parent moved on (timed out, stopped)
-                event = _outcome_event(waiting.frame, waiting.seq, outcome)
+                event = outcome_event(waiting.frame, waiting.seq, outcome)
                 items.append(
                     WorkItem(waiting.execution_arn, "event", encode_event(event), self.clock.now())
                 )
@@ -297,17 +298,9 @@ class Worker:
     def invoke(self, item: WorkItem) -> None:
         command = decode_invocation(item.payload)
         outcome = self.integrations.invoke(
-            Invocation(
-                resource=command.resource,
-                payload=command.input,
-                execution_arn=item.execution_arn,
-                state_name=command.state_name,
-                task_token=command.task_token,
-                request_id=str(uuid.uuid4()),
-                timeout_seconds=command.timeout_seconds,
-            )
+            invocation(command, item.execution_arn, str(uuid.uuid4()))
         )
-        result = None if outcome is None else _outcome_event(command.frame, command.seq, outcome)
+        result = None if outcome is None else outcome_event(command.frame, command.seq, outcome)
         event_item = (
             WorkItem(item.execution_arn, "event", encode_event(result), self.clock.now())
             if result is not None
@@ -327,12 +320,6 @@ class Worker:
                 return rounds
             rounds += 1
         return rounds
-
-
-def _outcome_event(frame: int, seq: int, outcome: Outcome) -> ev.Event:
-    if outcome.ok:
-        return ev.TaskSucceeded(frame, seq, outcome.output)
-    return ev.TaskFailed(frame, seq, outcome.error or "", outcome.cause)
 
 
 def _runs_a_job(resource: str) -> bool:

@@ -226,7 +226,7 @@ class Worker:
         if item.kind == "start":
             if execution is not None:
                 return None  # already started: a duplicate start item
-            info = _execution_info(record, machine_record)
+            info = execution_info(record, machine_record)
             return start(machine, orjson.loads(record.input), env, info)
         if execution is None or execution.finished:
             return None
@@ -331,7 +331,8 @@ def _ended(lease: Lease, outcome: StepOutcome) -> bool:
     return lease.execution.status == "RUNNING" and outcome.execution.status != "RUNNING"
 
 
-def _execution_info(record: ExecutionRecord, machine: StateMachineRecord) -> ExecutionInfo:
+def execution_info(record: ExecutionRecord, machine: StateMachineRecord) -> ExecutionInfo:
+    """Who the execution is, for the context object and history."""
     parts = record.arn.split(":")
     return ExecutionInfo(
         execution_arn=record.arn,

@@ -25,12 +25,13 @@ from typing import Any
 import orjson
 
 from stepwell.engine import events as ev
-from stepwell.engine.execution import ExecutionInfo, ExecutionState, Frame
+from stepwell.engine.execution import ExecutionState, Frame
 from stepwell.engine.history import HISTORY_LIMIT, payload_details
 from stepwell.engine.serialize import dump_execution
 from stepwell.language.model import StateMachine
 from stepwell.runtime.clock import to_datetime
 from stepwell.runtime.codec import encode_event
+from stepwell.runtime.worker import execution_info
 from stepwell.service import errors as err
 from stepwell.service.core import Request, Response, ServiceCore
 from stepwell.store.base import ExecutionRecord, StateMachineRecord, WorkItem
@@ -182,7 +183,7 @@ def plan_redrive(
         redrive_done=_kept_children(keeps, resume.state),
     )
     execution = ExecutionState(
-        info=_info(record, machine_record),
+        info=execution_info(record, machine_record),
         frames={0: frame},
         input=execution_input,
         event_count=entered_id,
@@ -238,22 +239,6 @@ def _where_it_stopped(
             for name, text in exited.get("assignedVariables", {}).items():
                 resume.variables[name] = orjson.loads(text)
     return resume
-
-
-def _info(record: ExecutionRecord, machine: StateMachineRecord) -> ExecutionInfo:
-    parts = record.arn.split(":")
-    return ExecutionInfo(
-        execution_arn=record.arn,
-        name=record.name,
-        state_machine_arn=record.state_machine_arn,
-        state_machine_name=machine.name,
-        role_arn=machine.role_arn,
-        region=parts[3],
-        start_time=to_datetime(record.start_date),
-        input_text=record.input,
-        redrive_count=record.redrive_count,
-        redrive_time=to_datetime(record.redrive_date) if record.redrive_date else None,
-    )
 
 
 def _event(

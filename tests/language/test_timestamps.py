@@ -143,10 +143,11 @@ def test_key_below_year_one_in_utc_does_not_overflow() -> None:
         # Developer Guide, "Accessing execution data from the Context object":
         # "StartTime": "2019-03-26T20:14:13.192Z".
         (datetime(2019, 3, 26, 20, 14, 13, 192_000, tzinfo=UTC), "2019-03-26T20:14:13.192Z"),
-        (datetime(2019, 3, 26, 20, 14, 13, tzinfo=UTC), "2019-03-26T20:14:13.000Z"),
+        # ... and "trailing zeros are removed" for zero fractional seconds.
+        (datetime(2019, 3, 26, 20, 14, 13, tzinfo=UTC), "2019-03-26T20:14:13Z"),
         (datetime(2019, 3, 26, 20, 14, 13, 192_999, tzinfo=UTC), "2019-03-26T20:14:13.192Z"),
         (datetime(2019, 3, 27, 1, 44, 13, 5_000, tzinfo=PLUS_0530), "2019-03-26T20:14:13.005Z"),
-        (datetime(5, 1, 2, 3, 4, 5, tzinfo=UTC), "0005-01-02T03:04:05.000Z"),
+        (datetime(5, 1, 2, 3, 4, 5, tzinfo=UTC), "0005-01-02T03:04:05Z"),
     ],
 )
 def test_format_timestamp(moment: datetime, expected: str) -> None:

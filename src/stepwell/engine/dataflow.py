@@ -25,20 +25,12 @@ from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.jsonpath import PathNotFound
 from stepwell.language.model import NULL_PATH, State
+from stepwell.language.timestamps import format_timestamp
 
 PAYLOAD_LIMIT = 262_144  # bytes; Developer Guide, "Step Functions service quotas"
 
 
-def iso_time(moment: datetime) -> str:
-    """The context object's timestamp format, e.g. ``2024-01-01T12:00:00.123Z``.
-
-    Milliseconds, and none at all when they are zero: "Step Functions follows ISO8601 —
-    when a timestamp has zero fractional seconds, trailing zeros are removed" (Developer
-    Guide, "Accessing execution data from the Context object").
-    """
-    millis = moment.microsecond // 1000
-    fraction = f".{millis:03d}" if millis else ""
-    return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}{fraction}Z"
+iso_time = format_timestamp  # the context object's timestamps (language/timestamps.py)
 
 
 def context_object(

@@ -75,15 +75,18 @@ def format_timestamp(moment: datetime) -> str:
     """``moment`` in UTC with millisecond precision, as AWS writes the context object.
 
     The Developer Guide ("Accessing execution data from the Context object") shows
-    ``"StartTime": "2019-03-26T20:14:13.192Z"``: UTC, ``Z``, three fractional digits.
-    Sub-millisecond digits are truncated. A naive ``datetime`` is a caller bug.
+    ``"StartTime": "2019-03-26T20:14:13.192Z"``: UTC, ``Z``, milliseconds — and none at all
+    when they are zero: "when a timestamp has zero fractional seconds, trailing zeros are
+    removed". Sub-millisecond digits are truncated. A naive ``datetime`` is a caller bug.
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("format_timestamp needs an aware datetime")
     utc = moment.astimezone(UTC)
+    millis = utc.microsecond // 1000
+    fraction = f".{millis:03d}" if millis else ""
     return (
         f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
-        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}{fraction}Z"
     )
 
 

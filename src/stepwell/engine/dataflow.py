@@ -24,36 +24,40 @@ from stepwell.engine.execution import ExecutionState, Frame
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.jsonpath import PathNotFound
-from stepwell.language.model import NULL_PATH, State
+from stepwell.language.model import NULL_PATH, MapState, State, TaskState
 from stepwell.language.timestamps import format_timestamp
 
 PAYLOAD_LIMIT = 262_144  # bytes; Developer Guide, "Step Functions service quotas"
 
 
 iso_time = format_timestamp  # the context object's timestamps (language/timestamps.py)
+_RETRY_COUNTED = (TaskState, MapState)
 
 
 def context_object(
     execution: ExecutionState, frame: Frame, state: State, now: datetime
 ) -> dict[str, JSON]:
     """The ``$$`` object (Developer Guide, "Accessing execution data from the Context
-    object")."""
+    object"). As on AWS (G1), ``State.RetryCount`` is there only in states that retry
+    work (Task; Map, as TestState shows), not in Pass or Choice, and express executions
+    have no ``Execution.RedriveCount``."""
     info = execution.info
     entered = frame.entered_time or now
+    execution_context: dict[str, JSON] = {
+        "Id": info.execution_arn,
+        "Input": execution.input,
+        "Name": info.name,
+        "RoleArn": info.role_arn,
+        "StartTime": iso_time(info.start_time or now),
+    }
+    if not info.express:
+        execution_context["RedriveCount"] = info.redrive_count
+    state_context: dict[str, JSON] = {"EnteredTime": iso_time(entered), "Name": state.name}
+    if isinstance(state, _RETRY_COUNTED):
+        state_context["RetryCount"] = frame.retry_total
     context: dict[str, JSON] = {
-        "Execution": {
-            "Id": info.execution_arn,
-            "Input": execution.input,
-            "Name": info.name,
-            "RoleArn": info.role_arn,
-            "StartTime": iso_time(info.start_time or now),
-            "RedriveCount": info.redrive_count,
-        },
-        "State": {
-            "EnteredTime": iso_time(entered),
-            "Name": state.name,
-            "RetryCount": frame.retry_total,
-        },
+        "Execution": execution_context,
+        "State": state_context,
         "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
     }
     if info.redrive_time is not None:  # only once the execution has been redriven

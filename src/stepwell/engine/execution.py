@@ -38,6 +38,7 @@ class ExecutionInfo:
     input_text: str = "{}"
     redrive_count: int = 0
     redrive_time: datetime | None = None
+    express: bool = False  # express executions have no $$.Execution.RedriveCount (G1)
 
 
 @dataclass(slots=True)

@@ -144,7 +144,7 @@ class Interpreter:
         """Record ``<Type>StateExited`` and go to ``next_state`` (or finish the frame)."""
         if self.history.enabled:
             details = {"name": state.name, **self.history.payloads.details("output", output)}
-            if self.assigned is not None:
+            if self.assigned:  # J1: "Assign": {} writes no assignedVariables
                 details["assignedVariables"] = assigned_texts(self.assigned)
                 details["assignedVariablesDetails"] = {"truncated": False}
             self.history.add(frame, _EXITED[state.type], "stateExitedEventDetails", details)

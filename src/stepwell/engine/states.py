@@ -27,6 +27,7 @@ from stepwell.engine.history import payload_details, to_json_text
 from stepwell.engine.interpreter import Interpreter
 from stepwell.language import errors as e
 from stepwell.language import model as m
+from stepwell.language.compiler import PathValue
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.timestamps import parse_timestamp
 
@@ -182,6 +183,8 @@ def _wait_until(
 ) -> datetime:
     if state.seconds is not None:
         seconds = state.seconds.evaluate(scope, ctx)
+        if isinstance(state.seconds, PathValue):
+            return now + timedelta(seconds=_seconds_path(state, frame, state.seconds, seconds))
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise field_error(
                 state,
@@ -194,14 +197,42 @@ def _wait_until(
     assert state.timestamp is not None
     text = state.timestamp.evaluate(scope, ctx)
     moment = parse_timestamp(text) if isinstance(text, str) else None
-    if moment is None:
-        raise field_error(
+    if moment is not None:
+        return moment
+    raw = _raw(text)
+    if isinstance(state.timestamp, PathValue):  # D2, JSONPath: States.Runtime
+        raise runtime_error(
             state,
             frame,
-            "Timestamp",
-            f"The TimestampPath/Timestamp value {to_json_text(text)} is not a valid timestamp.",
+            "The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
+            f"date-time format string: {state.timestamp.text} == {raw}",
         )
-    return moment
+    raise field_error(  # D2, JSONata: States.QueryEvaluationError at "Timestamp"
+        state,
+        frame,
+        "Timestamp",
+        "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time "
+        f"format string: {raw}",
+    )
+
+
+def _seconds_path(state: m.WaitState, frame: Frame, path: PathValue, value: JSON) -> int:
+    """D1: SecondsPath must give a whole, non-negative number (AWS fails on 1.5)."""
+    whole = isinstance(value, int | float) and not isinstance(value, bool) and value % 1 == 0
+    if not whole:
+        detail = "cannot be parsed as a long value"
+    elif value < 0:
+        detail = "references a negative value"
+    else:
+        return int(value)
+    raise runtime_error(
+        state, frame, f"The SecondsPath parameter {detail}: {path.text} == {_raw(value)}"
+    )
+
+
+def _raw(value: JSON) -> str:
+    """A value as AWS quotes it after ``==``: strings bare, anything else as JSON."""
+    return value if isinstance(value, str) else to_json_text(value)
 
 
 def _wait_over(interp: Interpreter, frame: Frame, state: m.WaitState) -> None:

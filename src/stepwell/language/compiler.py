@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -26,7 +26,7 @@ from stepwell.language.errors import RUNTIME, ExpressionSyntaxError, StatesError
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.intrinsics import compile_intrinsic, is_intrinsic
 from stepwell.language.jsonata import compile_jsonata_template
-from stepwell.language.jsonpath import PathNotFound, compile_path
+from stepwell.language.jsonpath import PathNotFound, compact_json, compile_path
 from stepwell.language.templates import compile_payload_template
 from stepwell.language.validation import (
     Diagnostic,
@@ -60,14 +60,26 @@ class PathValue:
 
     text: str
     reader: Any
+    field: str = ""
+    """The field's name, e.g. ``"SecondsPath"``, for the causes AWS words per field."""
 
     def evaluate(self, scope: Any, ctx: EvalContext) -> JSON:
         try:
             return self.reader.evaluate(scope, ctx)
         except PathNotFound:
+            if self.field in _QUOTING_FIELDS:  # D4
+                raise StatesError(
+                    RUNTIME,
+                    f"The JSONPath '{self.text}' specified for the field '{self.field}' could "
+                    f"not be found in the input '{compact_json(scope)}'",
+                ) from None
             raise StatesError(
                 RUNTIME, f"Invalid path '{self.text}' : No results for path: {self.text}"
             ) from None
+
+
+_QUOTING_FIELDS: Final = frozenset(("ErrorPath", "CausePath"))
+"""Fields whose not-found cause quotes the state input, as AWS words it (D4)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +90,11 @@ class _PathReader:
         return self.path.get(scope, ctx)
 
 
-def _path_value(text: str) -> PathValue:
-    reader = compile_intrinsic(text) if is_intrinsic(text) else _PathReader(compile_path(text))
-    return PathValue(text, reader)
+def _path_value(text: str, field: str) -> PathValue:
+    if is_intrinsic(text):
+        return PathValue(text, compile_intrinsic(text), field)
+    path = compile_path(text)
+    return PathValue(path.text, _PathReader(path), field)
 
 
 _cache: dict[str, m.StateMachine] = {}
@@ -231,7 +245,7 @@ def _value(body: Mapping[str, JSON], name: str, jsonata: bool) -> m.Evaluator | 
         return compile_jsonata_template(value, name) if jsonata else Literal(value)
     path_name = f"{name}Path"
     if not jsonata and path_name in body:
-        return _path_value(body[path_name])
+        return _path_value(body[path_name], path_name)
     return None
 
 

@@ -263,6 +263,7 @@ class ExecutionOperations(MachineOperations):
             region=self.arns.region,
             start_time=to_datetime(started),
             input_text=text,
+            express=True,
         )
         runner = LocalRunner(
             self.machines.compiled(machine),

@@ -32,12 +32,19 @@ PAYLOAD_LIMIT = 262_144  # bytes; Developer Guide, "Step Functions service quota
 
 iso_time = format_timestamp  # the context object's timestamps (language/timestamps.py)
 
+# ExecutionState.extra key: a context object given whole (TestState's ``context``, M4),
+# used as ``$$`` verbatim instead of one built from the execution.
+FIXED_CONTEXT = "fixed_context"
+
 
 def context_object(
     execution: ExecutionState, frame: Frame, state: State, now: datetime
 ) -> dict[str, JSON]:
     """The ``$$`` object (Developer Guide, "Accessing execution data from the Context
     object")."""
+    fixed = execution.extra.get(FIXED_CONTEXT)
+    if fixed is not None:
+        return dict(fixed)
     info = execution.info
     entered = frame.entered_time or now
     context: dict[str, JSON] = {

@@ -18,6 +18,7 @@ from stepwell.engine.execution import Frame
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import MapState, State
+from stepwell.service.test_state.request import StateTest
 
 EXCEEDED = e.StatesError(
     "States.ExceedToleratedFailureThreshold",
@@ -35,20 +36,23 @@ class MapReading:
     tolerated_percentage: float | None = None
 
 
-def read_map(state: State, raw: JSON, ctx: EvalContext, frame: Frame) -> MapReading:
+def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> MapReading:
+    """The Map's own fields, read as the state would before its iterations; with an
+    ItemReader the items come from the reader (``mapItemReaderData``), not ItemsPath."""
     reading = MapReading()
     if not isinstance(state, MapState):
         return reading
+    raw = test.input
     try:
         if state.is_jsonata:
             scope: JSON = jsonata_states(raw, ctx)
-            if state.items is not None:
+            if state.items is not None and not test.reads_items:
                 state.items.evaluate(scope, ctx)
         else:
             scope = select_path(state.input_path, raw, ctx, state, frame)
             reading.fields["afterInputPath"] = scope
-            items = _items_path(state, scope, ctx, frame)
-            reading.fields["afterItemsPath"] = items
+            if not test.reads_items:
+                reading.fields["afterItemsPath"] = _items_path(state, scope, ctx, frame)
         _limits(state, scope, ctx, reading)
     except e.StatesError as error:
         reading.failure = error

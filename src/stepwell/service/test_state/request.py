@@ -44,6 +44,7 @@ class StateTest:
     retries: int
     failure_count: int | None
     role_arn: str | None
+    reads_items: bool = False  # a Map with an ItemReader (its items are not ItemsPath's)
     texts: VerbatimTexts = field(default_factory=VerbatimTexts)
 
 
@@ -90,6 +91,7 @@ def read_request(request: Request) -> StateTest:
         retries=int(config.get("retrierRetryCount") or 0),
         failure_count=config.get("mapIterationFailureCount"),
         role_arn=request.get("roleArn"),
+        reads_items="ItemReader" in body or "ItemReader" in (body.get("ItemProcessor") or {}),
         texts=texts,
     )
 

@@ -99,7 +99,7 @@ class TestRun:
         self.retrying = False
         self.task_output: tuple[JSON] | None = None  # an unmocked task's answer
         self.context = self._context()
-        self.map = read_map(self.state, test.input, self.eval_context(), self.frame())
+        self.map = read_map(self.state, test, self.eval_context(), self.frame())
 
     def _context(self) -> dict[str, JSON]:
         if self.test.context is not None:
@@ -211,6 +211,9 @@ class TestRun:
             return ev.TaskFailed(
                 command.frame, command.seq, failure.get("error", ""), failure.get("cause", "")
             )
+        if self.map.failure is not None:  # a JSONata Items or a limit failed: Retry, Catch
+            failure = locate(self.map.failure, self.state, self.frame())
+            return ev.TaskFailed(command.frame, command.seq, failure.error, failure.cause)
         if test.mock_result is not None:
             if self._exceeded():
                 return ev.TaskFailed(command.frame, command.seq, EXCEEDED.error, EXCEEDED.cause)

@@ -207,9 +207,11 @@ class TestRun:
     def _invoke(self, command: ev.InvokeTask, execution: ExecutionState) -> ev.Event:
         test = self.test
         if test.mock is not None and "errorOutput" in test.mock:
+            # A missing error or cause stays missing: omitted from the answer, null in a
+            # Catcher's error output (aws-behaviour D7).
             failure = test.mock["errorOutput"] or {}
             return ev.TaskFailed(
-                command.frame, command.seq, failure.get("error", ""), failure.get("cause", "")
+                command.frame, command.seq, failure.get("error"), failure.get("cause")
             )
         if self.map.failure is not None:  # a JSONata Items or a limit failed: Retry, Catch
             failure = locate(self.map.failure, self.state, self.frame())

@@ -5,6 +5,7 @@ __version__ = "0.1.0"
 from stepwell.integrations.functions import TaskError, lambda_function
 from stepwell.language.compiler import InvalidDefinition, load_state_machine
 from stepwell.runtime.local import ExecutionResult, run
+from stepwell.service.test_state.api import test_state
 
 __all__ = [
     "ExecutionResult",
@@ -13,4 +14,5 @@ __all__ = [
     "lambda_function",
     "load_state_machine",
     "run",
+    "test_state",
 ]

@@ -318,7 +318,9 @@ def test_tags(sfn: Any) -> None:
 
 def test_test_state(sfn: Any) -> None:
     state = {"Type": "Task", "Resource": FN + "double", "ResultPath": "$.out", "Next": "After"}
-    answer = sfn.test_state(definition=json.dumps(state), input='{"n": 2}', inspectionLevel="DEBUG")
+    answer = sfn.test_state(
+        definition=json.dumps(state), input='{"n": 2}', inspectionLevel="DEBUG", roleArn=ROLE
+    )
     assert (answer["status"], answer["nextState"]) == ("SUCCEEDED", "After")
     assert json.loads(answer["output"]) == {"n": 2, "out": {"n": 4}}
     assert json.loads(answer["inspectionData"]["result"]) == {"n": 4}

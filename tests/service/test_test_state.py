@@ -10,7 +10,7 @@ import pytest
 
 from stepwell.service import errors as err
 from stepwell.store.memory import MemoryStore
-from tests.service.harness import FN, Harness
+from tests.service.harness import FN, ROLE, Harness
 
 
 def fail(event: Any) -> Any:
@@ -24,6 +24,8 @@ def h() -> Harness:
 
 def run_state(h: Harness, state: dict[str, Any], input: Any = None, **extra: Any) -> Any:
     request = {"definition": json.dumps(state), **extra}
+    if "mock" not in extra:
+        request.setdefault("roleArn", ROLE)
     if input is not None:
         request["input"] = json.dumps(input)
     return h.service.handle("TestState", request)
@@ -46,16 +48,14 @@ def test_pass_state_data_flow_at_debug_level(h: Harness) -> None:
         "input": {"data": {"v": 5}},
         "afterInputPath": {"v": 5},
         "afterParameters": {"value": 5, "fixed": 1},
-        "result": {"value": 5, "fixed": 1},
         "afterResultSelector": {"value": 5, "fixed": 1},
         "afterResultPath": {"data": {"v": 5, "result": {"value": 5, "fixed": 1}}},
-        "variables": {},
-    }
+    }  # M1: a Pass state without Result has no "result"; M2: no variables
 
 
 def test_info_level_has_no_inspection_data(h: Harness) -> None:
     answer = run_state(h, {"Type": "Pass", "End": True}, {"a": 1})
-    assert answer == {"status": "SUCCEEDED", "output": '{"a":1}'}
+    assert answer == {"status": "SUCCEEDED", "output": '{"a": 1}'}
 
 
 def test_task_calls_the_function(h: Harness) -> None:
@@ -140,13 +140,13 @@ def test_an_unhandled_failure_fails(h: Harness) -> None:
             {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 5,
                                             "Next": "Big"}], "Default": "Small"},
             {"n": 3},
-            {"status": "SUCCEEDED", "nextState": "Small", "output": '{"n":3}'},
+            {"status": "SUCCEEDED", "nextState": "Small", "output": '{"n": 3}'},
         ),
         (
             {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 5,
                                             "Next": "TestState"}], "Default": "Done"},
             {"n": 3},
-            {"status": "SUCCEEDED", "nextState": "TestState", "output": '{"n":3}'},
+            {"status": "SUCCEEDED", "nextState": "TestState", "output": '{"n": 3}'},
         ),
         (
             {"Type": "Fail", "Error": "Custom.Error", "Cause": "because"},
@@ -156,7 +156,7 @@ def test_an_unhandled_failure_fails(h: Harness) -> None:
         ({"Type": "Succeed", "OutputPath": "$.a"}, {"a": [1]},
          {"status": "SUCCEEDED", "output": "[1]"}),
         ({"Type": "Wait", "Seconds": 3600, "Next": "Later"}, {"w": 1},
-         {"status": "SUCCEEDED", "nextState": "Later", "output": '{"w":1}'}),
+         {"status": "SUCCEEDED", "nextState": "Later", "output": '{"w": 1}'}),
     ],
 )  # fmt: skip
 def test_other_state_types(
@@ -203,7 +203,8 @@ def test_mocked_results_and_errors(h: Harness) -> None:
         context='{"Execution": {"Name": "from-context"}}',
         inspectionLevel="DEBUG",
     )
-    assert (answer["status"], answer["output"]) == ("SUCCEEDED", '{"ok":true}')
+    # M12: the mock's own text
+    assert (answer["status"], answer["output"]) == ("SUCCEEDED", '{"ok": true}')
     assert json.loads(answer["inspectionData"]["afterParameters"]) == {"name": "from-context"}
     failed = run_state(h, task, {}, mock={"errorOutput": {"error": "Boom", "cause": "mocked"}})
     assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "Boom", "mocked")
@@ -211,9 +212,14 @@ def test_mocked_results_and_errors(h: Harness) -> None:
 
 @pytest.mark.parametrize("kind", ["Parallel", "Map"])
 def test_mocked_parallel_and_map(h: Harness, kind: str) -> None:
-    branch = {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": True}}}
+    def branch(name: str) -> dict[str, Any]:
+        return {"StartAt": name, "States": {name: {"Type": "Pass", "End": True}}}
+
     state: dict[str, Any] = {"Type": kind, "ResultPath": "$.all", "Next": "After"}
-    state |= {"Branches": [branch]} if kind == "Parallel" else {"ItemProcessor": branch}
+    if kind == "Parallel":  # M7: one result per branch
+        state["Branches"] = [branch("X"), branch("Y")]
+    else:  # M9: ItemsPath is read even with a mock
+        state |= {"ItemProcessor": branch("X"), "ItemsPath": "$.items"}
     answer = run_state(h, state, {"items": [1]}, mock={"result": "[7, 8]"})
     assert answer["nextState"] == "After"
     assert json.loads(answer["output"]) == {"items": [1], "all": [7, 8]}
@@ -256,7 +262,7 @@ def test_an_error_in_parameters_is_reported_and_caught(h: Harness) -> None:
         ({"Type": "Task", "Resource": FN + "double", "End": True}, {"context": "{}"},
          err.ValidationException),
         ({"Type": "Map", "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Succeed"}}},
-          "End": True}, {}, err.ValidationException),
+          "End": True}, {}, err.InvalidDefinition),  # M7
         ({"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:a",
           "End": True}, {}, err.ValidationException),
         ({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",

@@ -20,10 +20,12 @@ from stepwell.cli.machines import create, delete, list_machines, update
 from stepwell.cli.output import CommandError, print_error
 from stepwell.cli.schedules import schedules
 from stepwell.cli.server import serve, worker
+from stepwell.cli.test_state import test_state
 
 _COMMANDS = (
     run_command,
     validate,
+    test_state,
     serve,
     worker,
     create,

@@ -33,6 +33,10 @@ PAYLOAD_LIMIT = 262_144  # bytes; Developer Guide, "Step Functions service quota
 iso_time = format_timestamp  # the context object's timestamps (language/timestamps.py)
 _RETRY_COUNTED = (TaskState, MapState)
 
+# ExecutionState.extra key: a context object given whole (TestState's ``context``, M4),
+# used as ``$$`` verbatim instead of one built from the execution.
+FIXED_CONTEXT = "fixed_context"
+
 
 def context_object(
     execution: ExecutionState, frame: Frame, state: State, now: datetime
@@ -41,6 +45,9 @@ def context_object(
     object"). As on AWS (G1), ``State.RetryCount`` is there only in states that retry
     work (Task; Map, as TestState shows), not in Pass or Choice, and express executions
     have no ``Execution.RedriveCount``."""
+    fixed = execution.extra.get(FIXED_CONTEXT)
+    if fixed is not None:
+        return dict(fixed)
     info = execution.info
     entered = frame.entered_time or now
     execution_context: dict[str, JSON] = {

@@ -1,0 +1,105 @@
+"""A mocked Map or Parallel state's own fields, read beside the run (M3, M5, M9).
+
+The mock stands for the iterations or branches, so nothing runs them; what the state
+reads before it starts them still happens: InputPath, ``ItemsPath`` (even with a mock: a
+value that is not an array fails the state, M9), ``MaxConcurrency`` and the tolerated
+failure fields, which ``inspectionData`` reports. With ``mapIterationFailureCount``, the
+failures count against the tolerated thresholds only (M5): above them the state fails
+with ``States.ExceedToleratedFailureThreshold``, which its Retry and Catch then see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from stepwell.engine.dataflow import jsonata_states, select_path
+from stepwell.engine.execution import Frame
+from stepwell.language import errors as e
+from stepwell.language.evaluation import JSON, EvalContext
+from stepwell.language.model import MapState, State
+from stepwell.service.test_state.request import StateTest
+
+EXCEEDED = e.StatesError(
+    "States.ExceedToleratedFailureThreshold",
+    "The specified tolerated failure threshold was exceeded",
+)
+
+
+@dataclass(slots=True)
+class MapReading:
+    """What a Map state read before its iterations would start."""
+
+    fields: dict[str, Any] = field(default_factory=dict)  # inspectionData values
+    failure: e.StatesError | None = None  # reading failed: the state fails with this
+    tolerated_count: int | None = None
+    tolerated_percentage: float | None = None
+
+
+def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> MapReading:
+    """The Map's own fields, read as the state would before its iterations; with an
+    ItemReader the items come from the reader (``mapItemReaderData``), not ItemsPath."""
+    reading = MapReading()
+    if not isinstance(state, MapState):
+        return reading
+    raw = test.input
+    try:
+        if state.is_jsonata:
+            scope: JSON = jsonata_states(raw, ctx)
+            if state.items is not None and not test.reads_items:
+                state.items.evaluate(scope, ctx)
+        else:
+            scope = select_path(state.input_path, raw, ctx, state, frame)
+            reading.fields["afterInputPath"] = scope
+            if not test.reads_items:
+                reading.fields["afterItemsPath"] = _items_path(state, scope, ctx, frame)
+        _limits(state, scope, ctx, reading)
+    except e.StatesError as error:
+        reading.failure = error
+    return reading
+
+
+def _items_path(state: MapState, scope: JSON, ctx: EvalContext, frame: Frame) -> JSON:
+    if state.items is not None:  # a literal Items array in a JSONPath Map
+        return state.items.evaluate(scope, ctx)
+    items = select_path(state.items_path, scope, ctx, state, frame)
+    if not isinstance(items, list):
+        text = state.items_path.text if state.items_path is not None else "$"
+        raise e.StatesError(e.RUNTIME, f'Reference path "{_shown(text)}" must point to array.')
+    return items
+
+
+def _shown(path: str) -> str:
+    """AWS shows a context path with its first ``$`` removed: ``$$.a`` as ``$.a``."""
+    return path[1:] if path.startswith("$$") else path
+
+
+def _limits(state: MapState, scope: JSON, ctx: EvalContext, reading: MapReading) -> None:
+    fields = reading.fields
+    concurrency = (
+        state.max_concurrency.evaluate(scope, ctx) if state.max_concurrency is not None else 0
+    )
+    fields["maxConcurrency"] = _integer(concurrency)
+    if state.tolerated_failure_count is not None:
+        count = _integer(state.tolerated_failure_count.evaluate(scope, ctx))
+        fields["toleratedFailureCount"] = reading.tolerated_count = count
+    if state.tolerated_failure_percentage is not None:
+        value = state.tolerated_failure_percentage.evaluate(scope, ctx)
+        percentage = float(value) if isinstance(value, int | float) else 0.0
+        fields["toleratedFailurePercentage"] = reading.tolerated_percentage = percentage
+
+
+def _integer(value: JSON) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def threshold_exceeded(reading: MapReading, failures: int | None, total: int) -> bool:
+    """M5: the failures are above a tolerated threshold (none defined: never)."""
+    if not failures:
+        return False
+    count, percentage = reading.tolerated_count, reading.tolerated_percentage
+    if count is None and percentage is None:
+        return False
+    if count is not None and failures <= count:
+        return False
+    return not (percentage is not None and total and failures * 100 <= percentage * total)

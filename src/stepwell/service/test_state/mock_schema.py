@@ -1,0 +1,171 @@
+"""A mocked Task result checked against the output shape of the API the Task calls
+(aws-behaviour M8; API Reference, ``MockInput.fieldValidationMode``).
+
+Design decision: the shapes come from botocore's service models, not from tables of our
+own: ``aws-sdk:<service>:<action>`` is the ``<Action>`` operation's output shape, an
+optimised integration ``arn:aws:states:::<service>:<action>`` likewise, except where Step
+Functions answers with another shape: ``states:startExecution.sync`` returns what
+DescribeExecution returns, and ``lambda:invoke`` returns ``Payload`` as JSON, not a blob.
+Member names are PascalCase, as the integrations return them (``ExecutionArn``).
+
+STRICT (the default) checks present fields and requires the required ones; PRESENT
+checks present fields only; NONE checks nothing. Unknown fields pass. A failure names the
+leaf field only: ``Mock result schema validation error: Field 'StatusCode' must be a
+number``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from stepwell.integrations.naming import botocore_name
+from stepwell.language.evaluation import JSON
+from stepwell.service import errors as err
+
+STRICT, PRESENT, NONE = "STRICT", "PRESENT", "NONE"
+_OPTIMISED = "arn:aws:states:::"
+_SDK = "arn:aws:states:::aws-sdk:"
+_ANY = object()  # a member that holds any JSON (lambda:invoke's Payload)
+# Integrations whose result is another operation's output than their name says.
+_ANSWERED_BY = {
+    ("states", "startExecution.sync"): "DescribeExecution",
+    ("states", "startExecution.sync:2"): "DescribeExecution",
+}
+_NUMBERS = ("integer", "long", "float", "double")
+
+
+def check_mock_result(resource: str, result: JSON, mode: str | None) -> None:
+    """Raise ``ValidationException`` if ``result`` does not fit the resource's output."""
+    mode = mode or STRICT
+    if mode == NONE:
+        return
+    shape = output_shape(resource)
+    if shape is None:
+        return
+    if not isinstance(result, dict):
+        return  # only objects are checked; what AWS says of other values is not known
+    problem = _check(shape, result, "", mode == STRICT)
+    if problem is not None:
+        raise err.ValidationException(f"Mock result schema validation error: {problem}")
+
+
+def output_shape(resource: str) -> Any:
+    """botocore's output shape for a Task resource, or None when it has none we know
+    (a Lambda function ARN, an activity, an HTTP task, ``.waitForTaskToken``)."""
+    if resource.startswith(_SDK):
+        service, _, action = resource[len(_SDK) :].partition(":")
+        return _operation_output(service, _pascal(action))
+    if not resource.startswith(_OPTIMISED) or resource.endswith(".waitForTaskToken"):
+        return None
+    service, _, action = resource[len(_OPTIMISED) :].partition(":")
+    operation = _ANSWERED_BY.get((service, action))
+    if operation is None:
+        if ".sync" in action:
+            return None
+        operation = _pascal(action)
+    shape = _operation_output("stepfunctions" if service == "states" else service, operation)
+    if (service, operation) == ("lambda", "Invoke"):
+        return _LambdaInvoke(shape)
+    return shape
+
+
+@functools.cache
+def _operation_output(service: str, operation: str) -> Any:
+    name = botocore_name(service)
+    if name is None:
+        return None
+    model = _session().get_service_model(name)
+    if operation not in model.operation_names:
+        return None
+    return model.operation_model(operation).output_shape
+
+
+@functools.cache
+def _session() -> Any:
+    from botocore.session import get_session  # type: ignore[import-untyped]
+
+    return get_session()
+
+
+class _LambdaInvoke:
+    """Lambda Invoke's output as Step Functions returns it: ``Payload`` is JSON."""
+
+    type_name = "structure"
+
+    def __init__(self, shape: Any) -> None:
+        self.members = {**shape.members, "Payload": _ANY}
+        self.required_members = list(shape.required_members)
+        self.metadata = shape.metadata
+
+
+def _pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def _check(shape: Any, value: JSON, name: str, strict: bool) -> str | None:
+    if shape is _ANY:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        return _structure(shape, value, name, strict)
+    if kind == "list":
+        if not isinstance(value, list):
+            return f"Field '{name}' must be an array"
+        for item in value:
+            problem = _check(shape.member, item, name, strict)
+            if problem is not None:
+                return problem
+        return None
+    if kind == "map":
+        if not isinstance(value, dict):
+            return f"Field '{name}' must be an object"
+        for key, item in value.items():
+            problem = _check(shape.value, item, str(key), strict)
+            if problem is not None:
+                return problem
+        return None
+    return _scalar(shape, value, name)
+
+
+def _structure(shape: Any, value: JSON, name: str, strict: bool) -> str | None:
+    if not isinstance(value, dict):
+        return f"Field '{name}' must be an object"
+    members: Mapping[str, Any] = shape.members
+    required = set(shape.required_members) if strict else set()
+    for member, member_shape in members.items():
+        key = _pascal(member)
+        if key not in value:
+            if member in required:
+                return f"Required field '{key}' is missing"
+            continue
+        problem = _check(member_shape, value[key], key, strict)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _scalar(shape: Any, value: JSON, name: str) -> str | None:
+    kind = shape.type_name
+    metadata = shape.metadata
+    if kind in _NUMBERS:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"Field '{name}' must be a number"
+        if "min" in metadata and value < metadata["min"]:
+            return f"Field '{name}' is less than the minimum value"
+        if "max" in metadata and value > metadata["max"]:
+            return f"Field '{name}' exceeds the maximum value"
+        return None
+    if kind == "boolean":
+        return None if isinstance(value, bool) else f"Field '{name}' must be a boolean"
+    if not isinstance(value, str):  # string, blob, timestamp
+        return f"Field '{name}' must be a string"
+    enum = metadata.get("enum")
+    if enum and value not in enum:
+        return f"Field '{name}' is not an expected value"
+    if "min" in metadata and len(value) < metadata["min"]:
+        return f"Field '{name}' is smaller than the minimum length"
+    if "max" in metadata and len(value) > metadata["max"]:
+        return f"Field '{name}' is greater than the maximum length"
+    return None

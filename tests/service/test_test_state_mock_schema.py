@@ -1,0 +1,46 @@
+"""M8: mocked results checked against botocore's output shapes, one row per shape kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stepwell.service import errors as err
+from stepwell.service.test_state.mock_schema import check_mock_result
+
+SDK = "arn:aws:states:::aws-sdk:"
+
+
+@pytest.mark.parametrize(
+    ("resource", "result", "mode", "problem"),
+    [
+        ("arn:aws:states:::dynamodb:getItem", {"Item": []}, None, "Field 'Item' must be an object"),
+        ("arn:aws:states:::dynamodb:getItem", {"Item": {"a": {"S": 1}}}, None,
+         "Field 'S' must be a string"),
+        ("arn:aws:states:::dynamodb:putItem", {"ConsumedCapacity": 1}, None,
+         "Field 'ConsumedCapacity' must be an object"),
+        (SDK + "s3:getObject", {"DeleteMarker": "yes"}, None,
+         "Field 'DeleteMarker' must be a boolean"),
+        (SDK + "s3:getObject", {"DeleteMarker": True}, None, None),
+        (SDK + "sfn:describeExecution", {"Name": "n" * 81}, "PRESENT",
+         "Field 'Name' is greater than the maximum length"),
+        ("arn:aws:states:::events:putEvents", {"Entries": [{"ErrorCode": 1}]}, None,
+         "Field 'ErrorCode' must be a string"),
+        ("arn:aws:states:::events:putEvents", {"Entries": [{"EventId": "e"}]}, None, None),
+        (SDK + "nosuchservice:doThings", {"X": 1}, None, None),
+        (SDK + "s3:noSuchAction", {"X": 1}, None, None),
+        ("arn:aws:states:::nosuchservice:act", {"X": 1}, None, None),
+        ("arn:aws:states:::glue:startJobRun.sync", {"JobRunId": 1}, None, None),
+        ("arn:aws:states:::lambda:invoke.waitForTaskToken", {"StatusCode": "x"}, None, None),
+        ("arn:aws:states:::lambda:invoke", [1, 1, 1], None, None),
+        ("arn:aws:states:::lambda:invoke", {"StatusCode": "x"}, "NONE", None),
+    ],
+)  # fmt: skip
+def test_m8_shapes(resource: str, result: Any, mode: str | None, problem: str | None) -> None:
+    if problem is None:
+        check_mock_result(resource, result, mode)
+        return
+    with pytest.raises(err.ValidationException) as raised:
+        check_mock_result(resource, result, mode)
+    assert raised.value.message == f"Mock result schema validation error: {problem}"

@@ -1,0 +1,149 @@
+"""``stepwell.test_state``: TestState as a Python call with no server (issue 10), and the
+engine's corners the API tables do not reach."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import stepwell
+from stepwell.service import errors as err
+from stepwell.service.test_state.verbatim import VerbatimTexts
+
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+ROLE = "arn:aws:iam::123456789012:role/r"
+
+
+def test_python_values_and_functions() -> None:
+    state = {"Type": "Task", "Resource": FN + "add", "ResultPath": "$.sum", "End": True}
+    answer = stepwell.test_state(
+        state, {"a": 1, "b": 2}, role_arn=ROLE, functions={"add": lambda e: e["a"] + e["b"]}
+    )
+    assert answer == {"status": "SUCCEEDED", "output": '{"a":1,"b":2,"sum":3}'}
+
+
+def test_no_input_is_an_empty_object() -> None:
+    assert stepwell.test_state('{"Type": "Pass", "End": true}') == {
+        "status": "SUCCEEDED",
+        "output": "{}",
+    }
+
+
+def test_refusals_raise_the_service_error() -> None:
+    with pytest.raises(err.ValidationException, match="RoleArn must be specified"):
+        stepwell.test_state({"Type": "Task", "Resource": FN + "x", "End": True})
+    with pytest.raises(err.InvalidDefinition):
+        stepwell.test_state("{not json")
+    with pytest.raises(err.InvalidDefinition):
+        stepwell.test_state("[1]")
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        # M7: Activity, .sync and .waitForTaskToken need a mock
+        ({"definition": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke"
+                         ".waitForTaskToken", "End": True}, "role_arn": ROLE},
+         err.ValidationException),
+        ({"definition": {"Type": "Task", "Resource": FN + "x", "End": True},
+          "mock": {"fieldValidationMode": "NONE"}}, err.ValidationException),
+        ({"definition": {"Type": "Pass", "End": True}, "context": {}}, err.ValidationException),
+        ({"definition": {"StartAt": "A", "States": {"A": {"Type": "Pass"}}},
+          "state_name": "A"}, err.InvalidDefinition),
+        ({"definition": {"StartAt": "A", "States": []}, "state_name": "A"},
+         err.ValidationException),
+        ({"definition": {"StartAt": "A", "States": {"A": 1, "B": {"Type": "Succeed"}}},
+          "state_name": "B"}, err.InvalidDefinition),
+        ({"definition": {"Type": "Task", "Resource": FN + "x", "End": True},
+          "mock": {"result": {}}, "context": {"State": []}}, err.ValidationException),
+        ({"definition": {"Type": "Task", "Resource": FN + "x", "End": True},
+          "mock": {"result": {}}, "context": '["x"]'}, err.ValidationException),
+        ({"definition": {"Type": "Task", "Resource": FN + "x", "End": True},
+          "mock": {"result": {}}, "context": "{nope"}, err.ValidationException),
+    ],
+)  # fmt: skip
+def test_more_refusals(request_: dict[str, Any], expected: type[Exception]) -> None:
+    with pytest.raises(expected):
+        stepwell.test_state(**request_)
+
+
+def test_a_whole_machine_without_state_name_tests_its_start_state() -> None:
+    machine = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": 1, "Next": "B"},
+                                          "B": {"Type": "Succeed"}}}  # fmt: skip
+    assert stepwell.test_state(machine)["nextState"] == "B"
+
+
+def test_a_state_that_goes_to_itself() -> None:
+    machine = {
+        "StartAt": "StateName",
+        "States": {"StateName": {"Type": "Pass", "Next": "StateName"}},
+    }
+    answer = stepwell.test_state(machine)
+    assert answer["nextState"] == "StateName"
+
+
+def test_a_state_inside_a_map_by_name() -> None:
+    machine = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemProcessor": {"StartAt": "Inner", "States": {"Inner": {"Type": "Succeed"}}},
+                "End": True,
+            }
+        },
+    }
+    assert stepwell.test_state(machine, [1], state_name="Inner")["status"] == "SUCCEEDED"
+
+
+def test_jsonata_task_with_a_mocked_result_shows_arguments_and_result() -> None:
+    state = {"QueryLanguage": "JSONata", "Type": "Task", "Resource": FN + "x",
+             "Arguments": {"n": "{% $states.input.n %}"},
+             "Assign": {"seen": "{% $states.result %}"}, "End": True}  # fmt: skip
+    answer = stepwell.test_state(state, {"n": 1}, mock={"result": [1]}, inspection_level="DEBUG")
+    data = answer["inspectionData"]
+    assert (data["afterArguments"], data["result"]) == ('{"n":1}', "[1]")
+    assert json.loads(data["variables"]) == {"seen": [1]}
+
+
+def test_a_jsonata_map_whose_items_fail_is_caught() -> None:
+    state = {"QueryLanguage": "JSONata", "Type": "Map", "Items": "{% $states.input.nope %}",
+             "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+             "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C"}], "End": True}  # fmt: skip
+    answer = stepwell.test_state(state, {}, mock={"result": []})
+    assert (answer["status"], answer["error"]) == ("CAUGHT_ERROR", "States.QueryEvaluationError")
+
+
+def test_a_wait_state_does_not_wait() -> None:
+    answer = stepwell.test_state({"Type": "Wait", "Seconds": 86400, "Next": "N"}, {"w": 1})
+    assert answer == {"status": "SUCCEEDED", "nextState": "N", "output": '{"w": 1}'}
+
+
+def test_retriable_with_max_delay() -> None:
+    state = {"Type": "Task", "Resource": FN + "x", "End": True,
+             "Retry": [{"ErrorEquals": ["E"], "IntervalSeconds": 10, "MaxDelaySeconds": 15,
+                        "MaxAttempts": 9}]}  # fmt: skip
+    answer = stepwell.test_state(
+        state,
+        mock={"errorOutput": {"error": "E"}},
+        state_configuration={"retrierRetryCount": 3},
+        inspection_level="DEBUG",
+    )
+    assert answer["inspectionData"]["errorDetails"] == {
+        "retryIndex": 0,
+        "retryBackoffIntervalSeconds": 15,
+    }
+
+
+def test_verbatim_text_of_changed_and_nested_values() -> None:
+    texts = VerbatimTexts()
+    value = texts.parse(' {"a": [1, 2], "b": {"c" : true}} ')
+    assert texts.text(value) == '{"a": [1, 2], "b": {"c" : true}}'
+    assert texts.text({"x": value["a"]}) == '{"x":[1, 2]}'
+    value["b"]["d"] = None
+    assert texts.text(value) == '{"a":[1, 2],"b":{"c":true,"d":null}}'
+    value["a"].append(3)
+    assert texts.text(value["a"]) == "[1,2,3]"
+    assert VerbatimTexts().text([1, {"k": "v"}]) == '[1,{"k":"v"}]'

@@ -229,7 +229,7 @@ class _TestRun:
         if frame.state == self.test.name:
             raise err.ValidationException("The state did not finish within the TestState limits")
         outcome.output, outcome.has_output, outcome.next_state = frame.input, True, frame.state
-        if not self._exited():
+        if not self._exited(frame.state):
             self._caught(outcome)
         return outcome
 
@@ -251,9 +251,20 @@ class _TestRun:
         match = first_match(self.state.catchers, outcome.error or "")
         outcome.error_details = {"catchIndex": match[0] if match else 0}
 
-    def _exited(self) -> bool:
+    def _exited(self, next_state: str) -> bool:
+        """Whether the state left on its own rather than through a Catch. A Catch also
+        writes the state's ``StateExited`` (B1), after a failure event or, for an error
+        in the state's own fields, straight to the catcher's ``Next``."""
+        if not self.state.catchers:
+            return True
         exited = f"{self.state.type}StateExited"
-        return any(event["type"] == exited for event in self.events)
+        for event in self.events:
+            kind = event["type"]
+            if kind == exited:
+                break
+            if kind.endswith(("Failed", "TimedOut")) and kind != "MapIterationFailed":
+                return False
+        return not self.state.transition.end and next_state == self.state.transition.next
 
     def _failure(self) -> tuple[str | None, str | None]:
         """The error the state failed with: from its failure event (TaskFailed,

@@ -85,8 +85,10 @@ def test_heartbeat_timeout_is_caught_as_states_heartbeat_timeout() -> None:
     fired = step(
         machine, first.execution, ev.TimerFired(beat.frame, beat.seq, "heartbeat"), env(10)
     )
-    assert fired.execution.output == {"error": {"Error": "States.HeartbeatTimeout", "Cause": ""}}
+    # C6, D7: a timeout has no cause; the caught error output has "Cause": null.
+    assert fired.execution.output == {"error": {"Error": "States.HeartbeatTimeout", "Cause": None}}
     assert fired.events[0]["type"] == "TaskTimedOut"
+    assert "cause" not in fired.events[0]["taskTimedOutEventDetails"]
 
 
 def test_a_heartbeat_pushes_the_heartbeat_deadline_back() -> None:

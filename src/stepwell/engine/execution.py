@@ -69,6 +69,7 @@ class Frame:
     parent: int | None = None
     slot: int = 0  # branch or item index within the parent's fanout
     entered_event: int = 0  # id of the current state's ...StateEntered event
+    entered_previous: int = 0  # that event's previousEventId (EvaluationFailed copies it)
     last_event: int = 0  # id of this frame's latest history event
     seq: int = 0  # bumped whenever the frame stops waiting; stale reports are dropped
     waiting: Waiting = ""

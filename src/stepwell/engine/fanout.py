@@ -14,6 +14,7 @@ threshold is exceeded, the Map fails with ``States.ExceedToleratedFailureThresho
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stepwell.engine.dataflow import (
@@ -21,12 +22,14 @@ from stepwell.engine.dataflow import (
     field_error,
     jsonata_states,
     jsonpath_input,
+    runtime_error,
     select_path,
 )
 from stepwell.engine.execution import REDRIVE_DONE, Fanout, Frame
 from stepwell.engine.history import to_json_text
-from stepwell.engine.interpreter import Interpreter
+from stepwell.engine.interpreter import Interpreter, error_output_of
 from stepwell.language import errors as e
+from stepwell.language.compiler import PathValue
 from stepwell.language import model as m
 from stepwell.language.evaluation import JSON, EvalContext
 
@@ -75,19 +78,27 @@ def _fanout_input(frame: Frame, state: m.State, ctx: EvalContext) -> JSON:
 
 
 def start_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
+    """Read the Map's fields and start its iterations.
+
+    Order (B3, B4): ItemsPath/Items and MaxConcurrency(Path) are read before
+    ``MapStateStarted``, ToleratedFailureCount(Path)/ToleratedFailurePercentage(Path)
+    after it. A failure before it records no ``MapStateStarted``.
+    """
     ctx = interp.eval_context(frame, state)
     map_input = _fanout_input(frame, state, ctx)
     items = _items(frame, state, map_input, ctx)
     scope = jsonata_states(frame.input, ctx) if state.is_jsonata else map_input
+    max_concurrency = _count(frame, state, "MaxConcurrency", state.max_concurrency, scope, ctx)
+    frame.effective_input = map_input
+    interp.history.add(
+        frame, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}
+    )
     fan = Fanout(
         results=[None] * len(items),
         pending=0,
         items=items,
-        max_concurrency=_whole_number(
-            frame, state, "MaxConcurrency", state.max_concurrency, scope, ctx
-        )
-        or 0,
-        tolerated_count=_whole_number(
+        max_concurrency=max_concurrency or 0,
+        tolerated_count=_count(
             frame, state, "ToleratedFailureCount", state.tolerated_failure_count, scope, ctx
         ),
         tolerated_percentage=_percentage(frame, state, scope, ctx),
@@ -97,10 +108,6 @@ def start_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
         fan.results[index] = output
     fan.succeeded.extend(sorted(done))
     fan.skip.extend(sorted(done))
-    frame.effective_input = map_input
-    interp.history.add(
-        frame, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}
-    )
     frame.fanout = fan
     frame.waiting = "children"
     _start_iterations(interp, frame, state)
@@ -116,51 +123,119 @@ def _items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -
         items = _read_path(frame, state, state.items_path, map_input, ctx)
     else:
         items = map_input
-    if not isinstance(items, list):
-        raise field_error(
+    if isinstance(items, list):
+        return items
+    if state.items is not None and state.is_jsonata:
+        raise field_error(state, frame, "Items", _items_not_an_array(state.items, items))
+    if state.items_path is not None and not state.is_jsonata:
+        raise runtime_error(
             state,
             frame,
-            "Items",
-            f"Map state input must be an array but was: {to_json_text(items)}"
-            if state.is_jsonata or state.items_path is None
-            else f"Invalid path '{state.items_path.text}': The path must point to a JSON "
+            f"Invalid path '{state.items_path.text}': The path must point to a JSON "
             f"array but was: {to_json_text(items)}",
         )
-    return items
+    # D5: no Items field and the input is not an array: no location.
+    detail = f"Map state input must be an array but was: {to_json_text(items)}"
+    if state.is_jsonata:
+        raise e.StatesError(e.QUERY_EVALUATION_ERROR, detail)
+    raise runtime_error(state, frame, detail)
+
+
+def _items_not_an_array(items: Any, value: JSON) -> str:
+    """D5: "The JSONata expression '<expr>' specified for the field 'Items' returned an
+    unexpected result type. Expected 'array', but was '<type>' for value: <json>"."""
+    template = getattr(items, "value", None)
+    text = template[2:-2].strip() if isinstance(template, str) else to_json_text(template)
+    return (
+        f"The JSONata expression '{text}' specified for the field 'Items' returned an "
+        f"unexpected result type. Expected 'array', but was '{_json_type(value)}' for "
+        f"value: {to_json_text(value)}"
+    )
+
+
+def _json_type(value: JSON) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string" if isinstance(value, str) else "object"
 
 
 def _read_path(frame: Frame, state: m.State, path: Any, data: JSON, ctx: EvalContext) -> JSON:
     return select_path(path, data, ctx, state, frame)
 
 
-def _whole_number(
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def _count(
     frame: Frame, state: m.State, name: str, value: Any, scope: JSON, ctx: EvalContext
 ) -> int | None:
+    """MaxConcurrency or ToleratedFailureCount: a whole number, not negative (D3)."""
     if value is None:
         return None
     number = value.evaluate(scope, ctx)
-    if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
+    if isinstance(value, PathValue):
+        text = _value_text(number)
+        if not _INTEGER.fullmatch(text):
+            raise runtime_error(
+                state,
+                frame,
+                f'The {name}Path field refers to value "{text}" which is not a valid '
+                f"integer: {value.text}",
+            )
+        number = int(text)
+    elif isinstance(number, bool) or not isinstance(number, int | float):
         raise field_error(
             state,
             frame,
             name,
             f"The {name} value {to_json_text(number)} is not a non-negative integer.",
         )
+    if number < 0:
+        raise field_error(state, frame, name, f"{name} cannot be negative.")
     return int(number)
 
 
 def _percentage(frame: Frame, state: m.MapState, scope: JSON, ctx: EvalContext) -> float | None:
-    if state.tolerated_failure_percentage is None:
+    """ToleratedFailurePercentage: a number from 0 to 100 (D3)."""
+    field = state.tolerated_failure_percentage
+    if field is None:
         return None
-    value = state.tolerated_failure_percentage.evaluate(scope, ctx)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+    value = field.evaluate(scope, ctx)
+    if isinstance(field, PathValue):
+        text = _value_text(value)
+        if not _FLOAT.fullmatch(text):
+            raise runtime_error(
+                state,
+                frame,
+                f'The ToleratedFailurePercentagePath field refers to value "{text}" which '
+                f"is not a valid float: {field.text}",
+            )
+        value = float(text)
+    elif isinstance(value, bool) or not isinstance(value, int | float):
         raise field_error(
             state,
             frame,
             "ToleratedFailurePercentage",
-            f"The ToleratedFailurePercentage value {to_json_text(value)} is not between 0 and 100.",
+            f"The ToleratedFailurePercentage value {to_json_text(value)} is not a number.",
+        )
+    if not 0 <= value <= 100:
+        raise field_error(
+            state,
+            frame,
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentage must be between 0 and 100.",
         )
     return float(value)
+
+
+def _value_text(value: JSON) -> str:
+    """A path field's value as D3 quotes it: a string's own text, else its JSON."""
+    return value if isinstance(value, str) else to_json_text(value)
 
 
 def _start_iterations(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
@@ -218,51 +293,56 @@ def child_succeeded(interp: Interpreter, child: Frame, output: JSON) -> None:
     fan.results[child.slot] = output
     fan.succeeded.append(child.slot)
     _child_done(interp, parent, child)
-    if isinstance(state, m.MapState):
-        interp.history.add(
-            child,
-            "MapIterationSucceeded",
-            "mapIterationSucceededEventDetails",
-            {"name": state.name, "index": child.slot},
-        )
-    _after_child(interp, parent, state, child)
+    ended = _end_child(interp, parent, child, state, "Succeeded")
+    _after_child(interp, parent, state, ended)
 
 
 def child_failed(interp: Interpreter, child: Frame, error: str | None, cause: str | None) -> None:
+    """A branch or iteration failed: a tolerated Map failure is counted, otherwise the
+    other children are stopped (B8) and the state fails with the error, through its
+    Retry and Catch (``…StateFailed`` is recorded only if no Retry applies, B2)."""
     parent, state = _parent_of(interp, child)
     fan = parent.fanout
     assert fan is not None
     _child_done(interp, parent, child)
+    ended = _end_child(interp, parent, child, state, "Failed")
     if isinstance(state, m.MapState):
-        interp.history.add(
-            child,
-            "MapIterationFailed",
-            "mapIterationFailedEventDetails",
-            {"name": state.name, "index": child.slot},
-            advance=False,
-        )
         fan.failures += 1
         if _tolerated(fan):
-            fan.results[child.slot] = {"Error": error, "Cause": cause}
-            _after_child(interp, parent, state, child)
+            fan.results[child.slot] = error_output_of(error, cause)
+            _after_child(interp, parent, state, ended)
             return
         if fan.tolerated_count is not None or fan.tolerated_percentage is not None:
             error = e.EXCEED_TOLERATED_FAILURE_THRESHOLD
             cause = "The specified tolerated failure threshold was exceeded"
-    parent.last_event = max(parent.last_event, child.last_event)
-    _stop_children(interp, parent, state)
+    _stop_children(interp, parent, state, parent.last_event)  # the failing event
     if parent.parent is None:  # what a redrive of this top-level state may keep
         interp.execution.extra[REDRIVE_DONE] = {
             "state": state.name,
             "done": [[index, fan.results[index]] for index in fan.succeeded],
         }
-    interp.history.add(parent, f"{state.type}StateFailed")
     parent.fanout = None
     parent.waiting = ""
     parent.seq += 1
-    interp.state_failed(parent, state, e.StatesError(error or "", cause or ""))
+    interp.state_failed(parent, state, e.StatesError(error or "", cause or ""), evaluated=False)
     if not parent.done and not parent.waiting:
         interp.ready.append(parent)
+
+
+def _end_child(interp: Interpreter, parent: Frame, child: Frame, state: Any, outcome: str) -> int:
+    """A child's thread ends. Its parent goes on from the child's last event (A2, A5:
+    the next iteration's ``MapIterationStarted``, a retry's ``…StateStarted``,
+    ``…StateFailed``); a Map iteration also records ``MapIteration<outcome>``, pointing
+    at that event too. Returns the id of the child's final event."""
+    parent.last_event = child.last_event
+    if not isinstance(state, m.MapState):
+        return child.last_event
+    return interp.history.add(
+        child,
+        f"MapIteration{outcome}",
+        f"mapIteration{outcome}EventDetails",
+        {"name": state.name, "index": child.slot},
+    )
 
 
 def _parent_of(interp: Interpreter, child: Frame) -> tuple[Frame, Any]:
@@ -288,13 +368,16 @@ def _tolerated(fan: Fanout) -> bool:
     return False
 
 
-def _after_child(interp: Interpreter, parent: Frame, state: Any, child: Frame) -> None:
-    parent.last_event = max(parent.last_event, child.last_event)
+def _after_child(interp: Interpreter, parent: Frame, state: Any, ended: int) -> None:
+    """Start the next iterations; once every child is done, the state succeeds.
+    ``MapStateSucceeded`` (and so ``MapStateExited``) points at the last iteration's end
+    event, ``ParallelStateSucceeded`` at the last branch event (A2, A5)."""
     fan = parent.fanout
     assert fan is not None
     if isinstance(state, m.MapState):
         _start_iterations(interp, parent, state)
         if fan.pending == 0 and fan.next_index >= len(fan.items or ()):
+            parent.last_event = ended
             _fanout_done(interp, parent, state)
     elif fan.pending == 0:
         _fanout_done(interp, parent, state)
@@ -303,7 +386,7 @@ def _after_child(interp: Interpreter, parent: Frame, state: Any, child: Frame) -
 def _fanout_done(interp: Interpreter, parent: Frame, state: Any) -> None:
     fan = parent.fanout
     assert fan is not None
-    interp.history.add(parent, f"{state.type}StateSucceeded", advance=False)
+    interp.history.add(parent, f"{state.type}StateSucceeded")  # history.KEEPS_CHAIN
     parent.fanout = None
     parent.waiting = ""
     parent.seq += 1
@@ -315,23 +398,38 @@ def _fanout_done(interp: Interpreter, parent: Frame, state: Any) -> None:
         interp.ready.append(parent)
 
 
-def _stop_children(interp: Interpreter, parent: Frame, state: Any) -> None:
-    """Stop every child still running (and their own children), recording the abort."""
+def _stop_children(interp: Interpreter, parent: Frame, state: Any, cause: int) -> None:
+    """Stop every child still running, and their own children (B8): a child in a Task
+    state records ``TaskStateAborted``, then a Map iteration ``MapIterationAborted``, all
+    pointing at ``cause``, the event that failed the state (A5). The order is chosen from
+    the rule's text (AWS showed each pattern once): children in the order they started,
+    a nested child's events before its parent's."""
     fan = parent.fanout
     assert fan is not None
     for child_id in list(fan.children):
         child = interp.execution.frames.get(child_id)
-        if child is None:
-            continue
-        if isinstance(state, m.MapState):
-            interp.history.add(
-                child,
-                "MapIterationAborted",
-                "mapIterationAbortedEventDetails",
-                {"name": state.name, "index": child.slot},
-            )
-        discard_frame(interp, child)
+        if child is not None:
+            _abort(interp, child, state, cause)
     fan.children.clear()
+
+
+def _abort(interp: Interpreter, frame: Frame, owner: Any, cause: int) -> None:
+    history = interp.history
+    if frame.fanout is not None:
+        inner = interp.graph_of(frame).states[frame.state]
+        _stop_children(interp, frame, inner, cause)
+    if interp.graph_of(frame).states[frame.state].type == "Task":
+        history.add(frame, "TaskStateAborted", advance=False, previous=cause)
+    if isinstance(owner, m.MapState):
+        history.add(
+            frame,
+            "MapIterationAborted",
+            "mapIterationAbortedEventDetails",
+            {"name": owner.name, "index": frame.slot},
+            advance=False,
+            previous=cause,
+        )
+    discard_frame(interp, frame)
 
 
 def discard_frame(interp: Interpreter, frame: Frame) -> None:

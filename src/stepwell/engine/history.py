@@ -5,13 +5,32 @@ Every event is a dict exactly as the API returns it: ``timestamp``, ``type``, ``
 service model. Input and output travel as compact JSON strings, as AWS sends them.
 
 Ids count up from 1 for the whole execution even when history is not recorded, because
-error causes name them ("entered at the event id #2"). ``previousEventId`` follows the
-frame: an event points at the previous event of the same thread of control, and a
-branch's first event points at the event that started its Parallel or Map. A few events
-do not move that chain on (``advance=False``): ``ParallelStateSucceeded``,
-``MapStateSucceeded`` and ``MapIterationFailed`` point back like any event, but the
-event after them points where they point (measured on AWS, us-east-1; floci-io/floci
-pull request #3167, "previousEventId chaining matches AWS").
+error causes name them ("entered at the event id #2").
+
+``previousEventId`` follows one rule: each thread of control (the machine's own frame, a
+Parallel branch, a Map iteration) keeps its last event; a new event of the thread points
+at it and becomes the last. A branch or iteration starts from its parent's last event, so
+a branch's first state points at ``ParallelStateStarted`` and an iteration's
+``MapIterationStarted`` at ``MapStateStarted``. The exceptions, each an explicit rule
+(rule ids of the AWS behaviour list of issue 8, measured on AWS):
+
+* A1/A4: events of the execution itself, outside any thread (``ExecutionStarted``,
+  ``ExecutionAborted``, ``ExecutionTimedOut``), point at 0, and nothing points at them:
+  the machine's thread starts with last event 0, so its first ``…StateEntered`` points
+  at 0 too (``interpreter.start``).
+* ``KEEPS_CHAIN``: ``ParallelStateSucceeded`` and ``MapStateSucceeded`` point back like
+  any event, but the thread's next event (``…StateExited``) points where they point.
+* A2: a finished iteration's ``MapIterationSucceeded``/``MapIterationFailed`` points at
+  the iteration's last event, and its parent Map goes on from that same event (the next
+  ``MapIterationStarted``, a retry's ``MapStateStarted``, ``MapStateFailed``), except
+  that ``MapStateSucceeded`` points at the last iteration's end (``fanout.py``).
+* A3: ``EvaluationFailed`` copies its ``…StateEntered``'s pointer (``previous=``), except
+  in a Wait state; later events chain on it (``Interpreter.evaluation_failed``).
+* A5/B8: the events of a failure cascade (``TaskStateAborted``, ``MapIterationAborted``)
+  point at the event that caused it and do not move any chain (``fanout.py``).
+
+``add`` takes an explicit ``previous`` for these rules and ``advance=False`` for an event
+that must not become its thread's last.
 
 An execution has at most 25,000 events (Developer Guide, "Step Functions service
 quotas"); AWS then fails it with ``States.Runtime``, "The execution reached the maximum
@@ -36,6 +55,8 @@ HISTORY_LIMIT_CAUSE = "The execution reached the maximum number of history event
 _EXECUTION_ENDS = frozenset(
     ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted")
 )
+# Events after which the thread's next event points where they point (see above).
+KEEPS_CHAIN = frozenset(("ParallelStateSucceeded", "MapStateSucceeded"))
 
 
 class HistoryLimitReached(Exception):
@@ -92,14 +113,18 @@ class HistoryRecorder:
         details_key: str | None = None,
         details: dict[str, Any] | None = None,
         advance: bool = True,
+        previous: int | None = None,
     ) -> int:
+        """Record an event of ``frame``'s thread (``None``: of the execution itself) and
+        return its id; ``previous`` overrides the chaining rule (module docstring)."""
         execution = self.execution
         event_id = execution.event_count + 1
         if event_id >= HISTORY_LIMIT and event_type not in _EXECUTION_ENDS:
             raise HistoryLimitReached
         execution.event_count = event_id
-        previous = frame.last_event if frame is not None else event_id - 1
-        if frame is not None and advance:
+        if previous is None:
+            previous = frame.last_event if frame is not None else 0
+        if frame is not None and advance and event_type not in KEEPS_CHAIN:
             frame.last_event = event_id
         if self.enabled:
             event: HistoryEvent = {

@@ -131,6 +131,7 @@ class Interpreter:
         self.assigned = None
         if frame.parent is None and self.execution.extra:
             self.execution.extra.pop(REDRIVE_DONE, None)  # a new top-level state: stale
+        frame.entered_previous = frame.last_event
         frame.entered_event = self.history.add(
             frame,
             _ENTERED[state.type],
@@ -210,27 +211,45 @@ class Interpreter:
 
     # ----------------------------------------------------------------- errors
 
-    def state_failed(self, frame: Frame, state: State, error: e.StatesError) -> None:
-        """A state reported an error: Retry, else Catch, else the frame fails."""
-        if error.location and state.is_jsonata:
+    def state_failed(
+        self, frame: Frame, state: State, error: e.StatesError, *, evaluated: bool = True
+    ) -> None:
+        """A state reported an error: Retry, else Catch, else the frame fails.
+
+        ``evaluated`` is False for an error a task or a child frame reported, which is
+        never the state's own ``EvaluationFailed``. A Parallel or Map state records
+        ``…StateFailed`` only once no Retry applies (B2), also after its own
+        ``EvaluationFailed`` (B3), but not for ``States.Runtime``, which ends the
+        execution at once (B4).
+        """
+        error = _located(error, state, frame)
+        if evaluated and state.is_jsonata and error.error == e.QUERY_EVALUATION_ERROR:
             self.evaluation_failed(frame, state, error)
-        error = locate(error, state, frame)
         if self.try_retry(frame, state, error.error):
             return
+        if state.type in _FANOUT_TYPES and error.error != e.RUNTIME:
+            self.history.add(frame, f"{state.type}StateFailed")
         if self.try_catch(frame, state, error):
             return
         self.fail_frame(frame, error.error, error.cause)
 
     def evaluation_failed(self, frame: Frame, state: State, error: e.StatesError) -> None:
         """Record ``EvaluationFailed``: a JSONata expression failed in a field of the state
-        (API Reference, "EvaluationFailedEventDetails"; recorded once per attempt)."""
-        details = {
-            "error": error.error,
-            "cause": error.cause,
-            "location": error.location,
-            "state": state.name,
-        }
-        self.history.add(frame, "EvaluationFailed", "evaluationFailedEventDetails", details)
+        (API Reference, "EvaluationFailedEventDetails"; recorded once per attempt).
+
+        D6: the cause is the full one (prefix included, as in ``ExecutionFailed``);
+        ``location`` only when a named field failed. A3: the event copies its
+        ``…StateEntered``'s ``previousEventId``, except in a Wait state, where it points
+        at ``WaitStateEntered``; later events chain on it.
+        """
+        details = {"error": error.error, "cause": error.cause}
+        if error.location:
+            details["location"] = error.location
+        details["state"] = state.name
+        previous = frame.last_event if state.type == "Wait" else frame.entered_previous
+        self.history.add(
+            frame, "EvaluationFailed", "evaluationFailedEventDetails", details, previous=previous
+        )
 
     def try_retry(self, frame: Frame, state: State, error: str) -> bool:
         match = first_match(state.retriers, error)
@@ -249,12 +268,15 @@ class Interpreter:
         return True
 
     def try_catch(self, frame: Frame, state: State, error: e.StatesError) -> bool:
+        """Catch: the catcher's output leaves the state through ``<Type>StateExited``,
+        then its ``Next`` is entered (B1, C5)."""
         match = first_match(state.catchers, error.error)
         if match is None:
             return False
         catcher = match[1]
-        error_output = {"Error": error.error, "Cause": error.cause}
+        error_output = error_output_of(error.error, error.cause)
         ctx = self.eval_context(frame, state)
+        self.assigned = None
         try:
             if state.is_jsonata:
                 states = jsonata_states(frame.input, ctx)
@@ -269,11 +291,12 @@ class Interpreter:
                 output = apply_result_path(catcher.result_path, frame.input, error_output)
                 self.assign(frame, catcher.assign, error_output, ctx)
         except e.StatesError as failure:
-            if failure.location and state.is_jsonata:
+            failure = _located(failure, state, frame)
+            if failure.error == e.QUERY_EVALUATION_ERROR and state.is_jsonata:
                 self.evaluation_failed(frame, state, failure)
-            self.fail_frame(frame, failure.error, locate(failure, state, frame).cause)
+            self.fail_frame(frame, failure.error, failure.cause)
             return True
-        self.enter(frame, catcher.next, output)
+        self.leave(frame, state, output, catcher.next)
         return True
 
     def fail_frame(self, frame: Frame, error: str | None, cause: str | None) -> None:
@@ -330,13 +353,16 @@ class Interpreter:
         last: Frame | None = None,
     ) -> None:
         """Record the execution's end; its previousEventId is the latest event of ``last``
-        (the frame that ended it) or else of the machine's own frame."""
+        (the frame that ended it) or else of the machine's own frame, and 0 for an end
+        that comes from outside the execution's threads (A4: StopExecution; the
+        execution's TimeoutSeconds likewise). A missing error or cause is omitted, not
+        written as "" (D7, C6)."""
         execution = self.execution
         execution.status = status
         execution.output = output
-        execution.error = error
-        execution.cause = cause
-        root = last if last is not None else execution.frames.get(ROOT)
+        execution.error = error or None
+        execution.cause = cause or None
+        root = None if status in _OUTSIDE_ENDS else last or execution.frames.get(ROOT)
         if status == "SUCCEEDED":
             self.history.add(
                 root,
@@ -345,14 +371,37 @@ class Interpreter:
                 payload_details("output", output) if self.history.enabled else None,
             )
         else:
-            details: dict[str, Any] = {}
-            if error is not None:
-                details["error"] = error
-            if cause is not None:
-                details["cause"] = cause
+            details = failure_details(error, cause)
             event_type, key = _END_EVENTS[status]
             self.history.add(root, event_type, key, details)
         execution.frames.clear()
+
+
+def _located(error: e.StatesError, state: State, frame: Frame) -> e.StatesError:
+    """``locate`` (the cause's state-and-event prefix), keeping the failed field."""
+    located = locate(error, state, frame)
+    if located is error or not error.location:
+        return located
+    return e.StatesError(located.error, located.cause, error.location)
+
+
+def failure_details(error: str | None, cause: str | None) -> dict[str, Any]:
+    """``error`` and ``cause`` of a ``…Failed``/``…TimedOut`` event, each omitted when
+    missing: a Fail state without Error, SendTaskFailure without fields, a timeout's cause
+    (D7, C6). The engine carries a missing error or cause as "" (``StatesError``'s
+    default)."""
+    details: dict[str, Any] = {}
+    if error:
+        details["error"] = error
+    if cause:
+        details["cause"] = cause
+    return details
+
+
+def error_output_of(error: str | None, cause: str | None) -> dict[str, JSON]:
+    """What a Catch (or a tolerated Map failure) gets: ``{"Error", "Cause"}``, with
+    ``null`` for a missing one (D7)."""
+    return {"Error": error or None, "Cause": cause or None}
 
 
 def assigned_texts(values: Mapping[str, JSON]) -> dict[str, str]:
@@ -362,6 +411,8 @@ def assigned_texts(values: Mapping[str, JSON]) -> dict[str, str]:
     return {name: to_json_text(value) for name, value in values.items()}
 
 
+_FANOUT_TYPES = frozenset(("Parallel", "Map"))
+_OUTSIDE_ENDS = frozenset(("ABORTED", "TIMED_OUT"))
 _END_EVENTS = {
     "FAILED": ("ExecutionFailed", "executionFailedEventDetails"),
     "TIMED_OUT": ("ExecutionTimedOut", "executionTimedOutEventDetails"),
@@ -400,7 +451,7 @@ def start(
         graph=machine.root.key,
         state=machine.root.start_at,
         input=execution_input,
-        last_event=1,
+        last_event=0,  # A1: nothing points at ExecutionStarted
     )
     execution.frames[ROOT] = root
     if machine.timeout_seconds is not None:

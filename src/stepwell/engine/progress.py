@@ -152,10 +152,25 @@ class ExecutionProgress:
         self._by_state.setdefault(name, []).append(event["id"])
 
     def _exited(self, event: Event) -> None:
+        """A state left; after a failure, through a Catch, which writes the failed
+        state's ``…StateExited`` too (AWS behaviour B1)."""
         name = event_details(event).get("name")
         visit_id = self._find_open(event, lambda visit: visit.state == name)
         if visit_id is not None:
-            self._update(visit_id, event, SUCCEEDED).open = False
+            caught = self._visits[visit_id].status == FAILED
+            self._update(visit_id, event, CAUGHT if caught else SUCCEEDED).open = False
+
+    def _evaluation_failed(self, event: Event) -> None:
+        """``EvaluationFailed`` points where its state's ``…StateEntered`` points (at it
+        in a Wait state; AWS behaviour A3), so its visit is found by name and pointer."""
+        details = event_details(event)
+        previous = self._previous[event["id"]]
+        for visit_id in reversed(self._by_state.get(str(details.get("state")), [])):
+            visit = self._visits[visit_id]
+            if visit.open and previous in (visit_id, self._previous.get(visit_id)):
+                self._owner[event["id"]] = visit_id
+                self._update(visit_id, event, FAILED).error = error_summary(details)
+                return
 
     def _scheduled(self, event: Event) -> None:
         visit_id = self._follow(event)
@@ -182,6 +197,24 @@ class ExecutionProgress:
         visit_id = self._find_open(event, lambda visit: visit.state_type == state_type)
         if visit_id is not None and status is not None:
             self._update(visit_id, event, status).error = error_summary(event_details(event))
+            self._abort_inside(visit_id, event)
+
+    def _abort_inside(self, fanout_id: int, event: Event) -> None:
+        """A Parallel or Map state failed: the visits still open in its branches and
+        iterations were stopped (their abort events point at the failure, not at them)."""
+        for visit_id, visit in self._visits.items():
+            active = visit.open and visit.status in _ACTIVE
+            if visit_id > fanout_id and active and self._inside(visit_id, fanout_id):
+                self._update(visit_id, event, "ABORTED").open = False
+
+    def _inside(self, visit_id: int, ancestor: int) -> bool:
+        cursor = self._previous.get(visit_id, 0)
+        while cursor > ancestor:
+            owner = self._owner.get(cursor)
+            if owner is None or owner == ancestor:
+                return owner == ancestor
+            cursor = self._previous.get(owner, 0)  # the event before that visit
+        return cursor == ancestor
 
     def _other(self, event: Event) -> None:
         self._follow(event)
@@ -230,6 +263,7 @@ _EXACT: Mapping[str, Handler] = {
     "ExecutionStarted": ExecutionProgress._started,
     **dict.fromkeys(EXECUTION_ENDS, ExecutionProgress._ended),
     "TaskSubmitted": ExecutionProgress._submitted,
+    "EvaluationFailed": ExecutionProgress._evaluation_failed,
     "ParallelStateFailed": _fanout_handler("Parallel", FAILED),
     "ParallelStateAborted": _fanout_handler("Parallel", "ABORTED"),
     "ParallelStateSucceeded": _fanout_handler("Parallel", None),

@@ -24,7 +24,7 @@ from stepwell.engine.dataflow import (
 )
 from stepwell.engine.execution import Frame
 from stepwell.engine.history import payload_details, to_json_text
-from stepwell.engine.interpreter import Interpreter
+from stepwell.engine.interpreter import Interpreter, failure_details
 from stepwell.language import errors as e
 from stepwell.language import model as m
 from stepwell.language.compiler import PathValue
@@ -391,13 +391,13 @@ def _task_failed(
 ) -> None:
     family, resource_type, resource = resource_kind(state.resource)
     outcome = "TimedOut" if timed_out else "Failed"
-    details: dict[str, Any] = {"error": error, "cause": cause}
+    details = failure_details(error, cause)  # D7, C6: a missing error or cause is omitted
     if family == "Task":
         details = {"resourceType": resource_type, "resource": resource, **details}
     interp.history.add(
         frame, f"{family}{outcome}", f"{_lower_first(family)}{outcome}EventDetails", details
     )
-    interp.state_failed(frame, state, e.StatesError(error, cause))
+    interp.state_failed(frame, state, e.StatesError(error, cause), evaluated=False)
 
 
 def _lower_first(text: str) -> str:
@@ -416,9 +416,8 @@ def deliver(interp: Interpreter, event: ev.Event) -> None:
         interp.resume_all()
         return
     if isinstance(event, ev.TimerFired) and event.kind == "execution_timeout":
-        interp.end_execution(
-            "TIMED_OUT", error=e.TIMEOUT, cause="The execution has exceeded its TimeoutSeconds."
-        )
+        # K6: DescribeExecution of a timed-out execution has no error and no cause.
+        interp.end_execution("TIMED_OUT")
         return
     frame = interp.execution.frames.get(event.frame)
     if frame is None or frame.done or frame.seq != event.seq:

@@ -284,12 +284,20 @@ def json_equal(left: JSON, right: JSON) -> bool:
     """JSON equality: ``true`` is not ``1``, ``1`` is ``1.0``, containers compare deeply."""
     if _is_number(left) and _is_number(right):
         return bool(left == right)
+    if isinstance(left, list):  # a list subclass (language.verbatim) is still an array
+        return (
+            isinstance(right, list)
+            and len(left) == len(right)
+            and all(map(json_equal, left, right))
+        )
+    if isinstance(left, dict):
+        return (
+            isinstance(right, dict)
+            and left.keys() == right.keys()
+            and all(json_equal(v, right[k]) for k, v in left.items())
+        )
     if type(left) is not type(right):
         return False
-    if isinstance(left, list):
-        return len(left) == len(right) and all(map(json_equal, left, right))
-    if isinstance(left, dict):
-        return left.keys() == right.keys() and all(json_equal(v, right[k]) for k, v in left.items())
     return bool(left == right)
 
 

@@ -91,10 +91,9 @@ class Scanner:
         return self.pos >= len(self.text)
 
     def read_string(self) -> str:
-        """A quoted filter literal; a backslash makes the next character literal."""
+        """A quoted filter literal (the caller saw the quote); a backslash makes the next
+        character literal."""
         quote = self.peek()
-        if quote not in ("'", '"'):
-            raise self.error("expected a quoted string")
         self.pos += 1
         chars: list[str] = []
         while True:

@@ -242,3 +242,119 @@ def test_g1_start_sync_execution_context_has_no_redrive_count(store: Store) -> N
     context = json.loads(done["output"])["c"]
     assert "RedriveCount" not in context["Execution"]
     assert "RetryCount" not in context["State"]
+
+
+# --------------------------------------------------------------------------- I1
+
+SENT = "[[1, 2, 3], [4, 5, 6]]"
+NESTED_PARALLEL = {
+    "StartAt": "P",
+    "States": {
+        "P": {
+            "Type": "Parallel",
+            "Branches": [
+                {
+                    "StartAt": "Q",
+                    "States": {
+                        "Q": {
+                            "Type": "Parallel",
+                            "Branches": [
+                                {"StartAt": "R", "States": {"R": {"Type": "Pass", "End": True}}}
+                            ],
+                            "End": True,
+                        }
+                    },
+                }
+            ],
+            "Next": "M",
+        },
+        "M": {
+            "Type": "Map",
+            "ItemsPath": "$[0][0]",
+            "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}},
+            "End": True,
+        },
+    },
+}
+
+
+def payloads(history: list[dict[str, Any]], event_type: str) -> list[str]:
+    texts = []
+    for event in history:
+        if event["type"] == event_type:
+            (details,) = [value for key, value in event.items() if key.endswith("Details")]
+            texts.append(details.get("input", details.get("output")))
+    return texts
+
+
+def test_i1_unmodified_input_keeps_its_text_selected_values_compact() -> None:
+    result = stepwell.run(NESTED_PARALLEL, SENT, start_time=T0)
+    history = result.history
+    assert payloads(history, "ExecutionStarted") == [SENT]
+    assert payloads(history, "ParallelStateEntered") == [SENT, SENT]
+    assert payloads(history, "PassStateEntered")[0] == SENT  # through both branches
+    assert payloads(history, "ParallelStateExited") == [f"[{SENT}]", f"[[{SENT}]]"]
+    assert payloads(history, "MapStateEntered") == [f"[[{SENT}]]"]
+    assert payloads(history, "PassStateEntered")[1:] == ["[1,2,3]", "[4,5,6]"]  # selected
+    assert payloads(history, "MapStateExited") == ["[[1,2,3],[4,5,6]]"]  # a new result
+    assert result.output == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_i1_a_modified_input_is_written_compact() -> None:
+    definition = {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Pass", "Result": 1, "ResultPath": "$.r", "End": True}},
+    }
+    result = stepwell.run(definition, '{"a": [1, 2]}', start_time=T0)
+    assert payloads(result.history, "PassStateEntered") == ['{"a": [1, 2]}']
+    assert payloads(result.history, "PassStateExited") == ['{"a":[1,2],"r":1}']
+
+
+def test_i1_the_kept_value_still_behaves_as_plain_json() -> None:
+    definition = {
+        "StartAt": "J",
+        "States": {
+            "J": {
+                "Type": "Pass",
+                "QueryLanguage": "JSONata",
+                "Output": "{% {'n': $count($states.input.a), "
+                "'same': $states.input = {'a': [1, 2]}} %}",
+                "Next": "C",
+            },
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericEquals": 2, "Next": "Done"}],
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    result = stepwell.run(definition, '{"a": [1, 2]}', start_time=T0)
+    assert result.status == "SUCCEEDED"
+    assert result.output == {"n": 2, "same": True}
+
+
+def test_i1_intrinsics_compare_the_kept_value_as_json() -> None:
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {
+                "Type": "Pass",
+                "Parameters": {"in.$": "States.ArrayContains(States.Array($), $)"},
+                "End": True,
+            }
+        },
+    }
+    result = stepwell.run(definition, "[1, 2]", start_time=T0)
+    assert result.output == {"in": True}
+
+
+def test_i1_durable_execution_started_keeps_the_input_text(store: Store) -> None:
+    h = Harness(store)
+    arn = h.machine(NESTED_PARALLEL, name="verbatim")
+    execution = h.start(arn, SENT)
+    h.settle()
+    history = h.history(execution)
+    assert payloads(history, "ExecutionStarted") == [SENT]
+    assert payloads(history, "ParallelStateEntered")[0] == SENT
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert (described["status"], described["input"]) == ("SUCCEEDED", SENT)

@@ -293,3 +293,20 @@ def test_k17_bad_intrinsic_is_reported_at_the_template(template: Any, key: str) 
         f"'{key}' must be a valid JSONPath or a valid intrinsic function call at "
         "/States/A/Parameters'"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "value"),
+    [
+        ("$[?(@.a == 'it\\'s')]", [{"a": "it's"}, {"a": "its"}], [{"a": "it's"}]),
+        ('$[?(@.a == "x")]', [{"a": "x"}, {"a": "y"}], [{"a": "x"}]),
+    ],
+)
+def test_quoted_filter_strings_keep_their_escapes(path: str, data: Any, value: Any) -> None:
+    # Unlike bracket names (F1), a quoted filter literal unescapes \' as Jayway does.
+    assert compile_path(path).get(data, CTX) == value
+
+
+def test_an_unterminated_filter_string_is_a_syntax_error() -> None:
+    with pytest.raises(ExpressionSyntaxError, match="unterminated string"):
+        compile_path("$[?(@.a == 'x)]")

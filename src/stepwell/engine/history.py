@@ -43,10 +43,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from stepwell.engine.execution import ExecutionState, Frame
 from stepwell.language.evaluation import JSON
+from stepwell.language.verbatim import json_text
 
 HistoryEvent = dict[str, Any]
 
@@ -64,13 +63,9 @@ class HistoryLimitReached(Exception):
 
 
 def to_json_text(value: JSON) -> str:
-    """Compact JSON text, as AWS writes payloads into history and API responses."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # integers beyond 64 bits
-        import json
-
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text, as AWS writes payloads into history and API responses; an
+    unmodified input keeps the text it was sent as (I1, ``language.verbatim``)."""
+    return json_text(value)
 
 
 def payload_details(key: str, value: JSON) -> dict[str, Any]:

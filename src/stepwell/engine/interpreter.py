@@ -42,6 +42,7 @@ from stepwell.engine.recovery import first_match, retry_delay
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import Graph, State, StateMachine
+from stepwell.language.verbatim import with_text
 
 ROOT = 0
 STEP_EVENT_BUDGET = 2_000  # history events (recorded or not) one step may add
@@ -442,6 +443,7 @@ def start(
     info = info or ExecutionInfo()
     if info.start_time is None:
         info.start_time = env.now
+    execution_input = with_text(execution_input, info.input_text)  # I1: kept as sent
     execution = ExecutionState(info=info, frames={}, input=execution_input)
     interp = Interpreter(machine, execution, env, record_history)
     started = {**payload_details("input", execution_input), "roleArn": info.role_arn}

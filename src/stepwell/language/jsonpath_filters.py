@@ -91,10 +91,9 @@ class Scanner:
         return self.pos >= len(self.text)
 
     def read_string(self) -> str:
-        """A quoted filter literal; a backslash makes the next character literal."""
+        """A quoted filter literal (the caller saw the quote); a backslash makes the next
+        character literal."""
         quote = self.peek()
-        if quote not in ("'", '"'):
-            raise self.error("expected a quoted string")
         self.pos += 1
         chars: list[str] = []
         while True:
@@ -284,12 +283,20 @@ def json_equal(left: JSON, right: JSON) -> bool:
     """JSON equality: ``true`` is not ``1``, ``1`` is ``1.0``, containers compare deeply."""
     if _is_number(left) and _is_number(right):
         return bool(left == right)
+    if isinstance(left, list):  # a list subclass (language.verbatim) is still an array
+        return (
+            isinstance(right, list)
+            and len(left) == len(right)
+            and all(map(json_equal, left, right))
+        )
+    if isinstance(left, dict):
+        return (
+            isinstance(right, dict)
+            and left.keys() == right.keys()
+            and all(json_equal(v, right[k]) for k, v in left.items())
+        )
     if type(left) is not type(right):
         return False
-    if isinstance(left, list):
-        return len(left) == len(right) and all(map(json_equal, left, right))
-    if isinstance(left, dict):
-        return left.keys() == right.keys() and all(json_equal(v, right[k]) for k, v in left.items())
     return bool(left == right)
 
 

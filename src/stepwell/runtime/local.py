@@ -197,6 +197,7 @@ def run(
         execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:machine:{execution_name}",
         name=execution_name,
         start_time=clock,
+        input_text=_input_text(input),
     )
     runner = LocalRunner(machine, executions.integrations, clock, rng, history, False, executions)
     execution = _run_on_virtual_time(runner, services, execution_input, info)
@@ -395,6 +396,13 @@ def _sleep_until(due: datetime) -> datetime:
     if delay > 0:
         time.sleep(delay)
     return datetime.now(UTC)
+
+
+def _input_text(value: JSON) -> str:
+    """The input as sent, when sent as text (the history keeps it verbatim, I1)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return value if isinstance(value, str) else "{}"
 
 
 def _parse_input(value: JSON) -> JSON:

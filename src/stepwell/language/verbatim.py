@@ -1,0 +1,87 @@
+"""JSON values that remember the text they were sent as (aws-behaviour.md I1, M12).
+
+AWS stores an execution's input as sent: ``ExecutionStarted.input`` and the first
+``StateEntered.input`` keep its spacing (``"[[1, 2, 3], [4, 5, 6]]"``), and so does every
+later payload that still holds that *unmodified* value, even inside a newly built one (a
+Parallel over it outputs ``"[[[[1, 2, 3], [4, 5, 6]]]]"``). Values that are selected out of
+it, or built by a state, are written compact.
+
+Design: the value itself carries its text. ``with_text`` returns a ``VerbatimList`` or
+``VerbatimDict`` (subclasses of ``list``/``dict`` with one extra slot): everything that
+reads JSON sees an ordinary array or object, so the hot path pays nothing. Anything that
+changes the value builds a new plain ``list``/``dict`` (the engine never mutates values in
+place; ResultPath copies on write), so the text is dropped exactly when the value stops
+being the one that was sent. Only ``json_text`` looks at the text: orjson hands subclasses
+to ``_default`` (``OPT_PASSTHROUGH_SUBCLASS``), which returns the remembered text as an
+``orjson.Fragment``, so serialising stays in C. A copy that lost the slot (e.g. through
+``dataclasses.asdict`` when a durable execution is saved) serialises compact; durable
+executions therefore keep the text for the events written in the step that started them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from stepwell.language.evaluation import JSON
+
+__all__ = ["VerbatimDict", "VerbatimList", "json_text", "with_text"]
+
+_OPTIONS = orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+class VerbatimList(list[Any]):
+    """An array that remembers the JSON text it was parsed from."""
+
+    __slots__ = ("text",)
+    text: str
+
+
+class VerbatimDict(dict[str, Any]):
+    """An object that remembers the JSON text it was parsed from."""
+
+    __slots__ = ("text",)
+    text: str
+
+
+def with_text(value: JSON, text: str) -> JSON:
+    """``value`` (parsed from ``text``) marked to serialise as ``text``, when that differs
+    from its compact form; scalars and values ``text`` does not spell are returned as is."""
+    if not isinstance(value, list | dict) or isinstance(value, VerbatimList | VerbatimDict):
+        return value
+    try:
+        compact = orjson.dumps(value)
+        if compact == text.encode() or orjson.loads(text) != value:
+            return value
+    except (TypeError, orjson.JSONDecodeError):  # 64-bit overflow, or text is not JSON
+        return value
+    wrapped: VerbatimList | VerbatimDict = (
+        VerbatimList(value) if isinstance(value, list) else VerbatimDict(value)
+    )
+    wrapped.text = text
+    return wrapped
+
+
+def json_text(value: JSON) -> str:
+    """JSON text of ``value``: compact, except unmodified values that keep their text."""
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS).decode()
+    except TypeError:  # integers beyond 64 bits, which orjson refuses
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _default(value: Any) -> Any:
+    text = getattr(value, "text", None)
+    if text is not None:
+        return orjson.Fragment(text)
+    if isinstance(value, dict):  # other subclasses: serialise as their base type
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")

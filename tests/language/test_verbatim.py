@@ -1,0 +1,75 @@
+"""language.verbatim: values that keep the JSON text they were sent as (aws-behaviour.md
+I1, M12): kept only while unmodified, compact otherwise."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+
+from stepwell.language.verbatim import VerbatimDict, VerbatimList, json_text, with_text
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "kept"),
+    [
+        ([[1, 2, 3], [4, 5, 6]], "[[1, 2, 3], [4, 5, 6]]", True),  # I1's example
+        ({"a": 1}, '{ "a" : 1 }', True),
+        ({"a": 1}, '{"a":1}', False),  # already compact: nothing to keep
+        ({"a": 1}, "{}", False),  # the text is another value's
+        ({"a": 1}, "not json", False),
+        (5, " 5 ", False),  # scalars are not wrapped
+        ([2**70], "[ 1 ]", False),  # beyond orjson: stays plain
+    ],
+)
+def test_with_text_wraps_only_what_it_should(value: Any, text: str, kept: bool) -> None:
+    wrapped = with_text(value, text)
+    assert wrapped == value
+    assert isinstance(wrapped, VerbatimList | VerbatimDict) is kept
+    if kept:
+        assert json_text(wrapped) == text
+
+
+def test_wrapping_twice_keeps_the_first_text() -> None:
+    once = with_text([1, 2], "[1, 2]")
+    assert with_text(once, "[1,  2]") is once
+
+
+def test_inside_new_values_the_kept_text_is_used_and_children_are_compact() -> None:
+    kept = with_text({"a": [1, 2]}, '{"a": [1, 2]}')
+    assert isinstance(kept, dict)
+    assert json_text([kept, {"b": kept}]) == '[{"a": [1, 2]},{"b":{"a": [1, 2]}}]'
+    assert json_text(kept["a"]) == "[1,2]"
+    assert json_text({**kept, "c": 1}) == '{"a":[1,2],"c":1}'  # modified: compact
+
+
+def test_copies_without_the_text_are_compact() -> None:
+    @dataclasses.dataclass
+    class Holder:
+        value: Any
+
+    kept = with_text([1, 2], "[1, 2]")
+    assert json_text(dataclasses.asdict(Holder(kept))["value"]) == "[1,2]"
+    assert json_text(copy.deepcopy(kept)) == "[1, 2]"
+
+
+class Count(int):
+    pass
+
+
+class Tag(str):
+    pass
+
+
+def test_other_subclasses_serialise_as_their_base_type() -> None:
+    value = OrderedDict(a=Count(3), b=Tag("x"), c=[Tag("y")])
+    assert json_text(value) == '{"a":3,"b":"x","c":["y"]}'
+
+
+def test_big_integers_and_non_json_values() -> None:
+    assert json_text({"n": 2**70}) == '{"n":1180591620717411303424}'
+    with pytest.raises(TypeError):
+        json_text({"s": {1, 2}})

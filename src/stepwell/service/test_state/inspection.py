@@ -41,6 +41,8 @@ def inspection_data(run: TestRun, outcome: Outcome) -> dict[str, Any]:
     data: dict[str, Any] = {
         name: value if name in _LIMITS else text(value) for name, value in values.items()
     }
+    if run.test.level == "TRACE":
+        data.update(run.http)
     if outcome.error_details is not None:
         data["errorDetails"] = outcome.error_details
     if outcome.variables:

@@ -677,3 +677,24 @@ def test_debug_has_no_http_exchange(sfn: Any, api: str) -> None:
     answer = debug(sfn, http_call(api), input='{"ok": true}', roleArn=ROLE)
     assert "request" not in answer["inspectionData"]
     assert "response" not in answer["inspectionData"]
+
+
+# --------------------------------------------------------------------- ItemSelector
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (map_state(ItemsPath="$.xs", ItemSelector={"v.$": "$$.Map.Item.Value",
+                                                   "i.$": "$$.Map.Item.Index", "k.$": "$.k"}),
+         [{"v": 5, "i": 0, "k": 1}, {"v": 6, "i": 1, "k": 1}]),
+        (map_state(Items="{% $states.input.xs %}", **JSONATA,
+                   ItemSelector={"v": "{% $states.context.Map.Item.Value %}"}),
+         [{"v": 5}, {"v": 6}]),
+    ],
+)  # fmt: skip
+def test_after_item_selector_lists_each_iteration_input(
+    sfn: Any, state: dict[str, Any], expected: list[Any]
+) -> None:
+    answer = debug(sfn, state, input='{"xs": [5, 6], "k": 1}', mock=mock([1, 2]))
+    assert json.loads(answer["inspectionData"]["afterItemSelector"]) == expected

@@ -43,20 +43,41 @@ def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> M
     if not isinstance(state, MapState):
         return reading
     raw = test.input
+    items: JSON = None
     try:
         if state.is_jsonata:
             scope: JSON = jsonata_states(raw, ctx)
-            if state.items is not None and not test.reads_items:
-                state.items.evaluate(scope, ctx)
+            if not test.reads_items:
+                items = state.items.evaluate(scope, ctx) if state.items is not None else raw
         else:
             scope = select_path(state.input_path, raw, ctx, state, frame)
             reading.fields["afterInputPath"] = scope
             if not test.reads_items:
-                reading.fields["afterItemsPath"] = _items_path(state, scope, ctx, frame)
+                items = reading.fields["afterItemsPath"] = _items_path(state, scope, ctx, frame)
         _limits(state, scope, ctx, reading)
+        if isinstance(items, list) and state.item_selector is not None:
+            reading.fields["afterItemSelector"] = _selected(state, scope, items, ctx)
     except e.StatesError as error:
         reading.failure = error
     return reading
+
+
+def _selected(state: MapState, scope: JSON, items: list[JSON], ctx: EvalContext) -> list[JSON]:
+    """Each item through ItemSelector, with ``$$.Map.Item`` as the engine sets it."""
+    assert state.item_selector is not None
+    selected = []
+    for index, item in enumerate(items):
+        context = {
+            **ctx.context,
+            "Map": {"Item": {"Index": index, "Value": item, "Source": "STATE_DATA"}},
+        }
+        item_ctx = EvalContext(context, ctx.variables, ctx.random, ctx.uuid4)
+        if state.is_jsonata and isinstance(scope, dict):  # $states.context sees the item
+            item_scope: JSON = jsonata_states(scope.get("input"), item_ctx)
+        else:
+            item_scope = scope
+        selected.append(state.item_selector.evaluate(item_scope, item_ctx))
+    return selected
 
 
 def _items_path(state: MapState, scope: JSON, ctx: EvalContext, frame: Frame) -> JSON:

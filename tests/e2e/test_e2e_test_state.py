@@ -698,3 +698,28 @@ def test_after_item_selector_lists_each_iteration_input(
 ) -> None:
     answer = debug(sfn, state, input='{"xs": [5, 6], "k": 1}', mock=mock([1, 2]))
     assert json.loads(answer["inspectionData"]["afterItemSelector"]) == expected
+
+
+def test_after_item_batcher_from_item_reader_data(sfn: Any) -> None:
+    state = map_state(
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSONL"},
+            "Parameters": {"Bucket": "b", "Key": "k"},
+        },
+        ItemBatcher={"MaxItemsPerBatch": 2, "BatchInput": {"run": 1}},
+        ItemProcessor={
+            **PASS_BRANCH,
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        },
+    )
+    answer = debug(
+        sfn,
+        state,
+        mock=mock([1, 2]),
+        stateConfiguration={"mapItemReaderData": '{"a": 1}\n{"a": 2}\n{"a": 3}'},
+    )
+    assert json.loads(answer["inspectionData"]["afterItemBatcher"]) == [
+        {"BatchInput": {"run": 1}, "Items": [{"a": 1}, {"a": 2}]},
+        {"BatchInput": {"run": 1}, "Items": [{"a": 3}]},
+    ]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from stepwell.engine.dataflow import jsonata_states, select_path
 from stepwell.engine.execution import Frame
 from stepwell.language import errors as e
@@ -54,12 +56,44 @@ def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> M
             reading.fields["afterInputPath"] = scope
             if not test.reads_items:
                 items = reading.fields["afterItemsPath"] = _items_path(state, scope, ctx, frame)
+        if test.reads_items:
+            items = _reader_items(test.reader_data)
         _limits(state, scope, ctx, reading)
         if isinstance(items, list) and state.item_selector is not None:
-            reading.fields["afterItemSelector"] = _selected(state, scope, items, ctx)
+            items = reading.fields["afterItemSelector"] = _selected(state, scope, items, ctx)
+        if isinstance(items, list) and test.batcher is not None:
+            reading.fields["afterItemBatcher"] = _batches(test.batcher, items)
     except e.StatesError as error:
         reading.failure = error
     return reading
+
+
+def _reader_items(text: str | None) -> JSON:
+    """The items of ``mapItemReaderData``: a JSON array as read (JSON Lines: one a line)."""
+    if text is None:
+        return None
+    try:
+        value: JSON = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return [orjson.loads(line) for line in text.splitlines() if line.strip()]
+        except orjson.JSONDecodeError:
+            return None
+    return value
+
+
+def _batches(batcher: dict[str, Any], items: list[JSON]) -> list[JSON]:
+    """ItemBatcher (Developer Guide, "ItemBatcher (Map)"): ``{"Items": [...]}`` batches of
+    at most ``MaxItemsPerBatch`` items, with a static ``BatchInput`` beside them."""
+    size = batcher.get("MaxItemsPerBatch")
+    size = size if isinstance(size, int) and size > 0 else len(items) or 1
+    batches: list[JSON] = []
+    for start in range(0, len(items), size):
+        batch: dict[str, JSON] = {"Items": items[start : start + size]}
+        if isinstance(batcher.get("BatchInput"), dict):
+            batch = {"BatchInput": batcher["BatchInput"], **batch}
+        batches.append(batch)
+    return batches
 
 
 def _selected(state: MapState, scope: JSON, items: list[JSON], ctx: EvalContext) -> list[JSON]:

@@ -32,7 +32,7 @@ from stepwell.language.evaluation import JSON
 from stepwell.language.model import PassState
 from stepwell.service.test_state.run import Outcome, TestRun
 
-_READ = ("afterInputPath", "afterItemsPath", "afterItemSelector")
+_READ = ("afterInputPath", "afterItemsPath", "afterItemSelector", "afterItemBatcher")
 _LIMITS = ("maxConcurrency", "toleratedFailureCount", "toleratedFailurePercentage")
 
 

@@ -45,6 +45,8 @@ class StateTest:
     failure_count: int | None
     role_arn: str | None
     reads_items: bool = False  # a Map with an ItemReader (its items are not ItemsPath's)
+    reader_data: str | None = None  # stateConfiguration.mapItemReaderData
+    batcher: dict[str, Any] | None = None  # a Map's ItemBatcher, as written
     texts: VerbatimTexts = field(default_factory=VerbatimTexts)
 
 
@@ -92,6 +94,8 @@ def read_request(request: Request) -> StateTest:
         failure_count=config.get("mapIterationFailureCount"),
         role_arn=request.get("roleArn"),
         reads_items="ItemReader" in body or "ItemReader" in (body.get("ItemProcessor") or {}),
+        reader_data=config.get("mapItemReaderData"),
+        batcher=body.get("ItemBatcher") if isinstance(body.get("ItemBatcher"), dict) else None,
         texts=texts,
     )
 

@@ -7,7 +7,9 @@ Each table row is one call AWS was seen to answer; the test names carry the rule
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -594,3 +596,130 @@ def test_distributed_map_with_reader_data(sfn: Any) -> None:
         stateConfiguration={"mapItemReaderData": "[1, 2]", "mapIterationFailureCount": 0},
     )
     assert answer == {"status": "SUCCEEDED", "output": "[1, 2]"}
+
+
+# --------------------------------------------------------------------- TRACE: HTTP exchange
+
+
+class _Api(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        received = json.loads(self.rfile.read(length))
+        status = 200 if received.get("ok") else 418
+        body = json.dumps({"echo": received, "path": self.path}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def http_call(url: str) -> dict[str, Any]:
+    return task(
+        "arn:aws:states:::http:invoke",
+        Parameters={
+            "ApiEndpoint": url + "/v1/orders",
+            "Method": "POST",
+            "QueryParameters": {"q": "1"},
+            "RequestBody.$": "$",
+            "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:1:connection/c/1"},
+        },
+        End=True,
+    )
+
+
+@pytest.mark.parametrize(("ok", "status"), [(True, "SUCCEEDED"), (False, "FAILED")])
+def test_trace_shows_the_http_request_and_response(
+    sfn: Any, api: str, ok: bool, status: str
+) -> None:
+    answer = call(
+        sfn,
+        http_call(api),
+        input=json.dumps({"ok": ok}),
+        roleArn=ROLE,
+        inspectionLevel="TRACE",
+        revealSecrets=True,
+    )
+    assert answer["status"] == status
+    request, response = answer["inspectionData"]["request"], answer["inspectionData"]["response"]
+    assert (request["protocol"], request["method"], request["url"]) == (
+        "http",
+        "POST",
+        api + "/v1/orders?q=1",
+    )
+    assert json.loads(request["body"]) == {"ok": ok}
+    assert json.loads(request["headers"])["Content-Type"].startswith("application/json")
+    assert response["statusCode"] == ("200" if ok else "418")
+    assert (response["protocol"], json.loads(response["headers"])["Content-Type"]) == (
+        "http",
+        "application/json",
+    )
+    assert json.loads(response["body"]) == {"echo": {"ok": ok}, "path": "/v1/orders?q=1"}
+
+
+def test_debug_has_no_http_exchange(sfn: Any, api: str) -> None:
+    answer = debug(sfn, http_call(api), input='{"ok": true}', roleArn=ROLE)
+    assert "request" not in answer["inspectionData"]
+    assert "response" not in answer["inspectionData"]
+
+
+# --------------------------------------------------------------------- ItemSelector
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (map_state(ItemsPath="$.xs", ItemSelector={"v.$": "$$.Map.Item.Value",
+                                                   "i.$": "$$.Map.Item.Index", "k.$": "$.k"}),
+         [{"v": 5, "i": 0, "k": 1}, {"v": 6, "i": 1, "k": 1}]),
+        (map_state(Items="{% $states.input.xs %}", **JSONATA,
+                   ItemSelector={"v": "{% $states.context.Map.Item.Value %}"}),
+         [{"v": 5}, {"v": 6}]),
+    ],
+)  # fmt: skip
+def test_after_item_selector_lists_each_iteration_input(
+    sfn: Any, state: dict[str, Any], expected: list[Any]
+) -> None:
+    answer = debug(sfn, state, input='{"xs": [5, 6], "k": 1}', mock=mock([1, 2]))
+    assert json.loads(answer["inspectionData"]["afterItemSelector"]) == expected
+
+
+def test_after_item_batcher_from_item_reader_data(sfn: Any) -> None:
+    state = map_state(
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSONL"},
+            "Parameters": {"Bucket": "b", "Key": "k"},
+        },
+        ItemBatcher={"MaxItemsPerBatch": 2, "BatchInput": {"run": 1}},
+        ItemProcessor={
+            **PASS_BRANCH,
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        },
+    )
+    answer = debug(
+        sfn,
+        state,
+        mock=mock([1, 2]),
+        stateConfiguration={"mapItemReaderData": '{"a": 1}\n{"a": 2}\n{"a": 3}'},
+    )
+    assert json.loads(answer["inspectionData"]["afterItemBatcher"]) == [
+        {"BatchInput": {"run": 1}, "Items": [{"a": 1}, {"a": 2}]},
+        {"BatchInput": {"run": 1}, "Items": [{"a": 3}]},
+    ]

@@ -147,3 +147,47 @@ def test_verbatim_text_of_changed_and_nested_values() -> None:
     value["a"].append(3)
     assert texts.text(value["a"]) == "[1,2,3]"
     assert VerbatimTexts().text([1, {"k": "v"}]) == '[1,{"k":"v"}]'
+
+
+def test_http_exchange_corners() -> None:
+    from stepwell.integrations.http_task import HttpTask
+    from stepwell.service.test_state.http_trace import failure_result, http_request, http_response
+
+    assert http_request(HttpTask(), {"Method": "GET"}) is None  # no ApiEndpoint: no request
+    assert http_response("https://x", "not an object") is None
+    assert failure_result("not json") is None
+    shown = http_response("https://x", {"StatusCode": "200", "ResponseBody": "text"})
+    assert shown == {
+        "protocol": "https",
+        "statusCode": "200",
+        "statusMessage": "",
+        "headers": "{}",
+        "body": "text",
+    }
+
+
+@pytest.mark.parametrize(
+    ("reader_data", "expected"),
+    [
+        ("[1, 2, 3]", [{"Items": [1, 2, 3]}]),
+        ("not json\n", None),
+        (None, None),
+    ],
+)
+def test_reader_data_items(reader_data: str | None, expected: Any) -> None:
+    state = {
+        "Type": "Map",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                       "Parameters": {"Bucket": "b", "Key": "k"}},
+        "ItemBatcher": {"MaxItemsPerBatch": 5},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                          "StartAt": "P",
+                          "States": {"P": {"Type": "Pass", "End": True}}},
+        "End": True,
+    }  # fmt: skip
+    configuration = {} if reader_data is None else {"mapItemReaderData": reader_data}
+    answer = stepwell.test_state(
+        state, mock={"result": []}, inspection_level="DEBUG", state_configuration=configuration
+    )
+    found = answer["inspectionData"].get("afterItemBatcher")
+    assert (json.loads(found) if found else None) == expected

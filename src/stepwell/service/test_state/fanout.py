@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from stepwell.engine.dataflow import jsonata_states, select_path
 from stepwell.engine.execution import Frame
 from stepwell.language import errors as e
@@ -43,20 +45,73 @@ def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> M
     if not isinstance(state, MapState):
         return reading
     raw = test.input
+    items: JSON = None
     try:
         if state.is_jsonata:
             scope: JSON = jsonata_states(raw, ctx)
-            if state.items is not None and not test.reads_items:
-                state.items.evaluate(scope, ctx)
+            if not test.reads_items:
+                items = state.items.evaluate(scope, ctx) if state.items is not None else raw
         else:
             scope = select_path(state.input_path, raw, ctx, state, frame)
             reading.fields["afterInputPath"] = scope
             if not test.reads_items:
-                reading.fields["afterItemsPath"] = _items_path(state, scope, ctx, frame)
+                items = reading.fields["afterItemsPath"] = _items_path(state, scope, ctx, frame)
+        if test.reads_items:
+            items = _reader_items(test.reader_data)
         _limits(state, scope, ctx, reading)
+        if isinstance(items, list) and state.item_selector is not None:
+            items = reading.fields["afterItemSelector"] = _selected(state, scope, items, ctx)
+        if isinstance(items, list) and test.batcher is not None:
+            reading.fields["afterItemBatcher"] = _batches(test.batcher, items)
     except e.StatesError as error:
         reading.failure = error
     return reading
+
+
+def _reader_items(text: str | None) -> JSON:
+    """The items of ``mapItemReaderData``: a JSON array as read (JSON Lines: one a line)."""
+    if text is None:
+        return None
+    try:
+        value: JSON = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return [orjson.loads(line) for line in text.splitlines() if line.strip()]
+        except orjson.JSONDecodeError:
+            return None
+    return value
+
+
+def _batches(batcher: dict[str, Any], items: list[JSON]) -> list[JSON]:
+    """ItemBatcher (Developer Guide, "ItemBatcher (Map)"): ``{"Items": [...]}`` batches of
+    at most ``MaxItemsPerBatch`` items, with a static ``BatchInput`` beside them."""
+    size = batcher.get("MaxItemsPerBatch")
+    size = size if isinstance(size, int) and size > 0 else len(items) or 1
+    batches: list[JSON] = []
+    for start in range(0, len(items), size):
+        batch: dict[str, JSON] = {"Items": items[start : start + size]}
+        if isinstance(batcher.get("BatchInput"), dict):
+            batch = {"BatchInput": batcher["BatchInput"], **batch}
+        batches.append(batch)
+    return batches
+
+
+def _selected(state: MapState, scope: JSON, items: list[JSON], ctx: EvalContext) -> list[JSON]:
+    """Each item through ItemSelector, with ``$$.Map.Item`` as the engine sets it."""
+    assert state.item_selector is not None
+    selected = []
+    for index, item in enumerate(items):
+        context = {
+            **ctx.context,
+            "Map": {"Item": {"Index": index, "Value": item, "Source": "STATE_DATA"}},
+        }
+        item_ctx = EvalContext(context, ctx.variables, ctx.random, ctx.uuid4)
+        if state.is_jsonata and isinstance(scope, dict):  # $states.context sees the item
+            item_scope: JSON = jsonata_states(scope.get("input"), item_ctx)
+        else:
+            item_scope = scope
+        selected.append(state.item_selector.evaluate(item_scope, item_ctx))
+    return selected
 
 
 def _items_path(state: MapState, scope: JSON, ctx: EvalContext, frame: Frame) -> JSON:

@@ -32,6 +32,7 @@ from stepwell.language.evaluation import JSON
 from stepwell.language.model import PassState
 from stepwell.service.test_state.run import Outcome, TestRun
 
+_READ = ("afterInputPath", "afterItemsPath", "afterItemSelector", "afterItemBatcher")
 _LIMITS = ("maxConcurrency", "toleratedFailureCount", "toleratedFailurePercentage")
 
 
@@ -41,6 +42,8 @@ def inspection_data(run: TestRun, outcome: Outcome) -> dict[str, Any]:
     data: dict[str, Any] = {
         name: value if name in _LIMITS else text(value) for name, value in values.items()
     }
+    if run.test.level == "TRACE":
+        data.update(run.http)
     if outcome.error_details is not None:
         data["errorDetails"] = outcome.error_details
     if outcome.variables:
@@ -104,7 +107,7 @@ def _after_result(
 
 def _map(run: TestRun, outcome: Outcome, found: dict[str, JSON]) -> None:
     reading = run.map.fields
-    found.update((k, v) for k, v in reading.items() if k in ("afterInputPath", "afterItemsPath"))
+    found.update((k, v) for k, v in reading.items() if k in _READ)
     if run.map.failure is not None:
         return
     if _succeeded(outcome) and run.test.mock_result is not None:
@@ -115,7 +118,8 @@ def _map(run: TestRun, outcome: Outcome, found: dict[str, JSON]) -> None:
 def _jsonata(run: TestRun, outcome: Outcome, found: dict[str, JSON]) -> None:
     kind, state = run.test.type, run.state
     if kind == "Map":
-        found.update((k, v) for k, v in run.map.fields.items() if k in _LIMITS)
+        fields = run.map.fields
+        found.update((k, v) for k, v in fields.items() if k in _LIMITS or k in _READ)
         return
     if kind != "Task":
         return

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from stepwell.language.compiler import InvalidDefinition as DefinitionProblems
+from stepwell.language.compiler import load_state_machine
 from stepwell.language.evaluation import JSON
 from stepwell.language.model import JSONPATH, State, StateMachine
 from stepwell.service import errors as err
@@ -45,6 +47,8 @@ class StateTest:
     failure_count: int | None
     role_arn: str | None
     reads_items: bool = False  # a Map with an ItemReader (its items are not ItemsPath's)
+    reader_data: str | None = None  # stateConfiguration.mapItemReaderData
+    batcher: dict[str, Any] | None = None  # a Map's ItemBatcher, as written
     texts: VerbatimTexts = field(default_factory=VerbatimTexts)
 
 
@@ -92,32 +96,29 @@ def read_request(request: Request) -> StateTest:
         failure_count=config.get("mapIterationFailureCount"),
         role_arn=request.get("roleArn"),
         reads_items="ItemReader" in body or "ItemReader" in (body.get("ItemProcessor") or {}),
+        reader_data=config.get("mapItemReaderData"),
+        batcher=body.get("ItemBatcher") if isinstance(body.get("ItemBatcher"), dict) else None,
         texts=texts,
     )
 
 
 def _definition(text: str) -> dict[str, Any]:
+    """The definition as a JSON object; text that is not JSON gets the compiler's own
+    message (the position of the first bad token)."""
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        compile_machine_text(text)  # raises the definition's JSON error
-        raise err.InvalidDefinition("Invalid State Machine Definition") from None
+        try:
+            load_state_machine(text)
+        except DefinitionProblems as invalid:
+            raise err.InvalidDefinition(str(invalid)) from None
+        value = None  # YAML, say: AWS takes JSON only
     if not isinstance(value, dict):
         raise err.InvalidDefinition(
             "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: "
             "Definition must be a valid JSON object'"
         )
     return value
-
-
-def compile_machine_text(text: str) -> None:
-    from stepwell.language.compiler import InvalidDefinition as DefinitionProblems
-    from stepwell.language.compiler import load_state_machine
-
-    try:
-        load_state_machine(text)
-    except DefinitionProblems as invalid:
-        raise err.InvalidDefinition(str(invalid)) from None
 
 
 def _json_object(text: str, member: str, texts: VerbatimTexts | None = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import random
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from stepwell.engine import events as ev
 from stepwell.engine.dataflow import FIXED_CONTEXT, jsonata_states, jsonpath_input, locate
@@ -37,6 +38,12 @@ from stepwell.service.arns import Arns
 from stepwell.service.core import Request, Response, present
 from stepwell.service.test_state.context import default_context
 from stepwell.service.test_state.fanout import EXCEEDED, read_map, threshold_exceeded
+from stepwell.service.test_state.http_trace import (
+    HTTP_RESOURCE,
+    failure_result,
+    http_request,
+    http_response,
+)
 from stepwell.service.test_state.request import StateTest, read_request
 
 MAX_STEPS = 1_000  # steps one test may take
@@ -98,6 +105,7 @@ class TestRun:
         self.events: list[HistoryEvent] = []
         self.retrying = False
         self.task_output: tuple[JSON] | None = None  # an unmocked task's answer
+        self.http: dict[str, Any] = {}  # an unmocked HTTP Task's exchange (TRACE)
         self.context = self._context()
         self.map = read_map(self.state, test, self.eval_context(), self.frame())
 
@@ -209,10 +217,10 @@ class TestRun:
         if test.mock is not None and "errorOutput" in test.mock:
             # A missing error or cause stays missing: omitted from the answer, null in a
             # Catcher's error output (aws-behaviour D7).
-            failure = test.mock["errorOutput"] or {}
-            return ev.TaskFailed(
-                command.frame, command.seq, failure.get("error"), failure.get("cause")
-            )
+            mocked: dict[str, Any] = test.mock["errorOutput"] or {}
+            error: Any = mocked.get("error")
+            cause: Any = mocked.get("cause")
+            return ev.TaskFailed(command.frame, command.seq, error, cause)
         if self.map.failure is not None:  # a JSONata Items or a limit failed: Retry, Catch
             failure = locate(self.map.failure, self.state, self.frame())
             return ev.TaskFailed(command.frame, command.seq, failure.error, failure.cause)
@@ -231,6 +239,8 @@ class TestRun:
                 timeout_seconds=command.timeout_seconds,
             )
         )
+        if command.resource == HTTP_RESOURCE:
+            self._trace_http(command.input, outcome)
         if outcome is None:
             raise err.ValidationException(
                 f"The resource '{command.resource}' waits for a callback; specify a mock"
@@ -239,6 +249,16 @@ class TestRun:
             return ev.TaskFailed(command.frame, command.seq, outcome.error or "", outcome.cause)
         self.task_output = (outcome.output,)
         return ev.TaskSucceeded(command.frame, command.seq, outcome.output)
+
+    def _trace_http(self, payload: JSON, outcome: Any) -> None:
+        request = http_request(self.tester.integrations.http, payload)
+        if request is None:
+            return
+        self.http["request"] = request
+        result = outcome.output if outcome.ok else failure_result(outcome.cause)
+        response = http_response(request["url"], result)
+        if response is not None:
+            self.http["response"] = response
 
     def _exceeded(self) -> bool:
         result = self.test.mock_result

@@ -29,8 +29,8 @@ from stepwell.engine.execution import REDRIVE_DONE, Fanout, Frame
 from stepwell.engine.history import to_json_text
 from stepwell.engine.interpreter import Interpreter, error_output_of
 from stepwell.language import errors as e
-from stepwell.language.compiler import PathValue
 from stepwell.language import model as m
+from stepwell.language.compiler import PathValue
 from stepwell.language.evaluation import JSON, EvalContext
 
 # --------------------------------------------------------------------- Parallel

@@ -805,3 +805,79 @@ def test_c6_a_lambda_timeout_has_no_cause() -> None:
         ("ExecutionFailed", {"error": "States.Timeout"}),
     ]
     assert (fired.execution.error, fired.execution.cause) == ("States.Timeout", None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "location", "message", "started"),
+    [
+        (
+            {"MaxConcurrency": "{% 'x' %}"},
+            "MaxConcurrency",
+            'The MaxConcurrency value "x" is not a non-negative integer.',
+            False,
+        ),
+        (
+            {"ToleratedFailureCount": "{% -1 %}"},
+            "ToleratedFailureCount",
+            "ToleratedFailureCount cannot be negative.",
+            True,
+        ),
+        (
+            {"ToleratedFailurePercentage": "{% 'x' %}"},
+            "ToleratedFailurePercentage",
+            'The ToleratedFailurePercentage value "x" is not a number.',
+            True,
+        ),
+        (
+            {"ToleratedFailurePercentage": "{% 100.5 %}"},
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentage must be between 0 and 100.",
+            True,
+        ),
+    ],
+)
+def test_b3_b4_jsonata_map_fields(
+    fields: dict[str, Any], location: str, message: str, started: bool
+) -> None:
+    """JSONata twins of the D3 fields, read in B4's order (MaxConcurrency before
+    MapStateStarted, the tolerated-failure fields after it); as evaluation failures they
+    write EvaluationFailed and MapStateFailed (B3)."""
+    result = run(_map([1], **fields))
+    failure = only(result.history, "EvaluationFailed")
+    assert details(failure)["location"] == location
+    assert details(failure)["cause"].endswith(message)
+    types = [e["type"] for e in result.history]
+    assert ("MapStateStarted" in types) is started
+    assert types[-2:] == ["MapStateFailed", "ExecutionFailed"]
+
+
+def test_b8_a_nested_map_s_iterations_are_aborted_before_their_branch() -> None:
+    """B8 in depth: a Parallel branch holding a Map of waiting tasks is stopped when the
+    other branch fails: each inner TaskStateAborted / MapIterationAborted, all pointing at
+    the failing TaskFailed, then ParallelStateFailed."""
+    waiting = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": "q", "MessageBody.$": "$$.Task.Token"},
+        "End": True,
+    }
+    inner = {"Type": "Map", "ItemProcessor": graph("W", waiting), "End": True}
+    failing = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+    branches = [graph("Inner", inner), graph("F", failing)]
+    machine = load_state_machine(
+        {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": branches, "End": True}}}
+    )
+    env = Env(now=T0, rng=random.Random(1))
+    first = start(machine, [1, 2], env)
+    call = next(c for c in first.commands if isinstance(c, ev.InvokeTask) and c.state_name == "F")
+    failed = step(machine, first.execution, ev.TaskFailed(call.frame, call.seq, "Boom"), env)
+    cause = failed.events[0]["id"]
+    assert [(e["previousEventId"], e["type"]) for e in failed.events[1:]] == [
+        (cause, "TaskStateAborted"),
+        (cause, "MapIterationAborted"),
+        (cause, "TaskStateAborted"),
+        (cause, "MapIterationAborted"),
+        (cause, "ParallelStateFailed"),
+        (cause + 5, "ExecutionFailed"),
+    ]
+    assert failed.execution.frames == {}

@@ -192,3 +192,27 @@ def test_a_failed_parallel_state_runs_again(store: Store) -> None:
     done = h.call("DescribeExecution", executionArn=execution)
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"]) == [{"x": 1}, {"done": {"x": 1}}]
+
+
+def test_a_redriven_evaluation_failure_copies_the_redriven_state_s_pointer(
+    store: Store,
+) -> None:
+    """AWS behaviour A3: EvaluationFailed copies its StateEntered's previousEventId, also
+    for the state a redrive re-enters (which points at ExecutionRedriven)."""
+    h = Harness(store, {})
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Bad",
+        "States": {"Bad": {"Type": "Pass", "Output": "{% $missing %}", "End": True}},
+    }
+    execution = h.run(h.machine(definition))["executionArn"]
+    first = len(h.history(execution))
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    events = h.history(execution)[first:]
+    assert [(e["type"], e["previousEventId"]) for e in events] == [
+        ("ExecutionRedriven", first),
+        ("PassStateEntered", first + 1),
+        ("EvaluationFailed", first + 1),
+        ("ExecutionFailed", first + 3),
+    ]

@@ -433,10 +433,6 @@ def _abort(interp: Interpreter, frame: Frame, owner: Any, cause: int) -> None:
 
 
 def discard_frame(interp: Interpreter, frame: Frame) -> None:
+    """Drop a stopped frame (its own children were stopped before it)."""
     frame.done = True
-    if frame.fanout is not None:
-        for child_id in frame.fanout.children:
-            child = interp.execution.frames.get(child_id)
-            if child is not None:
-                discard_frame(interp, child)
     interp.execution.frames.pop(frame.id, None)

@@ -114,6 +114,9 @@ def test_aborted_and_timed_out_executions_can_be_redriven(store: Store) -> None:
     slow = h.machine(waiting | {"TimeoutSeconds": 10}, name="slow")
     timed_out = h.run(slow, name="late")
     assert timed_out["status"] == "TIMED_OUT"
+    # AWS behaviour K6: no error and no cause after TimeoutSeconds; redrivable.
+    assert "error" not in timed_out and "cause" not in timed_out
+    assert (timed_out["redriveCount"], timed_out["redriveStatus"]) == (0, "REDRIVABLE")
     h.call("RedriveExecution", executionArn=timed_out["executionArn"])
     h.settle()
     again = h.call("DescribeExecution", executionArn=timed_out["executionArn"])

@@ -114,6 +114,9 @@ def test_aborted_and_timed_out_executions_can_be_redriven(store: Store) -> None:
     slow = h.machine(waiting | {"TimeoutSeconds": 10}, name="slow")
     timed_out = h.run(slow, name="late")
     assert timed_out["status"] == "TIMED_OUT"
+    # AWS behaviour K6: no error and no cause after TimeoutSeconds; redrivable.
+    assert "error" not in timed_out and "cause" not in timed_out
+    assert (timed_out["redriveCount"], timed_out["redriveStatus"]) == (0, "REDRIVABLE")
     h.call("RedriveExecution", executionArn=timed_out["executionArn"])
     h.settle()
     again = h.call("DescribeExecution", executionArn=timed_out["executionArn"])
@@ -192,3 +195,27 @@ def test_a_failed_parallel_state_runs_again(store: Store) -> None:
     done = h.call("DescribeExecution", executionArn=execution)
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"]) == [{"x": 1}, {"done": {"x": 1}}]
+
+
+def test_a_redriven_evaluation_failure_copies_the_redriven_state_s_pointer(
+    store: Store,
+) -> None:
+    """AWS behaviour A3: EvaluationFailed copies its StateEntered's previousEventId, also
+    for the state a redrive re-enters (which points at ExecutionRedriven)."""
+    h = Harness(store, {})
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Bad",
+        "States": {"Bad": {"Type": "Pass", "Output": "{% $missing %}", "End": True}},
+    }
+    execution = h.run(h.machine(definition))["executionArn"]
+    first = len(h.history(execution))
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    events = h.history(execution)[first:]
+    assert [(e["type"], e["previousEventId"]) for e in events] == [
+        ("ExecutionRedriven", first),
+        ("PassStateEntered", first + 1),
+        ("EvaluationFailed", first + 1),
+        ("ExecutionFailed", first + 3),
+    ]

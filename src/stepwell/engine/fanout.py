@@ -29,8 +29,8 @@ from stepwell.engine.execution import REDRIVE_DONE, Fanout, Frame
 from stepwell.engine.history import to_json_text
 from stepwell.engine.interpreter import Interpreter, error_output_of
 from stepwell.language import errors as e
-from stepwell.language.compiler import PathValue
 from stepwell.language import model as m
+from stepwell.language.compiler import PathValue
 from stepwell.language.evaluation import JSON, EvalContext
 
 # --------------------------------------------------------------------- Parallel
@@ -433,10 +433,6 @@ def _abort(interp: Interpreter, frame: Frame, owner: Any, cause: int) -> None:
 
 
 def discard_frame(interp: Interpreter, frame: Frame) -> None:
+    """Drop a stopped frame (its own children were stopped before it)."""
     frame.done = True
-    if frame.fanout is not None:
-        for child_id in frame.fanout.children:
-            child = interp.execution.frames.get(child_id)
-            if child is not None:
-                discard_frame(interp, child)
     interp.execution.frames.pop(frame.id, None)

@@ -363,7 +363,9 @@ class Interpreter:
         execution.output = output
         execution.error = error or None
         execution.cause = cause or None
-        root = None if status in _OUTSIDE_ENDS else last or execution.frames.get(ROOT)
+        root = last if last is not None else execution.frames.get(ROOT)
+        if status in _OUTSIDE_ENDS:
+            root = None  # an event of the execution itself, outside its threads
         if status == "SUCCEEDED":
             self.history.add(
                 root,

@@ -208,13 +208,16 @@ class ExecutionProgress:
                 self._update(visit_id, event, "ABORTED").open = False
 
     def _inside(self, visit_id: int, ancestor: int) -> bool:
+        """Whether a visit's chain of previous events leads back into ``ancestor``."""
         cursor = self._previous.get(visit_id, 0)
         while cursor > ancestor:
             owner = self._owner.get(cursor)
-            if owner is None or owner == ancestor:
-                return owner == ancestor
+            if owner is None:
+                return False
+            if owner == ancestor:
+                return True
             cursor = self._previous.get(owner, 0)  # the event before that visit
-        return cursor == ancestor
+        return False
 
     def _other(self, event: Event) -> None:
         self._follow(event)

@@ -176,6 +176,7 @@ def plan_redrive(
         state=resume.state,
         input=resume.input,
         entered_event=entered_id,
+        entered_previous=redriven_id,  # EvaluationFailed copies it (AWS behaviour A3)
         last_event=entered_id,
         waiting="retry",
         entered_time=moment,

@@ -35,6 +35,7 @@ from stepwell.integrations.registry import Integrations
 from stepwell.integrations.services import Services
 from stepwell.language.compiler import InvalidDefinition, load_state_machine
 from stepwell.language.evaluation import JSON
+from stepwell.language.json_errors import input_problem
 from stepwell.language.model import StateMachine
 from stepwell.runtime.tasks import invocation, outcome_event
 
@@ -291,7 +292,8 @@ class LocalExecutions:
             execution_input = orjson.loads(text)
         except orjson.JSONDecodeError:
             raise LocalServiceError(
-                "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{text}'"
+                "InvalidExecutionInput",
+                f"Invalid State Machine Execution Input: '{input_problem(text)}'",
             ) from None
         started = self.now
         info = ExecutionInfo(

@@ -21,6 +21,7 @@ from stepwell.integrations.registry import Integrations
 from stepwell.integrations.resources import SYNC, SYNC2, WAIT_FOR_TOKEN, task_states
 from stepwell.language.compiler import InvalidDefinition as DefinitionProblems
 from stepwell.language.compiler import load_state_machine
+from stepwell.language.json_errors import input_problem
 from stepwell.language.model import StateMachine
 from stepwell.language.validation import Diagnostic, format_invalid_definition
 from stepwell.runtime.clock import Clock, to_datetime
@@ -183,7 +184,7 @@ def execution_input(text: str | None, member: str = "input") -> str:
         orjson.loads(text)
     except orjson.JSONDecodeError:
         raise err.InvalidExecutionInput(
-            f"Invalid State Machine Execution Input: '{text}'"
+            f"Invalid State Machine Execution Input: '{input_problem(text)}'"
         ) from None
     return text
 

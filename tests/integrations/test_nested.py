@@ -174,13 +174,15 @@ def test_sync_waits_for_the_child(store: Store, pattern: str, output: Any) -> No
     assert described["stopDate"].timestamp() == T0 + 3600
     assert h.output(arn) == {
         "ExecutionArn": child.arn,
-        "Input": child.input,
+        # C2: .sync:2 parses Input as it parses Output
+        "Input": child.input if pattern == ".sync" else json.loads(child.input),
         "InputDetails": {"Included": True},
         "Name": child.name,
         "Output": output,
         "OutputDetails": {"Included": True},
         "RedriveCount": 0,
         "RedriveStatus": "NOT_REDRIVABLE",
+        "RedriveStatusReason": "Execution is SUCCEEDED and cannot be redriven",
         "StartDate": T0 * 1000,
         "StateMachineArn": f"{PREFIX}:stateMachine:double",
         "Status": "SUCCEEDED",
@@ -423,10 +425,11 @@ def test_in_process_callbacks_for_unknown_tokens_are_refused() -> None:
         },
     }
     result = stepwell.run(stray, {}, seed=1)
-    assert result.error == "Sfn.TaskDoesNotExistException"
+    assert result.error == "Sfn.InvalidTokenException"  # C3
     assert result.cause is not None and result.cause.startswith(
-        "Task Does Not Exist (Service: Sfn, Status Code: 400, Request ID: "
+        "Invalid Token: 'Invalid token' (Service: Sfn, Status Code: 400, Request ID: "
     )
+    assert result.cause.endswith(") (SDK Attempt Count: 1)")
     stray["States"]["Answer"]["Parameters"] = {"TaskToken": "nobody"}
     missing = stepwell.run(stray, {}, seed=1)
     assert missing.error == "Sfn.ValidationException"

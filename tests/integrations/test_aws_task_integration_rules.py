@@ -1,0 +1,174 @@
+"""Task integration rules of aws-behaviour.md section C (C2, C3, C4): nested executions and
+the ``aws-sdk:sfn`` calls, in-process (``stepwell.run``) and durably (service + worker)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.utils import formatdate
+from typing import Any
+
+import pytest
+
+import stepwell
+from stepwell.integrations.nested import NestedExecutions
+from stepwell.integrations.registry import Integrations
+from stepwell.runtime.clock import VirtualClock
+from stepwell.runtime.worker import Worker
+from stepwell.service.service import Service
+from stepwell.store.memory import MemoryStore
+
+PREFIX = "arn:aws:states:us-east-1:123456789012"
+ROLE = "arn:aws:iam::123456789012:role/stepwell"
+T0 = 1_700_000_000.123
+START = datetime.fromtimestamp(T0, UTC)
+ECHO = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}
+BOOM = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Boom", "Cause": "no"}}}
+
+
+def task(resource: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    state = {"Type": "Task", "Resource": resource, "Parameters": parameters, "End": True}
+    return {"StartAt": "T", "States": {"T": state}}
+
+
+def start_child(pattern: str, machine: str = "echo", **parameters: Any) -> dict[str, Any]:
+    return task(
+        f"arn:aws:states:::states:startExecution{pattern}",
+        {"StateMachineArn": f"{PREFIX}:stateMachine:{machine}", **parameters},
+    )
+
+
+def run(definition: dict[str, Any]) -> Any:
+    return stepwell.run(
+        definition, {}, machines={"echo": ECHO, "boom": BOOM}, seed=7, start_time=START
+    )
+
+
+# ----------------------------------------------------------------------------- C2
+
+
+@pytest.mark.parametrize(("pattern", "child_input"), [(".sync", "{}"), (".sync:2", {})])
+def test_C2_null_input_starts_the_child_with_an_empty_object(
+    pattern: str, child_input: Any
+) -> None:
+    result = run(start_child(pattern, Input=None))
+    assert result.status == "SUCCEEDED"
+    assert result.output["Input"] == child_input
+    assert result.output["Output"] == child_input  # the child echoed {}
+    scheduled = next(e for e in result.history if e["type"] == "TaskScheduled")
+    parameters = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
+    assert parameters["Input"] is None
+
+
+@pytest.mark.parametrize("pattern", [".sync", ".sync:2"])
+def test_C2_sync_output_has_the_describe_fields_and_redrive_reason(pattern: str) -> None:
+    output = run(start_child(pattern, Input={"a": 1})).output
+    assert set(output) == {
+        "ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails",
+        "StartDate", "StateMachineArn", "Status", "StopDate",
+        "RedriveCount", "RedriveStatus", "RedriveStatusReason",
+    }  # fmt: skip
+    assert output["RedriveStatusReason"] == "Execution is SUCCEEDED and cannot be redriven"
+    assert (output["RedriveCount"], output["RedriveStatus"]) == (0, "NOT_REDRIVABLE")
+
+
+def test_C2_a_failed_child_fails_the_task_with_its_description() -> None:
+    result = run(start_child(".sync", machine="boom"))
+    assert result.error == "States.TaskFailed"
+    cause = json.loads(result.cause)
+    assert (cause["Status"], cause["Error"], cause["Cause"]) == ("FAILED", "Boom", "no")
+    assert cause["RedriveStatus"] == "REDRIVABLE" and "RedriveStatusReason" not in cause
+
+
+# ----------------------------------------------------------------------------- C3
+
+
+def test_C3_sdk_start_execution_returns_arn_and_date_only() -> None:
+    result = run(
+        task(
+            "arn:aws:states:::aws-sdk:sfn:startExecution",
+            {"StateMachineArn": f"{PREFIX}:stateMachine:echo", "Name": "child"},
+        )
+    )
+    assert result.output == {
+        "ExecutionArn": f"{PREFIX}:execution:echo:child",
+        "StartDate": "2023-11-14T22:13:20.123Z",
+    }
+
+
+SEND_TASK_CASES = [
+    ("sendTaskSuccess", {"TaskToken": "unknown", "Output": '{"a": 1}'}),
+    ("sendTaskSuccess", {"TaskToken": "unknown", "Output": "not json"}),  # token first
+    ("sendTaskFailure", {"TaskToken": "unknown", "Error": "E", "Cause": "c"}),
+]
+
+
+def assert_invalid_token(error: str | None, cause: str | None) -> None:
+    assert error == "Sfn.InvalidTokenException"
+    assert cause is not None
+    assert cause.startswith(
+        "Invalid Token: 'Invalid token' (Service: Sfn, Status Code: 400, Request ID: "
+    )
+    assert cause.endswith(") (SDK Attempt Count: 1)")
+
+
+@pytest.mark.parametrize(("action", "parameters"), SEND_TASK_CASES)
+def test_C3_unknown_token_in_process(action: str, parameters: dict[str, Any]) -> None:
+    result = run(task(f"arn:aws:states:::aws-sdk:sfn:{action}", parameters))
+    assert_invalid_token(result.error, result.cause)
+
+
+class Durable:
+    """Service, worker and nested executions on a memory store, on a virtual clock."""
+
+    def __init__(self) -> None:
+        store = MemoryStore()
+        self.clock = VirtualClock(T0)
+        integrations = Integrations()
+        nested = NestedExecutions(links=store)
+        nested.install(integrations)
+        self.worker = Worker(store, integrations, self.clock)
+        self.worker.watchers.append(nested)
+        self.service = Service(store, self.clock, integrations=integrations)
+        nested.connect(self.service)
+        self.machine("echo", ECHO)
+
+    def machine(self, name: str, definition: dict[str, Any]) -> str:
+        request = {"name": name, "definition": json.dumps(definition), "roleArn": ROLE}
+        return str(self.service.create_state_machine(request)["stateMachineArn"])
+
+    def run(self, definition: dict[str, Any]) -> dict[str, Any]:
+        arn = self.machine("parent", definition)
+        execution = self.service.start_execution({"stateMachineArn": arn, "input": "{}"})
+        self.worker.run_until_idle()
+        return dict(self.service.describe_execution(execution))
+
+
+@pytest.mark.parametrize(("action", "parameters"), SEND_TASK_CASES)
+def test_C3_unknown_token_durably(action: str, parameters: dict[str, Any]) -> None:
+    described = Durable().run(task(f"arn:aws:states:::aws-sdk:sfn:{action}", parameters))
+    assert_invalid_token(described.get("error"), described.get("cause"))
+
+
+# ----------------------------------------------------------------------------- C4
+
+
+def test_C4_sdk_http_metadata_of_start_execution() -> None:
+    durable = Durable()
+    described = durable.run(start_child("", Name="child"))
+    output = json.loads(described["output"])
+    arn = f"{PREFIX}:execution:echo:child"
+    body = f'{{"executionArn":"{arn}","startDate":1.700000000123E9}}'
+    headers = output["SdkHttpMetadata"]["HttpHeaders"]
+    request_id = output["SdkResponseMetadata"]["RequestId"]
+    assert headers == {
+        "Content-Length": str(len(body)),
+        "Content-Type": "application/x-amz-json-1.0",
+        "Date": formatdate(T0, usegmt=True),
+        "connection": "keep-alive",
+        "x-amzn-RequestId": request_id,
+    }
+    all_headers = output["SdkHttpMetadata"]["AllHttpHeaders"]
+    assert all_headers["connection"] == ["keep-alive"]
+    assert all_headers["Date"] == [headers["Date"]]
+    assert output["StartDate"] == round(T0 * 1000)

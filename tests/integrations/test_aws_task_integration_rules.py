@@ -13,6 +13,7 @@ import pytest
 import stepwell
 from stepwell.integrations.nested import NestedExecutions
 from stepwell.integrations.registry import Integrations
+from stepwell.integrations.services import Services
 from stepwell.runtime.clock import VirtualClock
 from stepwell.runtime.worker import Worker
 from stepwell.service.service import Service
@@ -172,3 +173,61 @@ def test_C4_sdk_http_metadata_of_start_execution() -> None:
     assert all_headers["connection"] == ["keep-alive"]
     assert all_headers["Date"] == [headers["Date"]]
     assert output["StartDate"] == round(T0 * 1000)
+
+
+# ----------------------------------------------------------------------------- C1
+
+
+def task_events(history: list[dict[str, Any]]) -> list[str]:
+    return [e["type"] for e in history if e["type"].startswith("Task") and "State" not in e["type"]]
+
+
+def submitted_details(history: list[dict[str, Any]]) -> dict[str, Any]:
+    (event,) = [e for e in history if e["type"] == "TaskSubmitted"]
+    details: dict[str, Any] = event["taskSubmittedEventDetails"]
+    return details
+
+
+@pytest.mark.parametrize("pattern", [".sync", ".sync:2"])
+def test_C1_sync_writes_task_submitted_durably(pattern: str) -> None:
+    durable = Durable()
+    described = durable.run(start_child(pattern, Name="child"))
+    assert described["status"] == "SUCCEEDED"
+    history = durable.service.get_execution_history({"executionArn": described["executionArn"]})
+    events = history["events"]
+    assert task_events(events) == ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]
+    details = submitted_details(events)
+    assert (details["resourceType"], details["resource"]) == ("states", f"startExecution{pattern}")
+    assert details["outputDetails"] == {"truncated": False}
+    output = json.loads(details["output"])
+    assert set(output) == {"ExecutionArn", "StartDate", "SdkHttpMetadata", "SdkResponseMetadata"}
+    assert output["ExecutionArn"] == f"{PREFIX}:execution:echo:child"
+
+
+def test_C1_wait_for_task_token_writes_task_submitted() -> None:
+    services = Services()
+    url = services.sqs.create_queue(QueueName="q")["QueueUrl"]
+    waiting = task(
+        "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+    )
+    waiting["States"]["T"]["TimeoutSeconds"] = 5
+    result = stepwell.run(waiting, {}, services=services, seed=3, start_time=START)
+    assert result.error == "States.Timeout"
+    assert task_events(result.history) == [
+        "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskTimedOut",
+    ]  # fmt: skip
+    details = submitted_details(result.history)
+    assert (details["resourceType"], details["resource"]) == ("sqs", "sendMessage.waitForTaskToken")
+    output = json.loads(details["output"])
+    assert set(output) == {
+        "MD5OfMessageBody",
+        "MessageId",
+        "SdkHttpMetadata",
+        "SdkResponseMetadata",
+    }
+
+
+def test_C1_request_response_writes_no_task_submitted() -> None:
+    result = run(start_child(""))
+    assert task_events(result.history) == ["TaskScheduled", "TaskStarted", "TaskSucceeded"]

@@ -311,8 +311,10 @@ def test_a_redelivered_invocation_starts_the_same_child(store: Store) -> None:
     )
     resource = parse(invocation.resource)
     assert resource is not None
-    assert h.nested.invoke(invocation, resource) is None
-    assert h.nested.invoke(invocation, resource) is None  # at-least-once delivery
+    first = h.nested.invoke(invocation, resource)
+    again = h.nested.invoke(invocation, resource)  # at-least-once delivery
+    assert first is not None and first.submitted  # C1: submitted, waiting for the child
+    assert again is not None and again.output["ExecutionArn"] == first.output["ExecutionArn"]
     assert len(h.children("double")) == 1
 
 
@@ -517,7 +519,8 @@ def test_a_still_running_child_without_links_waits() -> None:
 
 def test_a_port_that_names_children_its_own_way_is_followed(store: Store) -> None:
     nested = NestedExecutions(StubPort(), links=store)
-    assert invoke(nested, ".sync:2", token="t") is None
+    submitted = invoke(nested, ".sync:2", token="t")
+    assert submitted is not None and submitted.submitted
     with store.documents(NAMESPACE) as docs:
         assert [key for key, _ in docs.scan()] == ["arn:aws:states:us-east-1:1:execution:m:other"]
 

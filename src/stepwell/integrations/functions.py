@@ -41,11 +41,14 @@ class TaskError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What an invocation came to: ``output`` on success, else ``error`` and ``cause``."""
+    """What an invocation came to: ``output`` on success, else ``error`` and ``cause``.
+    ``submitted``: the resource took the task (``output`` is its answer) and the task's
+    end comes later (``.sync`` job, ``.waitForTaskToken``), as AWS's TaskSubmitted."""
 
     output: JSON = None
     error: str | None = None
     cause: str = ""
+    submitted: bool = False
 
     @property
     def ok(self) -> bool:

@@ -151,24 +151,13 @@ class NestedExecutions:
         started = self._call("start_execution", request, invocation.request_id)
         if isinstance(started, Outcome):
             return started
-        body = (
-            f'{{"executionArn":{_json(started["executionArn"])},'
-            f'"startDate":{_java_double(_seconds(started))}}}'
-        )
-        return Outcome(
-            output={
-                "ExecutionArn": started["executionArn"],
-                "SdkHttpMetadata": _http_metadata(body, _seconds(started), invocation.request_id),
-                "SdkResponseMetadata": {"RequestId": invocation.request_id},
-                "StartDate": _millis(started["startDate"]),
-            }
-        )
+        return Outcome(output=_started_output(started, invocation.request_id))
 
     def _wait_for_token(
         self, invocation: Invocation, request: Request, pattern: str
     ) -> Outcome | None:
-        started = self._call("start_execution", request, invocation.request_id)
-        return started if isinstance(started, Outcome) else None
+        """The answer is StartExecution's; the registry marks it submitted (C1)."""
+        return self._request_response(invocation, request, pattern)
 
     def _sync(self, invocation: Invocation, request: Request, pattern: str) -> Outcome | None:
         express = self._run_express(invocation, request, pattern)
@@ -186,7 +175,8 @@ class NestedExecutions:
         if started["executionArn"] != child:  # a port that names executions its own way
             self._unlink(child)
             self._link(str(started["executionArn"]), Link(token, pattern))
-        return None  # the child's end resolves the token (completions)
+        # The child's end resolves the token (completions); meanwhile, C1: TaskSubmitted.
+        return Outcome(output=_started_output(started, invocation.request_id), submitted=True)
 
     def _run_express(
         self, invocation: Invocation, request: Request, pattern: str
@@ -321,6 +311,20 @@ _CALLBACKS: dict[str, tuple[str, list[tuple[str, str, bool]]]] = {
 
 
 # --------------------------------------------------------------------- shapes
+
+
+def _started_output(started: Response, request_id: str) -> dict[str, Any]:
+    """StartExecution's answer as the optimized integration returns it."""
+    body = (
+        f'{{"executionArn":{_json(started["executionArn"])},'
+        f'"startDate":{_java_double(_seconds(started))}}}'
+    )
+    return {
+        "ExecutionArn": started["executionArn"],
+        "SdkHttpMetadata": _http_metadata(body, _seconds(started), request_id),
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StartDate": _millis(started["startDate"]),
+    }
 
 
 def finished_outcome(described: Response, pattern: str) -> Outcome:

@@ -21,6 +21,8 @@ def invocation(command: ev.InvokeTask, execution_arn: str, request_id: str) -> I
 
 
 def outcome_event(frame: int, seq: int, outcome: Outcome) -> ev.Event:
+    if outcome.submitted:
+        return ev.TaskSubmitted(frame, seq, outcome.output)
     if outcome.ok:
         return ev.TaskSucceeded(frame, seq, outcome.output)
     return ev.TaskFailed(frame, seq, outcome.error or "", outcome.cause)

@@ -69,20 +69,14 @@ def variable_references(root: m.Graph, data: Mapping[str, JSON]) -> References:
 
 
 def _graph_references(graph: m.Graph, data: JSON) -> Iterator[tuple[str, set[str]]]:
-    raw_states = data.get("States") if isinstance(data, dict) else None
-    if not isinstance(raw_states, dict):
-        return
+    """The compiled graph beside its (validated) raw definition, state by state."""
     for name, state in graph.states.items():
-        body = raw_states.get(name)
-        if not isinstance(body, dict):
-            continue
+        body = data["States"][name]
         if not state.is_jsonata:
             yield name, _state_reads(body)
         if isinstance(state, m.ParallelState):
-            branches = body.get("Branches")
-            for index, branch in enumerate(state.branches):
-                if isinstance(branches, list) and index < len(branches):
-                    yield from _graph_references(branch, branches[index])
+            for branch, raw in zip(state.branches, body["Branches"], strict=True):
+                yield from _graph_references(branch, raw)
         elif isinstance(state, m.MapState):
             processor = body.get("ItemProcessor", body.get("Iterator"))
             yield from _graph_references(state.processor, processor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -418,3 +419,16 @@ def test_L_truncated_when_more_diagnostics_than_asked_for(h: Harness) -> None:
     states = {f"S{i}": {"Type": "Pass", "Next": "missing"} for i in range(3)}
     many = validate(h, json.dumps({"StartAt": "S0", "States": states}), maxResults=1)
     assert (len(many["diagnostics"]), many["truncated"]) == (1, True)
+
+
+def test_K5_a_stored_definition_that_no_longer_compiles_lists_no_references(h: Harness) -> None:
+    """Describe never fails: a record whose definition this Stepwell refuses (stored by an
+    older one) is described without ``variableReferences``."""
+    arn = h.machine()
+    execution = h.start(arn)
+    record = h.store.get_state_machine(arn)
+    assert record is not None
+    h.store.replace_state_machine(replace(record, definition='{"StartAt": "Nowhere"}'))
+    assert "variableReferences" not in h.call("DescribeStateMachine", stateMachineArn=arn)
+    found = h.call("DescribeStateMachineForExecution", executionArn=execution)
+    assert found["definition"] == json.dumps(PASS)

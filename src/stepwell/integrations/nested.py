@@ -1,7 +1,8 @@
 """Nested executions: the optimized integration ``arn:aws:states:::states:startExecution``
 (Developer Guide, "Start a new AWS Step Functions state machine from a running
-execution"), and the ``aws-sdk:sfn:sendTaskSuccess|sendTaskFailure|sendTaskHeartbeat``
-calls a child makes to answer a parent that waits for its task token.
+execution"), ``aws-sdk:sfn:startExecution``, and the
+``aws-sdk:sfn:sendTaskSuccess|sendTaskFailure|sendTaskHeartbeat`` calls a child makes to
+answer a parent that waits for its task token.
 
 The four patterns, as AWS returns them:
 
@@ -11,6 +12,8 @@ The four patterns, as AWS returns them:
 * ``.waitForTaskToken``: the child is started with the token in its input (the state's
   Parameters put it there) and the parent waits for SendTaskSuccess/Failure.
 
+A ``.sync`` or ``.waitForTaskToken`` start is *submitted* first (the request-response
+answer, which the history shows as TaskSubmitted, aws-behaviour C1), then the task waits.
 A child that does not succeed fails a ``.sync`` task with ``States.TaskFailed`` and the
 child's description as the cause; a refused StartExecution fails it with
 ``StepFunctions.<Error>Exception`` (``StepFunctions.ExecutionAlreadyExistsException``).

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from stepwell.language.compiler import InvalidDefinition as DefinitionProblems
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.validation import Diagnostic, validate_definition
 from stepwell.runtime.clock import to_datetime
@@ -92,7 +93,7 @@ class MachineOperations(AliasOperations):
 
     def describe_state_machine(self, request: Request) -> Response:
         record = self._machine(request["stateMachineArn"])
-        return describe_machine(record, self.machines.compiled(record).variable_references)
+        return describe_machine(record, self._references(record, None))
 
     def update_state_machine(self, request: Request) -> Response:
         arn = request["stateMachineArn"]
@@ -170,7 +171,7 @@ class MachineOperations(AliasOperations):
             raise err.StateMachineDoesNotExist(
                 f"State Machine Does Not Exist: '{execution.state_machine_arn}'"
             )
-        compiled = self.machines.for_execution(execution, record)
+        references = self._references(record, execution)
         return present(
             stateMachineArn=execution.state_machine_arn,
             name=record.name,
@@ -181,10 +182,21 @@ class MachineOperations(AliasOperations):
             tracingConfiguration=record.tracing_configuration,
             revisionId=public_revision(record.revision_id),
             encryptionConfiguration=dict(ENCRYPTION),
-            variableReferences=variable_references(
-                compiled.variable_references if compiled is not None else None
-            ),
+            variableReferences=variable_references(references),
         )
+
+    def _references(
+        self, record: StateMachineRecord, execution: ExecutionRecord | None
+    ) -> dict[str, tuple[str, ...]] | None:
+        """K5, worked out when the definition was compiled. Describe never fails for it:
+        a stored definition a newer Stepwell no longer compiles just lists none."""
+        try:
+            if execution is None:
+                return self.machines.compiled(record).variable_references
+            compiled = self.machines.for_execution(execution, record)
+        except DefinitionProblems:
+            return None
+        return compiled.variable_references if compiled is not None else None
 
     def _definition_of(self, execution: ExecutionRecord, current: str) -> str:
         """The definition the execution started with (the machine may have changed)."""

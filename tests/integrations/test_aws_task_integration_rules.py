@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 import stepwell
+from stepwell.integrations.functions import Outcome
 from stepwell.integrations.nested import NestedExecutions
 from stepwell.integrations.registry import Integrations
 from stepwell.integrations.services import Services
 from stepwell.runtime.clock import VirtualClock
+from stepwell.runtime.tasks import outcome_event, outcome_events
 from stepwell.runtime.worker import Worker
 from stepwell.service.service import Service
 from stepwell.store.memory import MemoryStore
@@ -204,6 +206,17 @@ def test_C1_sync_writes_task_submitted_durably(pattern: str) -> None:
     assert output["ExecutionArn"] == f"{PREFIX}:execution:echo:child"
 
 
+@pytest.mark.parametrize("pattern", [".sync", ".sync:2"])
+def test_C1_sync_writes_task_submitted_in_process(pattern: str) -> None:
+    result = run(start_child(pattern, Name="child"))
+    assert result.status == "SUCCEEDED"
+    events = task_events(result.history)
+    assert events == ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]
+    output = json.loads(submitted_details(result.history)["output"])
+    assert output["ExecutionArn"] == f"{PREFIX}:execution:echo:child"
+    assert output["StartDate"] == round(T0 * 1000)
+
+
 def test_C1_wait_for_task_token_writes_task_submitted() -> None:
     services = Services()
     url = services.sqs.create_queue(QueueName="q")["QueueUrl"]
@@ -231,3 +244,22 @@ def test_C1_wait_for_task_token_writes_task_submitted() -> None:
 def test_C1_request_response_writes_no_task_submitted() -> None:
     result = run(start_child(""))
     assert task_events(result.history) == ["TaskScheduled", "TaskStarted", "TaskSucceeded"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "durable", "in_process"),
+    [
+        (Outcome(output={"a": 1}, submitted=True), ["TaskSubmitted"], ["TaskSubmitted"]),
+        (
+            Outcome(output={"a": 1}, submitted=True, then=Outcome(output=2)),
+            ["TaskSucceeded"],  # one event per invocation: the known end
+            ["TaskSubmitted", "TaskSucceeded"],
+        ),
+        (Outcome(error="E"), ["TaskFailed"], ["TaskFailed"]),
+    ],
+)
+def test_C1_events_of_an_outcome(
+    outcome: Outcome, durable: list[str], in_process: list[str]
+) -> None:
+    assert [type(outcome_event(1, 2, outcome)).__name__] == durable
+    assert [type(e).__name__ for e in outcome_events(1, 2, outcome)] == in_process

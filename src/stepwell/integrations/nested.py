@@ -205,7 +205,8 @@ class NestedExecutions:
             return described
         if described["status"] == "RUNNING":
             return None  # nothing will report its end: the task's timeout decides
-        return finished_outcome(described, pattern)
+        submitted = _started_output(started, invocation.request_id)
+        return Outcome(output=submitted, submitted=True, then=finished_outcome(described, pattern))
 
     def _sdk_start(self, invocation: Invocation) -> Outcome:
         """C3: ``aws-sdk:sfn:startExecution`` answers StartExecution's own members, with

@@ -80,9 +80,9 @@ CONSTRAINT_CASES = [
         "ListExecutions",
         {"statusFilter": "DONE"},
         ONE_ERROR + "Value 'DONE' at 'statusFilter' failed to satisfy constraint: Member must "
-        "satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, "
-        "PENDING_REDRIVE]",
-        id="enum",
+        "satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, "
+        "RUNNING]",
+        id="enum-K11-aws-order",
     ),
     pytest.param(
         "CreateStateMachine",

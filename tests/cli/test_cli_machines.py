@@ -46,7 +46,7 @@ def test_create_list_describe_update_delete(cli: Cli, tmp_path: Path) -> None:
     assert set(json.loads(updated.out)) >= {"updateDate", "revisionId"}
     role = "arn:aws:iam::123456789012:role/other"
     renamed = cli("update", name, "--role", role)
-    assert re.fullmatch(rf"Updated {ACCOUNT_ARN}{name} \(revision \w+\)\n", renamed.out)
+    assert re.fullmatch(rf"Updated {ACCOUNT_ARN}{name} \(revision [\w-]+\)\n", renamed.out)
     assert json.loads(cli("describe", name, "--json").out)["roleArn"] == role
     machine = json.loads(cli("describe", ACCOUNT_ARN + name, "--json").out)
     assert json.loads(machine["definition"]) == json.loads(PASS)

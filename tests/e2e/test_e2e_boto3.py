@@ -264,13 +264,15 @@ def test_task_token_callbacks(sfn: Any) -> None:
     wait_for_tokens(2)
     first, second = TOKENS[:2]
     sfn.send_task_heartbeat(taskToken=first)
+    with pytest.raises(sfn.exceptions.InvalidOutput):
+        sfn.send_task_success(taskToken=first, output="{nope")
     sfn.send_task_success(taskToken=first, output='{"approved": true}')
     sfn.send_task_failure(taskToken=second, error="Rejected", cause="no")
     outcomes = {wait_until_done(sfn, e)["status"] for e in (approved, rejected)}
     assert outcomes == {"SUCCEEDED", "FAILED"}
     with pytest.raises(sfn.exceptions.TaskDoesNotExist):
         sfn.send_task_success(taskToken=first, output="{}")
-    with pytest.raises(sfn.exceptions.InvalidOutput):
+    with pytest.raises(sfn.exceptions.TaskDoesNotExist):  # C3: the token is checked first
         sfn.send_task_success(taskToken=first, output="{nope")
 
 

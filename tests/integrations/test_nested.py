@@ -174,13 +174,15 @@ def test_sync_waits_for_the_child(store: Store, pattern: str, output: Any) -> No
     assert described["stopDate"].timestamp() == T0 + 3600
     assert h.output(arn) == {
         "ExecutionArn": child.arn,
-        "Input": child.input,
+        # C2: .sync:2 parses Input as it parses Output
+        "Input": child.input if pattern == ".sync" else json.loads(child.input),
         "InputDetails": {"Included": True},
         "Name": child.name,
         "Output": output,
         "OutputDetails": {"Included": True},
         "RedriveCount": 0,
         "RedriveStatus": "NOT_REDRIVABLE",
+        "RedriveStatusReason": "Execution is SUCCEEDED and cannot be redriven",
         "StartDate": T0 * 1000,
         "StateMachineArn": f"{PREFIX}:stateMachine:double",
         "Status": "SUCCEEDED",
@@ -309,8 +311,10 @@ def test_a_redelivered_invocation_starts_the_same_child(store: Store) -> None:
     )
     resource = parse(invocation.resource)
     assert resource is not None
-    assert h.nested.invoke(invocation, resource) is None
-    assert h.nested.invoke(invocation, resource) is None  # at-least-once delivery
+    first = h.nested.invoke(invocation, resource)
+    again = h.nested.invoke(invocation, resource)  # at-least-once delivery
+    assert first is not None and first.submitted  # C1: submitted, waiting for the child
+    assert again is not None and again.output["ExecutionArn"] == first.output["ExecutionArn"]
     assert len(h.children("double")) == 1
 
 
@@ -381,7 +385,7 @@ def test_in_process_grandchildren() -> None:
         (
             {"parameters": {"Input": "not json"}},
             "StepFunctions.InvalidExecutionInputException",
-            "Invalid State Machine Execution Input: 'not json'",
+            "Invalid State Machine Execution Input: 'Unrecognized token 'not'",  # K10
         ),
         (
             {"parameters": {"StateMachineArn.$": "$.n"}},
@@ -423,10 +427,11 @@ def test_in_process_callbacks_for_unknown_tokens_are_refused() -> None:
         },
     }
     result = stepwell.run(stray, {}, seed=1)
-    assert result.error == "Sfn.TaskDoesNotExistException"
+    assert result.error == "Sfn.InvalidTokenException"  # C3
     assert result.cause is not None and result.cause.startswith(
-        "Task Does Not Exist (Service: Sfn, Status Code: 400, Request ID: "
+        "Invalid Token: 'Invalid token' (Service: Sfn, Status Code: 400, Request ID: "
     )
+    assert result.cause.endswith(") (SDK Attempt Count: 1)")
     stray["States"]["Answer"]["Parameters"] = {"TaskToken": "nobody"}
     missing = stepwell.run(stray, {}, seed=1)
     assert missing.error == "Sfn.ValidationException"
@@ -514,7 +519,8 @@ def test_a_still_running_child_without_links_waits() -> None:
 
 def test_a_port_that_names_children_its_own_way_is_followed(store: Store) -> None:
     nested = NestedExecutions(StubPort(), links=store)
-    assert invoke(nested, ".sync:2", token="t") is None
+    submitted = invoke(nested, ".sync:2", token="t")
+    assert submitted is not None and submitted.submitted
     with store.documents(NAMESPACE) as docs:
         assert [key for key, _ in docs.scan()] == ["arn:aws:states:us-east-1:1:execution:m:other"]
 

@@ -124,15 +124,16 @@ def test_positions_inside_a_replaced_duplicate_are_forgotten() -> None:
 @pytest.mark.parametrize(
     ("text", "message", "line", "column"),
     [
-        ('{"StartAt": }', "Invalid JSON: Expecting value", 1, 13),
-        ('{\n  "a": 1,\n}', "Invalid JSON: Expecting property name", 3, 1),
-        ("[1, 2", "Invalid JSON", 1, 6),
+        # aws-behaviour L: the words of AWS's JSON reader (Jackson)
+        ('{"StartAt": }', "Unexpected character ('}' (code 125)): expected a valid", 1, 13),
+        ('{\n  "a": 1,\n}', "Unexpected character ('}' (code 125)): was expecting double", 3, 1),
+        ("[1, 2", "Unexpected end-of-input: expected close marker for ARRAY", 1, 6),
         ('{"a": NaN}', "Invalid JSON: NaN is not a JSON value", 1, 7),
         ('{"a": -Infinity}', "Invalid JSON: -Infinity is not a JSON value", 1, 7),
         ("States:\n  A: [\n", "Invalid YAML", 3, 1),
         ("a: b: c", "Invalid YAML", 1, 5),
-        ("just words", "Invalid JSON: Expecting value", 1, 1),
-        ("", "Invalid JSON: Expecting value", 1, 1),
+        ("just words", "Unrecognized token 'just': was expecting (JSON String", 1, 1),
+        ("", "No content to map due to end-of-input", 1, 1),
     ],
 )
 def test_malformed_text_raises_with_line_and_column(

@@ -223,7 +223,12 @@ CASES = [
     pytest.param("", "MISSING_DESCRIPTION", "", id="empty-text"),
     pytest.param("   \n", "MISSING_DESCRIPTION", "", id="blank-text"),
     pytest.param("null", "MISSING_DESCRIPTION", "", id="json-null"),
-    pytest.param('{"StartAt": ', "INVALID_JSON_DESCRIPTION", "", id="bad-json"),
+    pytest.param(
+        '{"StartAt": ',
+        "INVALID_JSON_DESCRIPTION",
+        '[Source: (String)"{"StartAt": "; line: 1, column: 13]',  # aws-behaviour L
+        id="bad-json",
+    ),
     pytest.param("[1, 2]", SCHEMA, "", id="not-an-object"),
     pytest.param({"States": {"A": {"Type": "Succeed"}}}, SCHEMA, "", id="missing-startat"),
     pytest.param({"StartAt": "A"}, SCHEMA, "", id="missing-states"),
@@ -341,7 +346,7 @@ CASES = [
     pytest.param(
         jsonata({"Type": "Pass", "End": True, "QueryLanguage": "JSONPath"}),
         SCHEMA,
-        "/States/A/QueryLanguage",
+        "/States/A",  # aws-behaviour L: located at the state
         id="jsonpath-state-in-jsonata-machine",
     ),
     pytest.param(

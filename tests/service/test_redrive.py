@@ -138,8 +138,9 @@ def test_redrive_with_the_same_client_token_is_idempotent(store: Store) -> None:
 @pytest.mark.parametrize(
     ("setup", "reason"),
     [
-        ("succeeded", "Execution is SUCCEEDED and cannot be redriven."),
-        ("running", "Execution is RUNNING and cannot be redriven."),
+        # K6: no trailing period
+        ("succeeded", "Execution is SUCCEEDED and cannot be redriven"),
+        ("running", "Execution is RUNNING and cannot be redriven"),
         ("too late", "Execution redrivable period exceeded."),
         ("deleted", "State machine is in DELETING status."),
     ],

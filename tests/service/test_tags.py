@@ -62,7 +62,8 @@ def test_creating_with_too_many_tags(store: Store) -> None:
         ("UntagResource", {"resourceArn": ACTIVITY + "gone", "tagKeys": ["a"]},
          err.ResourceNotFound),
         ("ListTagsForResource", {"resourceArn": "arn:aws:states:::nothing"}, err.InvalidArn),
-        ("ListTagsForResource", {"resourceArn": MACHINES + "m:1"}, err.InvalidArn),
+        # K15: a version has no tags of its own
+        ("ListTagsForResource", {"resourceArn": MACHINES + "m:1"}, err.ResourceNotFound),
         ("TagResource", {"resourceArn": MACHINES + "m", "tags": tags(("bad*key", "v"))},
          err.ValidationException),
     ],

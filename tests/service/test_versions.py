@@ -42,9 +42,10 @@ def test_describe_a_version_shows_its_snapshot(store: Store) -> None:
 def test_an_update_that_changes_nothing_keeps_the_revision(store: Store) -> None:
     h = Harness(store)
     arn = h.machine()
-    before = h.call("DescribeStateMachine", stateMachineArn=arn)["revisionId"]
-    assert h.update(arn, PASS)["revisionId"] == before
-    assert h.update(arn, OTHER)["revisionId"] != before
+    assert "revisionId" not in h.update(arn, PASS)  # K1: none until a real update
+    revision = h.update(arn, OTHER)["revisionId"]
+    assert h.update(arn, OTHER)["revisionId"] == revision
+    assert h.update(arn, PASS)["revisionId"] != revision
 
 
 def test_revision_id_guards_publishing(store: Store) -> None:
@@ -168,8 +169,9 @@ def test_version_listing_pages(store: Store) -> None:
         ("ListStateMachineVersions", {"stateMachineArn": MACHINES + "m:live"},
          err.ValidationException),
         ("DeleteStateMachine", {"stateMachineArn": MACHINES + "m:1"}, err.ValidationException),
+        # K14: a version ARN names no state machine to update
         ("UpdateStateMachine", {"stateMachineArn": MACHINES + "m:1", "definition": "{}"},
-         err.ValidationException),
+         err.StateMachineDoesNotExist),
     ],
 )  # fmt: skip
 def test_version_errors(

@@ -245,12 +245,26 @@ def _compile_map(compiler: ShapeCompiler, shape: Shape, utf8: bool) -> Check:
     return check
 
 
+# Enum value sets AWS lists in an order of its own, not the model's (K11).
+_AWS_ENUM_ORDERS: tuple[tuple[str, ...], ...] = (
+    ("SUCCEEDED", "TIMED_OUT", "PENDING_REDRIVE", "ABORTED", "FAILED", "RUNNING"),
+)
+
+
+def aws_order(values: list[str] | None) -> tuple[str, ...] | list[str]:
+    """An enum's values in the order AWS's messages list them, where it is known."""
+    for order in _AWS_ENUM_ORDERS:
+        if values is not None and set(order) == set(values):
+            return order
+    return values or []
+
+
 def _compile_string(compiler: ShapeCompiler, shape: Shape, utf8: bool) -> Check:
     measure = utf8_length if utf8 else len
     has_length = shape.get("min", 0) > 0 or "max" in shape
     values = shape.get("enum")
     enum = frozenset(values) if values else None
-    enum_constraint = f"Member must satisfy enum value set: [{', '.join(values or ())}]"
+    enum_constraint = f"Member must satisfy enum value set: [{', '.join(aws_order(values))}]"
     pattern = compile_java_pattern(shape.get("pattern"))
     pattern_constraint = f"Member must satisfy regular expression pattern: {shape.get('pattern')}"
     sensitive = bool(shape.get("sensitive"))

@@ -72,6 +72,16 @@ class TaskFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskSubmitted:
+    """The resource took the task and answered ``output``; its end comes later (aws-behaviour
+    C1: ``.sync`` and ``.waitForTaskToken``): recorded, the task keeps waiting."""
+
+    frame: int
+    seq: int
+    output: JSON
+
+
+@dataclass(frozen=True, slots=True)
 class TaskHeartbeat:
     frame: int
     seq: int
@@ -110,6 +120,7 @@ Event = (
     TaskSucceeded
     | TaskFailed
     | TaskHeartbeat
+    | TaskSubmitted
     | ActivityStarted
     | TimerFired
     | StopRequested

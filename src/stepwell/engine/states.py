@@ -454,6 +454,16 @@ def _on_activity_started(interp: Interpreter, frame: Frame, state: Any, event: A
         )
 
 
+def _on_task_submitted(interp: Interpreter, frame: Frame, state: Any, event: Any) -> None:
+    """C1: TaskSubmitted, between TaskStarted and the task's end; the task still waits."""
+    if frame.waiting != "task" or not isinstance(state, m.TaskState):
+        return
+    _, resource_type, resource = resource_kind(state.resource)
+    details = {"resourceType": resource_type, "resource": resource}
+    details.update(payload_details("output", event.output))
+    interp.history.add(frame, "TaskSubmitted", "taskSubmittedEventDetails", details)
+
+
 def _on_heartbeat(interp: Interpreter, frame: Frame, state: Any, event: Any) -> None:
     if frame.waiting != "task" or frame.heartbeat_due is None:
         return
@@ -497,6 +507,7 @@ _DELIVERY: dict[type, Callable[[Interpreter, Frame, Any, Any], None]] = {
     ev.TaskSucceeded: _on_task_succeeded,
     ev.TaskFailed: _on_task_failed,
     ev.TaskHeartbeat: _on_heartbeat,
+    ev.TaskSubmitted: _on_task_submitted,
     ev.TimerFired: _on_timer,
 }
 

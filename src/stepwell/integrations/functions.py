@@ -41,11 +41,16 @@ class TaskError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What an invocation came to: ``output`` on success, else ``error`` and ``cause``."""
+    """What an invocation came to: ``output`` on success, else ``error`` and ``cause``.
+    ``submitted``: the resource took the task (``output`` is its answer) and the task's
+    end comes later (``.sync`` job, ``.waitForTaskToken``), as AWS's TaskSubmitted;
+    ``then`` is that end when it is known at once (a child run inline)."""
 
     output: JSON = None
     error: str | None = None
     cause: str = ""
+    submitted: bool = False
+    then: Outcome | None = None
 
     @property
     def ok(self) -> bool:

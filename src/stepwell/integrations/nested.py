@@ -1,7 +1,8 @@
 """Nested executions: the optimized integration ``arn:aws:states:::states:startExecution``
 (Developer Guide, "Start a new AWS Step Functions state machine from a running
-execution"), and the ``aws-sdk:sfn:sendTaskSuccess|sendTaskFailure|sendTaskHeartbeat``
-calls a child makes to answer a parent that waits for its task token.
+execution"), ``aws-sdk:sfn:startExecution``, and the
+``aws-sdk:sfn:sendTaskSuccess|sendTaskFailure|sendTaskHeartbeat`` calls a child makes to
+answer a parent that waits for its task token.
 
 The four patterns, as AWS returns them:
 
@@ -11,6 +12,8 @@ The four patterns, as AWS returns them:
 * ``.waitForTaskToken``: the child is started with the token in its input (the state's
   Parameters put it there) and the parent waits for SendTaskSuccess/Failure.
 
+A ``.sync`` or ``.waitForTaskToken`` start is *submitted* first (the request-response
+answer, which the history shows as TaskSubmitted, aws-behaviour C1), then the task waits.
 A child that does not succeed fails a ``.sync`` task with ``States.TaskFailed`` and the
 child's description as the cause; a refused StartExecution fails it with
 ``StepFunctions.<Error>Exception`` (``StepFunctions.ExecutionAlreadyExistsException``).
@@ -33,7 +36,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import formatdate
 from typing import Any, Protocol
 
 import orjson
@@ -43,6 +48,7 @@ from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.integrations.resources import ServiceResource
 
 NAMESPACE = "nested"
+_UNKNOWN_TOKEN = "Invalid Token: 'Invalid token'"
 _NAMES = uuid.UUID("0b7e9c1e-2f4d-4c6a-9e8b-3d5f7a9c1b2d")
 
 Request = dict[str, Any]
@@ -126,10 +132,13 @@ class NestedExecutions:
     def install(self, integrations: Integrations) -> None:
         """Register with ``integrations`` for the resources this module runs."""
         integrations.register("states:startExecution", self.invoke)
+        integrations.register("aws-sdk:sfn:startExecution", self.invoke)
         for action in _CALLBACKS:
             integrations.register(f"aws-sdk:sfn:{action}", self.invoke)
 
     def invoke(self, invocation: Invocation, resource: ServiceResource) -> Outcome | None:
+        if resource.sdk and resource.action == "startExecution":
+            return self._sdk_start(invocation)
         if resource.sdk:
             return self._callback(resource.action, invocation)
         request = _start_request(invocation)
@@ -145,21 +154,13 @@ class NestedExecutions:
         started = self._call("start_execution", request, invocation.request_id)
         if isinstance(started, Outcome):
             return started
-        body = {"executionArn": started["executionArn"], "startDate": _seconds(started)}
-        return Outcome(
-            output={
-                "ExecutionArn": started["executionArn"],
-                "SdkHttpMetadata": _http_metadata(body, invocation.request_id),
-                "SdkResponseMetadata": {"RequestId": invocation.request_id},
-                "StartDate": _millis(started["startDate"]),
-            }
-        )
+        return Outcome(output=_started_output(started, invocation.request_id))
 
     def _wait_for_token(
         self, invocation: Invocation, request: Request, pattern: str
     ) -> Outcome | None:
-        started = self._call("start_execution", request, invocation.request_id)
-        return started if isinstance(started, Outcome) else None
+        """The answer is StartExecution's; the registry marks it submitted (C1)."""
+        return self._request_response(invocation, request, pattern)
 
     def _sync(self, invocation: Invocation, request: Request, pattern: str) -> Outcome | None:
         express = self._run_express(invocation, request, pattern)
@@ -177,7 +178,8 @@ class NestedExecutions:
         if started["executionArn"] != child:  # a port that names executions its own way
             self._unlink(child)
             self._link(str(started["executionArn"]), Link(token, pattern))
-        return None  # the child's end resolves the token (completions)
+        # The child's end resolves the token (completions); meanwhile, C1: TaskSubmitted.
+        return Outcome(output=_started_output(started, invocation.request_id), submitted=True)
 
     def _run_express(
         self, invocation: Invocation, request: Request, pattern: str
@@ -203,7 +205,24 @@ class NestedExecutions:
             return described
         if described["status"] == "RUNNING":
             return None  # nothing will report its end: the task's timeout decides
-        return finished_outcome(described, pattern)
+        submitted = _started_output(started, invocation.request_id)
+        return Outcome(output=submitted, submitted=True, then=finished_outcome(described, pattern))
+
+    def _sdk_start(self, invocation: Invocation) -> Outcome:
+        """C3: ``aws-sdk:sfn:startExecution`` answers StartExecution's own members, with
+        no HTTP metadata, its date as the AWS SDK for Java prints an ``Instant``."""
+        request = _start_request(invocation)
+        if isinstance(request, Outcome):
+            return request
+        started = self._call("start_execution", request, invocation.request_id, prefix="Sfn")
+        if isinstance(started, Outcome):
+            return started
+        return Outcome(
+            output={
+                "ExecutionArn": started["executionArn"],
+                "StartDate": _instant(_seconds(started)),
+            }
+        )
 
     # ----------------------------------------------------------------- callbacks
 
@@ -222,6 +241,9 @@ class NestedExecutions:
             if value is not None:
                 request[camel] = value if isinstance(value, str) else _json(value)
         answer = self._call(operation, request, invocation.request_id, prefix="Sfn")
+        if isinstance(answer, Outcome) and answer.error == "Sfn.TaskDoesNotExistException":
+            # C3: AWS cannot read a token it never gave out: "Invalid token".
+            return _refused("Sfn", "InvalidToken", _UNKNOWN_TOKEN, invocation.request_id)
         return answer if isinstance(answer, Outcome) else Outcome(output={})
 
     # ----------------------------------------------------------------- the port
@@ -295,6 +317,20 @@ _CALLBACKS: dict[str, tuple[str, list[tuple[str, str, bool]]]] = {
 # --------------------------------------------------------------------- shapes
 
 
+def _started_output(started: Response, request_id: str) -> dict[str, Any]:
+    """StartExecution's answer as the optimized integration returns it."""
+    body = (
+        f'{{"executionArn":{_json(started["executionArn"])},'
+        f'"startDate":{_java_double(_seconds(started))}}}'
+    )
+    return {
+        "ExecutionArn": started["executionArn"],
+        "SdkHttpMetadata": _http_metadata(body, _seconds(started), request_id),
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StartDate": _millis(started["startDate"]),
+    }
+
+
 def finished_outcome(described: Response, pattern: str) -> Outcome:
     """A ``.sync`` task's outcome from the child's DescribeExecution (camelCase)."""
     result = _sync_output(described, pattern)
@@ -304,13 +340,17 @@ def finished_outcome(described: Response, pattern: str) -> Outcome:
 
 
 def _sync_output(described: Response, pattern: str) -> dict[str, Any]:
+    parsed = pattern == ".sync:2"
     output: dict[str, Any] = {
         "ExecutionArn": described["executionArn"],
-        "Input": described["input"],
+        "Input": orjson.loads(described["input"]) if parsed else described["input"],
         "InputDetails": {"Included": True},
         "Name": described["name"],
         "RedriveCount": described.get("redriveCount", 0),
         "RedriveStatus": described.get("redriveStatus", _redrive_status(described["status"])),
+        "RedriveStatusReason": described.get(
+            "redriveStatusReason", _redrive_reason(described["status"])
+        ),
         "StartDate": _millis(described["startDate"]),
         "StateMachineArn": described["stateMachineArn"],
         "Status": described["status"],
@@ -319,12 +359,12 @@ def _sync_output(described: Response, pattern: str) -> dict[str, Any]:
         output["StopDate"] = _millis(described["stopDate"])
     if described.get("output") is not None:
         text = described["output"]
-        output["Output"] = orjson.loads(text) if pattern == ".sync:2" else text
+        output["Output"] = orjson.loads(text) if parsed else text
         output["OutputDetails"] = {"Included": True}
     for member in ("error", "cause"):
         if described.get(member) is not None:
             output[member.capitalize()] = described[member]
-    return dict(sorted(output.items()))
+    return dict(sorted((k, v) for k, v in output.items() if v is not None))
 
 
 def _describe_record(child: ChildRecord) -> dict[str, Any]:
@@ -347,6 +387,13 @@ def _redrive_status(status: str) -> str:
     return "NOT_REDRIVABLE" if status in ("RUNNING", "SUCCEEDED") else "REDRIVABLE"
 
 
+def _redrive_reason(status: str) -> str | None:
+    """C2: DescribeExecution's reason, which the ``.sync`` output carries (no period)."""
+    if _redrive_status(status) == "REDRIVABLE":
+        return None
+    return f"Execution is {status} and cannot be redriven"
+
+
 def _start_request(invocation: Invocation) -> Request | Outcome:
     payload = invocation.payload
     machine = payload.get("StateMachineArn") if isinstance(payload, dict) else None
@@ -355,7 +402,9 @@ def _start_request(invocation: Invocation) -> Request | Outcome:
             error="States.Runtime",
             cause="The startExecution integration needs a StateMachineArn string parameter.",
         )
-    given = payload.get("Input", {})
+    given = payload.get("Input")
+    if given is None:  # C2: a null (or no) Input starts the child with {}
+        given = {}
     request: Request = {
         "stateMachineArn": machine,
         "input": given if isinstance(given, str) else _json(given),
@@ -382,8 +431,10 @@ def _execution_arn(machine_arn: str, name: str) -> str:
 def _refused(prefix: str, kind: str, message: str, request_id: str) -> Outcome:
     """A refused call, named and worded as the AWS SDK does inside Step Functions."""
     error = kind if kind.endswith("Exception") else f"{kind}Exception"
-    if prefix == "Sfn":
-        detail = f"(Service: Sfn, Status Code: 400, Request ID: {request_id})"
+    if prefix == "Sfn":  # the AWS SDK for Java 2 (aws-sdk:sfn:*), C3
+        detail = (
+            f"(Service: Sfn, Status Code: 400, Request ID: {request_id}) (SDK Attempt Count: 1)"
+        )
     else:
         detail = (
             f"(Service: AWSStepFunctions; Status Code: 400; Error Code: {kind}; "
@@ -396,10 +447,13 @@ def _message(error: Exception) -> str:
     return str(getattr(error, "message", "") or error)
 
 
-def _http_metadata(body: Mapping[str, Any], request_id: str) -> dict[str, Any]:
+def _http_metadata(body: str, moment: float, request_id: str) -> dict[str, Any]:
+    """C4: the headers of AWS's answer; its body is the JSON text AWS sends."""
     headers = {
-        "Content-Length": str(len(orjson.dumps(body))),
+        "Content-Length": str(len(body.encode())),
         "Content-Type": "application/x-amz-json-1.0",
+        "Date": formatdate(moment, usegmt=True),
+        "connection": "keep-alive",
         "x-amzn-RequestId": request_id,
     }
     return {
@@ -407,6 +461,29 @@ def _http_metadata(body: Mapping[str, Any], request_id: str) -> dict[str, Any]:
         "HttpHeaders": headers,
         "HttpStatusCode": 200,
     }
+
+
+def _java_double(seconds: float) -> str:
+    """Epoch seconds at millisecond precision as AWS's Java service writes a timestamp:
+    ``Double.toString``, e.g. ``1.596138397365E9``."""
+    exact = Decimal(repr(round(seconds, 3))).normalize()
+    sign, digits, exponent = exact.as_tuple()
+    assert isinstance(exponent, int)
+    shown = "".join(map(str, digits))
+    power = len(digits) + exponent - 1
+    if not 1e-3 <= abs(seconds) < 1e7:
+        fraction = shown[1:] or "0"
+        return f"{'-' if sign else ''}{shown[0]}.{fraction}E{power}"
+    return repr(float(exact))
+
+
+def _instant(seconds: float) -> str:
+    """Java's ``Instant.toString`` at millisecond precision: ``2024-05-01T12:00:00.123Z``,
+    no fraction when it is zero."""
+    moment = datetime.fromtimestamp(round(seconds, 3), UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    millis = moment.microsecond // 1000
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
 def _millis(value: Any) -> int:

@@ -119,7 +119,7 @@ class Integrations:
         else:
             outcome = self._service(resource, invocation)
         if outcome is not None and outcome.ok and invocation.resource.endswith(WAIT_FOR_TOKEN):
-            return None
+            return Outcome(output=outcome.output, submitted=True)  # aws-behaviour C1
         return outcome
 
     def _service(self, resource: ServiceResource, invocation: Invocation) -> Outcome | None:

@@ -27,6 +27,7 @@ from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.intrinsics import compile_intrinsic, is_intrinsic
 from stepwell.language.jsonata import compile_jsonata_template
 from stepwell.language.jsonpath import PathNotFound, compact_json, compile_path
+from stepwell.language.references import variable_references
 from stepwell.language.templates import compile_payload_template
 from stepwell.language.validation import (
     Diagnostic,
@@ -154,6 +155,7 @@ def compile_definition(data: Mapping[str, JSON]) -> m.StateMachine:
         timeout_seconds=int(timeout) if timeout is not None else None,
         comment=data.get("Comment"),
         definition=data,
+        variable_references=variable_references(root, data),
     )
 
 

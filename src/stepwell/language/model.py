@@ -181,3 +181,7 @@ class StateMachine:
     timeout_seconds: int | None = None
     comment: str | None = None
     definition: JSON = field(default=None, hash=False, compare=False)
+    # State name -> sorted names of the variables it reads (``references.py``).
+    variable_references: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, hash=False, compare=False
+    )

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from stepwell.language.json_errors import from_decode_error
+
 JSON = Any  # a value made of dict, list, str, int, float, bool and None
 Position = tuple[int, int]
 
@@ -40,11 +42,19 @@ class DefinitionSyntaxError(ValueError):
     ``INVALID_JSON_DESCRIPTION``.
     """
 
-    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        line: int | None = None,
+        column: int | None = None,
+        location: str = "",
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.location = location
+        """Where AWS's JSON reader says the error is (``[Source: ...]``), for JSON text."""
 
     def __str__(self) -> str:
         if self.line is None:
@@ -248,7 +258,9 @@ def _compose(source: str) -> tuple[yaml.Node | None, JSON]:
 
 
 def _json_syntax_error(error: json.JSONDecodeError) -> DefinitionSyntaxError:
-    return DefinitionSyntaxError(f"Invalid JSON: {error.msg}", error.lineno, error.colno)
+    """The message and location AWS's JSON reader gives (aws-behaviour L)."""
+    found = from_decode_error(error)
+    return DefinitionSyntaxError(str(found), error.lineno, error.colno, found.location)
 
 
 def _yaml_positions(

@@ -104,15 +104,18 @@ def validate_definition(
 
 def format_invalid_definition(diagnostics: list[Diagnostic]) -> str:
     """The message of CreateStateMachine's ``InvalidDefinition`` error for these errors."""
-    items = [
-        f"{item.code}: {item.message} at {item.location or '/'}"
-        for item in diagnostics
-        if item.severity == "ERROR"
-    ]
+    items = [f"{item.code}: {_located(item)}" for item in diagnostics if item.severity == "ERROR"]
     if len(items) == 1:
         return f"Invalid State Machine Definition: '{items[0]}'"
     quoted = ", ".join(f"'{item}'" for item in items)
     return f"Invalid State Machine Definition: '{quoted}'"
+
+
+def _located(item: Diagnostic) -> str:
+    """The message and where: a JSON reader's message already ends with its location."""
+    if item.location and item.message.endswith(item.location):
+        return item.message
+    return f"{item.message} at {item.location or '/'}"
 
 
 def _check_text(text: str | bytes) -> LoadedDefinition | Diagnostic:
@@ -122,7 +125,12 @@ def _check_text(text: str | bytes) -> LoadedDefinition | Diagnostic:
         return load_definition(text)
     except DefinitionSyntaxError as error:
         return Diagnostic(
-            "ERROR", "INVALID_JSON_DESCRIPTION", error.message, "", error.line, error.column
+            "ERROR",
+            "INVALID_JSON_DESCRIPTION",
+            error.message,
+            error.location,
+            error.line,
+            error.column,
         )
 
 
@@ -181,12 +189,12 @@ class _GraphValidator:
             return
         unknown_fields(report, path, graph, _GRAPH_FIELDS[kind])
         start_at, states = graph.get("StartAt"), graph.get("States")
-        if "StartAt" not in graph:
-            report.error(path, 'Missing required field "StartAt"')
-        elif not isinstance(start_at, str):
+        missing = [field for field in ("States", "StartAt") if field not in graph]
+        if missing:  # AWS's words and order (aws-behaviour L, K17)
+            report.error(path, f"These fields are required: [{', '.join(missing)}]")
+        if "StartAt" in graph and not isinstance(start_at, str):
             report.error(join(path, "StartAt"), 'The field "StartAt" must be a string')
         if "States" not in graph:
-            report.error(path, 'Missing required field "States"')
             return
         if not isinstance(states, dict) or not states:
             report.error(join(path, "States"), 'The field "States" must be a non-empty object')
@@ -233,11 +241,11 @@ class _GraphValidator:
             return self.top_jsonata
         if self.top_jsonata and language == JSONPATH:
             # Developer Guide, "Transforming data with JSONata": a state may opt in to
-            # JSONata in a JSONPath machine, not out of it in a JSONata machine.
+            # JSONata in a JSONPath machine, not out of it in a JSONata machine. AWS's
+            # words, located at the state (aws-behaviour L).
             self.report.error(
-                join(path, "QueryLanguage"),
-                'A state cannot use "JSONPath" when the state machine\'s QueryLanguage is '
-                '"JSONata"',
+                path,
+                "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
             )
         return bool(language == JSONATA)
 

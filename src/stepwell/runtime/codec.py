@@ -13,6 +13,7 @@ _EVENTS: dict[str, type[Any]] = {
     "TaskSucceeded": ev.TaskSucceeded,
     "TaskFailed": ev.TaskFailed,
     "TaskHeartbeat": ev.TaskHeartbeat,
+    "TaskSubmitted": ev.TaskSubmitted,
     "ActivityStarted": ev.ActivityStarted,
     "TimerFired": ev.TimerFired,
     "StopRequested": ev.StopRequested,

@@ -35,8 +35,9 @@ from stepwell.integrations.registry import Integrations
 from stepwell.integrations.services import Services
 from stepwell.language.compiler import InvalidDefinition, load_state_machine
 from stepwell.language.evaluation import JSON
+from stepwell.language.json_errors import input_problem
 from stepwell.language.model import StateMachine
-from stepwell.runtime.tasks import invocation, outcome_event
+from stepwell.runtime.tasks import invocation, outcome_events
 
 Definition = str | bytes | Mapping[str, JSON] | StateMachine
 
@@ -114,12 +115,10 @@ class LocalRunner:
             elif isinstance(command, ev.Continue):
                 self.inbox.append(ev.Resume())
             else:
-                event = self._invoke(command)
-                if event is not None:
-                    self.inbox.append(event)
+                self.inbox.extend(self._invoke(command))
         return result.execution
 
-    def _invoke(self, command: ev.InvokeTask) -> ev.Event | None:
+    def _invoke(self, command: ev.InvokeTask) -> list[ev.Event]:
         request_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         if self.executions is not None:
             self.executions.enter(self, command)
@@ -127,8 +126,8 @@ class LocalRunner:
         if self.executions is not None:  # a .sync child ran inline: its time has passed
             self.clock = max(self.clock, self.executions.now)
         if outcome is None:
-            return None  # waits for a callback (or, if none comes, for its timers)
-        return outcome_event(command.frame, command.seq, outcome)
+            return []  # waits for a callback (or, if none comes, for its timers)
+        return outcome_events(command.frame, command.seq, outcome)
 
     def _next_event(self) -> ev.Event | None:
         if self.inbox:
@@ -292,7 +291,8 @@ class LocalExecutions:
             execution_input = orjson.loads(text)
         except orjson.JSONDecodeError:
             raise LocalServiceError(
-                "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{text}'"
+                "InvalidExecutionInput",
+                f"Invalid State Machine Execution Input: '{input_problem(text)}'",
             ) from None
         started = self.now
         info = ExecutionInfo(

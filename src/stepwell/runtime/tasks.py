@@ -20,7 +20,20 @@ def invocation(command: ev.InvokeTask, execution_arn: str, request_id: str) -> I
     )
 
 
+def outcome_events(frame: int, seq: int, outcome: Outcome) -> list[ev.Event]:
+    """Every event an outcome makes: TaskSubmitted, then the end when already known."""
+    if outcome.submitted and outcome.then is not None:
+        submitted = ev.TaskSubmitted(frame, seq, outcome.output)
+        return [submitted, outcome_event(frame, seq, outcome.then)]
+    return [outcome_event(frame, seq, outcome)]
+
+
 def outcome_event(frame: int, seq: int, outcome: Outcome) -> ev.Event:
+    """The one event a durable runner reports: a known end wins over its submission."""
+    if outcome.submitted and outcome.then is not None:
+        return outcome_event(frame, seq, outcome.then)
+    if outcome.submitted:
+        return ev.TaskSubmitted(frame, seq, outcome.output)
     if outcome.ok:
         return ev.TaskSucceeded(frame, seq, outcome.output)
     return ev.TaskFailed(frame, seq, outcome.error or "", outcome.cause)

@@ -94,6 +94,8 @@ def parse_machine_arn(arn: str) -> MachineArn:
 def split_arn(arn: str, resource: str) -> list[str]:
     """The parts after ``arn:aws:states:REGION:ACCOUNT:RESOURCE:``; InvalidArn if the ARN
     is not of that resource type."""
+    if not arn.startswith("arn:"):
+        raise InvalidArn(f"Invalid Arn: 'Invalid ARN prefix: {arn}'")  # K9
     parts = arn.split(":")
     if len(parts) < 7 or parts[:3] != ["arn", "aws", "states"] or parts[5] != resource:
         raise InvalidArn(f"Invalid Arn: '{arn}'")

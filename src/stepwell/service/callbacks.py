@@ -26,6 +26,7 @@ from stepwell.store.base import ActivityRecord, WorkItem
 
 class CallbackOperations(ServiceCore):
     def send_task_success(self, request: Request) -> Response:
+        self._token(request["taskToken"])  # C3: the token is checked before the output
         output = request["output"]
         try:
             value = orjson.loads(output)

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
 
 from stepwell.integrations.registry import Integrations
+from stepwell.integrations.resources import SYNC, SYNC2, WAIT_FOR_TOKEN, task_states
 from stepwell.language.compiler import InvalidDefinition as DefinitionProblems
 from stepwell.language.compiler import load_state_machine
+from stepwell.language.json_errors import input_problem
+from stepwell.language.model import StateMachine
+from stepwell.language.validation import Diagnostic, format_invalid_definition
 from stepwell.runtime.clock import Clock, to_datetime
 from stepwell.runtime.worker import MachineCache
 from stepwell.service import errors as err
@@ -122,16 +127,49 @@ def present(**members: Any) -> Response:
     return {key: value for key, value in members.items() if value is not None}
 
 
-def check_definition(definition: str, integrations: Integrations) -> None:
+def check_definition(
+    definition: str, integrations: Integrations, machine_type: str = "STANDARD"
+) -> StateMachine:
+    """The compiled definition; InvalidDefinition as AWS words it if it is refused."""
     try:
         machine = load_state_machine(definition)
     except DefinitionProblems as invalid:
         raise err.InvalidDefinition(str(invalid)) from None
-    refused = integrations.check(machine)
+    refused = resource_diagnostics(machine, integrations, machine_type)
     if refused:
-        raise err.InvalidDefinition(
-            "Invalid State Machine Definition: " + ", ".join(f"'{r}'" for r in refused)
+        raise err.InvalidDefinition(format_invalid_definition(refused))
+    return machine
+
+
+def resource_diagnostics(
+    machine: StateMachine, integrations: Integrations, machine_type: str
+) -> list[Diagnostic]:
+    """The Task resources AWS refuses: unknown integrations, and in an Express machine
+    the patterns and activities only Standard workflows have (K16)."""
+    found = integrations.diagnostics(machine)
+    if machine_type == "EXPRESS":
+        found += express_diagnostics(machine)
+    return found
+
+
+def express_diagnostics(machine: StateMachine) -> list[Diagnostic]:
+    """K16 / L: AWS's words, ``.waitForTaskToken``'s with its trailing space."""
+    found = []
+    for pointer, task in task_states(machine.root, ""):
+        resource = task.resource
+        if resource.endswith((SYNC, SYNC2)):
+            message = "Express state machine does not support '.sync' service integration"
+        elif resource.endswith(WAIT_FOR_TOKEN):
+            message = "Express state machine does not support '.waitForTaskToken' service "
+            message += "integration "
+        elif resource.split(":")[5:6] == ["activity"]:
+            message = "Express state machine does not support Activity ARN"
+        else:
+            continue
+        found.append(
+            Diagnostic("ERROR", "SCHEMA_VALIDATION_FAILED", message, f"{pointer}/Resource")
         )
+    return found
 
 
 def execution_input(text: str | None, member: str = "input") -> str:
@@ -146,7 +184,7 @@ def execution_input(text: str | None, member: str = "input") -> str:
         orjson.loads(text)
     except orjson.JSONDecodeError:
         raise err.InvalidExecutionInput(
-            f"Invalid State Machine Execution Input: '{text}'"
+            f"Invalid State Machine Execution Input: '{input_problem(text)}'"
         ) from None
     return text
 
@@ -173,8 +211,37 @@ def check_tag_count(tags: dict[str, str], resource: str) -> None:
         )
 
 
-def describe_machine(record: StateMachineRecord) -> Response:
-    """DescribeStateMachine's answer for a state machine or a version of one."""
+SCHEMA = "SCHEMA_VALIDATION_FAILED"
+# K2: what describe shows when no customer key was configured (Stepwell keeps no other).
+ENCRYPTION = {"type": "AWS_OWNED_KEY"}
+
+
+def initial_revision(arn: str, creation_date: float) -> str:
+    """The revision id a state machine gets when it is created: a name-based (version 5)
+    UUID of its ARN and creation time. Updates get random (version 4) ones, so "never
+    updated" is told by the UUID's version, with no extra storage (K1)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}@{creation_date!r}").hex
+
+
+def new_revision() -> str:
+    """The revision id an update that changes something creates: a dashed UUID (K1)."""
+    return str(uuid.uuid4())
+
+
+def public_revision(revision_id: str) -> str | None:
+    """The ``revisionId`` AWS shows: none until a real update, then the dashed UUID (K1)."""
+    try:
+        parsed = uuid.UUID(revision_id)
+    except ValueError:
+        return revision_id
+    return None if parsed.version == 5 else str(parsed)
+
+
+def describe_machine(
+    record: StateMachineRecord, references: Mapping[str, Sequence[str]] | None = None
+) -> Response:
+    """DescribeStateMachine's answer for a state machine or a version of one;
+    ``references`` is the compiled machine's ``variableReferences`` (K5)."""
     return present(
         stateMachineArn=record.arn,
         name=record.name,
@@ -185,6 +252,13 @@ def describe_machine(record: StateMachineRecord) -> Response:
         creationDate=to_datetime(record.creation_date),
         loggingConfiguration=record.logging_configuration,
         tracingConfiguration=record.tracing_configuration,
-        revisionId=record.revision_id,
+        revisionId=public_revision(record.revision_id),
         description=record.description or None,
+        encryptionConfiguration=dict(ENCRYPTION),
+        variableReferences=variable_references(references),
     )
+
+
+def variable_references(references: Mapping[str, Sequence[str]] | None) -> Response | None:
+    """K5: state name -> the variables it reads; the member is absent when none."""
+    return {name: list(names) for name, names in references.items()} if references else None

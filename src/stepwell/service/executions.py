@@ -112,9 +112,9 @@ class ExecutionOperations(MachineOperations):
                 "billedDurationInMilliseconds": max(100, int((stopped - started) * 1000)),
             },
         }
+        response["outputDetails"] = {"included": True}  # K8: a failed one says so too
         if execution.status == "SUCCEEDED":
             response["output"] = orjson.dumps(execution.output).decode()
-            response["outputDetails"] = {"included": True}
         else:
             response.update(present(error=execution.error, cause=execution.cause))
         return response

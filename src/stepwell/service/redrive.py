@@ -55,7 +55,7 @@ def redrive_status(record: ExecutionRecord, now: float) -> tuple[str, str | None
 
 def _not_redrivable(record: ExecutionRecord, now: float) -> str | None:
     if record.status not in _REDRIVEN_FROM:
-        return f"Execution is {record.status} and cannot be redriven."
+        return f"Execution is {record.status} and cannot be redriven"  # K6: no period
     if now - record.start_date > MAX_OPEN_DAYS * _DAY:
         return "Execution has exceeded the max execution time."
     if record.stop_date is not None and now - record.stop_date > REDRIVABLE_DAYS * _DAY:
@@ -117,7 +117,7 @@ class RedriveOperations(ServiceCore):
         ):
             raise err.ExecutionNotRedrivable(
                 f"Execution '{record.arn}' cannot be redriven: Execution is RUNNING and "
-                "cannot be redriven."
+                "cannot be redriven"
             )
         self._remember_token(record.arn, token, now)
         if self._run_now is not None:

@@ -78,7 +78,7 @@ def _resource_type(arn: str) -> str:
         split_arn(arn, "activity")
         return "activity"
     if parse_machine_arn(arn).qualifier is not None:
-        raise err.InvalidArn(f"Invalid Arn: '{arn}'")
+        raise _not_found(arn)  # K15: a version or alias has no tags of its own
     return "stateMachine"
 
 

@@ -15,7 +15,6 @@ DeleteStateMachineVersion); deleting the state machine removes them for good.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 
 import orjson
@@ -23,26 +22,20 @@ import orjson
 from stepwell.runtime.clock import to_datetime
 from stepwell.service import errors as err
 from stepwell.service.arns import parse_machine_arn
-from stepwell.service.core import DELETED, Request, Response, ServiceCore
+from stepwell.service.core import DELETED, Request, Response, ServiceCore, public_revision
 from stepwell.service.pages import paginate
 from stepwell.store.base import StateMachineRecord
 
 MAX_VERSIONS = 1000  # per state machine (API Reference, PublishStateMachineVersion)
 VERSIONS = "versions"  # document namespace: machine ARN -> last version number
 ALIASES = "aliases"  # document namespace: alias ARN -> the alias (see aliases.py)
-INITIAL = "INITIAL"  # revisionId meaning "not updated since it was created"
-
-
-def initial_revision(arn: str, creation_date: float) -> str:
-    """The revision id a state machine gets when it is created: derived from its ARN and
-    creation time, so "has it been updated since?" needs no extra storage."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}@{creation_date!r}").hex
+INITIAL = "INITIAL"  # Stepwell's revisionId meaning "not updated since it was created"
 
 
 def revision_matches(machine: StateMachineRecord, revision_id: str) -> bool:
     if revision_id == INITIAL:
-        return machine.revision_id == initial_revision(machine.arn, machine.creation_date)
-    return machine.revision_id == revision_id
+        return public_revision(machine.revision_id) is None
+    return public_revision(machine.revision_id) == revision_id
 
 
 class VersionOperations(ServiceCore):
@@ -50,9 +43,11 @@ class VersionOperations(ServiceCore):
         _, machine = self._unqualified_machine(request["stateMachineArn"])
         revision = request.get("revisionId")
         if revision is not None and not revision_matches(machine, revision):
+            # K13; a machine never updated has no revisionId: "null", as AWS's Java says it
+            current = public_revision(machine.revision_id) or "null"
             raise err.ConflictException(
-                f"Failed to publish the State Machine version because the current revision "
-                f"'{machine.revision_id}' does not match the specified revision ID '{revision}'."
+                f"Failed to publish the State Machine version for revision {revision}. "
+                f"The current State Machine revision is {current}."
             )
         version = self._publish(machine, request.get("description"))
         return {

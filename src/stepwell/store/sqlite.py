@@ -85,7 +85,8 @@ class SqliteDialect:
         """``PRAGMA quick_check`` at open: a corrupt file is refused before any write."""
         rows = self._conn.execute("PRAGMA quick_check").fetchall()
         if [tuple(row) for row in rows] != [("ok",)]:
-            detail = "; ".join(str(row[0]) for row in rows[:3])
+            lines = "\n".join(str(row[0]) for row in rows).splitlines()
+            detail = "; ".join(line for line in lines[:4] if "***" not in line)
             raise StoreUnavailable(self._say(f"is corrupt ({detail}); restore it from a backup"))
 
     def _file_identity(self) -> tuple[int, int] | None:

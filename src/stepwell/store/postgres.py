@@ -35,7 +35,7 @@ log = logging.getLogger("stepwell.store")
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 CHANNEL = "stepwell_work"
 _MIGRATION_LOCK = 7_415_001  # pg_advisory_xact_lock key: one migrator at a time
-POOL_TIMEOUT = 10.0  # seconds to wait for a pooled connection before giving up
+POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
 CONNECT_TIMEOUT = 5  # seconds to wait for the server to accept a connection
 
 

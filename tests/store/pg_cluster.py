@@ -5,6 +5,7 @@ runs the binaries as the ``postgres`` OS user (``runuser``), as PostgreSQL requi
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -67,8 +68,6 @@ class PrivateCluster:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(self.root, ignore_errors=True)

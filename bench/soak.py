@@ -301,21 +301,15 @@ class Soak:
             path.unlink(missing_ok=True)
             what = "deleted"
         else:
+            # Checkpoint (as any other process may) so the pages live in the main file,
+            # overwrite every page after the first, then write from another connection:
+            # C drops its page cache and reads the damaged pages.
+            _sqlite(path, "PRAGMA wal_checkpoint(TRUNCATE)")
             size = path.stat().st_size
             with path.open("r+b") as file:
-                file.seek(8192)
-                file.write(os.urandom(max(0, size - 8192)))
-            # Another writer makes C drop its cache and read the damaged pages.
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    f"import sqlite3; sqlite3.connect({str(path)!r})"
-                    ".execute('PRAGMA user_version=9')",
-                ],
-                check=False,
-                capture_output=True,
-            )
+                file.seek(4096)
+                file.write(os.urandom(max(0, size - 4096)))
+            _sqlite(path, "PRAGMA user_version=9")
             what = "corrupted"
         for _ in range(10):
             try:
@@ -424,6 +418,12 @@ class Soak:
         }
 
 
+def _sqlite(path: Path, statement: str) -> None:
+    """Run one statement on ``path`` from another process, whatever it answers."""
+    script = f"import sqlite3; sqlite3.connect({str(path)!r}).execute({statement!r})"
+    subprocess.run([sys.executable, "-c", script], check=False, capture_output=True)
+
+
 def _unplanned_5xx(key: str) -> bool:
     """A 5xx from A, the innocent client, a hostile request, B outside its outages, or a
     5xx other than 503 from C."""
@@ -432,7 +432,7 @@ def _unplanned_5xx(key: str) -> bool:
 
 
 def _planned_503(key: str) -> bool:
-    return "during PostgreSQL outages" in key or (key.startswith("C ") and ": 503" in key)
+    return "during PostgreSQL outages" in key or (key.startswith("C ") and key.endswith(" 503"))
 
 
 def main() -> int:

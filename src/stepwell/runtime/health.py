@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from stepwell.store.base import StoreUnavailable
+
 log = logging.getLogger("stepwell.runtime")
 
 BACKOFF_FIRST = 0.05  # seconds after the first failure of a streak
@@ -45,7 +47,10 @@ class LoopHealth:
         self.last_error = f"{type(error).__name__}: {error}"
         if self.failures == 1:
             self.failing_since = time.time()
-            log.error("%s failed; retrying with back-off", self.name, exc_info=error)
+            # A store that is down is an expected fault, said in words; anything else
+            # is a bug whose traceback is worth having.
+            trace = None if isinstance(error, StoreUnavailable) else error
+            log.error("%s failed; retrying with back-off: %s", self.name, error, exc_info=trace)
         return backoff(self.failures)
 
 

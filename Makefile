@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup example test lint bench clean
+.PHONY: setup example test lint bench soak clean
 
 setup: $(VENV)/.installed
 
@@ -45,6 +45,12 @@ test: lint
 
 bench: setup
 	$(PY) bench/engine_bench.py
+
+# Executions under PostgreSQL restarts, deleted/corrupted SQLite files and hostile
+# requests (bench/soak.py; not part of `make test`). SOAK_SECONDS=600 for longer.
+SOAK_SECONDS ?= 180
+soak: setup
+	$(PY) bench/soak.py --seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache

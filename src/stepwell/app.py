@@ -4,7 +4,15 @@ request must be signed (the console cannot sign), the read-only web console at
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from stepwell.api.app import create_app
 from stepwell.api.settings import ApiSettings, OperationHandler
@@ -35,9 +43,26 @@ def local_store(db: str) -> bool:
     return not db.startswith(("postgresql://", "postgres://"))
 
 
-def server_app(service: OperationHandler, api: ApiSettings | None = None) -> Starlette:
+def server_app(
+    service: OperationHandler,
+    api: ApiSettings | None = None,
+    health: Callable[[], dict[str, Any]] | None = None,
+) -> Starlette:
+    """``health`` (``Host.health.report``) makes ``GET /health`` say whether the store
+    can be used and how the background loops are doing; 503 while the store cannot."""
     api = api or ApiSettings()
     app = create_app(service, api)
+    if health is not None:
+        app.router.routes.insert(0, Route("/health", _health_route(health), methods=["GET"]))
     if not api.authentication_enabled:
         app.router.routes.extend(console_routes(service))
     return app
+
+
+def _health_route(report: Callable[[], dict[str, Any]]) -> Callable[[Request], Any]:
+    async def health(request: Request) -> Response:
+        found = await run_in_threadpool(report)  # probing the store may block
+        status = 503 if found["status"] == "unavailable" else 200
+        return Response(orjson.dumps(found), status, media_type="application/json")
+
+    return health

@@ -123,7 +123,7 @@ def local_stepwell(
         inline_operations=QUICK_READS if local_store(settings.db) else frozenset(),
     )
     try:
-        with serve_app(server_app(host.service, api)) as url:
+        with serve_app(server_app(host.service, api, health=host.health.report)) as url:
             yield LocalStepwell(url, host, host.clock)
     finally:
         host.stop()

@@ -134,7 +134,7 @@ def _serve_api(host: Host, settings: Settings) -> None:
     if not api.authentication_enabled:
         print(f"Web console: {address}/console", file=sys.stderr)
     uvicorn.run(
-        server_app(host.service, api),
+        server_app(host.service, api, health=host.health.report),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

@@ -2,6 +2,14 @@
 
 The state is plain data by design (see ``execution.py``); this module only spells out
 the two conversions so the format is in one place. Datetimes travel as ISO 8601 text.
+
+Depth: JSON data (execution input, task output) may nest at most ``MAX_DEPTH`` levels;
+the API refuses deeper input with a 400 (``service.core.execution_input``). Everything
+that serializes data (``dump_execution``, ``history.to_json_text``) handles that depth
+plus the levels a workflow adds around it (Parameters, ResultPath, the state's own
+wrapping): orjson up to 254 levels, Python's ``json`` beyond. Data a workflow nests far
+past that fails the execution with ``States.Runtime`` (``runtime.worker``), never a
+worker.
 """
 
 from __future__ import annotations
@@ -14,6 +22,26 @@ from typing import Any
 import orjson
 
 from stepwell.engine.execution import ExecutionInfo, ExecutionState, Fanout, Frame
+
+MAX_DEPTH = 250  # levels of arrays and objects JSON data may nest (see the docstring)
+
+
+def nesting_depth(value: Any) -> int:
+    """How many levels of arrays and objects ``value`` nests (a scalar: 0). Iterative, so
+    any depth is measured without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def dump_execution(execution: ExecutionState) -> bytes:

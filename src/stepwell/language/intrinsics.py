@@ -170,6 +170,10 @@ def _string_to_json(args: Sequence[JSON], ctx: EvalContext) -> JSON:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         raise _Failure(f"The argument is not valid JSON: {error.msg}") from None
+    except RecursionError:  # JSON text nested too deeply for the parser
+        raise _Failure("The argument is JSON nested too deeply to be parsed") from None
+    except (ValueError, MemoryError) as error:  # e.g. an integer beyond Python's digit limit
+        raise _Failure(f"The argument cannot be parsed as JSON: {error}") from None
 
 
 def _reject_constant(name: str) -> JSON:

@@ -4,20 +4,25 @@ Advancing and invoking run on separate threads so a slow task never holds up sta
 transitions. Idle threads sleep until the next due work item, or until woken: by
 ``wake()`` from this process (the service calls it when it adds work) or by the store
 (PostgreSQL's LISTEN/NOTIFY, SQLite's short poll), whichever comes first.
+
+No exception ends a thread: a round that raises (the database restarting, a file gone)
+is reported to the thread's ``LoopHealth``, which logs once per streak and says how long
+to back off (doubling, capped); the next round reconnects through the store. Likewise a
+thread that keeps finding work due but leased elsewhere (an execution backing off) looks
+again less and less often instead of fifty times a second.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Sequence
 
 from stepwell.integrations.registry import Integrations
 from stepwell.runtime.clock import Clock, SystemClock
+from stepwell.runtime.health import BACKOFF_FIRST, Health, LoopHealth, backoff
 from stepwell.runtime.worker import Worker
 from stepwell.store.base import LEASE_SECONDS, Store
 
-log = logging.getLogger("stepwell.runtime")
 IDLE_SECONDS = 1.0  # the longest an idle thread sleeps before looking again
 PERIODIC_SECONDS = 1.0  # how often the periodic jobs (schedules) run
 
@@ -33,9 +38,11 @@ class WorkerPool:
         lease_seconds: float = LEASE_SECONDS,
         owner: str | None = None,
         periodic: Sequence[Callable[[], object]] = (),
+        health: Health | None = None,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
+        self.health = health or Health(store.check)
         self.worker = Worker(store, integrations, self.clock, owner, lease_seconds)
         self._stop = threading.Event()
         # One signal per kind of thread; a wake-up rouses one of each, and a thread that
@@ -48,16 +55,29 @@ class WorkerPool:
         invoke = [
             self._thread(self._invoke, self._invokers, f"invoke-{n}") for n in range(invokers)
         ]
-        listen = threading.Thread(target=self._listen, daemon=True, name="stepwell-listen")
+        listen = threading.Thread(
+            target=self._guarded,
+            args=(self._listen, self.health.loop("listen")),
+            daemon=True,
+            name="stepwell-listen",
+        )
         self.periodic = list(periodic)  # e.g. Schedules.fire_due
-        ticker = threading.Thread(target=self._tick, daemon=True, name="stepwell-periodic")
+        ticker = threading.Thread(
+            target=self._guarded,
+            args=(self._tick, self.health.loop("periodic")),
+            daemon=True,
+            name="stepwell-periodic",
+        )
         self._threads = [*advance, *invoke, listen, ticker]
 
     def _thread(
         self, work: Callable[[], bool], signal: threading.Condition, name: str
     ) -> threading.Thread:
         return threading.Thread(
-            target=self._loop, args=(work, signal), daemon=True, name=f"stepwell-{name}"
+            target=self._guarded,
+            args=(self._loop, self.health.loop(name), work, signal),
+            daemon=True,
+            name=f"stepwell-{name}",
         )
 
     def start(self) -> WorkerPool:
@@ -84,38 +104,63 @@ class WorkerPool:
     def _invoke(self) -> bool:
         return self.worker.invoke_due(limit=1) > 0
 
-    def _loop(self, work: Callable[[], bool], signal: threading.Condition) -> None:
+    def _guarded(self, run: Callable[..., None], health: LoopHealth, *args: object) -> None:
+        """Run a loop; should it ever return by an error of its own, start it again."""
+        while not self._stop.is_set():
+            try:
+                run(health, *args)
+            except BaseException as error:  # a bug in the loop itself: keep the thread
+                self._stop.wait(health.failed(error))
+        health.alive = False
+
+    def _loop(
+        self, health: LoopHealth, work: Callable[[], bool], signal: threading.Condition
+    ) -> None:
+        idle_rounds = 0
         while not self._stop.is_set():
             try:
                 if work():
+                    health.succeeded()
+                    idle_rounds = 0
                     self.wake()  # what this did may be due for another thread
                     continue
-            except Exception:
-                log.exception("work failed; retrying after a pause")
-            self._idle(signal)
+                idle_rounds += 1
+                timeout = self._idle_timeout(idle_rounds)
+                health.succeeded()
+            except Exception as error:
+                timeout = health.failed(error)
+            with signal:
+                signal.wait(timeout)
 
-    def _idle(self, signal: threading.Condition) -> None:
+    def _idle_timeout(self, idle_rounds: int) -> float:
+        """How long to sleep: until the next due item, at most IDLE_SECONDS. An item due
+        already but not leasable (leased elsewhere, or backing off) is looked at again
+        soon, then less and less often."""
         now = self.clock.now()
         due = self.store.next_due(now)
-        timeout = IDLE_SECONDS if due is None else min(IDLE_SECONDS, max(due - now, 0.0))
-        with signal:
-            signal.wait(timeout or 0.02)  # 0: due but leased elsewhere; look again soon
+        if due is None:
+            return IDLE_SECONDS
+        if due > now:
+            return min(IDLE_SECONDS, due - now)
+        return min(IDLE_SECONDS, backoff(idle_rounds) if idle_rounds > 1 else BACKOFF_FIRST / 2)
 
-    def _tick(self) -> None:
+    def _tick(self, health: LoopHealth) -> None:
         """Run each periodic job every PERIODIC_SECONDS (each is cheap when idle)."""
         while not self._stop.wait(PERIODIC_SECONDS):
             for job in self.periodic:
+                each = self.health.loop(f"{health.name} {getattr(job, '__qualname__', job)}")
                 try:
                     job()
-                except Exception:
-                    log.exception("periodic job %r failed", job)
+                    each.succeeded()
+                except Exception as error:
+                    each.failed(error)
 
-    def _listen(self) -> None:
+    def _listen(self, health: LoopHealth) -> None:
         """Turn the store's news of work added by other processes into a wake-up."""
         while not self._stop.is_set():
             try:
                 self.store.wait_for_work(IDLE_SECONDS)
-            except Exception:
-                log.exception("waiting for work failed")
-                self._stop.wait(IDLE_SECONDS)
+                health.succeeded()
+            except Exception as error:
+                self._stop.wait(health.failed(error))
             self.wake()

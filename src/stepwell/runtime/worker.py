@@ -15,6 +15,7 @@ workers, in any number of processes, can share one database:
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import uuid
@@ -26,7 +27,7 @@ import orjson
 from stepwell.engine import events as ev
 from stepwell.engine.env import Env
 from stepwell.engine.execution import REDRIVE_DONE, ExecutionInfo, ExecutionState
-from stepwell.engine.history import HistoryEvent
+from stepwell.engine.history import HistoryEvent, to_json_text
 from stepwell.engine.interpreter import StepResult, start, step
 from stepwell.engine.serialize import dump_execution, load_execution
 from stepwell.engine.states import resource_kind
@@ -42,6 +43,7 @@ from stepwell.runtime.codec import (
     encode_event,
     encode_invocation,
 )
+from stepwell.runtime.health import backoff
 from stepwell.runtime.tasks import invocation, outcome_event
 from stepwell.store.base import (
     DEFINITIONS,
@@ -51,10 +53,15 @@ from stepwell.store.base import (
     StateMachineRecord,
     StepOutcome,
     Store,
+    StoreUnavailable,
     TaskToken,
     WorkItem,
     definition_key,
 )
+
+log = logging.getLogger("stepwell.runtime")
+RUNTIME = "States.Runtime"
+_MAX_TRACKED = 10_000  # executions whose failures a worker counts (back-off), at most
 
 
 @dataclass(slots=True)
@@ -136,6 +143,7 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.machines = MachineCache(store)
         self.watchers: list[FinishWatcher] = []
+        self._failures: dict[str, int] = {}  # execution ARN -> store failures in a row
 
     # ----------------------------------------------------------------- advancing
 
@@ -147,14 +155,73 @@ class Worker:
             return False
         try:
             outcome = self._apply(lease)
-        except Exception:
-            self.store.release(lease)
+            committed = self.store.commit_step(lease, outcome)
+        except StoreUnavailable:
+            self._back_off(lease)
             raise
-        committed = self.store.commit_step(lease, outcome)
+        except Exception as error:
+            outcome = self._poisoned(lease, error)
+            committed = self.store.commit_step(lease, outcome)
+        self._failures.pop(lease.execution.arn, None)
         if committed and _ended(lease, outcome):
             for watcher in self.watchers:
                 watcher.forget(outcome.execution)
         return True
+
+    def _back_off(self, lease: Lease) -> None:
+        """The store failed under this step: give the lease back with a retry time that
+        doubles with each failure in a row. If the store cannot take even that, the
+        lease runs out by itself (``lease_seconds``)."""
+        arn = lease.execution.arn
+        if len(self._failures) >= _MAX_TRACKED:
+            self._failures.clear()
+        failures = self._failures[arn] = self._failures.get(arn, 0) + 1
+        try:
+            self.store.release(lease, self.clock.now() + backoff(failures))
+        except Exception:
+            log.debug("could not release %s; its lease will expire", arn, exc_info=True)
+
+    def _poisoned(self, lease: Lease, error: Exception) -> StepOutcome:
+        """End an execution whose step raised because of the execution itself: FAILED,
+        ``States.Runtime``, with what went wrong as the cause (logged once, here)."""
+        record = lease.execution
+        cause = poison_cause(error)
+        log.error("execution %s failed: %s", record.arn, cause, exc_info=error)
+        last = self._last_event(lease)
+        event = {
+            "timestamp": self.clock.now(),
+            "type": "ExecutionFailed",
+            "id": last + 1,
+            "previousEventId": last,
+            "executionFailedEventDetails": {"error": RUNTIME, "cause": cause},
+        }
+        failed = replace(
+            record, status="FAILED", stop_date=self.clock.now(), error=RUNTIME, cause=cause
+        )
+        owed: list[WorkItem] = []
+        if record.status == "RUNNING":
+            try:
+                owed = self._completions(failed)
+            except StoreUnavailable:
+                raise
+            except Exception:  # a parent waiting for it will time out instead
+                log.exception("cannot tell the parent of %s that it failed", record.arn)
+        return StepOutcome(
+            execution=failed,
+            state=None,
+            events=(event,),
+            new_items=tuple(owed),
+            done_items=tuple(item.id for item in lease.items if item.id is not None),
+        )
+
+    def _last_event(self, lease: Lease) -> int:
+        """The id of the execution's latest history event."""
+        if lease.state is not None:
+            try:
+                return load_execution(lease.state).event_count
+            except Exception:
+                pass  # the state itself is what cannot be read: count the history
+        return len(self.store.history(lease.execution.arn))
 
     def advance_now(self, arn: str, rounds: int = 8) -> None:
         """Step one execution while it has work due now (a fresh start, a Wait of 0 s),
@@ -353,7 +420,7 @@ def _record_after(
 ) -> ExecutionRecord:
     if execution is None or not execution.finished:
         return record
-    output = orjson.dumps(execution.output).decode() if execution.status == "SUCCEEDED" else None
+    output = to_json_text(execution.output) if execution.status == "SUCCEEDED" else None
     return replace(
         record,
         status=execution.status,
@@ -365,6 +432,15 @@ def _record_after(
         if execution.status != "SUCCEEDED"
         else None,
     )
+
+
+def poison_cause(error: BaseException) -> str:
+    """The cause an execution fails with when Stepwell cannot process its data."""
+    if isinstance(error, RecursionError) or "Recursion limit" in str(error):
+        detail = "its data is nested too deeply to be processed"
+    else:
+        detail = f"{type(error).__name__}: {error}"
+    return f"Stepwell could not run the execution's next step: {detail}"[:32_768]
 
 
 def _stored_event(event: HistoryEvent) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from stepwell.engine.serialize import MAX_DEPTH, nesting_depth
 from stepwell.integrations.registry import Integrations
 from stepwell.integrations.resources import SYNC, SYNC2, WAIT_FOR_TOKEN, task_states
 from stepwell.language.compiler import InvalidDefinition as DefinitionProblems
@@ -181,11 +182,15 @@ def execution_input(text: str | None, member: str = "input") -> str:
             f"Member must have length less than or equal to {PAYLOAD_LIMIT}"
         )
     try:
-        orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
         raise err.InvalidExecutionInput(
             f"Invalid State Machine Execution Input: '{input_problem(text)}'"
         ) from None
+    if nesting_depth(value) > MAX_DEPTH:
+        raise err.InvalidExecutionInput(
+            f"Invalid State Machine Execution Input: nested more than {MAX_DEPTH} levels deep"
+        )
     return text
 
 

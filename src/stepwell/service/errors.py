@@ -238,3 +238,11 @@ class ServiceQuotaExceededException(ServiceError):
 
     aws_type = "ServiceQuotaExceededException"
     status = 402
+
+
+class ServiceUnavailable(ServiceError):
+    """The database behind Stepwell cannot be used now (unreachable, deleted, corrupt or
+    full); the message says which. HTTP 503, which AWS SDKs retry with back-off."""
+
+    aws_type = "ServiceUnavailable"
+    status = 503

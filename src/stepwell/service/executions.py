@@ -82,7 +82,10 @@ class ExecutionOperations(MachineOperations):
                 )
             select(stored.arn, test_case)
         if created and inline is not None:
-            inline.advance_now(stored.arn)
+            try:
+                inline.advance_now(stored.arn)
+            except Exception:  # the execution exists: the runtime's workers go on with it
+                logger.warning("first steps of %s deferred to the workers", stored.arn)
         self._wake()
         return {"executionArn": stored.arn, "startDate": to_datetime(stored.start_date)}
 

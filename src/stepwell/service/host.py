@@ -13,6 +13,7 @@ from stepwell.integrations.nested import NestedExecutions
 from stepwell.integrations.registry import Integrations
 from stepwell.integrations.services import Services
 from stepwell.runtime.clock import Clock, SystemClock
+from stepwell.runtime.health import Health
 from stepwell.runtime.pool import WorkerPool
 from stepwell.runtime.schedules import Schedules, schedules_from_config
 from stepwell.service.arns import Arns
@@ -34,6 +35,8 @@ class Host:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.store = open_store(settings.db)
+        # What GET /health reports: the store's own check and every background loop.
+        self.health = Health(self.store.check)
         functions = FunctionRegistry(region=settings.region, account=settings.account)
         if settings.functions_module:
             for name, fn in load_functions(settings.functions_module).items():
@@ -75,6 +78,7 @@ class Host:
                 settings.workers,
                 settings.invokers,
                 settings.lease_seconds,
+                health=self.health,
             )
             if settings.workers > 0
             else None

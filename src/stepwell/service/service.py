@@ -28,7 +28,7 @@ from stepwell.service.executions import ExecutionOperations
 from stepwell.service.redrive import RedriveOperations
 from stepwell.service.tags import TagOperations
 from stepwell.service.testing import TestingOperations
-from stepwell.store.base import Store
+from stepwell.store.base import Store, StoreUnavailable
 
 __all__ = ["Request", "Response", "Service"]
 
@@ -68,7 +68,10 @@ class Service(
         method = _OPERATIONS.get(operation)
         if method is None:
             raise err.UnknownOperationException(f"Operation {operation} is not supported.")
-        result: Response = method(self, request)
+        try:
+            result: Response = method(self, request)
+        except StoreUnavailable as error:  # not the caller's fault: retryable, with the why
+            raise err.ServiceUnavailable(str(error)) from None
         return result
 
 

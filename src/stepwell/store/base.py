@@ -35,6 +35,15 @@ def definition_key(definition: str) -> str:
 LEASE_SECONDS = 30.0
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be used now: unreachable, deleted, corrupt or full.
+
+    Not the fault of any request or execution: the service answers it as a retryable
+    ``503 ServiceUnavailable``, the runtime retries the work with back-off, and
+    ``check()`` (the health probe) says what is wrong. The message says it in words an
+    operator can act on."""
+
+
 @dataclass(frozen=True, slots=True)
 class StateMachineRecord:
     arn: str
@@ -194,7 +203,11 @@ class Store(Protocol):
         ...
 
     def commit_step(self, lease: Lease, outcome: StepOutcome) -> bool: ...
-    def release(self, lease: Lease) -> None: ...
+    def release(self, lease: Lease, retry_at: float = 0.0) -> None:
+        """Give the lease up; nobody leases the execution again before ``retry_at``
+        (a back-off after a step failed for a reason outside the execution)."""
+        ...
+
     def lease_invocations(
         self, owner: str, now: float, lease_for: float, limit: int
     ) -> list[WorkItem]: ...
@@ -224,6 +237,10 @@ class Store(Protocol):
     def documents(self, namespace: str) -> AbstractContextManager[Documents]:
         """A transaction with exclusive access to ``namespace``: commits when the block
         ends, rolls back if it raises. Other processes wait for it."""
+        ...
+
+    def check(self) -> None:
+        """Raise ``StoreUnavailable`` if the store cannot be used now (health probe)."""
         ...
 
     def close(self) -> None: ...

@@ -211,12 +211,12 @@ class MemoryStore:
                     del self._tokens[text]
             return True
 
-    def release(self, lease: Lease) -> None:
+    def release(self, lease: Lease, retry_at: float = 0.0) -> None:
         with self._lock:
             execution = self._executions[lease.execution.arn]
             if execution.lease_owner == lease.owner:
                 execution.lease_owner = None
-                execution.lease_expires = 0.0
+                execution.lease_expires = retry_at
 
     def lease_invocations(
         self, owner: str, now: float, lease_for: float, limit: int
@@ -319,6 +319,9 @@ class MemoryStore:
             draft = dict(current)
             yield _MemoryDocuments(draft)
             self._documents[namespace] = draft
+
+    def check(self) -> None:
+        """Memory is always there."""
 
     def close(self) -> None:
         """Nothing to release."""

@@ -12,20 +12,41 @@ Stepwell installations — or test runs — can share one database.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
-from psycopg_pool import ConnectionPool
+try:
+    import psycopg
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as missing:  # pragma: no cover - the extra is installed for the tests
+    raise ImportError(
+        "A postgresql:// database needs the PostgreSQL extra: pip install 'stepwell[postgres]'"
+    ) from missing
 
+from stepwell.store.base import StoreUnavailable
 from stepwell.store.sql import Cursor, Row, SqlStore, migrations
+
+log = logging.getLogger("stepwell.store")
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 CHANNEL = "stepwell_work"
 _MIGRATION_LOCK = 7_415_001  # pg_advisory_xact_lock key: one migrator at a time
+POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
+CONNECT_TIMEOUT = 5  # seconds to wait for the server to accept a connection
+
+
+@contextmanager
+def _unreachable() -> Iterator[None]:
+    """Turn "the server cannot be reached" (down, restarting, connections dropped) into
+    ``StoreUnavailable``; errors of the SQL itself stay what they are (bugs)."""
+    try:
+        yield
+    except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as error:
+        raise StoreUnavailable(f"The PostgreSQL database cannot be reached: {error}") from None
 
 
 class PostgresDialect:
@@ -46,7 +67,15 @@ class PostgresDialect:
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"options": f"-c search_path={schema}", "autocommit": False},
+            kwargs={
+                "options": f"-c search_path={schema}",
+                "autocommit": False,
+                "connect_timeout": CONNECT_TIMEOUT,
+            },
+            # A connection broken by a server restart is noticed when it is taken back
+            # and replaced; ``check`` tests each before it is lent out.
+            check=ConnectionPool.check_connection,
+            reconnect_timeout=24 * 3600.0,
             open=True,
         )
         self._listener: psycopg.Connection[Any] | None = None
@@ -57,7 +86,12 @@ class PostgresDialect:
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+        with (
+            _unreachable(),
+            self.pool.connection(timeout=POOL_TIMEOUT) as conn,
+            conn.transaction(),
+            conn.cursor() as cursor,
+        ):
             yield cursor  # type: ignore[misc]
 
     def translate(self, query: str) -> str:
@@ -81,10 +115,16 @@ class PostgresDialect:
                     )
 
     def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
-        with self.pool.connection() as conn:
+        with _unreachable(), self.pool.connection(timeout=POOL_TIMEOUT) as conn:
             row: Row | None = conn.execute(queries[name], params).fetchone()
             conn.rollback()
             return row
+
+    def check(self) -> None:
+        """One round trip to the server (health probe)."""
+        with _unreachable(), self.pool.connection(timeout=POOL_TIMEOUT) as conn:
+            conn.execute("SELECT 1")
+            conn.rollback()
 
     def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%(ns)s))", {"ns": namespace})
@@ -93,12 +133,27 @@ class PostgresDialect:
         cursor.execute(f"NOTIFY {CHANNEL}")
 
     def wait_for_work(self, timeout: float) -> None:
-        """Block until another transaction adds work, or ``timeout`` seconds pass."""
-        if self._listener is None:
-            self._listener = psycopg.connect(self.url, autocommit=True)
-            self._listener.execute(f"LISTEN {CHANNEL}")
-        for _ in self._listener.notifies(timeout=timeout, stop_after=1):
-            break
+        """Block until another transaction adds work, or ``timeout`` seconds pass. A
+        listener that failed (the server restarted) is dropped and opened afresh on the
+        next call: notifications sent meanwhile are lost, which the pool's periodic look
+        at the store makes up for."""
+        try:
+            with _unreachable():
+                if self._listener is None:
+                    self._listener = psycopg.connect(
+                        self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+                    )
+                    self._listener.execute(f"LISTEN {CHANNEL}")
+                for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                    break
+        except StoreUnavailable:
+            self._drop_listener()
+            raise
+
+    def _drop_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
 
     def drop_schema(self) -> None:
         """Remove every table (tests)."""
@@ -106,8 +161,7 @@ class PostgresDialect:
             conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
+        self._drop_listener()
         self.pool.close()
 
 

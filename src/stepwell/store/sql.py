@@ -68,6 +68,10 @@ class Dialect(Protocol):
         """Hold ``namespace`` exclusively until the transaction ends."""
         ...
 
+    def check(self) -> None:
+        """Raise ``StoreUnavailable`` if the database cannot be used now."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -312,10 +316,11 @@ class SqlStore:
             if record.status != "RUNNING":
                 cur.execute(self.q["delete_execution_tokens"], {"arn": record.arn})
 
-    def release(self, lease: Lease) -> None:
+    def release(self, lease: Lease, retry_at: float = 0.0) -> None:
         with self.dialect.transaction() as cur:
             cur.execute(
-                self.q["release_execution"], {"arn": lease.execution.arn, "owner": lease.owner}
+                self.q["release_execution"],
+                {"arn": lease.execution.arn, "owner": lease.owner, "retry_at": retry_at},
             )
 
     def lease_invocations(
@@ -412,6 +417,9 @@ class SqlStore:
         with self.dialect.transaction() as cur:
             self.dialect.lock_namespace(cur, namespace)
             yield _SqlDocuments(cur, self.q, namespace)
+
+    def check(self) -> None:
+        self.dialect.check()
 
     def close(self) -> None:
         self.dialect.close()

@@ -8,6 +8,9 @@ the file (WAL mode); ``busy_timeout`` makes them wait their turn.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -15,44 +18,169 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from stepwell.store.base import StoreUnavailable
 from stepwell.store.sql import Cursor, Row, SqlStore, migrations
+
+log = logging.getLogger("stepwell.store")
+BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's write lock, in all
+
+# SQLite's primary result codes for "the file cannot be used", each with what it means.
+# A corrupt file, or one that is no longer the database, stays unusable: Stepwell stops
+# writing to it until restarted (``_STICKY``). A full disk or an I/O error may pass.
+_FAULTS = {
+    "SQLITE_CORRUPT": "is corrupt ({error}); restore it from a backup",
+    "SQLITE_NOTADB": "is not a SQLite database ({error}); restore it from a backup",
+    "SQLITE_FULL": "cannot grow: the disk (or the database's size limit) is full ({error})",
+    "SQLITE_IOERR": "cannot be read or written: I/O error ({error})",
+    "SQLITE_CANTOPEN": "cannot be opened ({error})",
+    "SQLITE_READONLY": "is read-only ({error})",
+    "SQLITE_BUSY": "is locked by another process for longer than the busy timeout ({error})",
+    "SQLITE_LOCKED": "is locked by another process for longer than the busy timeout ({error})",
+}
+_STICKY = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+
+
+def fault_of(error: sqlite3.Error) -> str | None:
+    """The primary result code of an error that means the file is unusable, else None
+    (a constraint violated, SQL misused: a bug, not the database's fault)."""
+    name = getattr(error, "sqlite_errorname", None) or ""
+    primary = next((code for code in _FAULTS if name.startswith(code)), None)
+    if primary is None and "disk image is malformed" in str(error):
+        return "SQLITE_CORRUPT"  # some builds leave the name unset on these
+    if primary is None and "file is not a database" in str(error):
+        return "SQLITE_NOTADB"
+    return primary
 
 
 class SqliteDialect:
     name = "sqlite"
     locks = {"lock_executions": "", "lock_items": "", "lock_tokens": ""}
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
+        self._broken: str | None = None  # why the file can no longer be used, for good
+        self._failing: str | None = None  # the last write's failure, until one succeeds
         self._conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30.0
+            path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._check_integrity()
+        except sqlite3.Error as error:
+            self._conn.close()
+            raise self._unavailable(error) from None
+        except StoreUnavailable:
+            self._conn.close()
+            raise
+        self._identity = self._file_identity()
         self._watch: sqlite3.Connection | None = None  # for wait_for_work only
+
+    # ----------------------------------------------------------------- health
+
+    def _check_integrity(self) -> None:
+        """``PRAGMA quick_check`` at open: a corrupt file is refused before any write."""
+        rows = self._conn.execute("PRAGMA quick_check").fetchall()
+        if [tuple(row) for row in rows] != [("ok",)]:
+            lines = "\n".join(str(row[0]) for row in rows).splitlines()
+            detail = "; ".join(line for line in lines[:4] if "***" not in line)
+            raise StoreUnavailable(self._say(f"is corrupt ({detail}); restore it from a backup"))
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.path in ("", ":memory:") or self.path.startswith("file:"):
+            return None
+        stat = os.stat(self.path)
+        return (stat.st_dev, stat.st_ino)
+
+    def check(self) -> None:
+        """Raise ``StoreUnavailable`` if the database file cannot be used: deleted or
+        replaced under us, found corrupt, or the last write failed (a full disk)."""
+        self.check_file()
+        if self._failing is not None:
+            raise StoreUnavailable(self._failing)
+
+    def check_file(self) -> None:
+        """Refuse to go on once the file is no longer the database (its device and inode
+        are not the open file's any more) or is corrupt. Cheap: one ``stat``."""
+        if self._broken is None and self._identity is not None:
+            try:
+                now = os.stat(self.path)
+                moved = (now.st_dev, now.st_ino) != self._identity
+            except FileNotFoundError:
+                moved = True
+            if moved:
+                self._break(
+                    "was deleted or replaced while Stepwell was running; Stepwell stopped "
+                    "writing to it so as not to lose more. Restore the file and restart"
+                )
+        if self._broken is not None:
+            raise StoreUnavailable(self._broken)
+
+    def _break(self, why: str) -> None:
+        """The file is unusable for good: say so once, refuse every later call."""
+        if self._broken is None:
+            self._broken = self._say(why)
+            log.error("%s", self._broken)
+
+    def _say(self, why: str) -> str:
+        return f"The SQLite database {self.path} {why}."
+
+    def _unavailable(self, error: sqlite3.Error) -> Exception:
+        """The error to raise for ``error``: ``StoreUnavailable`` when the file is at
+        fault (remembered, and logged once per kind of fault), else ``error`` itself."""
+        code = fault_of(error)
+        if code is None:
+            return error
+        if code in _STICKY:
+            self._break(_FAULTS[code].format(error=error))
+            return StoreUnavailable(self._broken or self._say(str(error)))
+        problem = self._say(_FAULTS[code].format(error=error))
+        if problem != self._failing:
+            log.error("%s", problem)
+        self._failing = problem
+        return StoreUnavailable(problem)
+
+    # ----------------------------------------------------------------- transactions
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with self._lock:
+            self.check_file()
             cursor = self._conn.cursor()
-            self._begin(cursor)
+            try:
+                self._begin(cursor)
+            except sqlite3.Error as error:
+                raise self._unavailable(error) from None
             try:
                 yield cursor  # type: ignore[misc]
-            except BaseException:
-                cursor.execute("ROLLBACK")
+                cursor.execute("COMMIT")
+            except BaseException as error:
+                self._rollback(cursor)
+                if isinstance(error, sqlite3.Error):
+                    raise self._unavailable(error) from None
                 raise
-            cursor.execute("COMMIT")
+            self._failing = None
+
+    def _rollback(self, cursor: sqlite3.Cursor) -> None:
+        if self._conn.in_transaction:
+            # SQLite may have rolled back already (SQLITE_FULL)
+            with contextlib.suppress(sqlite3.Error):
+                cursor.execute("ROLLBACK")
 
     def _begin(self, cursor: sqlite3.Cursor) -> None:
-        # busy_timeout covers most contention; retry the rare immediate SQLITE_BUSY.
-        for attempt in range(100):
+        # ``busy_timeout`` makes BEGIN IMMEDIATE wait for another process's write; SQLite
+        # still answers SQLITE_BUSY at once in a few cases (WAL recovery), so retry those
+        # until the same timeout has passed in all: never longer than the timeout.
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
             try:
                 cursor.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or attempt == 99:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.01)
 
@@ -61,7 +189,11 @@ class SqliteDialect:
 
     def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
         with self._lock:
-            row: Row | None = self._conn.execute(queries[name], params).fetchone()
+            self.check_file()
+            try:
+                row: Row | None = self._conn.execute(queries[name], params).fetchone()
+            except sqlite3.Error as error:
+                raise self._unavailable(error) from None
             return row
 
     def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
@@ -77,14 +209,31 @@ class SqliteDialect:
         if self.path in ("", ":memory:"):
             time.sleep(timeout)
             return
-        if self._watch is None:
-            self._watch = sqlite3.connect(self.path, check_same_thread=False)
         deadline = time.monotonic() + timeout
-        seen = self._watch.execute("PRAGMA data_version").fetchone()
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-            if self._watch.execute("PRAGMA data_version").fetchone() != seen:
-                return
+        try:
+            seen = self._data_version()
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+                if self._data_version() != seen:
+                    return
+        except (sqlite3.Error, StoreUnavailable):
+            self._forget_watch()  # open it afresh next time
+            raise
+
+    def _data_version(self) -> Row | None:
+        self.check()  # also notices a deleted file while the server is idle
+        if self._watch is None:
+            # mode=rw: never create a new, empty file where the database was deleted.
+            self._watch = sqlite3.connect(
+                f"file:{self.path}?mode=rw", uri=True, check_same_thread=False
+            )
+        row: Row | None = self._watch.execute("PRAGMA data_version").fetchone()
+        return row
+
+    def _forget_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
 
     def migrate(self) -> None:
         with self.transaction() as cur:
@@ -116,10 +265,10 @@ def _statements(script: str) -> list[str]:
     return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
 
 
-def open_sqlite(path: str = ":memory:") -> SqlStore:
-    dialect = SqliteDialect(path)
+def open_sqlite(path: str = ":memory:", busy_timeout: float = BUSY_TIMEOUT) -> SqlStore:
+    dialect = SqliteDialect(path, busy_timeout)
     dialect.migrate()
     return SqlStore(dialect)
 
 
-__all__ = ["SqliteDialect", "open_sqlite"]
+__all__ = ["SqliteDialect", "fault_of", "open_sqlite"]

@@ -81,7 +81,7 @@ WHERE arn = :arn AND status = :closed_status
 DELETE FROM work_items WHERE execution_arn = :arn
 
 -- name: release_execution
-UPDATE executions SET lease_owner = NULL, lease_expires = 0
+UPDATE executions SET lease_owner = NULL, lease_expires = :retry_at
 WHERE arn = :arn AND lease_owner = :owner
 
 -- name: find_invocations

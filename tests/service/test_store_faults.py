@@ -1,0 +1,127 @@
+"""What a client and an operator see when the store fails (issue 9, faults 2 and 3):
+a retryable ``503 ServiceUnavailable`` saying what is wrong, never a 500; ``GET /health``
+with the store's verdict and every loop; input deeper than the one documented depth
+limit refused with a 400; a clear word when the PostgreSQL extra is missing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from stepwell.engine.serialize import MAX_DEPTH
+from stepwell.service import errors as err
+from stepwell.service.settings import Settings
+from stepwell.store.base import Store
+from stepwell.testing import local_stepwell
+from tests.service.harness import Harness
+
+TARGET = "AWSStepFunctions."
+ROLE = "arn:aws:iam::123456789012:role/stepwell"
+PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+
+
+def call(url: str, operation: str, **members: Any) -> httpx.Response:
+    return httpx.post(
+        url + "/",
+        content=json.dumps(members),
+        headers={
+            "content-type": "application/x-amz-json-1.0",
+            "x-amz-target": TARGET + operation,
+        },
+        timeout=30,
+    )
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_a_deleted_sqlite_file_answers_503_with_the_reason_and_health_says_so(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "stepwell.db"
+    with local_stepwell(Settings(db=str(path), workers=1, invokers=1)) as sw:
+        healthy = httpx.get(sw.url + "/health", timeout=30)
+        assert healthy.status_code == 200
+        assert healthy.json()["status"] == "ok"
+        assert {loop["name"] for loop in healthy.json()["loops"]} >= {"advance-0", "listen"}
+        created = call(
+            sw.url, "CreateStateMachine", name="m", definition=json.dumps(PASS), roleArn=ROLE
+        )
+        assert created.status_code == 200
+        path.unlink()
+        for operation, members in [
+            ("CreateStateMachine", {"name": "n", "definition": json.dumps(PASS), "roleArn": ROLE}),
+            ("ListStateMachines", {}),
+            ("StartExecution", {"stateMachineArn": created.json()["stateMachineArn"]}),
+        ]:
+            answer = call(sw.url, operation, **members)
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["__type"] == "ServiceUnavailable"
+            assert "was deleted or replaced while Stepwell was running" in answer.json()["message"]
+        health = httpx.get(sw.url + "/health", timeout=30)
+        assert health.status_code == 503
+        assert health.json()["status"] == "unavailable"
+        assert "deleted or replaced" in health.json()["store"]["error"]
+    assert not path.exists()  # nothing wrote a new, empty database in its place
+
+
+@pytest.mark.parametrize(
+    ("depth", "accepted"), [(1, True), (MAX_DEPTH, True), (MAX_DEPTH + 1, False), (1024, False)]
+)
+def test_input_deeper_than_the_depth_limit_is_refused(
+    store: Store, depth: int, accepted: bool
+) -> None:
+    """One depth limit: what the API accepts, the runtime can run, even wrapped deeper
+    by the workflow (Parameters, ResultPath) and kept in history."""
+    h = Harness(store)
+    arn = h.machine(
+        {
+            "StartAt": "Wrap",
+            "States": {
+                "Wrap": {
+                    "Type": "Pass",
+                    "Parameters": {"a": {"b": {"c.$": "$"}}},
+                    "ResultPath": "$.x.y",
+                    "Next": "Again",
+                },
+                "Again": {"Type": "Pass", "Parameters": {"d.$": "$"}, "End": True},
+            },
+        }
+    )
+    text = '{"v": ' + nested(depth - 1) + "}" if depth > 1 else "{}"
+    if not accepted:
+        with pytest.raises(err.InvalidExecutionInput, match=f"more than {MAX_DEPTH} levels"):
+            h.call("StartExecution", stateMachineArn=arn, input=text)
+        return
+    execution = h.call("StartExecution", stateMachineArn=arn, input=text)["executionArn"]
+    h.worker.run_until_idle()
+    done = h.call("DescribeExecution", executionArn=execution)
+    assert done["status"] == "SUCCEEDED", done.get("cause")
+    assert json.loads(done["output"])["d"]["x"]["y"]["a"]["b"]["c"] == json.loads(text)
+
+
+def test_the_api_answers_deep_input_with_400(tmp_path: Path) -> None:
+    with local_stepwell() as sw:
+        machine = call(
+            sw.url, "CreateStateMachine", name="m", definition=json.dumps(PASS), roleArn=ROLE
+        ).json()["stateMachineArn"]
+        answer = call(sw.url, "StartExecution", stateMachineArn=machine, input=nested(300))
+        assert answer.status_code == 400
+        assert answer.json()["__type"] == "InvalidExecutionInput"
+
+
+def test_postgresql_without_the_extra_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "stepwell.store.postgres", raising=False)
+    from stepwell.store import open_store
+
+    with pytest.raises(ImportError, match=r"pip install 'stepwell\[postgres\]'"):
+        open_store("postgresql://postgres@127.0.0.1:1/nothing")

@@ -14,6 +14,9 @@ The config file is TOML (``stepwell.toml`` in the working directory, or ``--conf
     [credentials]                          # access key id = secret: SigV4 required
     AKIDEXAMPLE = "secret"
 
+    allowed_hosts = ["stepwell.internal"]  # without credentials, Host names served
+                                           # besides loopback (env: comma-separated)
+
     mock_config = "MockConfigFile.json"    # start with "ARN#TestCase" to use a test case
 
     [[schedules]]                          # EventBridge cron(...) or rate(...)
@@ -49,6 +52,7 @@ class Settings:
     mock_config: str = ""  # a Step Functions Local MockConfigFile (JSON)
     test_case: str = ""  # its default test case
     schedules: tuple[Mapping[str, Any], ...] = ()  # [[schedules]] tables
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback (no SigV4)
 
 
 _TABLES = ("functions", "credentials", "schedules")
@@ -81,6 +85,8 @@ def _apply(settings: Settings, values: Mapping[str, Any]) -> Settings:
     for name, value in values.items():
         if name == "schedules":
             changes[name] = tuple(dict(entry) for entry in value)
+        elif name == "allowed_hosts":
+            changes[name] = _names(value)
         elif name in ("functions", "credentials"):
             changes[name] = {str(k): str(v) for k, v in dict(value).items()}
         elif name in _SCALARS:
@@ -88,6 +94,12 @@ def _apply(settings: Settings, values: Mapping[str, Any]) -> Settings:
         else:
             raise ValueError(f"unknown setting: {name}")
     return replace(settings, **changes)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A list of names, or one comma-separated string of them (from the environment)."""
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(str(item).strip() for item in items if str(item).strip())
 
 
 def _convert(name: str, value: Any) -> Any:

@@ -16,6 +16,7 @@ from stepwell.runtime.clock import Clock, SystemClock
 from stepwell.runtime.pool import WorkerPool
 from stepwell.runtime.schedules import Schedules, schedules_from_config
 from stepwell.service.arns import Arns
+from stepwell.service.jsonata_pool import SHARED
 from stepwell.service.service import Service
 from stepwell.service.settings import Settings
 from stepwell.store import open_store
@@ -32,6 +33,7 @@ class Host:
         routes: Mapping[str, Mapping[str, RouteTarget]] | None = None,
     ) -> None:
         self.settings = settings
+        self._isolating = False
         self.clock = clock or SystemClock()
         self.store = open_store(settings.db)
         functions = FunctionRegistry(region=settings.region, account=settings.account)
@@ -100,6 +102,9 @@ class Host:
             self.pool.periodic.append(self.schedules.fire_due)
 
     def start(self) -> Host:
+        if self.settings.jsonata_workers > 0:
+            SHARED.attach(self.settings.jsonata_workers)  # see service.jsonata_pool
+            self._isolating = True
         if self.pool is not None:
             self.pool.start()
         return self
@@ -107,4 +112,7 @@ class Host:
     def stop(self) -> None:
         if self.pool is not None:
             self.pool.stop()
+        if self._isolating:
+            SHARED.detach()
+            self._isolating = False
         self.store.close()

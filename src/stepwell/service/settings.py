@@ -53,6 +53,7 @@ class Settings:
     test_case: str = ""  # its default test case
     schedules: tuple[Mapping[str, Any], ...] = ()  # [[schedules]] tables
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback (no SigV4)
+    jsonata_workers: int = 2  # processes for unbounded JSONata (0: in-process, guardrails)
 
 
 _TABLES = ("functions", "credentials", "schedules")

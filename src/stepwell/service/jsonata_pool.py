@@ -8,7 +8,9 @@ which expressions count as bounded and run in-process). Here each worker process
 or a doubled string aborts the worker, not the server; the library's own time limit ends
 loops, and the caller kills a worker that does not answer within ``deadline_seconds``.
 A worker that died or was killed is replaced on the next call; the caller gets
-``States.QueryEvaluationError`` saying which limit was hit. While it waits, the calling
+``States.QueryEvaluationError`` saying which limit was hit. Workers run at a lower CPU
+priority (``nice`` 10), so an expression spinning for its whole time limit takes CPU
+only that the server does not need. While it waits, the calling
 thread is blocked in ``Connection.poll`` with the interpreter lock released, so the
 server's other threads and its event loop run on.
 
@@ -54,6 +56,8 @@ MEMORY_LIMIT_BYTES: Final = 512 * 1024 * 1024
 """Address space a worker may add to what it had at start."""
 DEADLINE_SECONDS: Final = EVALUATION_TIMEOUT_MS / 1000 + 1.0
 """How long a caller waits for a worker before killing it (the library stops at 1 s)."""
+WORKER_NICENESS: Final = 19
+"""Workers yield the CPU to the server: a spinning expression must not slow other clients."""
 STARTUP_SECONDS: Final = 60.0
 """How long a new worker may take to start (import Python and jsonatapy) on a busy host."""
 
@@ -73,6 +77,7 @@ def serve(memory_limit: int) -> None:
     os.dup2(2, 1)
     requests = Connection(os.dup(0), writable=False)
     _limit_address_space(memory_limit)
+    os.nice(WORKER_NICENESS)
     replies.send(("ready",))
     while True:
         try:

@@ -113,3 +113,11 @@ def test_a_host_installs_the_pool_while_it_runs() -> None:
     assert ISOLATION.evaluator is None
     ctx = EvalContext()
     assert compile_jsonata("$map([1, 2], function($v){ $v })").evaluate({}, ctx) == [1, 2]
+
+
+def test_a_value_too_large_for_any_payload_stays_in_the_worker(pool: JsonataProcessPool) -> None:
+    # Fault 6: the 256 KiB limit was checked only after the value reached the server.
+    with pytest.raises(StatesError) as raised:
+        pool(request("( $s := function(){ $pad('x', 2e6) }; $s() )"))
+    assert raised.value.error == "States.DataLimitExceeded"
+    assert "returned a value of 2000002 bytes" in raised.value.cause

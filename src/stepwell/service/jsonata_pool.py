@@ -41,7 +41,7 @@ from typing import Any, Final
 
 import orjson
 
-from stepwell.language.errors import StatesError
+from stepwell.language.errors import DATA_LIMIT_EXCEEDED, StatesError
 from stepwell.language.evaluation import EvalContext
 from stepwell.language.jsonata import (
     EVALUATION_TIMEOUT_MS,
@@ -58,6 +58,9 @@ DEADLINE_SECONDS: Final = EVALUATION_TIMEOUT_MS / 1000 + 1.0
 """How long a caller waits for a worker before killing it (the library stops at 1 s)."""
 WORKER_NICENESS: Final = 19
 """Workers yield the CPU to the server: a spinning expression must not slow other clients."""
+MAX_RESULT_BYTES: Final = 1024 * 1024
+"""A larger value could not fit in any payload (256 KiB): it is refused in the worker,
+so that it never crosses to the server (``States.DataLimitExceeded``)."""
 STARTUP_SECONDS: Final = 60.0
 """How long a new worker may take to start (import Python and jsonatapy) on a busy host."""
 
@@ -119,7 +122,14 @@ def evaluate(request: IsolatedEvaluation) -> Reply:
         return _limit_reply(request, "exceeded the memory limit")
     if value is UNDEFINED:
         return ("undefined",)
-    return ("value", orjson.dumps(value))
+    encoded = orjson.dumps(value)
+    if len(encoded) > MAX_RESULT_BYTES:
+        cause = (
+            f"The JSONata expression '{request.text}' returned a value of {len(encoded)} "
+            f"bytes; no payload may hold more than {MAX_RESULT_BYTES} bytes"
+        )
+        return ("error", DATA_LIMIT_EXCEEDED, cause, request.field)
+    return ("value", encoded)
 
 
 def _limit_reply(request: IsolatedEvaluation, what: str) -> Reply:

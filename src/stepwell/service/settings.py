@@ -18,6 +18,7 @@ The config file is TOML (``stepwell.toml`` in the working directory, or ``--conf
                                            # besides loopback (env: comma-separated)
 
     mock_config = "MockConfigFile.json"    # start with "ARN#TestCase" to use a test case
+    jsonata_workers = 2                    # processes for unbounded JSONata (0: in-process)
 
     [[schedules]]                          # EventBridge cron(...) or rate(...)
     name = "reprocess-failed"

@@ -135,6 +135,8 @@ def test_the_budget_refuses_more_than_its_capacity() -> None:
         ("[::1]:8083", True),
         ("[::1]", True),
         ("stepwell.internal:80", True),  # configured
+        ("sync-stepwell.internal", True),  # boto3's host prefix of TestState
+        ("sync-evil.example", False),
         ("evil.example", False),
         ("evil.example:8083", False),
         ("127.0.0.1.evil.example", False),

@@ -7,7 +7,8 @@ and the page's scripts then talk to Stepwell as a same-origin site. The browser 
 sends ``Host: evil.example``, so the server answers only requests whose ``Host`` is a
 loopback name (``127.0.0.1``, ``localhost``, ``[::1]``, any port) or one of the
 configured ``allowed_hosts`` (setting ``allowed_hosts``, e.g. ``stepwell.internal``).
-A request without a ``Host`` header (HTTP/1.0 tools) is not from a browser and passes.
+A request without a ``Host`` header (HTTP/1.0 tools) is not from a browser and passes;
+``sync-<allowed name>`` passes too (boto3's host prefix for StartSyncExecution/TestState).
 A refused request gets HTTP 403 ``AccessDeniedException`` saying what to configure.
 
 With SigV4 on, the signature (which covers ``Host``) protects the API instead, and this
@@ -53,7 +54,11 @@ class AllowedHosts:
 
     def allows(self, host_header: str | None) -> bool:
         """Whether a request with this ``Host`` header may be served."""
-        return host_header is None or host_name(host_header) in self.allowed
+        if host_header is None:
+            return True
+        name = host_name(host_header) or ""
+        # boto3 prefixes StartSyncExecution's and TestState's host with "sync-".
+        return name in self.allowed or name.removeprefix("sync-") in self.allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -170,6 +170,12 @@ def test_with_authentication_any_host_reaches_the_signature_check() -> None:
     assert reply.json()["__type"] == "MissingAuthenticationTokenException"
 
 
+def test_health_answers_any_host_for_readiness_probes() -> None:
+    with asgi_client(create_app(RecordingService())) as client:
+        assert client.request("GET", "/health", {"host": "10.0.0.7:8083"}).status == 200
+        assert client.request("GET", "/x", {"host": "10.0.0.7:8083"}).status == 403
+
+
 def test_a_request_without_host_is_not_from_a_browser_and_is_served() -> None:
     with asgi_client(create_app(RecordingService())) as client:
         headers = {k: v for k, v in API_HEADERS.items() if k != "host"}

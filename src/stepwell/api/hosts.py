@@ -10,6 +10,7 @@ configured ``allowed_hosts`` (setting ``allowed_hosts``, e.g. ``stepwell.interna
 A request without a ``Host`` header (HTTP/1.0 tools) is not from a browser and passes;
 ``sync-<allowed name>`` passes too (boto3's host prefix for StartSyncExecution/TestState).
 A refused request gets HTTP 403 ``AccessDeniedException`` saying what to configure.
+``GET /health`` answers any host: probes address the server by IP, and it tells nothing.
 
 With SigV4 on, the signature (which covers ``Host``) protects the API instead, and this
 check is not installed.
@@ -29,6 +30,8 @@ from stepwell.api.protocol import CONTENT_TYPE, encode_error, error_headers, new
 from stepwell.service.errors import AccessDeniedException
 
 LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+# Readiness probes (Kubernetes sends the pod's IP as Host) read nothing of the user's.
+OPEN_PATHS: Final = frozenset({"/health"})
 
 
 class HostNotAllowedException(AccessDeniedException):
@@ -61,7 +64,7 @@ class AllowedHosts:
         return name in self.allowed or name.removeprefix("sync-") in self.allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
             host = Headers(scope=scope).get("host")
             if not self.allows(host):
                 await self._refuse(host or "")(scope, receive, send)

@@ -79,6 +79,7 @@ CASES = [
     pytest.param(json.dumps(nested_parallels(200)), TOO_DEEP, id="parallel-200-deep"),
     pytest.param(json.dumps(nested_maps(200)), TOO_DEEP, id="map-200-deep"),
     pytest.param(yaml_with_result(nested_arrays(1_000)), TOO_DEEP, id="yaml-1k-deep"),
+    pytest.param(yaml_with_result(nested_arrays(200)), TOO_DEEP, id="yaml-flow-200-deep"),
     pytest.param(
         "StartAt: A\nStates:\n  A:" + "".join(f"\n{'  ' * (i + 2)}k:" for i in range(300)) + " 1",
         TOO_DEEP,
@@ -175,3 +176,8 @@ def test_deep_definitions_given_as_data_are_refused(depth: int) -> None:
     with pytest.raises(InvalidDefinition, match=TOO_DEEP):
         load_state_machine(definition)
     assert validate_definition(definition)[0].location.startswith("/States/A/Result/0/0")
+
+
+def test_brackets_in_yaml_scalars_do_not_count_as_nesting() -> None:
+    text = "StartAt: A\nComment: see [1] and {x}, a [ and ]] ]\nStates:\n  A: {Type: Succeed}\n"
+    assert load_definition(text).data["Comment"] == "see [1] and {x}, a [ and ]] ]"

@@ -44,7 +44,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -339,6 +339,7 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _finite_float)
 def _load_yaml_or_raise(source: str, json_error: json.JSONDecodeError) -> LoadedDefinition:
     if source.lstrip()[:1] in ("{", "["):
         raise _json_syntax_error(json_error)
+    _refuse_runaway_brackets(source)
     try:
         node, data = _compose(source)
     except yaml.MarkedYAMLError as error:
@@ -358,6 +359,26 @@ def _load_yaml_or_raise(source: str, json_error: json.JSONDecodeError) -> Loaded
     duplicates: list[str] = []
     _yaml_positions(node, "", positions, duplicates)
     return LoadedDefinition(data, positions, tuple(duplicates), "yaml")
+
+
+_BRACKET: Final = re.compile(r"[\[\]{}]")
+_RUNAWAY_BRACKETS: Final = 4 * MAX_NESTING_DEPTH
+
+
+def _refuse_runaway_brackets(source: str) -> None:
+    """Refuse flow brackets nested far past the limit before PyYAML's scanner sees them.
+
+    Its scanner looks up to 1,024 characters ahead for a possible key at every open
+    flow level, so ``[[[[…`` a thousand deep costs seconds before the composer's depth
+    check is reached. Brackets inside scalars and comments are counted too, hence the
+    margin: only text with 512 unclosed brackets is refused here.
+    """
+    depth = 0
+    for match in _BRACKET.finditer(source):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > _RUNAWAY_BRACKETS:
+            line, column = _line_column(source, match.start())
+            raise DefinitionSyntaxError(too_deep_message(), line, column)
 
 
 def _compose(source: str) -> tuple[yaml.Node | None, JSON]:

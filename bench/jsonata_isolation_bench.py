@@ -24,7 +24,15 @@ no attack (baseline)                 4.0      24.8     108.9  58 MB
                                                                in another run)
 (b) process pool, 2 workers          8.9      54.8     109.5  61 MB
 (b) same, another run                6.5      61.9     110.8  61 MB
+no attack, later                     4.2      13.9      43.1  58 MB
+(b) same, at that time               9.1      59.6      93.7  61 MB
+(b) workers SCHED_IDLE (trial)       6.3      37.2      62.2  61 MB
 ==============================  ========  ========  ========  ===============
+
+What remains of the attack's cost is CPU: two workers spinning for their time limit on a
+2-core machine. Workers run at ``nice`` 19; ``SCHED_IDLE`` measured lower (one trial
+above) but would starve honest expressions whenever the machine is busy (they would hit
+the deadline), so it is not the default.
 
 (a) cannot be fixed by tighter guardrails: ``$substring($pad('x', 2e8) & 'y', 0, 3)``
 ignores the 1 s time limit (12 s, 1.5 GB in-process), and any time limit long enough for

@@ -27,7 +27,12 @@ no attack (baseline)                 4.0      24.8     108.9  58 MB
 no attack, later                     4.2      13.9      43.1  58 MB
 (b) same, at that time               9.1      59.6      93.7  61 MB
 (b) workers SCHED_IDLE (trial)       6.3      37.2      62.2  61 MB
+(b) process pool, 1 worker           4.0      23.8      83.3  61 MB
+(b) 2 workers, right after           6.5      48.4     239.7  61 MB
 ==============================  ========  ========  ========  ===============
+
+Hence the default pool: one worker fewer than the CPUs (here 1), leaving the server a
+core whatever the attack.
 
 What remains of the attack's cost is CPU: two workers spinning for their time limit on a
 2-core machine. Workers run at ``nice`` 19; ``SCHED_IDLE`` measured lower (one trial
@@ -89,7 +94,7 @@ def rss_mb(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--jsonata-workers", type=int, default=2)
+    parser.add_argument("--jsonata-workers", type=int, default=-1)
     parser.add_argument("--hostile", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--attack", metavar="URL", help=argparse.SUPPRESS)

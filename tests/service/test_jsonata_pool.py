@@ -16,7 +16,7 @@ from stepwell.language.evaluation import EvalContext
 from stepwell.language.jsonata import UNDEFINED, compile_jsonata
 from stepwell.language.jsonata_isolation import ISOLATION, IsolatedEvaluation
 from stepwell.service.host import Host
-from stepwell.service.jsonata_pool import JsonataProcessPool, evaluate
+from stepwell.service.jsonata_pool import JsonataProcessPool, evaluate, pool_size
 from stepwell.service.settings import Settings
 
 
@@ -121,3 +121,13 @@ def test_a_value_too_large_for_any_payload_stays_in_the_worker(pool: JsonataProc
         pool(request("( $s := function(){ $pad('x', 2e6) }; $s() )"))
     assert raised.value.error == "States.DataLimitExceeded"
     assert "returned a value of 2000002 bytes" in raised.value.cause
+
+
+@pytest.mark.parametrize(
+    ("setting", "cpus", "size"), [(3, 8, 3), (-1, 8, 7), (-1, 2, 1), (-1, 1, 1)]
+)
+def test_the_default_pool_leaves_the_server_a_core(
+    monkeypatch: pytest.MonkeyPatch, setting: int, cpus: int, size: int
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    assert pool_size(setting) == size

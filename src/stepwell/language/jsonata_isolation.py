@@ -11,7 +11,8 @@ jsonata_isolation_bench.py).
 
 Decision (both options of issue 9 measured, numbers in the bench's docstring: with 16
 hostile clients another client's p99 was 8.5 s with in-process guardrails and 55-62 ms
-with the pool, on a shared 2-core machine whose p99 without attack was 25 ms): an
+with a pool of two workers and 24 ms with one, on a shared 2-core machine whose p99
+without attack was 14 to 25 ms): an
 expression that is *trivially bounded* runs here, with the library's guardrails; any other
 runs in a separate process with memory and time limits, when the process that embeds
 Stepwell has installed such an evaluator (the server does: ``service.jsonata_pool``).

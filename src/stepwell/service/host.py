@@ -16,7 +16,7 @@ from stepwell.runtime.clock import Clock, SystemClock
 from stepwell.runtime.pool import WorkerPool
 from stepwell.runtime.schedules import Schedules, schedules_from_config
 from stepwell.service.arns import Arns
-from stepwell.service.jsonata_pool import SHARED
+from stepwell.service.jsonata_pool import SHARED, pool_size
 from stepwell.service.service import Service
 from stepwell.service.settings import Settings
 from stepwell.store import open_store
@@ -102,8 +102,8 @@ class Host:
             self.pool.periodic.append(self.schedules.fire_due)
 
     def start(self) -> Host:
-        if self.settings.jsonata_workers > 0:
-            SHARED.attach(self.settings.jsonata_workers)  # see service.jsonata_pool
+        if self.settings.jsonata_workers != 0:
+            SHARED.attach(pool_size(self.settings.jsonata_workers))  # service.jsonata_pool
             self._isolating = True
         if self.pool is not None:
             self.pool.start()

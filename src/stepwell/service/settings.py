@@ -18,7 +18,8 @@ The config file is TOML (``stepwell.toml`` in the working directory, or ``--conf
                                            # besides loopback (env: comma-separated)
 
     mock_config = "MockConfigFile.json"    # start with "ARN#TestCase" to use a test case
-    jsonata_workers = 2                    # processes for unbounded JSONata (0: in-process)
+    jsonata_workers = 1                    # processes for unbounded JSONata (0: in-process;
+                                           # default: one fewer than the CPUs)
 
     [[schedules]]                          # EventBridge cron(...) or rate(...)
     name = "reprocess-failed"
@@ -54,7 +55,9 @@ class Settings:
     test_case: str = ""  # its default test case
     schedules: tuple[Mapping[str, Any], ...] = ()  # [[schedules]] tables
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback (no SigV4)
-    jsonata_workers: int = 2  # processes for unbounded JSONata (0: in-process, guardrails)
+    # Processes for unbounded JSONata: -1 one fewer than the CPUs (at least 1), 0 none
+    # (in-process under the library's guardrails only); see service.jsonata_pool.
+    jsonata_workers: int = -1
 
 
 _TABLES = ("functions", "credentials", "schedules")

@@ -120,6 +120,7 @@ def local_stepwell(
         region=settings.region,
         account_id=settings.account,
         credentials=dict(settings.credentials),
+        allowed_hosts=settings.allowed_hosts,
         inline_operations=QUICK_READS if local_store(settings.db) else frozenset(),
     )
     try:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from unittest.mock import patch
 
+import anyio
 import orjson
 import pytest
 from api_helpers import AsgiClient, RecordingService, Reply, asgi_client
@@ -112,14 +113,14 @@ def test_a_body_changed_after_signing_is_an_invalid_signature(client: AsgiClient
 
 def test_an_unknown_access_key_is_an_unrecognized_client(client: AsgiClient) -> None:
     reply = send(client, signed_headers(key_id="AKIDUNKNOWN"))
-    assert (reply.status, reply.error_type) == (400, "UnrecognizedClientException")
+    assert (reply.status, reply.error_type) == (403, "UnrecognizedClientException")
     assert reply.message == "The security token included in the request is invalid."
 
 
 def test_a_missing_authorization_header(client: AsgiClient) -> None:
     headers = {"content-type": "application/x-amz-json-1.0"}
     reply = send(client, {**headers, "x-amz-target": "AWSStepFunctions.ListActivities"})
-    assert reply.error_type == "MissingAuthenticationTokenException"
+    assert (reply.status, reply.error_type) == (403, "MissingAuthenticationTokenException")
 
 
 def test_a_malformed_authorization_header_lists_what_is_missing(client: AsgiClient) -> None:
@@ -263,3 +264,103 @@ def test_request_time_from_amz_date_or_http_date(value: str, parsed: datetime) -
 def test_an_unreadable_date_is_incomplete(value: str) -> None:
     with pytest.raises(IncompleteSignatureException, match="ISO-8601 'basic format'"):
         parse_request_time(value)
+
+
+def signed_then_retargeted() -> dict[str, str]:
+    """A request botocore signed without X-Amz-Target, which then names an operation."""
+    request = AWSRequest(
+        method="POST",
+        url="http://127.0.0.1:8083/",
+        data=BODY,
+        headers={"Content-Type": "application/x-amz-json-1.0"},
+    )
+    signer = SigV4Auth(Credentials(KEY_ID, SECRET), "states", "us-east-1")
+    with patch("botocore.auth.get_current_datetime", return_value=NOW.replace(tzinfo=None)):
+        signer.add_auth(request)
+    signed = {name: str(value) for name, value in request.headers.items()}
+    return {**signed, "X-Amz-Target": "AWSStepFunctions.ListActivities"}
+
+
+def test_x_amz_target_must_be_signed_or_a_request_could_be_replayed_as_another_operation(
+    client: AsgiClient, service: RecordingService
+) -> None:
+    # Issue 9 "Also": a signature that does not cover X-Amz-Target would let anyone who
+    # captured a ListActivities request replay it as DeleteStateMachine.
+    reply = send(client, signed_then_retargeted())
+    assert (reply.status, reply.error_type) == (400, "InvalidSignatureException")
+    assert reply.message == ("'x-amz-target' must be a 'SignedHeader' in the AWS Authorization.")
+    assert service.calls == []
+
+
+@pytest.mark.parametrize("header", ["x-amz-security-token", "x-amz-meta-anything"])
+def test_every_x_amz_header_must_be_signed(client: AsgiClient, header: str) -> None:
+    reply = send(client, {**signed_headers(), header: "added-after-signing"})
+    assert reply.error_type == "InvalidSignatureException"
+    assert reply.message == f"'{header}' must be a 'SignedHeader' in the AWS Authorization."
+
+
+class BodyNeverRead:
+    """An ASGI receive that records whether the app asked for the body."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    async def __call__(self) -> dict[str, object]:
+        self.asked = True
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "error_type"),
+    [
+        ({}, 403, "MissingAuthenticationTokenException"),
+        (signed_headers(key_id="AKIDUNKNOWN"), 403, "UnrecognizedClientException"),
+        (
+            {"Authorization": "Bearer abc", "X-Amz-Date": "20250301T120000Z"},
+            400,
+            "IncompleteSignatureException",
+        ),
+    ],
+)
+def test_a_request_without_a_known_credential_is_refused_before_its_body_is_read(
+    headers: dict[str, str], status: int, error_type: str
+) -> None:
+    # Issue 9 fault 8: bodies were buffered before authentication, so 150 stalled unsigned
+    # 7 MiB bodies held a gigabyte. The credential is now checked from the headers first.
+    settings = ApiSettings(credentials={KEY_ID: SECRET}, clock=NOW.timestamp)
+    app = create_app(RecordingService(), settings)
+    receive = BodyNeverRead()
+    sent: list[dict[str, object]] = []
+
+    async def send_message(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    all_headers = {
+        "host": "127.0.0.1:8083",
+        "content-type": "application/x-amz-json-1.0",
+        "content-length": str(7 * 1024 * 1024),
+        "x-amz-target": "AWSStepFunctions.ListActivities",
+        **{
+            name.lower(): value
+            for name, value in headers.items()
+            if name.lower() != "content-length"
+        },
+    }
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.encode(), v.encode()) for k, v in all_headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8083),
+    }
+    anyio.run(app, scope, receive, send_message)
+    assert sent[0]["status"] == status
+    assert orjson.loads(sent[1]["body"])["__type"] == error_type  # type: ignore[arg-type]
+    assert not receive.asked

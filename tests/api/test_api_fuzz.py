@@ -49,6 +49,16 @@ ODD_VALUES: list[Any] = [
 ]
 
 
+# Issue 9: a 547-byte "billion laughs" YAML document (expands to 9^9 strings).
+YAML_BOMB = "\n".join(
+    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [
+        f"{name}: &{name} [{', '.join(['*' + previous] * 9)}]"
+        for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+)
+
+
 def minimal(shape_name: str) -> Any:
     """The smallest valid value of a model shape (required members only)."""
     shape = MODEL.shapes[shape_name]
@@ -114,6 +124,10 @@ def random_body(rng: random.Random, operation: str) -> bytes:
         lambda: to_json(rng.choice(ODD_VALUES)),
         lambda: b"[" * 5000,
         lambda: b'{"a": ' * 2000,
+        lambda: b"[" * 100_000 + b"]" * 100_000,  # issue 9: nesting 100k deep
+        lambda: b'{"maxResults": ' + b"9" * 5000 + b"}",  # issue 9: past 4,300 digits
+        lambda: b'{"maxResults": 1e99999}',
+        lambda: to_json({"definition": YAML_BOMB, "name": "m", "roleArn": "r"}),
         lambda: b'{"stateMachineArn": "\\ud800"}',
     ]
     return rng.choice(makers)()

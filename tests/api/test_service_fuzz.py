@@ -19,6 +19,42 @@ from stepwell.service.settings import Settings
 from tests.api.api_helpers import AsgiClient, asgi_client
 
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
+
+
+def nested_parallels(levels: int) -> str:
+    machine: dict[str, Any] = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+    for level in range(levels):
+        name = f"P{level}"
+        state = {"Type": "Parallel", "Branches": [machine], "End": True}
+        machine = {"StartAt": name, "States": {name: state}}
+    return json.dumps(machine)
+
+
+def pass_result(text: str) -> str:
+    return f'{{"StartAt":"P","States":{{"P":{{"Type":"Pass","Result":{text},"End":true}}}}}}'
+
+
+YAML_BOMB = "\n".join(
+    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [
+        f"{name}: &{name} [{', '.join(['*' + previous] * 9)}]"
+        for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+)
+# Issue 9, fault 4 and 5: definitions that gave 500s or exhausted memory.
+HOSTILE_DEFINITIONS = {
+    "json-1k-deep": pass_result("[" * 1_000 + "]" * 1_000),
+    "json-100k-deep": pass_result("[" * 100_000 + "]" * 100_000),
+    "parallel-200-deep": nested_parallels(200),
+    "yaml-1k-deep": "StartAt: P\nStates:\n  P: {Type: Pass, End: true, Result: "
+    + "[" * 1_000
+    + "]" * 1_000
+    + "}\n",
+    "integer-5000-digits": pass_result("9" * 5_000),
+    "number-1e999": pass_result("1e999"),
+    "yaml-billion-laughs": YAML_BOMB,
+    "yaml-self-alias": "StartAt: P\nStates: &s\n  P: *s\n",
+}
 ACCOUNT = "arn:aws:states:us-east-1:123456789012"
 DEFINITION = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 
@@ -47,6 +83,7 @@ STRINGS = [
     "arn:aws:states:us-east-1:123456789012:mapRun:m/x:y",
     "States.ALL",
     " ",
+    *HOSTILE_DEFINITIONS.values(),
 ]
 
 
@@ -131,3 +168,41 @@ def test_inline_operations_answer_like_threaded_ones() -> None:
             assert (missing.status, missing.error_type) == (400, "InvalidArn")
     finally:
         host.stop()
+
+
+@pytest.mark.parametrize("definition", HOSTILE_DEFINITIONS.values(), ids=HOSTILE_DEFINITIONS)
+@pytest.mark.parametrize("operation", ["CreateStateMachine", "ValidateStateMachineDefinition"])
+def test_hostile_definitions_are_invalid_definitions_not_server_errors(
+    client: AsgiClient, operation: str, definition: str
+) -> None:
+    members: dict[str, Any] = {"definition": definition}
+    if operation == "CreateStateMachine":
+        members.update(name="hostile", roleArn="arn:aws:iam::123456789012:role/r")
+    reply = client.call(operation, members)
+    if operation == "CreateStateMachine":
+        assert (reply.status, reply.error_type) == (400, "InvalidDefinition")
+        assert "INVALID_JSON_DESCRIPTION" in reply.message
+    else:
+        assert reply.status == 200
+        (diagnostic,) = reply.json()["diagnostics"]
+        assert diagnostic["code"] == "INVALID_JSON_DESCRIPTION"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "( $f := function($n){ $f($n+1) }; $f(0) )",
+        "$count([1..1e8])",
+        "( $d := function($s, $n){ $n = 0 ? $s : $d($s & $s, $n-1) }; $length($d('x', 40)) )",
+    ],
+)
+def test_hostile_jsonata_in_test_state_fails_the_state_not_the_server(
+    client: AsgiClient, expression: str
+) -> None:
+    # Issue 9, fault 6: evaluated in a worker process with limits (service.jsonata_pool).
+    state = {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% " + expression + " %}",
+             "End": True}  # fmt: skip
+    reply = client.call("TestState", {"definition": json.dumps(state)})
+    assert reply.status == 200
+    assert reply.json()["status"] == "FAILED"
+    assert reply.json()["error"] == "States.QueryEvaluationError"

@@ -1,16 +1,20 @@
 """The Step Functions API over ASGI: a Starlette app around an ``OperationHandler``.
 
-``POST /`` runs one operation: read the body (bounded), check the content type, verify
-the signature when credentials are configured, resolve ``X-Amz-Target``, validate the
-members against the model, call the service in a worker thread, encode the result.
+``POST /`` runs one operation: refuse a declared size above the limit, check the content
+type, check the credential from the headers when SigV4 is on (before reading the body),
+read the body within the limits of ``limits``, verify the signature, resolve
+``X-Amz-Target``, validate the members against the model, call the service in a worker
+thread, encode the result.
 Every outcome is an AWS-shaped response with ``x-amzn-RequestId``: API errors with their
 type and status, any other exception as a logged ``500 InternalFailure`` (that is a bug,
 never a user's mistake). ``GET /health`` answers readiness probes. Other paths are
 ``404``, other methods on ``/`` ``405``, both as JSON errors.
 
-The server answers on any ``Host``. boto3 prefixes the host of ``StartSyncExecution``
-and ``TestState`` with ``sync-`` (the model's ``hostPrefix``); against an endpoint that
-is an IP address or ``localhost`` that name does not resolve, so create the client with
+Without authentication the server answers only requests addressed to a loopback name or
+an allowed host (``hosts``, against DNS rebinding); with SigV4 on, on any ``Host``.
+boto3 prefixes the host of ``StartSyncExecution`` and ``TestState`` with ``sync-`` (the
+model's ``hostPrefix``); against an endpoint that is an IP address or ``localhost`` that
+name does not resolve, so create the client with
 ``botocore.config.Config(inject_host_prefix=False)``::
 
     boto3.client("stepfunctions", endpoint_url="http://127.0.0.1:8083",
@@ -33,18 +37,19 @@ from typing import Any, TypeVar
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.middleware import Middleware
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from stepwell.api.auth import HttpRequest, SigV4Verifier
+from stepwell.api.auth import CheckedHeaders, HttpRequest, SigV4Verifier
+from stepwell.api.hosts import AllowedHosts
+from stepwell.api.limits import BodyReader, BytesInFlight
 from stepwell.api.model import MODEL
 from stepwell.api.protocol import (
     CONTENT_TYPE,
     InternalFailure,
     Operation,
-    RequestAbortedException,
-    RequestEntityTooLargeException,
     check_content_type,
     decode_body,
     encode_error,
@@ -87,6 +92,7 @@ class ApiEndpoint:
         self._service = service
         self._settings = settings
         self._threads = WorkerThreads(settings.worker_threads, settings.long_poll_threads)
+        self._budget = BytesInFlight(settings.max_request_bytes_in_flight)
         self._verifier = (
             SigV4Verifier(
                 settings.credentials,
@@ -102,8 +108,9 @@ class ApiEndpoint:
         """Serve one API call; never raises."""
         request_id = new_request_id()
         operation: Operation | None = None
+        reader = self._body_reader()
         try:
-            operation, members = await self._admit(request)
+            operation, members = await self._admit(request, reader)
             if operation.name in self._settings.inline_operations:
                 result = self._service.handle(operation.name, members)
             else:
@@ -117,38 +124,28 @@ class ApiEndpoint:
             name = operation.name if operation is not None else "request"
             logger.exception("Internal failure in %s (request id %s)", name, request_id)
             return error_response(InternalFailure("An internal error occurred."), request_id)
+        finally:
+            reader.release()
         return Response(body, 200, response_headers(request_id), media_type=CONTENT_TYPE)
 
-    async def _admit(self, request: Request) -> tuple[Operation, dict[str, Any]]:
-        """Everything before the service: body, content type, signature, target, members."""
+    def _body_reader(self) -> BodyReader:
+        settings = self._settings
+        return BodyReader(self._budget, settings.max_request_bytes, settings.body_timeout_seconds)
+
+    async def _admit(
+        self, request: Request, reader: BodyReader
+    ) -> tuple[Operation, dict[str, Any]]:
+        """Everything before the service: headers first, then the body, then the members."""
+        reader.check_declared_size(request)
         check_content_type(request.headers.get("content-type"))
-        body = await read_body(request, self._settings.max_request_bytes)
+        checked: CheckedHeaders | None = None
         if self._verifier is not None:
-            self._verifier.verify(http_request(request, body))
+            checked = self._verifier.check_headers(http_request(request, b""))
+        body = await reader.read(request)
+        if self._verifier is not None and checked is not None:
+            self._verifier.verify_signature(http_request(request, body), checked)
         operation = resolve_target(request.headers.get("x-amz-target"))
         return operation, operation.validate(decode_body(body))
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes without reading them all."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise RequestAbortedException("The client closed the connection") from None
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> RequestEntityTooLargeException:
-    return RequestEntityTooLargeException(f"Request body is larger than {limit} bytes")
 
 
 def http_request(request: Request, body: bytes) -> HttpRequest:
@@ -201,8 +198,15 @@ def api_routes(service: OperationHandler, settings: ApiSettings | None = None) -
 
 
 def create_app(service: OperationHandler, settings: ApiSettings | None = None) -> Starlette:
-    """The API as an ASGI app serving ``service``."""
+    """The API as an ASGI app serving ``service`` (routes added later share its checks)."""
+    settings = settings or ApiSettings()
+    middleware = (
+        []
+        if settings.authentication_enabled
+        else [Middleware(AllowedHosts, allowed_hosts=settings.allowed_hosts)]
+    )
     return Starlette(
         routes=api_routes(service, settings),
+        middleware=middleware,
         exception_handlers={404: http_error, 405: http_error},
     )

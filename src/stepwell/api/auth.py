@@ -20,9 +20,19 @@ Errors use AWS's types and wording for JSON services: an unknown access key is
 invalid."), a wrong signature ``InvalidSignatureException`` with the canonical request
 and string to sign the server expected (as AWS includes them), a malformed header
 ``IncompleteSignatureException``, a request signed more than 15 minutes away from the
-server's clock "Signature expired: … (… - 15 min.)". Design decision: the region of the
-credential scope is not checked, since a local server answers for whatever region its
+server's clock "Signature expired: … (… - 15 min.)". ``MissingAuthenticationToken`` and
+``UnrecognizedClient`` are HTTP 403, as AWS answers them. Design decision: the region of
+the credential scope is not checked, since a local server answers for whatever region its
 clients are configured with; the signature still covers it.
+
+``X-Amz-Target`` and every other ``x-amz-*`` header must be among the signed headers:
+otherwise a captured request could be replayed as another operation (the target is what
+names the operation) or with other options. botocore signs them all.
+
+Verification has two phases so that a request with no valid credential is refused before
+its body is read: ``check_headers`` needs only the headers (scheme, known access key,
+scope, signing time, which headers are signed) and ``verify_signature`` then checks the
+signature over the whole request, body included.
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ class MissingAuthenticationTokenException(ServiceError):
     """The request carries no authentication at all."""
 
     aws_type = "MissingAuthenticationTokenException"
+    status = 403
 
 
 class IncompleteSignatureException(ServiceError):
@@ -103,6 +114,29 @@ class Authorization:
         return f"{self.scope_date}/{self.region}/{self.service}/{self.terminator}"
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedHeaders:
+    """What ``SigV4Verifier.check_headers`` learnt: enough to check the signature later."""
+
+    authorization: Authorization
+    secret: str
+    amz_date: str
+
+
+def _check_amz_headers_signed(request: HttpRequest, authorization: Authorization) -> None:
+    """``X-Amz-Target`` and every ``x-amz-*`` header present must be signed."""
+    signed = set(authorization.signed_headers)
+    unsigned = sorted(
+        {name for name, _ in request.headers if name.startswith("x-amz-") and name not in signed}
+    )
+    if unsigned:
+        raise InvalidSignatureException(
+            " ".join(
+                f"'{name}' must be a 'SignedHeader' in the AWS Authorization." for name in unsigned
+            )
+        )
+
+
 class SigV4Verifier:
     """Checks that requests are signed with one of the known credentials."""
 
@@ -120,6 +154,15 @@ class SigV4Verifier:
 
     def verify(self, request: HttpRequest) -> str:
         """Return the caller's access key id, or raise the error AWS would."""
+        checked = self.check_headers(request)
+        self.verify_signature(request, checked)
+        return checked.authorization.access_key_id
+
+    def check_headers(self, request: HttpRequest) -> CheckedHeaders:
+        """Everything that does not need the body; raise the error AWS would.
+
+        ``request.body`` is not read, so this runs before the body is received.
+        """
         header = request.header("authorization")
         if header is None:
             raise MissingAuthenticationTokenException("Missing Authentication Token")
@@ -129,9 +172,13 @@ class SigV4Verifier:
         if secret is None:
             raise UnrecognizedClientException(INVALID_TOKEN)
         self._check_scope(authorization)
+        _check_amz_headers_signed(request, authorization)
         amz_date = self._check_time(date_header, authorization)
-        self._check_signature(request, authorization, secret, amz_date)
-        return authorization.access_key_id
+        return CheckedHeaders(authorization, secret, amz_date)
+
+    def verify_signature(self, request: HttpRequest, checked: CheckedHeaders) -> None:
+        """Check the signature over the complete request (body included)."""
+        self._check_signature(request, checked.authorization, checked.secret, checked.amz_date)
 
     def _check_scope(self, authorization: Authorization) -> None:
         if authorization.service != self._service:

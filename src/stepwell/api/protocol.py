@@ -67,6 +67,19 @@ class RequestAbortedException(ServiceError):
     aws_type = "RequestAbortedException"
 
 
+class RequestTimeoutException(ServiceError):
+    """The request body did not arrive in time."""
+
+    aws_type = "RequestTimeoutException"
+    status = 408
+
+
+class ThrottlingException(ServiceError):
+    """The server is too busy for this request now; AWS SDKs retry it with back-off."""
+
+    aws_type = "ThrottlingException"
+
+
 class UnsupportedMediaTypeException(ServiceError):
     """The request's content type is not a JSON type of this protocol."""
 

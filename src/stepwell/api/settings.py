@@ -41,6 +41,12 @@ class ApiSettings:
     credentials: Mapping[str, str] = field(default_factory=dict)
     # The largest request body accepted; a definition may be 1 MiB before JSON escaping.
     max_request_bytes: int = 8 * 1024 * 1024
+    # Request bytes buffered at once across all requests; past it, ThrottlingException.
+    max_request_bytes_in_flight: int = 128 * 1024 * 1024
+    # A body must arrive within this time (slow clients would hold memory for ever).
+    body_timeout_seconds: float = 30.0
+    # Without authentication, Host names served besides the loopback names (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
     # Worker threads for ordinary operations, and a separate pool for long polls so
     # that waiting activity workers never starve other callers.
     worker_threads: int = 40

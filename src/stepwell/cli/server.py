@@ -73,6 +73,13 @@ def _shared(command: F) -> F:
 @_shared
 @_setting("--host", "host", str, "ADDRESS", "Address to listen on.")
 @_setting("--port", "port", int, "PORT", "Port to listen on.")
+@_setting(
+    "--allowed-hosts",
+    "allowed_hosts",
+    str,
+    "NAMES",
+    "Without credentials, Host names served besides loopback (comma-separated).",
+)
 def serve(config: str | None, **flags: Any) -> int:
     """Run the AWS Step Functions API server, with workers."""
     settings = _settings(flags, config)
@@ -124,6 +131,7 @@ def _serve_api(host: Host, settings: Settings) -> None:
         region=settings.region,
         account_id=settings.account,
         credentials=dict(settings.credentials),
+        allowed_hosts=settings.allowed_hosts,
         inline_operations=QUICK_READS if local_store(settings.db) else frozenset(),
     )
     address = f"http://{settings.host}:{settings.port}"

@@ -8,6 +8,11 @@ running, a Wait waiting, a callback pending), CAUGHT_ERROR (orange: failed, then
 ABORTED, or absent (never entered: grey).
 
 Both are plain functions over data so the browser only draws what they return.
+
+A Parallel or Map nested more than ``MAX_NESTED_GRAPHS`` deep is drawn as a box with
+``"collapsed": true`` instead of its branches: definitions are limited in depth when they
+are created, but a stored one may predate the limit, and the drawing of a hundred nested
+boxes is neither readable nor encodable (orjson stops at 255 levels).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ NODE_HEIGHT = 44
 GAP_X = 40
 GAP_Y = 36
 PAD = 24
+MAX_NESTED_GRAPHS = 32
 
 
 @dataclass(slots=True)
@@ -36,6 +42,7 @@ class Node:
     width: int = NODE_WIDTH
     height: int = NODE_HEIGHT
     children: list[Graph] = field(default_factory=list)
+    collapsed: bool = False
 
 
 @dataclass(slots=True)
@@ -53,7 +60,7 @@ def layout(definition: Mapping[str, JSON]) -> dict[str, Any]:
     return _to_data(_layout_graph(definition))
 
 
-def _layout_graph(definition: Mapping[str, JSON]) -> Graph:
+def _layout_graph(definition: Mapping[str, JSON], depth: int = 0) -> Graph:
     states = definition.get("States")
     if not isinstance(states, Mapping):
         return Graph()
@@ -63,7 +70,11 @@ def _layout_graph(definition: Mapping[str, JSON]) -> Graph:
     for name, body in states.items():
         body = body if isinstance(body, Mapping) else {}
         node = Node(name=name, type=str(body.get("Type", "?")))
-        node.children = [_layout_graph(branch) for branch in _nested(body)]
+        nested = _nested(body)
+        if depth < MAX_NESTED_GRAPHS:
+            node.children = [_layout_graph(branch, depth + 1) for branch in nested]
+        else:
+            node.collapsed = bool(nested)
         if node.children:
             node.width = max(
                 NODE_WIDTH,
@@ -146,6 +157,7 @@ def _to_data(graph: Graph) -> dict[str, Any]:
                 "width": n.width,
                 "height": n.height,
                 "children": [_to_data(c) for c in n.children],
+                "collapsed": n.collapsed,
             }
             for n in graph.nodes
         ],
@@ -166,4 +178,9 @@ def statuses(history: Iterable[Mapping[str, JSON]]) -> dict[str, str]:
     progress = ExecutionProgress()
     for event in history:
         progress.add(event)
+    return coloured_statuses(progress)
+
+
+def coloured_statuses(progress: ExecutionProgress) -> dict[str, str]:
+    """Each state's status in ``progress``, as the console colours it."""
     return {row.name: _COLOURED.get(row.status, row.status) for row in progress.rows()}

@@ -28,6 +28,7 @@ from stepwell.language.intrinsics import compile_intrinsic, is_intrinsic
 from stepwell.language.jsonata import compile_jsonata_template
 from stepwell.language.jsonpath import PathNotFound, compact_json, compile_path
 from stepwell.language.references import variable_references
+from stepwell.language.source import too_deep_location, too_deep_message
 from stepwell.language.templates import compile_payload_template
 from stepwell.language.validation import (
     Diagnostic,
@@ -104,6 +105,8 @@ _CACHE_LIMIT = 256
 
 def load_state_machine(definition: str | bytes | Mapping[str, JSON]) -> m.StateMachine:
     """Validate and compile a definition given as JSON/YAML text or as parsed data."""
+    if not isinstance(definition, str | bytes):
+        _refuse_too_deep(definition)  # before hashing: its JSON text would overflow the stack
     key = _cache_key(definition)
     machine = _cache.get(key)
     if machine is not None:
@@ -118,6 +121,15 @@ def load_state_machine(definition: str | bytes | Mapping[str, JSON]) -> m.StateM
         _cache.pop(next(iter(_cache)))
     _cache[key] = machine
     return machine
+
+
+def _refuse_too_deep(definition: Mapping[str, JSON]) -> None:
+    location = too_deep_location(definition)
+    if location is not None:
+        message = too_deep_message()
+        raise InvalidDefinition(
+            [Diagnostic("ERROR", "INVALID_JSON_DESCRIPTION", message, location)]
+        )
 
 
 def _cache_key(definition: str | bytes | Mapping[str, JSON]) -> str:

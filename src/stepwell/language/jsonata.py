@@ -36,6 +36,9 @@ How jsonatapy is used
 * Guardrails on every compiled expression, so a hostile expression fails with
   ``States.QueryEvaluationError`` instead of hanging or exhausting memory:
   ``EVALUATION_TIMEOUT_MS``, ``MAX_STACK_DEPTH`` (recursion), ``MAX_SEQUENCE_LENGTH``.
+  The library holds the interpreter lock while it evaluates, so guardrails alone cannot
+  keep a server responsive: expressions that are not trivially bounded go to the
+  evaluator installed in ``jsonata_isolation`` (a process pool, in the server).
 * ``evaluate_json_or_none`` is the one entry point that tells JSONata's *undefined* from
   ``null`` (``evaluate`` returns ``None`` for both); it costs the same as ``evaluate``.
 * Converting bindings to the library's values dominates the cost of big inputs (about
@@ -96,6 +99,7 @@ import orjson
 from stepwell.language.errors import QUERY_EVALUATION_ERROR, ExpressionSyntaxError, StatesError
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.jsonata_functions import FUNCTIONS, INVOCATION
+from stepwell.language.jsonata_isolation import ISOLATION, IsolatedEvaluation, needs_isolation
 
 EVALUATION_TIMEOUT_MS: Final = 1000
 MAX_STACK_DEPTH: Final = 1000
@@ -134,6 +138,8 @@ class JsonataExpression:
     """The ``$states`` members the text uses, or None when it uses ``$states`` as a whole."""
     _uses_states: bool
     _needs_context: bool
+    _isolate: bool = False
+    """Not trivially bounded: evaluated by ``ISOLATION.evaluator`` when one is installed."""
 
     def evaluate(self, states: Mapping[str, JSON], ctx: EvalContext) -> JSON:
         """The value of the expression, or ``UNDEFINED`` when it has none."""
@@ -141,6 +147,9 @@ class JsonataExpression:
 
     def evaluate_for_field(self, states: Mapping[str, JSON], ctx: EvalContext, field: str) -> JSON:
         """Like ``evaluate``; errors name ``field`` (e.g. ``Arguments/Input/key``) if given."""
+        isolated = ISOLATION.evaluator
+        if isolated is not None and self._isolate:
+            return isolated(self.isolated_evaluation(states, ctx, field))
         bindings = self._bindings(states, ctx)
         if not self._needs_context:
             return self._run(bindings, field)
@@ -150,6 +159,21 @@ class JsonataExpression:
             return self._run(bindings, field)
         finally:
             INVOCATION.ctx = outer
+
+    def isolated_evaluation(
+        self, states: Mapping[str, JSON], ctx: EvalContext, field: str
+    ) -> IsolatedEvaluation:
+        """This evaluation as plain data, for an evaluator in another process."""
+        variables = ctx.variables
+        draws = bool(self._functions & {"random", "uuid"})
+        return IsolatedEvaluation(
+            text=self.text,
+            field=field,
+            states=dict(self._states_binding(states)) if self._uses_states else {},
+            variables={name: variables[name] for name in self._variables if name in variables},
+            context=ctx.context if self._needs_context else None,
+            seed=ctx.random() if draws else None,
+        )
 
     def _bindings(self, states: Mapping[str, JSON], ctx: EvalContext) -> dict[str, JSON]:
         variables = ctx.variables
@@ -223,6 +247,7 @@ def compile_jsonata(text: str) -> JsonataExpression:
         _states_members=_states_members(text),
         _uses_states="states" in names,
         _needs_context=any(FUNCTIONS[name].needs_context for name in functions),
+        _isolate=needs_isolation(text),
     )
 
 

@@ -13,6 +13,24 @@ token regex, which never decodes a value except keys that hold an escape. Both p
 are linear, so a 1 MB definition loads in tens of milliseconds. Text that is not JSON
 is read as YAML through PyYAML's composed nodes, whose start marks give the positions.
 
+Limits (a definition is at most 1 MB, but its shape could still exhaust the server):
+
+* ``MAX_NESTING_DEPTH`` (128) levels of objects and arrays, in JSON and in YAML (after
+  alias expansion). A real definition is far shallower: a Parallel inside a Map inside a
+  Parallel costs about four levels each, so 128 allows some thirty nested Parallel/Map
+  states with payloads of their own. Deeper text would overflow the recursive readers
+  (the standard library's decoder, PyYAML's composer) and every walk after them.
+* Integers of at most ``MAX_INTEGER_DIGITS`` (4,300) digits, Python's own limit for
+  turning text into an ``int``; a number too large for a float (``1e999``) is refused
+  rather than read as infinity, which JSON cannot represent.
+* YAML aliases may not make the document larger than ``MAX_YAML_NODES`` (200,000)
+  values once expanded, nor refer to themselves. A 547-byte "billion laughs" document
+  expands to billions; counting the expanded size over the composed nodes (each node's
+  size is computed once) refuses it in time linear in its text.
+
+Each breach is a ``DefinitionSyntaxError`` with a line and column where known, which
+the validator reports as ``INVALID_JSON_DESCRIPTION`` and the API as ``InvalidDefinition``.
+
 Duplicate keys: AWS parses definitions with a strict JSON reader and rejects a
 definition whose object repeats a key (two states of the same name are reported as
 ``DUPLICATE_STATE_NAME``). Loading keeps the last value, as JSON readers do, and lists
@@ -22,10 +40,11 @@ the pointer of every repeated key in ``duplicates`` so the validator can report 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -33,6 +52,13 @@ from stepwell.language.json_errors import from_decode_error
 
 JSON = Any  # a value made of dict, list, str, int, float, bool and None
 Position = tuple[int, int]
+
+MAX_NESTING_DEPTH = 128
+"""Levels of nested objects and arrays a definition may have."""
+MAX_INTEGER_DIGITS = 4300
+"""Digits an integer in a definition may have (Python's int-from-text limit)."""
+MAX_YAML_NODES = 200_000
+"""Values a YAML definition may have once its aliases are expanded."""
 
 
 class DefinitionSyntaxError(ValueError):
@@ -91,14 +117,47 @@ def load_definition(text: str | bytes) -> LoadedDefinition:
     """Parse JSON (tried first) or YAML text; raise ``DefinitionSyntaxError`` if neither."""
     source = _decode(text)
     try:
-        data = json.loads(source, parse_constant=_reject_constant)
+        data = json.loads(
+            source, parse_constant=_reject_constant, parse_int=_integer, parse_float=_float
+        )
     except json.JSONDecodeError as error:
         return _load_yaml_or_raise(source, error)
-    except _NonStandardConstant as error:
+    except _UnreadableNumber as error:
         line, column = _line_column(source, error.offset(source))
         raise DefinitionSyntaxError(str(error), line, column) from None
+    except RecursionError:
+        # The decoder recurses per level; the walk below finds where the limit was passed.
+        data = None
     positions, duplicates = _json_positions(source)
     return LoadedDefinition(data, positions, duplicates, "json")
+
+
+def too_deep_location(data: JSON) -> str | None:
+    """The pointer of a value nested deeper than ``MAX_NESTING_DEPTH``, else None.
+
+    For definitions given as data rather than text; iterative, so any depth is safe.
+    """
+    pending: list[tuple[JSON, str, int]] = [(data, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if isinstance(value, Mapping):
+            items: Any = value.items()
+        elif isinstance(value, list | tuple):
+            items = enumerate(value)
+        else:
+            continue
+        if depth >= MAX_NESTING_DEPTH:
+            return path
+        pending.extend((item, f"{path}/{escape_token(str(key))}", depth + 1) for key, item in items)
+    return None
+
+
+def too_deep_message() -> str:
+    """The message of a definition nested deeper than ``MAX_NESTING_DEPTH``."""
+    return (
+        f"The definition is nested more than {MAX_NESTING_DEPTH} levels deep "
+        "(objects and arrays inside each other)"
+    )
 
 
 # --- text -----------------------------------------------------------------------------
@@ -114,19 +173,46 @@ def _decode(text: str | bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-class _NonStandardConstant(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Invalid JSON: {name} is not a JSON value")
-        self.name = name
+class _UnreadableNumber(ValueError):
+    """A number the definition cannot hold; ``text`` locates it in the source."""
+
+    def __init__(self, message: str, text: str) -> None:
+        super().__init__(message)
+        self.text = text
 
     def offset(self, source: str) -> int:
-        match = re.search(rf"(?<![\w\"]){self.name}", source)
+        match = re.search(rf"(?<![\w\"\.]){re.escape(self.text)}", source)
         return match.start() if match else 0
 
 
 def _reject_constant(name: str) -> Any:
     # Python's json accepts NaN and Infinity; JSON (and AWS) do not.
-    raise _NonStandardConstant(name)
+    raise _UnreadableNumber(f"Invalid JSON: {name} is not a JSON value", name)
+
+
+def _integer(text: str) -> int:
+    digits = len(text.lstrip("-+"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise _UnreadableNumber(_long_integer_message(digits), text[:20])
+    return int(text)
+
+
+def _long_integer_message(digits: int) -> str:
+    return (
+        f"A number in the definition has {digits} digits; at most {MAX_INTEGER_DIGITS} are allowed"
+    )
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _UnreadableNumber(_huge_number_message(text), text[:20])
+    return value
+
+
+def _huge_number_message(text: str) -> str:
+    shown = text if len(text) <= 30 else text[:27] + "..."
+    return f"The number {shown} in the definition is too large to represent"
 
 
 def _line_column(source: str, offset: int) -> Position:
@@ -175,6 +261,9 @@ def _json_offsets(source: str) -> tuple[dict[str, int], list[str]]:
     current = ""
     for match in _TOKEN.finditer(source):
         kind = match.lastindex
+        if kind == _OPEN and len(stack) >= MAX_NESTING_DEPTH:
+            line, column = _line_column(source, match.start())
+            raise DefinitionSyntaxError(too_deep_message(), line, column)
         if kind == _KEY:
             key = match.group(1)
             key = json.loads(key) if "\\" in key else key[1:-1]
@@ -210,23 +299,57 @@ def _forget_nested(offsets: dict[str, int], path: str) -> None:
 
 
 class _Loader(yaml.SafeLoader):
-    """A safe loader that keeps timestamps as the strings ASL expects.
+    """A safe loader that keeps timestamps as the strings ASL expects, within the limits.
 
     The pure-Python loader, not libyaml's: libyaml's composed nodes lose their tags
     when a tracer (coverage, a debugger) is active, and YAML definitions are small.
+    PyYAML's composer recurses once per level, so the depth is checked as it descends.
     """
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING_DEPTH + 1:  # +1: the scalars at the deepest level
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise DefinitionSyntaxError(too_deep_message(), mark.line + 1, mark.column + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _timestamp_as_string(loader: _Loader, node: yaml.Node) -> str:
     return str(loader.construct_scalar(node))  # type: ignore[arg-type]
 
 
+def _bounded_int(loader: _Loader, node: yaml.Node) -> int:
+    text = str(node.value)
+    digits = sum(character.isdigit() for character in text)
+    if digits > MAX_INTEGER_DIGITS:
+        mark = node.start_mark
+        raise DefinitionSyntaxError(_long_integer_message(digits), mark.line + 1, mark.column + 1)
+    return loader.construct_yaml_int(node)  # type: ignore[arg-type]
+
+
+def _finite_float(loader: _Loader, node: yaml.Node) -> float:
+    value = loader.construct_yaml_float(node)  # type: ignore[arg-type]
+    if math.isinf(value) or math.isnan(value):
+        mark = node.start_mark
+        message = f"The number {node.value} in the definition is not a JSON value"
+        raise DefinitionSyntaxError(message, mark.line + 1, mark.column + 1)
+    return float(value)
+
+
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_string)
+_Loader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _finite_float)
 
 
 def _load_yaml_or_raise(source: str, json_error: json.JSONDecodeError) -> LoadedDefinition:
     if source.lstrip()[:1] in ("{", "["):
         raise _json_syntax_error(json_error)
+    _refuse_runaway_brackets(source)
     try:
         node, data = _compose(source)
     except yaml.MarkedYAMLError as error:
@@ -248,13 +371,86 @@ def _load_yaml_or_raise(source: str, json_error: json.JSONDecodeError) -> Loaded
     return LoadedDefinition(data, positions, tuple(duplicates), "yaml")
 
 
+_BRACKET: Final = re.compile(r"[\[\]{}]")
+_RUNAWAY_BRACKETS: Final = 4 * MAX_NESTING_DEPTH
+
+
+def _refuse_runaway_brackets(source: str) -> None:
+    """Refuse flow brackets nested far past the limit before PyYAML's scanner sees them.
+
+    Its scanner looks up to 1,024 characters ahead for a possible key at every open
+    flow level, so ``[[[[…`` a thousand deep costs seconds before the composer's depth
+    check is reached. Brackets inside scalars and comments are counted too, hence the
+    margin: only text with 512 unclosed brackets is refused here.
+    """
+    depth = 0
+    for match in _BRACKET.finditer(source):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > _RUNAWAY_BRACKETS:
+            line, column = _line_column(source, match.start())
+            raise DefinitionSyntaxError(too_deep_message(), line, column)
+
+
 def _compose(source: str) -> tuple[yaml.Node | None, JSON]:
     loader = _Loader(source)
     try:
         node = loader.get_single_node()
-        return node, loader.construct_document(node) if node is not None else None
+        if node is None:
+            return None, None
+        _check_expansion(node)
+        return node, loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand it past the limits, or refer to themselves.
+
+    Sizes and heights are computed once per composed node (aliases share nodes), so
+    this is linear in the text however much the aliases would expand.
+    """
+    measured: dict[int, tuple[int, int]] = {}  # id(node) → (expanded size, height)
+    # ``depth`` bounds the recursion: a path longer than the limit is a too-deep document.
+    in_progress: set[int] = set()
+
+    def measure(node: yaml.Node, depth: int) -> tuple[int, int]:
+        known = measured.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in in_progress:
+            raise _alias_error(node, "A YAML alias refers to a node that contains it")
+        if depth > MAX_NESTING_DEPTH:
+            raise _alias_error(node, too_deep_message() + " once its YAML aliases are expanded")
+        in_progress.add(id(node))
+        size, height = 1, 0
+        for child in _children(node):
+            child_size, child_height = measure(child, depth + 1)
+            size, height = size + child_size, max(height, child_height + 1)
+            if size > MAX_YAML_NODES:
+                raise _alias_error(node, _expansion_message())
+        if height > MAX_NESTING_DEPTH:  # a height below any node is one the root has too
+            raise _alias_error(node, too_deep_message() + " once its YAML aliases are expanded")
+        in_progress.discard(id(node))
+        measured[id(node)] = (size, height)
+        return size, height
+
+    measure(root, 0)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _expansion_message() -> str:
+    return f"The definition's YAML aliases expand it to more than {MAX_YAML_NODES} values"
+
+
+def _alias_error(node: yaml.Node, message: str) -> DefinitionSyntaxError:
+    return DefinitionSyntaxError(message, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 def _json_syntax_error(error: json.JSONDecodeError) -> DefinitionSyntaxError:

@@ -30,6 +30,8 @@ from stepwell.language.source import (
     DefinitionSyntaxError,
     LoadedDefinition,
     load_definition,
+    too_deep_location,
+    too_deep_message,
 )
 from stepwell.language.validation_rules import (
     JSONATA,
@@ -85,6 +87,9 @@ def validate_definition(
     if isinstance(source, LoadedDefinition):
         loaded = source
     elif isinstance(source, Mapping):
+        too_deep = too_deep_location(source)
+        if too_deep is not None:
+            return [Diagnostic("ERROR", "INVALID_JSON_DESCRIPTION", too_deep_message(), too_deep)]
         loaded = LoadedDefinition(source)
     else:
         early = _check_text(source)

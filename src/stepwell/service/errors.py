@@ -207,6 +207,7 @@ class UnrecognizedClientException(ServiceError):
     """The security token included in the request is invalid."""
 
     aws_type = "UnrecognizedClientException"
+    status = 403
 
 
 class InvalidSignatureException(ServiceError):

@@ -17,6 +17,7 @@ from stepwell.runtime.health import Health
 from stepwell.runtime.pool import WorkerPool
 from stepwell.runtime.schedules import Schedules, schedules_from_config
 from stepwell.service.arns import Arns
+from stepwell.service.jsonata_pool import SHARED, pool_size
 from stepwell.service.service import Service
 from stepwell.service.settings import Settings
 from stepwell.store import open_store
@@ -33,6 +34,7 @@ class Host:
         routes: Mapping[str, Mapping[str, RouteTarget]] | None = None,
     ) -> None:
         self.settings = settings
+        self._isolating = False
         self.clock = clock or SystemClock()
         self.store = open_store(settings.db)
         # What GET /health reports: the store's own check and every background loop.
@@ -104,6 +106,9 @@ class Host:
             self.pool.periodic.append(self.schedules.fire_due)
 
     def start(self) -> Host:
+        if self.settings.jsonata_workers != 0:
+            SHARED.attach(pool_size(self.settings.jsonata_workers))  # service.jsonata_pool
+            self._isolating = True
         if self.pool is not None:
             self.pool.start()
         return self
@@ -111,4 +116,7 @@ class Host:
     def stop(self) -> None:
         if self.pool is not None:
             self.pool.stop()
+        if self._isolating:
+            SHARED.detach()
+            self._isolating = False
         self.store.close()

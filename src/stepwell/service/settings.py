@@ -14,7 +14,12 @@ The config file is TOML (``stepwell.toml`` in the working directory, or ``--conf
     [credentials]                          # access key id = secret: SigV4 required
     AKIDEXAMPLE = "secret"
 
+    allowed_hosts = ["stepwell.internal"]  # without credentials, Host names served
+                                           # besides loopback (env: comma-separated)
+
     mock_config = "MockConfigFile.json"    # start with "ARN#TestCase" to use a test case
+    jsonata_workers = 1                    # processes for unbounded JSONata (0: in-process;
+                                           # default: one fewer than the CPUs)
 
     [[schedules]]                          # EventBridge cron(...) or rate(...)
     name = "reprocess-failed"
@@ -49,6 +54,10 @@ class Settings:
     mock_config: str = ""  # a Step Functions Local MockConfigFile (JSON)
     test_case: str = ""  # its default test case
     schedules: tuple[Mapping[str, Any], ...] = ()  # [[schedules]] tables
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback (no SigV4)
+    # Processes for unbounded JSONata: -1 one fewer than the CPUs (at least 1), 0 none
+    # (in-process under the library's guardrails only); see service.jsonata_pool.
+    jsonata_workers: int = -1
 
 
 _TABLES = ("functions", "credentials", "schedules")
@@ -81,6 +90,8 @@ def _apply(settings: Settings, values: Mapping[str, Any]) -> Settings:
     for name, value in values.items():
         if name == "schedules":
             changes[name] = tuple(dict(entry) for entry in value)
+        elif name == "allowed_hosts":
+            changes[name] = _names(value)
         elif name in ("functions", "credentials"):
             changes[name] = {str(k): str(v) for k, v in dict(value).items()}
         elif name in _SCALARS:
@@ -88,6 +99,12 @@ def _apply(settings: Settings, values: Mapping[str, Any]) -> Settings:
         else:
             raise ValueError(f"unknown setting: {name}")
     return replace(settings, **changes)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A list of names, or one comma-separated string of them (from the environment)."""
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(str(item).strip() for item in items if str(item).strip())
 
 
 def _convert(name: str, value: Any) -> Any:

@@ -1,0 +1,85 @@
+"""Refuse requests addressed to a name other than this machine when nobody signs them.
+
+With authentication off (the default) anyone who can reach the port may call the API and
+read the console. Listening on 127.0.0.1 keeps other machines out, but not a web page in
+the user's browser: by DNS rebinding, ``evil.example`` is made to resolve to 127.0.0.1
+and the page's scripts then talk to Stepwell as a same-origin site. The browser still
+sends ``Host: evil.example``, so the server answers only requests whose ``Host`` is a
+loopback name (``127.0.0.1``, ``localhost``, ``[::1]``, any port) or one of the
+configured ``allowed_hosts`` (setting ``allowed_hosts``, e.g. ``stepwell.internal``).
+A request without a ``Host`` header (HTTP/1.0 tools) is not from a browser and passes;
+``sync-<allowed name>`` passes too (boto3's host prefix for StartSyncExecution/TestState).
+A refused request gets HTTP 403 ``AccessDeniedException`` saying what to configure.
+``GET /health`` answers any host: probes address the server by IP, and it tells nothing.
+
+With SigV4 on, the signature (which covers ``Host``) protects the API instead, and this
+check is not installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from stepwell.api.protocol import CONTENT_TYPE, encode_error, error_headers, new_request_id
+from stepwell.service.errors import AccessDeniedException
+
+LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+# Readiness probes (Kubernetes sends the pod's IP as Host) read nothing of the user's.
+OPEN_PATHS: Final = frozenset({"/health"})
+
+
+class HostNotAllowedException(AccessDeniedException):
+    """The request's Host is neither a loopback name nor an allowed host."""
+
+    status = 403
+
+
+def host_name(host_header: str) -> str | None:
+    """The name in a ``Host`` header without its port (``[::1]:8083`` → ``::1``)."""
+    try:
+        return urlsplit(f"//{host_header}").hostname
+    except ValueError:
+        return None
+
+
+class AllowedHosts:
+    """ASGI middleware answering 403 to HTTP requests for a host not allowed."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] = ()) -> None:
+        self.app = app
+        self.allowed = LOOPBACK_NAMES | {name.lower() for name in allowed_hosts}
+
+    def allows(self, host_header: str | None) -> bool:
+        """Whether a request with this ``Host`` header may be served."""
+        if host_header is None:
+            return True
+        name = host_name(host_header) or ""
+        # boto3 prefixes StartSyncExecution's and TestState's host with "sync-".
+        return name in self.allowed or name.removeprefix("sync-") in self.allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
+            host = Headers(scope=scope).get("host")
+            if not self.allows(host):
+                await self._refuse(host or "")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _refuse(self, host: str) -> Response:
+        error = HostNotAllowedException(
+            f"Host '{host}' is not allowed: without authentication Stepwell answers only "
+            "requests addressed to a loopback name (127.0.0.1, localhost, [::1]) or to "
+            "a name in the allowed_hosts setting (STEPWELL_ALLOWED_HOSTS)"
+        )
+        return Response(
+            encode_error(error),
+            403,
+            error_headers(error, new_request_id()),
+            media_type=CONTENT_TYPE,
+        )

@@ -1,0 +1,111 @@
+"""Limits on what a request may make the server hold: bytes in flight and slow bodies.
+
+A request body is buffered before it is decoded, so without limits a client could make
+the server hold any amount of memory: 150 bodies of 7 MiB that never finish take a
+gigabyte. Three limits apply, in the order a request meets them:
+
+* a ``Content-Length`` above the API's maximum is refused before anything is read;
+* every byte buffered counts against one budget shared by all requests
+  (``ApiSettings.max_request_bytes_in_flight``); a request that would exceed it is
+  refused with ``ThrottlingException``, which AWS SDKs retry with back-off, and its bytes
+  go back to the budget when the request is answered;
+* the whole body must arrive within ``ApiSettings.body_timeout_seconds``, else
+  ``RequestTimeoutException`` (HTTP 408).
+
+When SigV4 is on, the app checks the credential from the headers before reading the
+body (see ``auth``), so an unsigned or unknown-key request never takes from the budget.
+
+Design decision: refuse rather than queue when the budget is spent. A queue would let a
+flood of slow clients delay every honest one; a refusal costs an honest SDK one retry.
+The budget is a plain counter because only the event loop touches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import ClientDisconnect, Request
+
+from stepwell.api.protocol import (
+    RequestAbortedException,
+    RequestEntityTooLargeException,
+    RequestTimeoutException,
+    ThrottlingException,
+)
+
+
+class BytesInFlight:
+    """A budget of request bytes buffered at once, across all requests."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+
+    def take(self, size: int) -> None:
+        """Count ``size`` more bytes, or raise ``ThrottlingException`` past the budget."""
+        if self.used + size > self.capacity:
+            raise ThrottlingException(
+                "Rate exceeded: too many request bytes are in flight; retry later"
+            )
+        self.used += size
+
+    def give_back(self, size: int) -> None:
+        """Return bytes counted by ``take``."""
+        self.used -= size
+
+
+class BodyReader:
+    """Reads one request's body within the size limit, the budget and the time limit."""
+
+    def __init__(self, budget: BytesInFlight, limit: int, timeout_seconds: float) -> None:
+        self._budget = budget
+        self._limit = limit
+        self._timeout = timeout_seconds
+        self.held = 0
+        """Bytes of the budget this request holds; give them back with ``release``."""
+
+    def check_declared_size(self, request: Request) -> None:
+        """Refuse a ``Content-Length`` above the limit before reading anything."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._limit:
+            raise _too_large(self._limit)
+
+    async def read(self, request: Request) -> bytes:
+        """The whole body, or the error of the first limit it breaks."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit():
+            self._hold(int(declared))
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._read_chunks(request)
+        except TimeoutError:
+            raise RequestTimeoutException(
+                f"The request body did not arrive within {self._timeout:g} seconds"
+            ) from None
+        except ClientDisconnect:
+            raise RequestAbortedException("The client closed the connection") from None
+
+    async def _read_chunks(self, request: Request) -> bytes:
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self._limit:
+                raise _too_large(self._limit)
+            if size > self.held:
+                self._hold(size)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _hold(self, size: int) -> None:
+        self._budget.take(size - self.held)
+        self.held = size
+
+    def release(self) -> None:
+        """Give this request's bytes back to the budget (once it has been answered)."""
+        self._budget.give_back(self.held)
+        self.held = 0
+
+
+def _too_large(limit: int) -> RequestEntityTooLargeException:
+    return RequestEntityTooLargeException(f"Request body is larger than {limit} bytes")

@@ -25,7 +25,7 @@ import hashlib
 import re
 import struct
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
@@ -156,6 +156,8 @@ class SqsClient(ServiceClient):
         self.clock = clock
         self.region = region
         self.account = account
+        # Called with a queue's name after a message was committed to it (wakes long polls).
+        self.listeners: list[Callable[[str], None]] = []
 
     def ref(self, name: str) -> QueueRef:
         return QueueRef(
@@ -288,7 +290,13 @@ class SqsClient(ServiceClient):
     def _send_message(self, request: Request) -> Response:
         with self._documents() as documents:
             queue = _queue(documents, _url_name(request))
-            return self._send(documents, queue, request)
+            response = self._send(documents, queue, request)
+        self._sent(queue["name"])
+        return response
+
+    def _sent(self, name: str) -> None:
+        for listener in self.listeners:
+            listener(name)
 
     def _send_message_batch(self, request: Request) -> Response:
         entries = _batch_entries(request)
@@ -303,6 +311,8 @@ class SqsClient(ServiceClient):
                     failed.append(_batch_failure(entry, error))
                     continue
                 successful.append({"Id": entry["Id"], **sent})
+        if successful:
+            self._sent(queue["name"])
         return _batch_result(successful, failed)
 
     def _send(self, documents: Documents, queue: dict[str, Any], request: Request) -> Response:

@@ -1,0 +1,37 @@
+"""SQS over the embedded queues: AWS JSON 1.0 (``AmazonSQS.*``) for current SDKs, the
+query protocol for older ones, and long polling of ``ReceiveMessage``.
+
+``ReceiveMessage`` with ``WaitTimeSeconds`` (up to 20) waits for a message instead of
+answering empty at once; the endpoint waits without holding a thread (``LongPoll``).
+"""
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from stepwell.api.protocols.base import LongPoll, service_api
+from stepwell.integrations.services.sqs import queue_name
+
+
+def _wait_seconds(members: Mapping[str, Any]) -> float:
+    return float(members.get("WaitTimeSeconds") or 0)
+
+
+def _queue(members: Mapping[str, Any]) -> str:
+    return queue_name(str(members.get("QueueUrl", "")))
+
+
+def _empty(result: Mapping[str, Any]) -> bool:
+    return not result.get("Messages")
+
+
+API: Final = service_api(
+    "sqs",
+    ("json", "query"),
+    "com.amazonaws.sqs",
+    query_error_codes={
+        "ValidationException": "ValidationError",
+        "SerializationException": "InvalidParameterValue",
+        "UnknownOperationException": "InvalidAction",
+    },
+    long_poll=LongPoll("ReceiveMessage", _wait_seconds, _queue, _empty),
+)

@@ -31,7 +31,8 @@ from stepwell.api.app import error_response, http_request, read_body
 from stepwell.api.auth import HttpRequest, SigV4Verifier
 from stepwell.api.protocol import InternalFailure, new_request_id
 from stepwell.api.protocols.base import Codec, DecodedCall, ServiceApi, wire_error
-from stepwell.api.routing import Router
+from stepwell.api.protocols.query import error_response as query_error_response
+from stepwell.api.routing import Router, is_form
 from stepwell.api.services import SERVICE_APIS
 from stepwell.api.settings import ApiSettings
 from stepwell.service.errors import ServiceError
@@ -39,6 +40,8 @@ from stepwell.service.errors import ServiceError
 logger = logging.getLogger("stepwell.api")
 
 RECHECK_SECONDS: Final = 1.0
+# Query-protocol codes of the errors a form request gets before it reaches any API.
+UNROUTED_QUERY_CODES: Final = {"UnknownOperationException": "InvalidAction"}
 RunInThread = Callable[..., Awaitable[Any]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -144,18 +147,26 @@ class ServicesEndpoint:
             result = await self._call(api, call, endpoint)
             return codec.encode_result(api, call.operation, result, request_id)
         except ServiceError as error:
-            return self._error(routed, error, request_id)
+            return self._error(request, routed, error, request_id)
         except Exception:
             logger.exception("Internal failure in an embedded API (request id %s)", request_id)
-            return self._error(routed, InternalFailure("An internal error occurred."), request_id)
+            failure = InternalFailure("An internal error occurred.")
+            return self._error(request, routed, failure, request_id)
 
     def _error(
-        self, routed: tuple[ServiceApi, Codec] | None, error: ServiceError, request_id: str
+        self,
+        request: Request,
+        routed: tuple[ServiceApi, Codec] | None,
+        error: ServiceError,
+        request_id: str,
     ) -> Response:
-        if routed is None:
-            return error_response(error, request_id)
-        api, codec = routed
-        return codec.encode_error(api, wire_error(error), request_id)
+        if routed is not None:
+            api, codec = routed
+            return codec.encode_error(api, wire_error(error), request_id)
+        if is_form(request.headers.get("content-type")):  # a query client reads XML
+            code = UNROUTED_QUERY_CODES.get(error.aws_type, error.aws_type)
+            return query_error_response("", code, wire_error(error), request_id)
+        return error_response(error, request_id)
 
     async def _call(self, api: ServiceApi, call: DecodedCall, endpoint: str) -> dict[str, Any]:
         poll = api.long_poll

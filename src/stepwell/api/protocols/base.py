@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from starlette.responses import Response
 
@@ -21,6 +21,12 @@ from stepwell.api.validation import RequestValidator, compile_request_validators
 from stepwell.service.errors import ServiceError
 
 REQUEST_ID_HEADER = "x-amzn-RequestId"
+# Query services name signature failures differently from JSON services.
+SIGNATURE_ERROR_CODES: Final = {
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,17 +90,22 @@ class QueryCodec:
 
     def encode_error(self, api: ServiceApi, error: WireError, request_id: str) -> Response:
         code = api.query_error_codes.get(error.code, error.code)
-        detail = (
-            element("Type", error.fault)
-            + element("Code", text(code))
-            + element("Message", text(error.message))
-        )
-        body = (
-            f'<ErrorResponse xmlns="{api.model.xml_namespace}">{element("Error", detail)}'
-            f"{element('RequestId', request_id)}</ErrorResponse>"
-        )
-        headers = {REQUEST_ID_HEADER: request_id}
-        return Response(body, error.status, headers, media_type=CONTENT_TYPE)
+        return error_response(api.model.xml_namespace, code, error, request_id)
+
+
+def error_response(namespace: str, code: str, error: WireError, request_id: str) -> Response:
+    """An ``<ErrorResponse>`` (also for form requests that reach no API at all)."""
+    detail = (
+        element("Type", error.fault)
+        + element("Code", text(code))
+        + element("Message", text(error.message))
+    )
+    body = (
+        f'<ErrorResponse xmlns="{namespace}">{element("Error", detail)}'
+        f"{element('RequestId', request_id)}</ErrorResponse>"
+    )
+    headers = {REQUEST_ID_HEADER: request_id}
+    return Response(body, error.status, headers, media_type=CONTENT_TYPE)
 
 
 class QueryDecoder:

@@ -9,10 +9,12 @@ elements with ``<key>``/``<value>``, or flattened pairs such as SQS's
 
 Text is escaped as AWS escapes it, including ``\\r`` (``&#xD;``): an XML parser would turn
 a raw carriage return into ``\\n`` and the MD5 of a message body would no longer match.
+Characters XML cannot hold at all become U+FFFD.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -21,6 +23,9 @@ from xml.sax.saxutils import escape
 from stepwell.api.model import ServiceModel, Shape
 
 _ENTITIES: Final = {"\r": "&#xD;", '"': "&quot;"}
+# Characters XML 1.0 cannot carry at all, not even as references (they appear only in
+# error messages quoting a bad request; SQS refuses them in message bodies).
+_NOT_XML: Final = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def text(value: Any) -> str:
@@ -30,7 +35,7 @@ def text(value: Any) -> str:
     if isinstance(value, datetime):
         moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return escape(str(value), _ENTITIES)
+    return escape(_NOT_XML.sub("\ufffd", str(value)), _ENTITIES)
 
 
 def element(tag: str, content: str) -> str:

@@ -2,7 +2,7 @@
 
 from typing import Final
 
-from stepwell.api.protocols.base import service_api
+from stepwell.api.protocols.base import SIGNATURE_ERROR_CODES, service_api
 
 API: Final = service_api(
     "sns",
@@ -12,5 +12,6 @@ API: Final = service_api(
         "ValidationException": "ValidationError",
         "SerializationException": "InvalidParameter",
         "UnknownOperationException": "InvalidAction",
+        **SIGNATURE_ERROR_CODES,
     },
 )

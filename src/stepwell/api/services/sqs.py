@@ -8,7 +8,7 @@ answering empty at once; the endpoint waits without holding a thread (``LongPoll
 from collections.abc import Mapping
 from typing import Any, Final
 
-from stepwell.api.protocols.base import LongPoll, service_api
+from stepwell.api.protocols.base import SIGNATURE_ERROR_CODES, LongPoll, service_api
 from stepwell.integrations.services.sqs import queue_name
 
 
@@ -32,6 +32,7 @@ API: Final = service_api(
         "ValidationException": "ValidationError",
         "SerializationException": "InvalidParameterValue",
         "UnknownOperationException": "InvalidAction",
+        **SIGNATURE_ERROR_CODES,
     },
     long_poll=LongPoll("ReceiveMessage", _wait_seconds, _queue, _empty),
 )

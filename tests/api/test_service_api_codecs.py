@@ -105,6 +105,9 @@ class FailingApis:
     def on_message_sent(self, listener: Callable[[str], None]) -> None:
         pass
 
+    def default_wait_seconds(self, service: str, request: Any) -> float:
+        return 0.0
+
 
 class ServiceWithApis(RecordingService):
     embedded_apis: FailingApis

@@ -211,6 +211,18 @@ def test_long_poll_wakes_on_send(sqs: Any) -> None:
     assert [m["Body"] for m in results[0]["Messages"]] == ["wake up"]
 
 
+def test_the_queue_default_wait_time_applies(sqs: Any) -> None:
+    url = sqs.create_queue(
+        QueueName="waiting-queue", Attributes={"ReceiveMessageWaitTimeSeconds": "20"}
+    )["QueueUrl"]
+    results: list[Any] = []
+    polling = threading.Thread(target=lambda: results.append(sqs.receive_message(QueueUrl=url)))
+    polling.start()
+    sqs.send_message(QueueUrl=url, MessageBody="was waited for")
+    polling.join(30)
+    assert [m["Body"] for m in results[0]["Messages"]] == ["was waited for"]
+
+
 def test_long_poll_that_finds_nothing_returns_empty(sqs: Any) -> None:
     url = sqs.create_queue(QueueName="quiet")["QueueUrl"]
     assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)

@@ -11,6 +11,8 @@ wait: each attempt is one quick receive in a worker thread, and between attempts
 request awaits an asyncio event that a send to that queue sets (from any thread:
 the API, a Task state, Python code), re-checking at least every second for what no
 event announces (a delay ending, a message becoming visible again, another process).
+Without ``WaitTimeSeconds`` the queue's ``ReceiveMessageWaitTimeSeconds`` applies; it is
+looked up only when the first receive came back empty.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class EmbeddedApiHandler(Protocol):
     ) -> dict[str, Any]: ...
 
     def on_message_sent(self, listener: Callable[[str], None]) -> None: ...
+
+    def default_wait_seconds(self, service: str, request: dict[str, Any]) -> float: ...
 
 
 def embedded_apis(service: object) -> EmbeddedApiHandler | None:
@@ -169,21 +173,26 @@ class ServicesEndpoint:
         return error_response(error, request_id)
 
     async def _call(self, api: ServiceApi, call: DecodedCall, endpoint: str) -> dict[str, Any]:
+        result = await self._once(api, call, endpoint)
         poll = api.long_poll
-        seconds = poll.seconds(call.members) if poll and poll.operation == call.operation else 0
-        if poll is None or seconds <= 0:
-            return await self._once(api, call, endpoint)
+        if poll is None or poll.operation != call.operation or not poll.empty(result):
+            return result
+        seconds = poll.seconds(call.members)
+        if seconds is None:  # the queue's ReceiveMessageWaitTimeSeconds, only when it matters
+            seconds = await self._run(
+                False, self._apis.default_wait_seconds, api.name, call.members
+            )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         async with self.waiters.watch(poll.key(call.members)) as sent:
-            while True:
-                sent.clear()
-                result = await self._once(api, call, endpoint)
-                remaining = deadline - loop.time()
-                if not poll.empty(result) or remaining <= 0:
-                    return result
+            while (remaining := deadline - loop.time()) > 0:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(sent.wait(), min(remaining, RECHECK_SECONDS))
+                sent.clear()
+                result = await self._once(api, call, endpoint)
+                if not poll.empty(result):
+                    break
+        return result
 
     async def _once(self, api: ServiceApi, call: DecodedCall, endpoint: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._run(

@@ -85,6 +85,13 @@ class EmbeddedApis:
             return self._local_queue_urls(response, endpoint)
         return response
 
+    def default_wait_seconds(self, service: str, request: dict[str, Any]) -> float:
+        """How long a receive that names no wait time waits: its queue's
+        ``ReceiveMessageWaitTimeSeconds`` (0 for anything else)."""
+        if service != "sqs":
+            return 0.0
+        return float(self.services.sqs.receive_wait_seconds(str(request.get("QueueUrl", ""))))
+
     def on_message_sent(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(queue_name)`` after each message lands in a queue."""
         self.services.sqs.listeners.append(listener)

@@ -33,12 +33,13 @@ SIGNATURE_ERROR_CODES: Final = {
 class LongPoll:
     """An operation that may wait for data (SQS ReceiveMessage with WaitTimeSeconds).
 
-    ``seconds(members)`` is how long the caller is willing to wait, ``key(members)`` what
-    it waits on (a queue's name), ``empty(result)`` whether a result is worth waiting past.
+    ``seconds(members)`` is how long the caller is willing to wait (None: as long as the
+    resource's default, asked of the service), ``key(members)`` what it waits on (a
+    queue's name), ``empty(result)`` whether a result is worth waiting past.
     """
 
     operation: str
-    seconds: Callable[[Mapping[str, Any]], float]
+    seconds: Callable[[Mapping[str, Any]], float | None]
     key: Callable[[Mapping[str, Any]], str]
     empty: Callable[[Mapping[str, Any]], bool]
 

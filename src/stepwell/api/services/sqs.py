@@ -1,8 +1,9 @@
 """SQS over the embedded queues: AWS JSON 1.0 (``AmazonSQS.*``) for current SDKs, the
 query protocol for older ones, and long polling of ``ReceiveMessage``.
 
-``ReceiveMessage`` with ``WaitTimeSeconds`` (up to 20) waits for a message instead of
-answering empty at once; the endpoint waits without holding a thread (``LongPoll``).
+``ReceiveMessage`` with ``WaitTimeSeconds`` (up to 20), or on a queue whose
+``ReceiveMessageWaitTimeSeconds`` is set, waits for a message instead of answering empty
+at once; the endpoint waits without holding a thread (``LongPoll``).
 """
 
 from collections.abc import Mapping
@@ -12,8 +13,9 @@ from stepwell.api.protocols.base import SIGNATURE_ERROR_CODES, LongPoll, service
 from stepwell.integrations.services.sqs import queue_name
 
 
-def _wait_seconds(members: Mapping[str, Any]) -> float:
-    return float(members.get("WaitTimeSeconds") or 0)
+def _wait_seconds(members: Mapping[str, Any]) -> float | None:
+    wait = members.get("WaitTimeSeconds")
+    return None if wait is None else float(wait)  # None: the queue's default applies
 
 
 def _queue(members: Mapping[str, Any]) -> str:

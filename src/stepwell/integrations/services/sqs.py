@@ -375,6 +375,12 @@ class SqsClient(ServiceClient):
         shown = [self._shown(message, request) for message in received]
         return {"Messages": shown} if shown else {}
 
+    def receive_wait_seconds(self, reference: str) -> int:
+        """A queue's ``ReceiveMessageWaitTimeSeconds`` (0 if there is no such queue)."""
+        with self._documents() as documents:
+            queue = _load_queue(documents, queue_name(reference))
+        return 0 if queue is None else _attribute(queue, "ReceiveMessageWaitTimeSeconds")
+
     def _receive(
         self, documents: Documents, queue: dict[str, Any], limit: int, visibility: int
     ) -> list[dict[str, Any]]:

@@ -3,6 +3,10 @@ behind the API app, served by uvicorn on a free 127.0.0.1 port in a background t
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,3 +64,34 @@ def wait_until_done(sfn: Any, execution_arn: str, timeout: float = 10.0) -> dict
         if described["status"] != "RUNNING" or time.monotonic() > deadline:
             return described
         time.sleep(0.01)
+
+
+def service_client(url: str, service: str) -> Any:
+    """A boto3 client of any API Stepwell serves (dynamodb, sqs, sns), dummy credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=CONFIG,
+    )
+
+
+def aws_cli(url: str, folder: Path, *arguments: str) -> Any:
+    """Run ``aws ARGUMENTS --endpoint-url URL`` in a subprocess; its JSON output."""
+    environment = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(folder / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(folder / "no-credentials"),
+        "HOME": str(folder),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "awscli", *arguments, "--endpoint-url", url, "--output", "json"],
+        env=environment, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout) if completed.stdout.strip() else None

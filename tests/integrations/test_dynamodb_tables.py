@@ -317,7 +317,7 @@ def test_call_dispatches_by_api_or_resource_name() -> None:
         "Item": {"id": {"S": "a"}}
     }
     with pytest.raises(DynamoDBError) as caught:
-        tables.call("batchWriteItem", {})
+        tables.call("restoreTableFromBackup", {})
     assert caught.value.code == "UnknownOperationException"
     assert set(OPERATIONS) >= {"PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan"}
 

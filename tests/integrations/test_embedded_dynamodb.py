@@ -110,10 +110,10 @@ def test_errors_reach_python_as_client_errors_and_tasks_as_service_errors() -> N
         services.dynamodb.call("transactWriteItems", transaction)
     assert failed.value.exception == "TransactionCanceledException"
     assert failed.value.extra["CancellationReasons"][0]["Code"] == "ConditionalCheckFailed"
-    with pytest.raises(ServiceError, match="does not implement BatchGetItem"):
-        services.dynamodb.call("BatchGetItem", {})
+    with pytest.raises(ServiceError, match="does not implement CreateBackup"):
+        services.dynamodb.call("CreateBackup", {})
     assert services.dynamodb.supports("putItem")
-    assert not services.dynamodb.supports("batchGetItem")
+    assert not services.dynamodb.supports("createBackup")
 
 
 def test_old_item_comes_back_on_a_failed_condition_when_asked() -> None:

@@ -190,11 +190,15 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 def api_routes(service: OperationHandler, settings: ApiSettings | None = None) -> list[BaseRoute]:
     """The API's routes, for composing with other routes (the console) in one app."""
-    endpoint = ApiEndpoint(service, settings or ApiSettings())
-    return [
-        Route("/", endpoint.invoke, methods=["POST"]),
-        Route("/health", health, methods=["GET"]),
-    ]
+    from stepwell.api.embedded import ServicesEndpoint, embedded_apis  # imports this module
+
+    settings = settings or ApiSettings()
+    endpoint = ApiEndpoint(service, settings)
+    apis = embedded_apis(service)
+    root: list[BaseRoute] = [Route("/", endpoint.invoke, methods=["POST"])]
+    if apis is not None:  # DynamoDB, SQS and SNS share "/" (api/routing.py)
+        root = ServicesEndpoint(apis, settings, endpoint._threads.run).routes(endpoint.invoke)
+    return [*root, Route("/health", health, methods=["GET"])]
 
 
 def create_app(service: OperationHandler, settings: ApiSettings | None = None) -> Starlette:

@@ -1,4 +1,4 @@
-"""The AWS Step Functions API as botocore defines it: operations, shapes, traits.
+"""AWS APIs as botocore defines them: operations, shapes, traits (Step Functions' first).
 
 Design decision: the protocol layer does not restate the API by hand. botocore's
 ``stepfunctions`` service model (``service-2.json``, the same file boto3 and the AWS CLI
@@ -18,6 +18,10 @@ from botocore.loaders import Loader  # type: ignore[import-untyped]
 SERVICE_NAME: Final = "stepfunctions"
 
 Shape = Mapping[str, Any]
+
+# SQS's model moved to the JSON protocol and dropped its XML namespace; older SDKs that
+# still speak the query protocol expect this one.
+XML_NAMESPACES: Final = {"2012-11-05": "http://queue.amazonaws.com/doc/2012-11-05/"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,21 @@ class ServiceModel:
     def signing_name(self) -> str:
         """``states``: the service name a Signature Version 4 credential is scoped to."""
         return str(self.metadata.get("signingName", self.metadata["endpointPrefix"]))
+
+    @property
+    def protocol(self) -> str:
+        """``json`` or ``query`` (the wire protocol botocore speaks to this service)."""
+        return str(self.metadata["protocol"])
+
+    @property
+    def api_version(self) -> str:
+        """``2012-11-05``: what query-protocol requests carry as ``Version``."""
+        return str(self.metadata["apiVersion"])
+
+    @property
+    def xml_namespace(self) -> str:
+        """The namespace of query-protocol XML responses (SQS's model no longer names it)."""
+        return str(self.metadata.get("xmlNamespace", XML_NAMESPACES.get(self.api_version, "")))
 
     def operation_shape(self, operation: str, direction: str) -> str | None:
         """The name of an operation's ``input`` or ``output`` shape, if it has one."""

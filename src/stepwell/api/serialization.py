@@ -41,9 +41,11 @@ def encode_timestamp(value: Any) -> float | int:
 
 
 def encode_blob(value: Any) -> str:
-    """Base64 text of a ``bytes`` value."""
+    """Base64 text of a ``bytes`` value; text is already base64 (the embedded services')."""
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(value).decode("ascii")
+    if isinstance(value, str):
+        return value
     raise TypeError(f"a blob member holds {type(value).__name__}, not bytes")
 
 

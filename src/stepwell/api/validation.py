@@ -152,9 +152,11 @@ def utf8_length(text: str) -> int:
 class ShapeCompiler:
     """Compiles shapes into checks, once per (shape, measuring) pair."""
 
-    def __init__(self, model: ServiceModel) -> None:
+    def __init__(self, model: ServiceModel, decode_blobs: bool = True) -> None:
         self._shapes = model.shapes
         self._compiled: dict[tuple[str, bool], Check] = {}
+        # The embedded services keep blobs as the base64 text their JSON APIs carry.
+        self.decode_blobs = decode_blobs
 
     def compile(self, shape_name: str, utf8: bool = False) -> Check:
         """The check for ``shape_name`` (lengths in UTF-8 bytes when ``utf8``)."""
@@ -362,7 +364,7 @@ def _compile_blob(compiler: ShapeCompiler, shape: Shape, utf8: bool) -> Check:
         except (binascii.Error, ValueError):
             raise SerializationException("Base64 encoded value is not valid.") from None
         length_problems(value, len(data), path, shape, problems, sensitive)
-        return data
+        return data if compiler.decode_blobs else value
 
     return check
 
@@ -388,9 +390,12 @@ def _accept_empty(value: Any, path: str, problems: list[str]) -> Any:
     return {}
 
 
-def compile_request_validators(model: ServiceModel = MODEL) -> dict[str, RequestValidator]:
-    """One validator per operation of the model, keyed by operation name."""
-    compiler = ShapeCompiler(model)
+def compile_request_validators(
+    model: ServiceModel = MODEL, decode_blobs: bool = True
+) -> dict[str, RequestValidator]:
+    """One validator per operation of the model, keyed by operation name (blobs become
+    ``bytes`` unless ``decode_blobs`` is false: then they stay checked base64 text)."""
+    compiler = ShapeCompiler(model, decode_blobs)
     validators = {}
     for operation in model.operations:
         shape_name = model.operation_shape(operation, "input")

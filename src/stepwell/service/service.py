@@ -24,6 +24,7 @@ from stepwell.service import errors as err
 from stepwell.service.arns import Arns
 from stepwell.service.callbacks import CallbackOperations
 from stepwell.service.core import InlineStepper, Request, Response
+from stepwell.service.embedded_apis import EmbeddedApis
 from stepwell.service.executions import ExecutionOperations
 from stepwell.service.redrive import RedriveOperations
 from stepwell.service.tags import TagOperations
@@ -55,6 +56,8 @@ class Service(
         self.arns = arns or Arns()
         self.integrations = integrations or Integrations()
         self.machines = MachineCache(store)
+        # The embedded DynamoDB, SQS and SNS, served on the same endpoint (api/routing.py).
+        self.embedded_apis = EmbeddedApis(self.integrations.services)
         self.routing = routing or random.Random()
         self._wake = wake or (lambda: None)
         # Runs an execution's first step at once (the calling thread), so a short

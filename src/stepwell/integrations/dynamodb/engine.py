@@ -12,18 +12,25 @@ has its own lock; operations on one table are serialised, different tables run i
 Tables are ``ACTIVE`` as soon as they are created and gone as soon as they are deleted.
 
 Supported: CreateTable, DeleteTable, DescribeTable, ListTables, UpdateTimeToLive,
-DescribeTimeToLive, PutItem, GetItem, UpdateItem, DeleteItem, Query, Scan and
-TransactWriteItems. Not supported (refused with a clear ValidationException): secondary
-indexes and the legacy non-expression parameters.
+DescribeTimeToLive, UpdateTable (billing only), PutItem, GetItem, UpdateItem, DeleteItem,
+Query, Scan, BatchGetItem, BatchWriteItem, TransactWriteItems and TransactGetItems. Not
+supported (refused with a clear ValidationException): secondary indexes and the legacy
+non-expression parameters.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Final
 
+from stepwell.integrations.dynamodb.batches import (
+    batch_get_item,
+    batch_write_item,
+    transact_get_items,
+)
 from stepwell.integrations.dynamodb.errors import (
     RESOURCE_IN_USE,
     DynamoDBError,
@@ -33,7 +40,7 @@ from stepwell.integrations.dynamodb.errors import (
 from stepwell.integrations.dynamodb.items import delete_item, get_item, put_item, update_item
 from stepwell.integrations.dynamodb.reads import query, scan
 from stepwell.integrations.dynamodb.requests import Request
-from stepwell.integrations.dynamodb.schema import TableSchema, schema_from_request
+from stepwell.integrations.dynamodb.schema import TableSchema, capacity, schema_from_request
 from stepwell.integrations.dynamodb.storage import ItemStore, MemoryItemStore
 from stepwell.integrations.dynamodb.table import Table
 from stepwell.integrations.dynamodb.transactions import transact_write_items
@@ -206,6 +213,42 @@ class TableEngine:
     def transact_write_items(self, request: Mapping[str, Any]) -> Response:
         return transact_write_items(self, request)
 
+    def transact_get_items(self, request: Mapping[str, Any]) -> Response:
+        return transact_get_items(self, request)
+
+    def batch_get_item(self, request: Mapping[str, Any]) -> Response:
+        return batch_get_item(self, request)
+
+    def batch_write_item(self, request: Mapping[str, Any]) -> Response:
+        return batch_write_item(self, request)
+
+    def update_table(self, request: Mapping[str, Any]) -> Response:
+        """UpdateTable: billing mode, provisioned throughput and deletion protection only."""
+        parameters = Request(request)
+        name = parameters.table_name()
+        unsupported = sorted(set(request) & UNSUPPORTED_TABLE_UPDATES)
+        if unsupported:
+            raise validation(f"Stepwell's embedded DynamoDB cannot update {unsupported[0]}")
+        billing = parameters.enum("BillingMode", ("PROVISIONED", "PAY_PER_REQUEST"))
+        throughput = parameters.mapping("ProvisionedThroughput")
+        protection = parameters.boolean("DeletionProtectionEnabled")
+        parameters.check()
+        table = self._named_table(name)
+        with table.lock:
+            schema = table.schema
+            mode = billing or schema.billing_mode
+            if throughput is not None or mode != schema.billing_mode:
+                read, write = capacity(mode, throughput)
+                schema = replace(
+                    schema, billing_mode=mode, read_capacity=read, write_capacity=write
+                )
+            if protection is not None:
+                schema = replace(schema, deletion_protection=protection)
+            table.schema = schema
+            self.store.save_table(table.name, schema.metadata())
+            count, size = table.statistics(self.now())
+        return {"TableDescription": schema.description(count, size)}
+
 
 def _ttl_changed(schema: TableSchema, attribute: str, enabled: bool) -> TableSchema:
     """The schema after an UpdateTimeToLive, refused as AWS refuses a redundant change."""
@@ -235,4 +278,24 @@ OPERATIONS: Final[dict[str, Callable[[TableEngine, Mapping[str, Any]], Response]
     "Query": TableEngine.query,
     "Scan": TableEngine.scan,
     "TransactWriteItems": TableEngine.transact_write_items,
+    "TransactGetItems": TableEngine.transact_get_items,
+    "BatchGetItem": TableEngine.batch_get_item,
+    "BatchWriteItem": TableEngine.batch_write_item,
+    "UpdateTable": TableEngine.update_table,
 }
+
+# UpdateTable members that change more than billing (indexes, streams, replicas, …).
+UNSUPPORTED_TABLE_UPDATES: Final = frozenset(
+    {
+        "AttributeDefinitions",
+        "GlobalSecondaryIndexUpdates",
+        "StreamSpecification",
+        "SSESpecification",
+        "ReplicaUpdates",
+        "TableClass",
+        "OnDemandThroughput",
+        "WarmThroughput",
+        "MultiRegionConsistency",
+        "GlobalTableWitnessUpdates",
+    }
+)

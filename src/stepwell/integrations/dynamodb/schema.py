@@ -234,15 +234,15 @@ def schema_from_request(request: Request, created: float, region: str, account: 
     assert key_schema is not None and definitions is not None
     types = _attribute_types(definitions)
     keys = _key_elements(key_schema, types)
-    capacity = _capacity(billing or "PROVISIONED", throughput)
+    units = capacity(billing or "PROVISIONED", throughput)
     return TableSchema(
         name=name,
         partition_key=keys[0],
         sort_key=keys[1] if len(keys) > 1 else None,
         attribute_definitions=tuple(KeyElement(n, t) for n, t in types.items()),
         billing_mode=billing or "PROVISIONED",
-        read_capacity=capacity[0],
-        write_capacity=capacity[1],
+        read_capacity=units[0],
+        write_capacity=units[1],
         created=created,
         arn=f"arn:aws:dynamodb:{region}:{account}:table/{name}",
         deletion_protection=protection,
@@ -303,7 +303,7 @@ def _key_elements(key_schema: list[Any], types: dict[str, str]) -> list[KeyEleme
     return [KeyElement(name, types[name]) for name in names]
 
 
-def _capacity(billing: str, throughput: Mapping[str, Any] | None) -> tuple[int, int]:
+def capacity(billing: str, throughput: Mapping[str, Any] | None) -> tuple[int, int]:
     if billing == "PAY_PER_REQUEST":
         if throughput is not None:
             raise invalid_parameters(

@@ -17,7 +17,8 @@ Design decision: topics and subscriptions live in ``documents("sns")``; delivery
 after that transaction commits, each queue delivery in its own ``documents("sqs")``
 transaction (never nested). Subscriptions are confirmed at once (AWS asks HTTP and email
 endpoints to confirm first). A delivery that fails is recorded in ``failed_deliveries()``
-and not retried. Signatures are placeholders: nothing here holds AWS's signing key.
+and not retried. Subscription filter policies are in ``sns_filters.py``. Signatures are
+placeholders: nothing here holds AWS's signing key.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from stepwell.integrations.services.base import (
     ServiceError,
 )
 from stepwell.integrations.services.documents import DocumentStore
+from stepwell.integrations.services.sns_filters import accepts, parse_policy
 from stepwell.integrations.services.sqs import SqsClient
 
 if TYPE_CHECKING:
@@ -49,6 +51,17 @@ NAMESPACE: Final = "sns"
 PROTOCOLS: Final = frozenset({"sqs", "http", "https", "lambda", "email", "email-json"})
 _TOPIC_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEFAULT_SUBJECT: Final = "AWS Notification Message"
+SUBSCRIPTION_ATTRIBUTES: Final = frozenset(
+    {
+        "DeliveryPolicy",
+        "FilterPolicy",
+        "FilterPolicyScope",
+        "RawMessageDelivery",
+        "RedrivePolicy",
+        "SubscriptionRoleArn",
+        "ReplayPolicy",
+    }
+)
 
 
 class FunctionInvoker(Protocol):
@@ -152,7 +165,7 @@ class SnsClient(ServiceClient):
             )
         if not endpoint:
             raise invalid_parameter("Invalid parameter: Endpoint")
-        attributes = {str(k): str(v) for k, v in dict(request.get("Attributes") or {}).items()}
+        attributes = _subscription_attributes(request.get("Attributes") or {})
         with self.store.documents(NAMESPACE) as documents:
             topic = _topic(documents, request)
             for existing in topic["subscriptions"]:
@@ -194,7 +207,78 @@ class SnsClient(ServiceClient):
 
     # --- publishing --------------------------------------------------------------------------
 
+    def _list_subscriptions(self, request: Request) -> Response:
+        with self.store.documents(NAMESPACE) as documents:
+            topics = [orjson.loads(value) for _, value in documents.scan("topic/")]
+        return {
+            "Subscriptions": [
+                self._subscription_summary(topic, s)
+                for topic in topics
+                for s in topic["subscriptions"]
+            ]
+        }
+
+    def _subscription_summary(
+        self, topic: Mapping[str, Any], subscription: Mapping[str, Any]
+    ) -> dict[str, str]:
+        return {
+            "SubscriptionArn": subscription["arn"],
+            "Owner": self.account,
+            "Protocol": subscription["protocol"],
+            "Endpoint": subscription["endpoint"],
+            "TopicArn": topic["arn"],
+        }
+
+    def _get_subscription_attributes(self, request: Request) -> Response:
+        with self.store.documents(NAMESPACE) as documents:
+            topic, subscription = _subscription(documents, request)
+        return {
+            "Attributes": {
+                **self._subscription_summary(topic, subscription),
+                "ConfirmationWasAuthenticated": "true",
+                "PendingConfirmation": "false",
+                "RawMessageDelivery": "false",
+                **subscription["attributes"],
+            }
+        }
+
+    def _set_subscription_attributes(self, request: Request) -> Response:
+        name = str(request.get("AttributeName", ""))
+        value = request.get("AttributeValue")
+        changed = _subscription_attributes({name: "" if value is None else value})
+        with self.store.documents(NAMESPACE) as documents:
+            topic, subscription = _subscription(documents, request)
+            subscription["attributes"].update(changed)
+            documents.put("topic/" + topic["name"], orjson.dumps(topic))
+        return {}
+
+    # --- publishing --------------------------------------------------------------------------
+
     def _publish(self, request: Request) -> Response:
+        with self.store.documents(NAMESPACE) as documents:
+            topic = _topic(documents, request)
+        return {"MessageId": self._fan_out(topic, request)}
+
+    def _publish_batch(self, request: Request) -> Response:
+        entries = _batch_entries(request)
+        with self.store.documents(NAMESPACE) as documents:
+            topic = _topic(documents, request)
+        successful: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        for entry in entries:
+            try:
+                message_id = self._fan_out(topic, entry)
+            except ServiceError as error:
+                failed.append(
+                    {"Id": entry["Id"], "Code": error.code, "Message": error.message,
+                     "SenderFault": True}
+                )  # fmt: skip
+                continue
+            successful.append({"Id": entry["Id"], "MessageId": message_id})
+        return {"Successful": successful, "Failed": failed}
+
+    def _fan_out(self, topic: Mapping[str, Any], request: Request) -> str:
+        """Deliver one message to every subscription whose filter policy accepts it."""
         message = request.get("Message")
         if message is None or message == "":
             raise invalid_parameter("Invalid parameter: Empty message")
@@ -202,8 +286,6 @@ class SnsClient(ServiceClient):
             raise invalid_parameter("Invalid parameter: Message must be a string")
         structure = request.get("MessageStructure")
         by_protocol = _structured(message) if structure == "json" else None
-        with self.store.documents(NAMESPACE) as documents:
-            topic = _topic(documents, request)
         notification = {
             "MessageId": str(uuid.uuid4()),
             "TopicArn": topic["arn"],
@@ -218,8 +300,9 @@ class SnsClient(ServiceClient):
                 if by_protocol
                 else message
             )
-            self._deliver(subscription, {**notification, "Message": text})
-        return {"MessageId": notification["MessageId"]}
+            if accepts(subscription["attributes"], text, notification["MessageAttributes"]):
+                self._deliver(subscription, {**notification, "Message": text})
+        return str(notification["MessageId"])
 
     def _deliver(self, subscription: Mapping[str, Any], notification: Mapping[str, Any]) -> None:
         try:
@@ -397,6 +480,62 @@ def _topic(documents: Any, request: Request) -> dict[str, Any]:
     return topic
 
 
+def _subscription(documents: Any, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The topic and subscription a ``SubscriptionArn`` names."""
+    arn = str(request.get("SubscriptionArn", ""))
+    value = documents.get("topic/" + arn.rsplit(":", 1)[0].rsplit(":", 1)[-1])
+    topic = orjson.loads(value) if value is not None else {"subscriptions": []}
+    for subscription in topic["subscriptions"]:
+        if subscription["arn"] == arn:
+            return topic, subscription
+    raise not_found("Subscription does not exist")
+
+
+def _subscription_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """Subscription attributes, checked as SNS checks them."""
+    checked: dict[str, str] = {}
+    for name, raw in attributes.items():
+        value = str(raw)
+        if name not in SUBSCRIPTION_ATTRIBUTES:
+            raise invalid_parameter("Invalid parameter: AttributeName")
+        if name == "FilterPolicy" and value:
+            parse_policy(value)
+        if name == "FilterPolicyScope" and value not in ("MessageAttributes", "MessageBody"):
+            raise invalid_parameter(
+                "Invalid parameter: FilterPolicyScope: Invalid filter policy scope"
+            )
+        if name == "RawMessageDelivery":
+            if value.lower() not in ("true", "false"):
+                raise invalid_parameter("Invalid parameter: RawMessageDelivery")
+            value = value.lower()
+        checked[str(name)] = value
+    return checked
+
+
+def _batch_entries(request: Request) -> list[dict[str, Any]]:
+    entries = [dict(entry) for entry in request.get("PublishBatchRequestEntries") or []]
+    if not entries:
+        raise sns_error(
+            "EmptyBatchRequestException",
+            "EmptyBatchRequest",
+            "The batch request doesn't contain any entries.",
+        )
+    if len(entries) > 10:
+        raise sns_error(
+            "TooManyEntriesInBatchRequestException",
+            "TooManyEntriesInBatchRequest",
+            "The batch request contains more entries than permissible.",
+        )
+    ids = [str(entry.get("Id")) for entry in entries]
+    if len(set(ids)) != len(ids):
+        raise sns_error(
+            "BatchEntryIdsNotDistinctException",
+            "BatchEntryIdsNotDistinct",
+            "Two or more batch entries in the request have the same Id.",
+        )
+    return entries
+
+
 def _structured(message: str) -> dict[str, str]:
     try:
         parsed = orjson.loads(message)
@@ -444,7 +583,11 @@ SnsClient.operations = {
     "Subscribe": SnsClient._subscribe,
     "Unsubscribe": SnsClient._unsubscribe,
     "ListSubscriptionsByTopic": SnsClient._list_subscriptions_by_topic,
+    "ListSubscriptions": SnsClient._list_subscriptions,
+    "GetSubscriptionAttributes": SnsClient._get_subscription_attributes,
+    "SetSubscriptionAttributes": SnsClient._set_subscription_attributes,
     "Publish": SnsClient._publish,
+    "PublishBatch": SnsClient._publish_batch,
 }
 
 __all__ = ["NAMESPACE", "FunctionInvoker", "SnsClient"]

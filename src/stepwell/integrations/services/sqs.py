@@ -14,8 +14,9 @@ received by exactly one consumer even with many processes. Messages are filed un
 first-in-first-out (AWS's standard queues only try to). Time comes from the given clock.
 Queue URLs are AWS's (``https://sqs.REGION.amazonaws.com/ACCOUNT/NAME``) and a queue is
 found by the name at the end of its URL or ARN, so definitions written for AWS need no
-edit. Not implemented: FIFO queues, long polling (``WaitTimeSeconds`` returns at once),
-server-side encryption and permissions.
+edit. FIFO queues are in ``sqs_fifo.py``. Long polling (``WaitTimeSeconds``) is the API
+front end's (it waits between receives, woken through ``listeners``); here a receive
+returns at once. Not implemented: server-side encryption and permissions.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import hashlib
 import re
 import struct
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
@@ -41,11 +42,22 @@ from stepwell.integrations.services.base import (
     ServiceError,
 )
 from stepwell.integrations.services.documents import Documents, DocumentStore
+from stepwell.integrations.services.sqs_fifo import (
+    FIFO_ATTRIBUTES,
+    FIFO_SYSTEM_ATTRIBUTES,
+    blocked,
+    check_queue_name,
+    checked_fifo_attribute,
+    drop_deduplication,
+    fifo_send,
+    fifo_system_attributes,
+    is_fifo,
+    remember_send,
+)
 
 NAMESPACE: Final = "sqs"
 MAX_BODY_BYTES: Final = 262_144
 MAX_ATTRIBUTES: Final = 10
-_QUEUE_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _VALID_CHARACTERS: Final = re.compile(
     "[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
@@ -156,6 +168,8 @@ class SqsClient(ServiceClient):
         self.clock = clock
         self.region = region
         self.account = account
+        # Called with a queue's name after a message was committed to it (wakes long polls).
+        self.listeners: list[Callable[[str], None]] = []
 
     def ref(self, name: str) -> QueueRef:
         return QueueRef(
@@ -173,12 +187,8 @@ class SqsClient(ServiceClient):
 
     def _create_queue(self, request: Request) -> Response:
         name = str(request.get("QueueName", ""))
-        if not _QUEUE_NAME.fullmatch(name):
-            raise invalid_value(
-                "Can only include alphanumeric characters, hyphens, or underscores. "
-                "1 to 80 in length"
-            )
         attributes = _checked_attributes(request.get("Attributes") or {})
+        check_queue_name(name, attributes)
         with self._documents() as documents:
             existing = _load_queue(documents, name)
             if existing is not None:
@@ -217,6 +227,7 @@ class SqsClient(ServiceClient):
             documents.delete("queue/" + queue["name"])
             for key, _ in documents.scan(_message_prefix(queue["name"])):
                 documents.delete(key)
+            drop_deduplication(documents, queue["name"])
         return {}
 
     def _purge_queue(self, request: Request) -> Response:
@@ -288,7 +299,13 @@ class SqsClient(ServiceClient):
     def _send_message(self, request: Request) -> Response:
         with self._documents() as documents:
             queue = _queue(documents, _url_name(request))
-            return self._send(documents, queue, request)
+            response = self._send(documents, queue, request)
+        self._sent(queue["name"])
+        return response
+
+    def _sent(self, name: str) -> None:
+        for listener in self.listeners:
+            listener(name)
 
     def _send_message_batch(self, request: Request) -> Response:
         entries = _batch_entries(request)
@@ -303,13 +320,23 @@ class SqsClient(ServiceClient):
                     failed.append(_batch_failure(entry, error))
                     continue
                 successful.append({"Id": entry["Id"], **sent})
+        if successful:
+            self._sent(queue["name"])
         return _batch_result(successful, failed)
 
     def _send(self, documents: Documents, queue: dict[str, Any], request: Request) -> Response:
         body = _message_body(request)
         attributes = _message_attributes(request.get("MessageAttributes") or {})
-        delay = _delay(request, queue)
         now = self.clock()
+        fifo: dict[str, Any] = {}
+        if is_fifo(queue):
+            fifo, duplicate = fifo_send(documents, queue, request, body, now)
+            if duplicate is not None:
+                return duplicate
+            fifo["sequence"] = f"{int(queue.get('next', 0)):020d}"
+            delay = _attribute(queue, "DelaySeconds")
+        else:
+            delay = _delay(request, queue)
         message_id = str(uuid.uuid4())
         message = {
             "id": message_id,
@@ -320,11 +347,15 @@ class SqsClient(ServiceClient):
             "receive_count": 0,
             "first_receive": None,
             "receipt": None,
+            **fifo,
         }
         self._append(documents, queue, message)
         response: Response = {"MD5OfMessageBody": md5_of_body(body), "MessageId": message_id}
         if attributes:
             response["MD5OfMessageAttributes"] = md5_of_attributes(attributes)
+        if fifo:
+            response["SequenceNumber"] = fifo["sequence"]
+            remember_send(documents, queue["name"], fifo["dedup"], response, now)
         return response
 
     def _append(self, documents: Documents, queue: dict[str, Any], message: dict[str, Any]) -> None:
@@ -344,6 +375,12 @@ class SqsClient(ServiceClient):
         shown = [self._shown(message, request) for message in received]
         return {"Messages": shown} if shown else {}
 
+    def receive_wait_seconds(self, reference: str) -> int:
+        """A queue's ``ReceiveMessageWaitTimeSeconds`` (0 if there is no such queue)."""
+        with self._documents() as documents:
+            queue = _load_queue(documents, queue_name(reference))
+        return 0 if queue is None else _attribute(queue, "ReceiveMessageWaitTimeSeconds")
+
     def _receive(
         self, documents: Documents, queue: dict[str, Any], limit: int, visibility: int
     ) -> list[dict[str, Any]]:
@@ -351,6 +388,7 @@ class SqsClient(ServiceClient):
         retention = _attribute(queue, "MessageRetentionPeriod")
         redrive = _redrive(queue)
         received: list[dict[str, Any]] = []
+        groups: set[str] = set()  # FIFO groups with a message in flight or delayed
         for key, value in documents.scan(_message_prefix(queue["name"])):
             if len(received) >= limit:
                 break
@@ -358,7 +396,7 @@ class SqsClient(ServiceClient):
             if message["sent"] + retention <= now:
                 documents.delete(key)
                 continue
-            if message["visible_at"] > now:
+            if blocked(message, groups, message["visible_at"] <= now):
                 continue
             if redrive is not None and message["receive_count"] >= redrive[1]:
                 self._dead_letter(documents, key, message, redrive[0])
@@ -424,23 +462,43 @@ class SqsClient(ServiceClient):
         documents.delete(key)  # deleting a message that is already gone succeeds, as on AWS
 
     def _change_message_visibility(self, request: Request) -> Response:
-        timeout = _bounded(request, "VisibilityTimeout", 0, 0, 43_200)
-        handle = str(request.get("ReceiptHandle", ""))
         with self._documents() as documents:
             queue = _queue(documents, _url_name(request))
-            key = _receipt_key(queue["name"], handle)
-            value = documents.get(key)
-            message = _load(value) if value is not None else None
-            if message is None or message["visible_at"] <= self.clock():
-                raise sqs_error(
-                    "MessageNotInflight",
-                    f"Value {handle} for parameter ReceiptHandle is invalid. "
-                    "Reason: Message does not exist or is not available for visibility "
-                    "timeout change.",
-                )
-            message["visible_at"] = self.clock() + timeout
-            documents.put(key, orjson.dumps(message))
+            self._change_visibility(documents, queue, request)
         return {}
+
+    def _change_message_visibility_batch(self, request: Request) -> Response:
+        entries = _batch_entries(request)
+        successful: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        with self._documents() as documents:
+            queue = _queue(documents, _url_name(request))
+            for entry in entries:
+                try:
+                    self._change_visibility(documents, queue, entry)
+                except ServiceError as error:
+                    failed.append(_batch_failure(entry, error))
+                    continue
+                successful.append({"Id": entry["Id"]})
+        return _batch_result(successful, failed)
+
+    def _change_visibility(
+        self, documents: Documents, queue: dict[str, Any], request: Request
+    ) -> None:
+        timeout = _bounded(request, "VisibilityTimeout", 0, 0, 43_200)
+        handle = str(request.get("ReceiptHandle", ""))
+        key = _receipt_key(queue["name"], handle)
+        value = documents.get(key)
+        message = _load(value) if value is not None else None
+        if message is None or message["visible_at"] <= self.clock():
+            raise sqs_error(
+                "MessageNotInflight",
+                f"Value {handle} for parameter ReceiptHandle is invalid. "
+                "Reason: Message does not exist or is not available for visibility "
+                "timeout change.",
+            )
+        message["visible_at"] = self.clock() + timeout
+        documents.put(key, orjson.dumps(message))
 
     # --- helpers for other services ------------------------------------------------------
 
@@ -467,6 +525,8 @@ def _checked_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
                 raise sqs_error("InvalidAttributeValue", f"Invalid value for the parameter {name}.")
         elif name == "RedrivePolicy":
             value = _redrive_text(value)
+        elif name in FIFO_ATTRIBUTES:
+            value = checked_fifo_attribute(name, value)
         elif name not in OTHER_ATTRIBUTES:
             raise sqs_error("InvalidAttributeName", f"Unknown Attribute {name}.")
         checked[name] = value
@@ -604,7 +664,7 @@ def _wanted_system(request: Request) -> set[str]:
     names = set(request.get("AttributeNames") or []) | set(
         request.get("MessageSystemAttributeNames") or []
     )
-    return set(SYSTEM_ATTRIBUTES) if "All" in names else names
+    return {*SYSTEM_ATTRIBUTES, *FIFO_SYSTEM_ATTRIBUTES} if "All" in names else names
 
 
 def _system_attributes(message: Mapping[str, Any], wanted: set[str]) -> dict[str, str]:
@@ -614,7 +674,8 @@ def _system_attributes(message: Mapping[str, Any], wanted: set[str]) -> dict[str
         "ApproximateReceiveCount": str(message["receive_count"]),
         "ApproximateFirstReceiveTimestamp": str(int(message["first_receive"] * 1000)),
     }
-    return {name: values[name] for name in SYSTEM_ATTRIBUTES if name in wanted}
+    values.update(fifo_system_attributes(message))
+    return {name: value for name, value in values.items() if name in wanted}
 
 
 def _chosen_attributes(
@@ -735,6 +796,7 @@ SqsClient.operations = {
     "DeleteMessage": SqsClient._delete_message,
     "DeleteMessageBatch": SqsClient._delete_message_batch,
     "ChangeMessageVisibility": SqsClient._change_message_visibility,
+    "ChangeMessageVisibilityBatch": SqsClient._change_message_visibility_batch,
 }
 
 __all__ = ["NAMESPACE", "Operation", "SqsClient", "md5_of_attributes", "md5_of_body", "queue_name"]

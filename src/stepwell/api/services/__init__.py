@@ -1,0 +1,15 @@
+"""The AWS APIs of the embedded services, one small module each.
+
+Adding an API to Stepwell's endpoint is a module here that builds a ``ServiceApi``
+(``protocols.base.service_api``) and one line in ``SERVICE_APIS``; the routing, the
+codecs, SigV4 and the error formats come with it.
+"""
+
+from typing import Final
+
+from stepwell.api.protocols.base import ServiceApi
+from stepwell.api.services import dynamodb, sns, sqs
+
+SERVICE_APIS: Final[tuple[ServiceApi, ...]] = (dynamodb.API, sqs.API, sns.API)
+
+__all__ = ["SERVICE_APIS"]

@@ -27,6 +27,7 @@ from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.intrinsics import compile_intrinsic, is_intrinsic
 from stepwell.language.jsonata import compile_jsonata_template
 from stepwell.language.jsonpath import PathNotFound, compile_path
+from stepwell.language.map_config import compile_distributed
 from stepwell.language.templates import compile_payload_template
 from stepwell.language.validation import (
     Diagnostic,
@@ -385,6 +386,7 @@ def _build_map(
         tolerated_failure_percentage=_value(body, "ToleratedFailurePercentage", jsonata),
         tolerated_failure_count=_value(body, "ToleratedFailureCount", jsonata),
         label=body.get("Label"),
+        distributed=compile_distributed(body, lang),
     )
 
 

@@ -164,6 +164,8 @@ class _TestRun:
             pending.append(self._invoke(command, execution))
         elif isinstance(command, ev.Continue):
             pending.append(ev.Resume())
+        elif isinstance(command, ev.StartMapRun):
+            return  # TestState does not run a Distributed Map's children
         elif command.kind == "retry":
             self.retry = (self.now, command.due)
         elif command.kind == "wait" and not self._left(execution):

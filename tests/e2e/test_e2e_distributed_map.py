@@ -7,7 +7,8 @@ ListMapRuns, ListExecutions; Developer Guide, "Viewing a Distributed Map Run")."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,25 @@ def start(sw: LocalStepwell, map_fields: dict[str, Any], states: dict[str, Any],
     return arn
 
 
+def eventually(sw: LocalStepwell, check: Callable[[], bool]) -> None:
+    """Run due work until ``check`` holds: the pool's own threads may be finishing a
+    task the test's thread cannot see (a short poll, not a timed assertion)."""
+    deadline = time.monotonic() + 20
+    while not check() and time.monotonic() < deadline:
+        sw.settle()
+        time.sleep(0.02)
+
+
+def ended(sw: LocalStepwell, execution: str) -> dict[str, Any]:
+    sfn = sw.client()
+    eventually(sw, lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING")
+    described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
+    return described
+
+
 def map_run(sw: LocalStepwell, execution: str) -> dict[str, Any]:
     sfn = sw.client()
+    eventually(sw, lambda: bool(sfn.list_map_runs(executionArn=execution)["mapRuns"]))
     [run] = sfn.list_map_runs(executionArn=execution)["mapRuns"]
     described: dict[str, Any] = sfn.describe_map_run(mapRunArn=run["mapRunArn"])
     return described
@@ -91,7 +109,7 @@ def test_csv_batched_written_back_and_listed(sw: LocalStepwell) -> None:
     }
     execution = start(sw, fields, TASK, {})
     sfn = sw.client()
-    described = sfn.describe_execution(executionArn=execution)
+    described = ended(sw, execution)
     assert described["status"] == "SUCCEEDED"
     output = json.loads(described["output"])
     # B5: the parent's events, with no iterations.
@@ -143,18 +161,20 @@ def counts(run: dict[str, Any]) -> tuple[int, int, int]:
 
 def test_update_map_run_raises_max_concurrency_of_a_running_run(sw: LocalStepwell) -> None:
     execution = start(sw, {"MaxConcurrency": 1}, WAIT_THEN_TASK, [{"n": n} for n in range(4)])
+    eventually(sw, lambda: counts(map_run(sw, execution)) == (3, 1, 0))
     run = map_run(sw, execution)
     assert run["status"] == "RUNNING" and run["maxConcurrency"] == 1
     assert counts(run) == (3, 1, 0)
     sfn = sw.client()
     sfn.update_map_run(mapRunArn=run["mapRunArn"], maxConcurrency=3)
-    sw.settle()
+    eventually(sw, lambda: counts(map_run(sw, execution)) == (1, 3, 0))
     run = map_run(sw, execution)
     assert run["maxConcurrency"] == 3
     assert counts(run) == (1, 3, 0)
     sw.advance(10)
+    eventually(sw, lambda: counts(map_run(sw, execution)) == (0, 1, 3))
     sw.advance(10)
-    assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+    assert ended(sw, execution)["status"] == "SUCCEEDED"
     assert counts(map_run(sw, execution)) == (0, 0, 4)
     assert len(sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]) == 4
     succeeded = sfn.list_executions(mapRunArn=run["mapRunArn"], statusFilter="SUCCEEDED")
@@ -163,13 +183,14 @@ def test_update_map_run_raises_max_concurrency_of_a_running_run(sw: LocalStepwel
 
 def test_update_map_run_tolerates_more_failures(sw: LocalStepwell) -> None:
     execution = start(sw, {}, WAIT_THEN_TASK, [{"fail": True}, {"fail": False}])
+    eventually(sw, lambda: counts(map_run(sw, execution))[1] == 2)
     run = map_run(sw, execution)
     sfn = sw.client()
     sfn.update_map_run(mapRunArn=run["mapRunArn"], toleratedFailureCount=1)
-    sw.settle()
+    eventually(sw, lambda: map_run(sw, execution)["toleratedFailureCount"] == 1)
     assert map_run(sw, execution)["toleratedFailureCount"] == 1
     sw.advance(10)
-    described = sfn.describe_execution(executionArn=execution)
+    described = ended(sw, execution)
     assert described["status"] == "SUCCEEDED"
     run = map_run(sw, execution)
     assert (run["itemCounts"]["failed"], run["itemCounts"]["succeeded"]) == (1, 1)
@@ -178,7 +199,7 @@ def test_update_map_run_tolerates_more_failures(sw: LocalStepwell) -> None:
 def test_a_failure_past_the_threshold_fails_the_parent(sw: LocalStepwell) -> None:
     execution = start(sw, {}, TASK, [{"fail": True}])
     sfn = sw.client()
-    described = sfn.describe_execution(executionArn=execution)
+    described = ended(sw, execution)
     assert described["status"] == "FAILED"
     assert described["error"] == "States.ExceedToleratedFailureThreshold"
     events = sfn.get_execution_history(executionArn=execution)["events"]
@@ -190,19 +211,22 @@ def test_a_failure_past_the_threshold_fails_the_parent(sw: LocalStepwell) -> Non
 def test_stop_execution_aborts_the_map_run_and_its_children(sw: LocalStepwell) -> None:
     execution = start(sw, {"MaxConcurrency": 2}, WAIT_THEN_TASK, [{}, {}, {}])
     sfn = sw.client()
+    eventually(sw, lambda: counts(map_run(sw, execution))[1] == 2)
     sfn.stop_execution(executionArn=execution)
-    sw.settle()
-    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    assert ended(sw, execution)["status"] == "ABORTED"
+    eventually(sw, lambda: map_run(sw, execution)["status"] != "RUNNING")
     run = map_run(sw, execution)
     assert run["status"] == "ABORTED"
     assert run["executionCounts"]["aborted"] == 2
-    children = sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]
-    assert {c["status"] for c in children} == {"ABORTED"}
+    listed = lambda: sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]  # noqa: E731
+    eventually(sw, lambda: {c["status"] for c in listed()} == {"ABORTED"})
+    assert {c["status"] for c in listed()} == {"ABORTED"}
 
 
 def test_map_run_errors(sw: LocalStepwell) -> None:
     sfn = sw.client()
     execution = start(sw, {"MaxConcurrency": 1}, WAIT_THEN_TASK, [1])
+    eventually(sw, lambda: bool(sfn.list_map_runs(executionArn=execution)["mapRuns"]))
     with pytest.raises(sfn.exceptions.InvalidArn):
         sfn.describe_map_run(mapRunArn=execution)
     with pytest.raises(sfn.exceptions.ResourceNotFound):
@@ -213,3 +237,40 @@ def test_map_run_errors(sw: LocalStepwell) -> None:
     assert raised.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(sfn.exceptions.ClientError):
         sfn.list_executions(mapRunArn=run["mapRunArn"], stateMachineArn="x" * 10)
+
+
+def test_item_reader_failure_in_the_durable_runtime(sw: LocalStepwell) -> None:
+    sw.host.services.s3.put_object(Bucket="data", Key="dup.csv", Body="a,a\n1,2\n")
+    reader = {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "CSV"},
+        "Parameters": {"Bucket": "data", "Key": "dup.csv"},
+    }
+    execution = start(sw, {"ItemReader": reader}, TASK, {})
+    described = ended(sw, execution)
+    assert (described["status"], described["error"], described["cause"]) == (
+        "FAILED",
+        "States.ItemReaderFailed",
+        "CSV headers cannot contain duplicates.",
+    )
+    assert map_run(sw, execution)["status"] == "FAILED"
+
+
+def test_many_children_with_unbounded_concurrency(sw: LocalStepwell) -> None:
+    items = list(range(450))  # more than one step starts: the run dispatches on
+    execution = start(sw, {}, {"S": {"Type": "Pass", "End": True}}, items)
+    described = ended(sw, execution)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == items
+    run = map_run(sw, execution)
+    assert run["maxConcurrency"] == 0 and run["itemCounts"]["succeeded"] == 450
+
+
+def test_update_map_run_tolerated_percentage(sw: LocalStepwell) -> None:
+    execution = start(sw, {"MaxConcurrency": 1}, WAIT_THEN_TASK, [{}, {}])
+    eventually(sw, lambda: map_run(sw, execution)["status"] == "RUNNING")
+    run = map_run(sw, execution)
+    sfn = sw.client()
+    sfn.update_map_run(mapRunArn=run["mapRunArn"], toleratedFailurePercentage=12.5)
+    eventually(sw, lambda: map_run(sw, execution)["toleratedFailurePercentage"] == 12.5)
+    assert map_run(sw, execution)["toleratedFailurePercentage"] == 12.5

@@ -384,3 +384,54 @@ def test_result_writer_to_a_missing_bucket_fails_the_run() -> None:
     result = stepwell.run(machine(ResultWriter=writer), [1])
     assert result.error == "States.ResultWriterFailed"
     assert "NoSuchBucket" in (result.cause or "")
+
+
+# --------------------------------------------------------------------- field errors
+
+
+@pytest.mark.parametrize(
+    ("fields", "given", "cause_part"),
+    [
+        ({}, {"not": "a list"}, "Map state input must be an array"),
+        ({"ItemsPath": "$.xs"}, {"xs": 1}, "The path must point to a JSON array"),
+        (
+            {"MaxConcurrencyPath": "$.n", "ItemsPath": "$.xs"},
+            {"n": -1, "xs": []},
+            "is not a non-negative integer",
+        ),
+        (
+            {"ToleratedFailurePercentagePath": "$.p", "ItemsPath": "$.xs"},
+            {"p": 101, "xs": []},
+            "is not between 0 and 100",
+        ),
+    ],
+)
+def test_field_errors_fail_the_state(fields: dict[str, Any], given: Any, cause_part: str) -> None:
+    result = stepwell.run(machine(**fields), given)
+    assert result.status == "FAILED"
+    assert cause_part in (result.cause or "")
+    assert "MapRunStarted" not in [t for _, _, t in chain(result)]
+
+
+@pytest.mark.parametrize(
+    ("body", "config", "cause_part"),
+    [
+        ("{not json\n", {"InputType": "JSONL"}, "Invalid JSON line"),
+        ("[1,", {"InputType": "JSON"}, "Invalid JSON"),
+        ("x", {"InputType": "PARQUET"}, "InputType PARQUET is not supported."),
+    ],
+)
+def test_item_reader_bad_objects(
+    services: Services, body: str, config: dict[str, Any], cause_part: str
+) -> None:
+    put(services, "in", body)
+    result = stepwell.run(machine(ItemReader=reader("in", **config)), services=services)
+    assert result.error == "States.ItemReaderFailed"
+    assert cause_part in (result.cause or "")
+
+
+def test_an_unknown_item_reader_resource_fails_the_reader(services: Services) -> None:
+    item_reader = {"Resource": "arn:aws:states:::s3:headObject", "Parameters": {}}
+    result = stepwell.run(machine(ItemReader=item_reader), services=services)
+    assert result.error == "States.ItemReaderFailed"
+    assert "arn:aws:states:::s3:headObject" in (result.cause or "")

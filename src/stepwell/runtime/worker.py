@@ -88,15 +88,21 @@ class MachineCache:
         self.store = store
         self._compiled: dict[tuple[str, str], StateMachine] = {}
         self._by_key: dict[str, StateMachine] = {}
+        self._children: dict[str, StateMachineRecord] = {}
 
     def record(self, arn: str) -> StateMachineRecord | None:
-        found = self.store.get_state_machine(arn)
-        if found is None and "/" in arn.rsplit(":", 1)[-1]:
-            # ``stateMachine:MACHINE/LABEL``: the children of a Distributed Map run the
-            # processor (their definition_key) as the machine MACHINE's.
+        if "/" not in arn.rsplit(":", 1)[-1]:
+            return self.store.get_state_machine(arn)
+        # ``stateMachine:MACHINE/LABEL``: the children of a Distributed Map run the
+        # processor (their definition_key) as the machine MACHINE's; its identity (name,
+        # role) is all they take from it, so it is looked up once.
+        found = self._children.get(arn)
+        if found is None:
             parent = self.store.get_state_machine(arn.rsplit("/", 1)[0])
-            if parent is not None:
-                found = replace(parent, arn=arn, name=arn.rsplit(":", 1)[-1], version_of=None)
+            if parent is None:
+                return None
+            found = replace(parent, arn=arn, name=arn.rsplit(":", 1)[-1], version_of=None)
+            self._children[arn] = found
         return found
 
     def compiled(self, record: StateMachineRecord) -> StateMachine:

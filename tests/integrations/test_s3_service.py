@@ -254,3 +254,53 @@ def test_s3_task_errors_are_named_for_the_sdk(
     assert result.status == "FAILED"
     assert result.error == error
     assert result.cause is not None and result.cause.startswith("The specified key does not exist.")
+
+
+def test_with_s3_forwarded_the_item_reader_and_writer_use_the_endpoint() -> None:
+    """Forwarding configured for s3: a Distributed Map reads and writes real S3 (here a
+    stand-in answering S3's REST API) instead of the embedded buckets."""
+    from integration_helpers import Received, Reply, local_server
+
+    from stepwell.integrations.forwarding import ForwardConfig
+
+    def s3_endpoint(received: Received) -> Reply:
+        if received.method == "GET" and received.path.startswith("/data/in.json"):
+            return 200, {"Content-Type": "application/json"}, b"[1, 2]"
+        return 200, {"ETag": '"abc"'}, b""
+
+    definition = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemReader": {
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "Parameters": {"Bucket": "data", "Key": "in.json"},
+                },
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "P",
+                    "States": {"P": {"Type": "Pass", "End": True}},
+                },
+                "ResultWriter": {
+                    "Resource": "arn:aws:states:::s3:putObject",
+                    "Parameters": {"Bucket": "data", "Prefix": "out"},
+                },
+                "End": True,
+            }
+        },
+    }
+    with local_server(s3_endpoint) as server:
+        forward = ForwardConfig(
+            endpoint_url=server.url,
+            services=frozenset({"s3"}),
+            access_key_id="AKIDEXAMPLE",
+            secret_access_key="secret",
+        )
+        result = stepwell.run(definition, forward=forward)
+        assert result.status == "SUCCEEDED", result.cause
+        puts = [r.path for r in server.requests if r.method == "PUT"]
+    assert any(path.endswith("/SUCCEEDED_0.json") for path in puts)
+    assert any(path.endswith("/manifest.json") for path in puts)
+    manifest_key = result.output["ResultWriterDetails"]["Key"]
+    assert manifest_key.startswith("out/") and manifest_key.endswith("/manifest.json")

@@ -274,3 +274,39 @@ def test_update_map_run_tolerated_percentage(sw: LocalStepwell) -> None:
     sfn.update_map_run(mapRunArn=run["mapRunArn"], toleratedFailurePercentage=12.5)
     eventually(sw, lambda: map_run(sw, execution)["toleratedFailurePercentage"] == 12.5)
     assert map_run(sw, execution)["toleratedFailurePercentage"] == 12.5
+
+
+def test_a_parent_that_fails_elsewhere_aborts_its_map_run(sw: LocalStepwell) -> None:
+    # One branch runs a Map Run whose children wait; the other fails 5 s later.
+    mapped = {
+        "Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": DISTRIBUTED, "StartAt": "S", "States": WAIT_THEN_TASK},
+        "End": True,
+    }
+    failing = {
+        "Pause": {"Type": "Wait", "Seconds": 5, "Next": "Boom"},
+        "Boom": {"Type": "Fail", "Error": "Boom"},
+    }
+    fork = {
+        "Type": "Parallel",
+        "Branches": [
+            {"StartAt": "Pause", "States": failing},
+            {"StartAt": "M", "States": {"M": mapped}},
+        ],
+        "End": True,
+    }
+    sfn = sw.client()
+    machine = sfn.create_state_machine(
+        name="forked",
+        definition=json.dumps({"StartAt": "Fork", "States": {"Fork": fork}}),
+        roleArn=ROLE,
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps([{}, {}]))[
+        "executionArn"
+    ]
+    eventually(sw, lambda: counts(map_run(sw, execution))[1] == 2)
+    sw.advance(5)
+    assert ended(sw, execution)["status"] == "FAILED"
+    eventually(sw, lambda: map_run(sw, execution)["status"] != "RUNNING")
+    run = map_run(sw, execution)
+    assert run["status"] == "ABORTED" and run["executionCounts"]["aborted"] == 2

@@ -143,6 +143,15 @@ def ended_notice(child: ExecutionRecord, now: float) -> WorkItem | None:
     return WorkItem(child.map_run_arn, "event", orjson.dumps(payload), now)
 
 
+def orphaned_runs(store: Store, ended: ExecutionRecord, now: float) -> list[WorkItem]:
+    """An execution that ended without succeeding (a failure elsewhere, a timeout, an
+    abort) stops the Map Runs it left running; committed with its end."""
+    if ended.status in ("RUNNING", "SUCCEEDED"):
+        return []
+    running = store.list_executions(ended.arn, "RUNNING")
+    return [stop_item(run.arn, now) for run in running if is_map_run(run.arn)]
+
+
 def update_item(run_arn: str, changes: dict[str, Any], now: float) -> WorkItem:
     return WorkItem(run_arn, "event", orjson.dumps({"type": "update", **changes}), now)
 

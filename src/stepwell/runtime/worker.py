@@ -42,7 +42,13 @@ from stepwell.runtime.codec import (
     encode_event,
     encode_invocation,
 )
-from stepwell.runtime.map_runs import MapRuns, create_map_run, ended_notice, is_map_run
+from stepwell.runtime.map_runs import (
+    MapRuns,
+    create_map_run,
+    ended_notice,
+    is_map_run,
+    orphaned_runs,
+)
 from stepwell.runtime.tasks import invocation, outcome_event
 from stepwell.store.base import (
     DEFINITIONS,
@@ -301,6 +307,7 @@ class Worker:
         notice = ended_notice(ended, self.clock.now())
         if notice is not None:
             items.append(notice)
+        items.extend(orphaned_runs(self.store, ended, self.clock.now()))
         for watcher in self.watchers:
             for token, outcome in watcher.completions(ended):
                 waiting = self.store.get_task_token(token)

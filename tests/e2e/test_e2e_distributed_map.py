@@ -142,6 +142,9 @@ def test_csv_batched_written_back_and_listed(sw: LocalStepwell) -> None:
         history = sfn.get_execution_history(executionArn=child["executionArn"])["events"]
         assert history[-1]["type"] == "ExecutionSucceeded"
         assert sfn.describe_execution(executionArn=child["executionArn"])["mapRunArn"] == run_arn
+        for_child = sfn.describe_state_machine_for_execution(executionArn=child["executionArn"])
+        assert (for_child["mapRunArn"], for_child["label"]) == (run_arn, label)
+        assert json.loads(for_child["definition"])["StartAt"] == "S"
     manifest = json.loads(
         s3.get_object(Bucket="data", Key=output["ResultWriterDetails"]["Key"])["Body"].read()
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from stepwell.service.settings import Settings
 from stepwell.testing import LocalStepwell, local_stepwell
+from tests.conftest import POSTGRES_URL, SKIP_POSTGRES
 
 ROLE = "arn:aws:iam::123456789012:role/stepwell"
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -30,12 +32,23 @@ def shout(event: dict[str, Any]) -> dict[str, Any]:
     return {"ok": event}
 
 
-@pytest.fixture
-def sw(tmp_path: Path) -> Iterator[LocalStepwell]:
-    settings = Settings(db=str(tmp_path / "stepwell.db"), workers=1, invokers=2)
+@pytest.fixture(params=["sqlite", "postgres"])
+def sw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalStepwell]:
+    schema = f"dmap_{uuid.uuid4().hex[:12]}"
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip(SKIP_POSTGRES)
+        db = f"{POSTGRES_URL}?schema={schema}"
+    else:
+        db = str(tmp_path / "stepwell.db")
+    settings = Settings(db=db, workers=1, invokers=2)
     with local_stepwell(settings, functions={"shout": shout}, virtual_time=True) as running:
         running.host.services.s3.create_bucket(Bucket="data")
         yield running
+    if request.param == "postgres":
+        from stepwell.store.postgres import PostgresDialect
+
+        PostgresDialect(POSTGRES_URL or "", schema).drop_schema()
 
 
 def start(sw: LocalStepwell, map_fields: dict[str, Any], states: dict[str, Any], given: Any) -> str:

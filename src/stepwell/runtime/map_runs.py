@@ -139,7 +139,7 @@ def ended_notice(child: ExecutionRecord, now: float) -> WorkItem | None:
     """What a child's end owes its Map Run, committed with that end."""
     if child.map_run_arn is None or child.status == "RUNNING":
         return None
-    payload = {"type": "ended", "arn": child.arn}
+    payload = {"type": "ended", "arn": child.arn, "status": child.status}
     return WorkItem(child.map_run_arn, "event", orjson.dumps(payload), now)
 
 
@@ -234,9 +234,8 @@ class MapRuns:
         kind = message.get("type")
         if kind == "ended":
             running = progress["running"].pop(message["arn"], None)
-            if running is not None:
-                child = self.store.get_execution(message["arn"])
-                self._count(step, child.status if child else "FAILED", running[1])
+            if running is not None:  # else: counted already (a redone step's report)
+                self._count(step, str(message["status"]), running[1])
         elif kind == "update":
             for key in ("max_concurrency", "tolerated_count", "tolerated_percentage"):
                 if key in message:

@@ -21,6 +21,7 @@ example: setup
 
 # The four seed workflows of DESIGN.md, each against an in-process server (examples/*/).
 .PHONY: example-idempotent example-reprocessing example-busy-waiting example-callback
+.PHONY: example-distributed-map
 
 example-idempotent: setup
 	$(PY) -m examples.idempotent.run
@@ -33,6 +34,9 @@ example-busy-waiting: setup
 
 example-callback: setup
 	$(PY) -m examples.callback.run
+
+example-distributed-map: setup
+	$(PY) -m examples.distributed_map.run
 
 lint: setup
 	$(PY) -m ruff check src tests bench examples

@@ -161,9 +161,7 @@ def test_what_cannot_be_forwarded_fails_clearly(resource: str, cause: str) -> No
 
 
 def test_without_forwarding_a_foreign_service_fails_the_task() -> None:
-    result = stepwell.run(
-        task("arn:aws:states:::aws-sdk:s3:getObject", {"Bucket": "b", "Key": "k"})
-    )
+    result = stepwell.run(task("arn:aws:states:::aws-sdk:ec2:describeInstances", {}))
     assert (result.status, result.error) == ("FAILED", "States.TaskFailed")
     assert "ForwardConfig" in (result.cause or "")
 

@@ -67,7 +67,7 @@ def test_accepted_resources(resource: str) -> None:
         "arn:aws:states:::http:invoke.waitForTaskToken",
         "arn:aws:states:::aws-sdk:dynamodb:putItem.sync",
         "arn:aws:states:::aws-sdk:s3:getObject.sync:2",
-        "arn:aws:states:::s3:getObject",
+        "arn:aws:states:::s3:deleteObject",
         "arn:aws:states:::aws-sdk:sqs",
         "arn:aws:states:::sqs:send:Message",
     ],

@@ -50,7 +50,21 @@ class Continue:
     """The step ran its budget of states and stopped; report ``Resume`` to go on."""
 
 
-Command = InvokeTask | StartTimer | Continue
+@dataclass(frozen=True, slots=True)
+class StartMapRun:
+    """A Distributed Map state starts a Map Run: report ``MapRunStarted`` once its items
+    are known, then ``MapRunEnded``. ``spec`` is everything the run needs, evaluated
+    (``engine.distributed``); ``run_id`` names the run (stable across a redone step)."""
+
+    frame: int
+    seq: int
+    state_name: str
+    graph: str
+    run_id: str
+    spec: JSON
+
+
+Command = InvokeTask | StartTimer | Continue | StartMapRun
 
 
 # Events: runtime → interpreter.
@@ -112,6 +126,26 @@ class StopRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class MapRunStarted:
+    frame: int
+    seq: int
+    map_run_arn: str
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class MapRunEnded:
+    """The Map Run ended: SUCCEEDED with the Map's result, or FAILED/ABORTED."""
+
+    frame: int
+    seq: int
+    status: str
+    output: JSON = None
+    error: str | None = None
+    cause: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Resume:
     """Go on after a ``Continue``: run every frame that can run."""
 
@@ -125,4 +159,6 @@ Event = (
     | TimerFired
     | StopRequested
     | Resume
+    | MapRunStarted
+    | MapRunEnded
 )

@@ -21,7 +21,7 @@ from stepwell.language.evaluation import JSON
 REDRIVE_DONE = "redrive_done"  # ExecutionState.extra: see fanout.child_failed
 
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
-Waiting = Literal["", "task", "timer", "retry", "children"]
+Waiting = Literal["", "task", "timer", "retry", "children", "maprun"]
 
 
 @dataclass(slots=True)

@@ -25,6 +25,7 @@ from stepwell.engine.dataflow import (
     runtime_error,
     select_path,
 )
+from stepwell.engine.distributed import start_distributed_map
 from stepwell.engine.execution import REDRIVE_DONE, Fanout, Frame
 from stepwell.engine.history import to_json_text
 from stepwell.engine.interpreter import Interpreter, error_output_of
@@ -84,6 +85,8 @@ def start_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
     ``MapStateStarted``, ToleratedFailureCount(Path)/ToleratedFailurePercentage(Path)
     after it. A failure before it records no ``MapStateStarted``.
     """
+    if state.distributed is not None:  # DISTRIBUTED mode: a Map Run (engine/distributed.py)
+        return start_distributed_map(interp, frame, state)
     ctx = interp.eval_context(frame, state)
     map_input = _fanout_input(frame, state, ctx)
     items = _items(frame, state, map_input, ctx)

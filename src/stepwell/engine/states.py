@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from stepwell.engine import distributed, fanout
 from stepwell.engine import events as ev
-from stepwell.engine import fanout
 from stepwell.engine.dataflow import (
     check_payload_size,
     field_error,
@@ -509,6 +509,8 @@ _DELIVERY: dict[type, Callable[[Interpreter, Frame, Any, Any], None]] = {
     ev.TaskHeartbeat: _on_heartbeat,
     ev.TaskSubmitted: _on_task_submitted,
     ev.TimerFired: _on_timer,
+    ev.MapRunStarted: distributed.map_run_started,
+    ev.MapRunEnded: distributed.map_run_ended,
 }
 
 _HANDLERS: dict[type, Handler] = {

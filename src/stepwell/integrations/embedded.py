@@ -1,4 +1,4 @@
-"""Task integrations answered by the embedded services (DynamoDB, SQS, SNS).
+"""Task integrations answered by the embedded services (DynamoDB, SQS, SNS, S3).
 
 ``arn:aws:states:::dynamodb:putItem`` and friends are *optimized* integrations: their result
 is the API response plus the ``SdkHttpMetadata`` and ``SdkResponseMetadata`` that Step
@@ -9,12 +9,15 @@ errors named ``DynamoDb.TransactionCanceledException`` (see ``naming.py``).
 
 The optimized SQS and SNS integrations accept a JSON value for ``MessageBody`` /
 ``Message`` and send its JSON text, as the Developer Guide's examples do
-(``"MessageBody": {"Input.$": "$", "TaskToken.$": "$$.Task.Token"}``).
+(``"MessageBody": {"Input.$": "$", "TaskToken.$": "$$.Task.Token"}``). S3's ``putObject``
+does the same with a JSON ``Body``; ``getObject`` returns the body as text and dates as
+ISO 8601 text, as a Task's JSON result must (``json_ready``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
@@ -27,6 +30,7 @@ from stepwell.integrations.services import ServiceError, Services
 _JSON_VALUED: Final[Mapping[tuple[str, str], str]] = {
     ("sqs", "sendMessage"): "MessageBody",
     ("sns", "publish"): "Message",
+    ("s3", "putObject"): "Body",
 }
 
 
@@ -44,10 +48,10 @@ class EmbeddedTasks:
         client = self.services.client(resource.service)
         assert client is not None
         request = dict(payload) if isinstance(payload, Mapping) else {}
-        if not resource.sdk:
+        if not resource.sdk or resource.service == "s3":
             request = _with_json_text(resource, request)
         try:
-            response = client.call(resource.action, request)
+            response = json_ready(client.call(resource.action, request))
         except ServiceError as error:
             return _failure(resource, error, request_id)
         if resource.sdk:
@@ -60,6 +64,20 @@ def _with_json_text(resource: ServiceResource, request: dict[str, Any]) -> dict[
     if field is not None and field in request and not isinstance(request[field], str):
         request[field] = orjson.dumps(request[field]).decode()
     return request
+
+
+def json_ready(value: Any) -> Any:
+    """A response as JSON data: bytes as UTF-8 text (invalid bytes replaced), dates as
+    ISO 8601 text in UTC."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_ready(item) for item in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
 
 
 def _failure(resource: ServiceResource, error: ServiceError, request_id: str) -> Outcome:

@@ -64,6 +64,7 @@ OPTIMIZED_NAMING: Final[Mapping[str, OptimizedNaming]] = {
     "events": OptimizedNaming("EventBridge", "AmazonEventBridge", "AmazonEventBridgeException"),
     "sagemaker": OptimizedNaming("SageMaker", "AmazonSageMaker", "AmazonSageMakerException"),
     "codebuild": OptimizedNaming("CodeBuild", "AWSCodeBuild", "AWSCodeBuildException"),
+    "s3": OptimizedNaming("S3", "Amazon S3", "AmazonS3Exception"),
 }
 
 _WORD: Final = re.compile(r"[A-Z]+[0-9]*(?![a-z])|[A-Z][a-z0-9]*|[a-z0-9]+")

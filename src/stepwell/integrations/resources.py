@@ -57,6 +57,8 @@ OPTIMIZED: Final[Mapping[str, tuple[frozenset[str] | None, frozenset[str]]]] = {
     "events": (frozenset({"putEvents"}), RR_WAIT),
     "glue": (None, RR_SYNC),
     "http": (frozenset({"invoke"}), RR),
+    # ItemReader's and ResultWriter's resources; Stepwell also runs them as Task resources.
+    "s3": (frozenset({"getObject", "putObject", "listObjectsV2"}), RR),
     "lambda": (frozenset({"invoke"}), RR_WAIT),
     "mediaconvert": (frozenset({"createJob"}), RR_SYNC),
     "sagemaker": (None, RR_SYNC),

@@ -29,6 +29,7 @@ from stepwell.language.jsonata import compile_jsonata_template
 from stepwell.language.jsonpath import PathNotFound, compact_json, compile_path
 from stepwell.language.references import variable_references
 from stepwell.language.source import too_deep_location, too_deep_message
+from stepwell.language.map_config import compile_distributed
 from stepwell.language.templates import compile_payload_template
 from stepwell.language.validation import (
     Diagnostic,
@@ -413,6 +414,7 @@ def _build_map(
         tolerated_failure_percentage=_value(body, "ToleratedFailurePercentage", jsonata),
         tolerated_failure_count=_value(body, "ToleratedFailureCount", jsonata),
         label=body.get("Label"),
+        distributed=compile_distributed(body, lang),
     )
 
 

@@ -160,6 +160,26 @@ class ParallelState(State):
     branches: tuple[Graph, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class DistributedConfig:
+    """A Map in DISTRIBUTED mode (Developer Guide, "Using Map state in Distributed
+    mode"): each item, or batch, runs as a child execution of ``processor_definition``
+    (the ItemProcessor as a definition of its own). The ItemReader, ItemBatcher and
+    ResultWriter fields are compiled templates; the engine evaluates them on the state's
+    input and hands the results to the runtime, which does the I/O."""
+
+    execution_type: str
+    processor_definition: str
+    reader_resource: str | None = None
+    reader_arguments: Evaluator | None = None
+    reader_config: Evaluator | None = None
+    batcher: Evaluator | None = None
+    batch_input: Evaluator | None = None
+    writer_resource: str | None = None
+    writer_arguments: Evaluator | None = None
+    writer_config: Evaluator | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MapState(State):
     processor: Graph
@@ -170,6 +190,7 @@ class MapState(State):
     tolerated_failure_percentage: Evaluator | None = None
     tolerated_failure_count: Evaluator | None = None
     label: str | None = None
+    distributed: DistributedConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)

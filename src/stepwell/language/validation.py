@@ -75,7 +75,8 @@ _GRAPH_FIELDS: Final[Mapping[str, frozenset[str]]] = {
     "machine": _MACHINE_FIELDS,
     "branch": frozenset({"Comment", "StartAt", "States"}),
     "processor": frozenset({"Comment", "StartAt", "States", "ProcessorConfig"}),
-    "iterator": frozenset({"Comment", "StartAt", "States"}),
+    # The legacy Iterator takes a ProcessorConfig too (aws-behaviour B6).
+    "iterator": frozenset({"Comment", "StartAt", "States", "ProcessorConfig"}),
 }
 _TERMINAL_TYPES: Final = frozenset({"Succeed", "Fail"})
 

@@ -18,6 +18,8 @@ _EVENTS: dict[str, type[Any]] = {
     "TimerFired": ev.TimerFired,
     "StopRequested": ev.StopRequested,
     "Resume": ev.Resume,
+    "MapRunStarted": ev.MapRunStarted,
+    "MapRunEnded": ev.MapRunEnded,
 }
 
 

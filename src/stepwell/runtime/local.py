@@ -37,6 +37,7 @@ from stepwell.language.compiler import InvalidDefinition, load_state_machine
 from stepwell.language.evaluation import JSON
 from stepwell.language.json_errors import input_problem
 from stepwell.language.model import StateMachine
+from stepwell.runtime.inline_map_runs import run_map_inline
 from stepwell.runtime.tasks import invocation, outcome_events
 
 Definition = str | bytes | Mapping[str, JSON] | StateMachine
@@ -87,10 +88,12 @@ class LocalRunner:
         self.timers: list[tuple[datetime, int, ev.TimerFired]] = []
         self._timer_count = 0
         self.execution_arn = ""
+        self.info: ExecutionInfo | None = None
         self.executions = executions
 
     def run(self, execution_input: JSON, info: ExecutionInfo) -> ExecutionState:
         self.execution_arn = info.execution_arn
+        self.info = info
         result = start(self.machine, execution_input, self._env(), info, self.record_history)
         execution = self._absorb(result)
         while not execution.finished:
@@ -114,6 +117,8 @@ class LocalRunner:
                 heapq.heappush(self.timers, (command.due, self._timer_count, fired))
             elif isinstance(command, ev.Continue):
                 self.inbox.append(ev.Resume())
+            elif isinstance(command, ev.StartMapRun):
+                self.inbox.extend(self._map_run(command))
             else:
                 self.inbox.extend(self._invoke(command))
         return result.execution
@@ -128,6 +133,28 @@ class LocalRunner:
         if outcome is None:
             return []  # waits for a callback (or, if none comes, for its timers)
         return outcome_events(command.frame, command.seq, outcome)
+
+    def _map_run(self, command: ev.StartMapRun) -> list[ev.Event]:
+        """A Distributed Map's children, run inline (``inline_map_runs``)."""
+
+        def run_child(
+            processor: StateMachine, value: JSON, info: ExecutionInfo
+        ) -> tuple[ExecutionState, datetime]:
+            child = LocalRunner(
+                processor,
+                self.integrations,
+                self.clock,
+                self.rng,
+                self.record_history,
+                self.real_time,
+                self.executions,
+            )
+            return child.run(value, info), child.clock
+
+        assert self.info is not None
+        return run_map_inline(
+            command, self.machine, self.info, self.integrations, self.clock, run_child
+        )
 
     def _next_event(self) -> ev.Event | None:
         if self.inbox:

@@ -44,6 +44,13 @@ from stepwell.runtime.codec import (
     encode_invocation,
 )
 from stepwell.runtime.health import backoff
+from stepwell.runtime.map_runs import (
+    MapRuns,
+    create_map_run,
+    ended_notice,
+    is_map_run,
+    orphaned_runs,
+)
 from stepwell.runtime.tasks import invocation, outcome_event
 from stepwell.store.base import (
     DEFINITIONS,
@@ -94,9 +101,22 @@ class MachineCache:
         self.store = store
         self._compiled: dict[tuple[str, str], StateMachine] = {}
         self._by_key: dict[str, StateMachine] = {}
+        self._children: dict[str, StateMachineRecord] = {}
 
     def record(self, arn: str) -> StateMachineRecord | None:
-        return self.store.get_state_machine(arn)
+        if "/" not in arn.rsplit(":", 1)[-1]:
+            return self.store.get_state_machine(arn)
+        # ``stateMachine:MACHINE/LABEL``: the children of a Distributed Map run the
+        # processor (their definition_key) as the machine MACHINE's; its identity (name,
+        # role) is all they take from it, so it is looked up once.
+        found = self._children.get(arn)
+        if found is None:
+            parent = self.store.get_state_machine(arn.rsplit("/", 1)[0])
+            if parent is None:
+                return None
+            found = replace(parent, arn=arn, name=arn.rsplit(":", 1)[-1], version_of=None)
+            self._children[arn] = found
+        return found
 
     def compiled(self, record: StateMachineRecord) -> StateMachine:
         key = (record.arn, record.revision_id)
@@ -144,6 +164,9 @@ class Worker:
         self.machines = MachineCache(store)
         self.watchers: list[FinishWatcher] = []
         self._failures: dict[str, int] = {}  # execution ARN -> store failures in a row
+        self.map_runs = MapRuns(
+            store, integrations, clock, lambda run: self.machines.for_execution(run, None)
+        )
 
     # ----------------------------------------------------------------- advancing
 
@@ -232,6 +255,8 @@ class Worker:
 
     def _apply(self, lease: Lease) -> StepOutcome:
         record = lease.execution
+        if is_map_run(record.arn):
+            return self.map_runs.apply(lease)
         machine_record = self.machines.record(record.version_arn or record.state_machine_arn)
         machine = self.machines.for_execution(record, machine_record)
         if machine_record is None or machine is None:
@@ -245,7 +270,7 @@ class Worker:
                 continue
             execution = result.execution
             batch.events.extend(result.events)
-            self._schedule(record.arn, result.commands, batch)
+            self._schedule(record, result.commands, batch)
         after = _record_after(record, execution, self.clock.now())
         if record.status == "RUNNING" and after.status != "RUNNING":
             batch.items.extend(self._completions(after))
@@ -299,8 +324,14 @@ class Worker:
             return None
         return step(machine, execution, decode_event(item.payload), env)
 
-    def _schedule(self, arn: str, commands: list[ev.Command], batch: _StepBatch) -> None:
+    def _schedule(
+        self, record: ExecutionRecord, commands: list[ev.Command], batch: _StepBatch
+    ) -> None:
+        arn = record.arn
         for command in commands:
+            if isinstance(command, ev.StartMapRun):
+                create_map_run(self.store, record, command, self.clock.now())
+                continue
             if isinstance(command, ev.Continue):
                 batch.items.append(
                     WorkItem(arn, "event", encode_event(ev.Resume()), self.clock.now())
@@ -340,6 +371,10 @@ class Worker:
     def _completions(self, ended: ExecutionRecord) -> list[WorkItem]:
         """The events that ``ended`` owes the tasks waiting for it, committed with it."""
         items = []
+        notice = ended_notice(ended, self.clock.now())
+        if notice is not None:
+            items.append(notice)
+        items.extend(orphaned_runs(self.store, ended, self.clock.now()))
         for watcher in self.watchers:
             for token, outcome in watcher.completions(ended):
                 waiting = self.store.get_task_token(token)

@@ -8,8 +8,8 @@ StartSyncExecution runs one to its end in memory and answers with the result;
 StartExecution runs one the same way in a background thread and answers at once with its
 ARN, which DescribeExecution and GetExecutionHistory then refuse, as AWS does.
 
-Stepwell runs every Map state inline, so there are no Map Runs: ListMapRuns lists none
-and DescribeMapRun/UpdateMapRun find none.
+The Map Run operations are in ``map_runs.py``; ListExecutions(mapRunArn) lists a run's
+children, and StopExecution also stops the execution's running Map Runs.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from stepwell.runtime.codec import encode_event
 from stepwell.runtime.local import LocalRunner
 from stepwell.service import errors as err
 from stepwell.service.aliases import StartTarget
-from stepwell.service.arns import check_name, parse_machine_arn, split_arn
+from stepwell.service.arns import check_name, parse_machine_arn
 from stepwell.service.core import Request, Response, execution_input, present
 from stepwell.service.machines import MachineOperations
+from stepwell.service.map_runs import MapRunOperations
 from stepwell.service.pages import paginate
 from stepwell.service.redrive import redrive_status
 from stepwell.store.base import ExecutionRecord, WorkItem, definition_key
@@ -43,7 +44,7 @@ logger = logging.getLogger("stepwell.service")
 _DATA_FIELDS = ("input", "output", "parameters")
 
 
-class ExecutionOperations(MachineOperations):
+class ExecutionOperations(MapRunOperations, MachineOperations):
     def start_execution(self, request: Request) -> Response:
         # "ARN#TestCase" picks a test case of the mock configuration, as Step Functions
         # Local does ("Using mocked service integrations").
@@ -141,6 +142,7 @@ class ExecutionOperations(MachineOperations):
             traceHeader=record.trace_header or None,
             stateMachineVersionArn=record.version_arn,
             stateMachineAliasArn=record.alias_arn,
+            mapRunArn=record.map_run_arn,
             redriveCount=record.redrive_count,
             redriveDate=to_datetime(record.redrive_date) if record.redrive_date else None,
             redriveStatus=status,
@@ -153,6 +155,7 @@ class ExecutionOperations(MachineOperations):
         if record.status == "RUNNING":
             stop = ev.StopRequested(request.get("error"), request.get("cause"))
             self.store.enqueue(WorkItem(record.arn, "event", encode_event(stop), now))
+            self._stop_map_runs(record.arn)
             self._wake()
         return {"stopDate": to_datetime(now)}
 
@@ -173,7 +176,7 @@ class ExecutionOperations(MachineOperations):
                 raise err.ValidationException(
                     "Only one of stateMachineArn and mapRunArn may be specified"
                 )
-            raise _map_run_not_found(request["mapRunArn"])
+            return self._map_run_children(request["mapRunArn"], status)
         if arn is None:
             raise err.ValidationException("Must provide a StateMachine ARN or MapRun ARN")
         if status == "PENDING_REDRIVE":
@@ -203,18 +206,6 @@ class ExecutionOperations(MachineOperations):
         page, token = paginate(events, request)
         include_data = request.get("includeExecutionData", True)
         return {"events": [_api_event(e, record, include_data) for e in page], **token}
-
-    # ----------------------------------------------------------------- Map Runs
-
-    def list_map_runs(self, request: Request) -> Response:
-        self._execution(request["executionArn"])
-        return {"mapRuns": []}
-
-    def describe_map_run(self, request: Request) -> Response:
-        raise _map_run_not_found(request["mapRunArn"])
-
-    def update_map_run(self, request: Request) -> Response:
-        raise _map_run_not_found(request["mapRunArn"])
 
     # ----------------------------------------------------------------- Express
 
@@ -296,16 +287,10 @@ def _execution_item(record: ExecutionRecord) -> dict[str, Any]:
         stopDate=to_datetime(record.stop_date) if record.stop_date is not None else None,
         stateMachineVersionArn=record.version_arn,
         stateMachineAliasArn=record.alias_arn,
+        mapRunArn=record.map_run_arn,
         redriveCount=record.redrive_count,
         redriveDate=to_datetime(record.redrive_date) if record.redrive_date else None,
     )
-
-
-def _map_run_not_found(arn: str) -> err.ResourceNotFound:
-    """A Map Run ARN (``arn:aws:states:REGION:ACCOUNT:mapRun:MACHINE/LABEL:ID``) that
-    names no Map Run: Stepwell runs Map states inline and has none."""
-    split_arn(arn, "mapRun")
-    return err.ResourceNotFound(f"Resource not found: '{arn}'", resource_name=arn)
 
 
 def _api_event(stored: dict[str, Any], record: ExecutionRecord, include_data: bool) -> Response:

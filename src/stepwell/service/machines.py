@@ -166,7 +166,8 @@ class MachineOperations(AliasOperations):
         """The definition the execution runs: its version's, when started through a version
         or an alias; ``updateDate`` is when that revision (or version) was made."""
         execution = self._execution(request["executionArn"])
-        record = self.store.get_state_machine(execution.version_arn or execution.state_machine_arn)
+        # A Distributed Map's child: its Map Run's processor, under MACHINE/LABEL.
+        record = self.machines.record(execution.version_arn or execution.state_machine_arn)
         if record is None:
             raise err.StateMachineDoesNotExist(
                 f"State Machine Does Not Exist: '{execution.state_machine_arn}'"
@@ -183,6 +184,8 @@ class MachineOperations(AliasOperations):
             revisionId=public_revision(record.revision_id),
             encryptionConfiguration=dict(ENCRYPTION),
             variableReferences=variable_references(references),
+            mapRunArn=execution.map_run_arn,
+            label=execution.state_machine_arn.rsplit("/", 1)[-1] if execution.map_run_arn else None,
         )
 
     def _references(

@@ -86,6 +86,8 @@ class ExecutionRecord:
     # branches or iterations that had succeeded ({"state": ..., "done": [[i, output]]}),
     # which RedriveExecution does not run again.
     redrive_keeps: dict[str, Any] | None = None
+    # A child execution of a Distributed Map: the Map Run that started it.
+    map_run_arn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

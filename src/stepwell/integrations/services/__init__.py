@@ -1,7 +1,8 @@
-"""The embedded AWS-like services — DynamoDB, SQS, SNS — and their Python clients.
+"""The embedded AWS-like services — DynamoDB, SQS, SNS, S3 — and their Python clients.
 
 ``Services(store, clock)`` opens them over any Stepwell store (or, with no store, over
-memory): ``services.dynamodb``, ``services.sqs`` and ``services.sns`` are clients whose
+memory): ``services.dynamodb``, ``services.sqs``, ``services.sns`` and ``services.s3`` are
+clients whose
 methods mirror boto3's, so consumer code reads as it would against AWS::
 
     services = Services(open_store("stepwell.db"))
@@ -26,6 +27,7 @@ from stepwell.integrations.services.documents import (
     MemoryDocumentStore,
 )
 from stepwell.integrations.services.dynamodb import DocumentItemStore, DynamoDBClient
+from stepwell.integrations.services.s3 import S3Client
 from stepwell.integrations.services.sns import FunctionInvoker, SnsClient
 from stepwell.integrations.services.sqs import SqsClient
 
@@ -56,13 +58,20 @@ class Services:
         self.sns = SnsClient(
             self.store, self._now, self.sqs, region, account, functions=functions, http=http
         )
+        self.s3 = S3Client(self.store, self._now, region, account)
 
     def _now(self) -> float:
         return float(self.clock()) if self.clock is not None else time.time()
 
     def client(self, service: str) -> ServiceClient | None:
         """The embedded client for a service name as resources spell it, if there is one."""
-        return {"dynamodb": self.dynamodb, "sqs": self.sqs, "sns": self.sns}.get(service)
+        clients: dict[str, ServiceClient] = {
+            "dynamodb": self.dynamodb,
+            "sqs": self.sqs,
+            "sns": self.sns,
+            "s3": self.s3,
+        }
+        return clients.get(service)
 
 
 __all__ = [
@@ -71,6 +80,7 @@ __all__ = [
     "Documents",
     "DynamoDBClient",
     "MemoryDocumentStore",
+    "S3Client",
     "ServiceClient",
     "ServiceError",
     "Services",

@@ -53,12 +53,13 @@ def _check_processor(scope: StateScope) -> None:
     key = present[0]
     graph = scope.body[key]
     scope.check_graph(graph, scope.at(key), "processor" if key == "ItemProcessor" else "iterator")
-    if key == "ItemProcessor" and isinstance(graph, dict) and "ProcessorConfig" in graph:
-        _check_processor_config(scope, graph["ProcessorConfig"])
+    if isinstance(graph, dict) and "ProcessorConfig" in graph:
+        # ``Iterator.ProcessorConfig`` is accepted and acts as under ItemProcessor (B6).
+        _check_processor_config(scope, key, graph["ProcessorConfig"])
 
 
-def _check_processor_config(scope: StateScope, config: JSON) -> None:
-    location = scope.at("ItemProcessor", "ProcessorConfig")
+def _check_processor_config(scope: StateScope, key: str, config: JSON) -> None:
+    location = scope.at(key, "ProcessorConfig")
     if not isinstance(config, dict):
         scope.report.error(location, 'The field "ProcessorConfig" must be an object')
         return

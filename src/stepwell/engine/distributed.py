@@ -1,0 +1,213 @@
+"""The parent's side of a Distributed Map: start a Map Run, wait, take its result.
+
+A Map whose processor runs in DISTRIBUTED mode does not run iterations in the parent
+(aws-behaviour B5): the parent evaluates the state's fields, asks the runtime for a Map
+Run (``StartMapRun``) and waits. The runtime reads the items (ItemReader), reports
+``MapRunStarted`` (the engine records ``MapStateStarted {"length": n}`` and
+``MapRunStarted {"mapRunArn"}``), runs each item or batch as a child execution, and
+reports ``MapRunEnded``: ``MapRunSucceeded``, ``MapStateSucceeded`` and the state's
+output, or ``MapRunFailed {error, cause}``, ``MapStateFailed`` and the error, which Retry
+and Catch handle as for any state. Chaining (A5): ``MapRunStarted`` points at
+``MapStateStarted``, ``MapRunSucceeded`` at ``MapRunStarted``, and ``MapStateSucceeded``
+and ``MapStateExited`` at ``MapRunSucceeded``.
+
+Design decision: the engine stays pure. It evaluates every field of the state that reads
+the state's input or the context object (items, ItemReader parameters, ItemBatcher,
+ResultWriter, limits), and passes them, with what an ItemSelector needs later (context
+object, variables, inputs), as the command's ``spec``. ``item_input`` evaluates the
+ItemSelector for one item, for the runtime that starts the children. The run's id is a
+name-based UUID of (execution, frame, seq, redrive count), so a step redone after a crash
+asks for the same Map Run and the runtime does not start a second one.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from stepwell.engine import events as ev
+from stepwell.engine.dataflow import (
+    context_object,
+    field_error,
+    jsonata_states,
+    jsonpath_input,
+    select_path,
+)
+from stepwell.engine.execution import Frame
+from stepwell.engine.history import to_json_text
+from stepwell.engine.interpreter import Interpreter
+from stepwell.language import errors as e
+from stepwell.language import model as m
+from stepwell.language.evaluation import JSON, EvalContext
+
+_RUN_IDS = uuid.UUID("5d0c1f3e-8a2b-4c7d-9e6f-1a2b3c4d5e6f")
+STATE_DATA = "STATE_DATA"
+
+
+def start_distributed_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
+    config = state.distributed
+    assert config is not None
+    context = context_object(interp.execution, frame, state, interp.env.now)
+    ctx = EvalContext(context, interp.visible_variables(frame), interp.env.random, interp.env.uuid4)
+    map_input = _map_input(frame, state, ctx)
+    scope = jsonata_states(frame.input, ctx) if state.is_jsonata else map_input
+    spec: dict[str, Any] = {
+        "items": None if config.reader_resource else _items(frame, state, map_input, ctx),
+        "reader": _io_spec(config.reader_resource, config.reader_arguments, scope, ctx)
+        | _evaluated("ReaderConfig", config.reader_config, scope, ctx)
+        if config.reader_resource
+        else None,
+        "batcher": config.batcher.evaluate(scope, ctx) if config.batcher else None,
+        "has_batch_input": config.batch_input is not None,
+        "batch_input": config.batch_input.evaluate(scope, ctx) if config.batch_input else None,
+        "writer": _io_spec(config.writer_resource, config.writer_arguments, scope, ctx)
+        | _evaluated("WriterConfig", config.writer_config, scope, ctx)
+        if config.writer_resource or config.writer_config
+        else None,
+        "max_concurrency": _whole(frame, state, "MaxConcurrency", state.max_concurrency, scope, ctx)
+        or 0,
+        "tolerated_count": _whole(
+            frame, state, "ToleratedFailureCount", state.tolerated_failure_count, scope, ctx
+        ),
+        "tolerated_percentage": _percentage(frame, state, scope, ctx),
+        "label": state.label,
+        "execution_type": config.execution_type,
+        "processor_definition": config.processor_definition,
+        "context": context,
+        "variables": dict(ctx.variables),
+        "state_input": frame.input,
+        "map_input": map_input,
+    }
+    execution = interp.execution
+    seed = f"{execution.info.execution_arn}/{frame.id}/{frame.seq}/{execution.info.redrive_count}"
+    frame.effective_input = map_input
+    frame.waiting = "maprun"
+    interp.commands.append(
+        ev.StartMapRun(
+            frame.id, frame.seq, state.name, frame.graph, str(uuid.uuid5(_RUN_IDS, seed)), spec
+        )
+    )
+
+
+def map_run_started(interp: Interpreter, frame: Frame, state: Any, event: Any) -> None:
+    if frame.waiting != "maprun":
+        return
+    history = interp.history
+    history.add(frame, "MapStateStarted", "mapStateStartedEventDetails", {"length": event.length})
+    history.add(
+        frame, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": event.map_run_arn}
+    )
+
+
+def map_run_ended(interp: Interpreter, frame: Frame, state: Any, event: Any) -> None:
+    if frame.waiting != "maprun":
+        return
+    frame.waiting = ""
+    frame.seq += 1
+    history = interp.history
+    if event.status == "SUCCEEDED":
+        history.add(frame, "MapRunSucceeded")
+        history.add(frame, "MapStateSucceeded", advance=False)
+        try:
+            interp.finish_with_result(frame, state, event.output)
+        except e.StatesError as error:
+            interp.state_failed(frame, state, error)
+        return
+    details = {k: v for k, v in (("error", event.error), ("cause", event.cause)) if v is not None}
+    history.add(frame, "MapRunFailed", "mapRunFailedEventDetails", details)
+    history.add(frame, "MapStateFailed")
+    interp.state_failed(frame, state, e.StatesError(event.error or "", event.cause or ""))
+
+
+def item_input(
+    state: m.MapState, spec: dict[str, Any], index: int, item: JSON, source: str
+) -> JSON:
+    """A child's value for one item: the ItemSelector's, with ``$$.Map.Item`` set, or the
+    item itself (Developer Guide, "ItemSelector (Map)")."""
+    if state.item_selector is None:
+        return item
+    context = dict(spec["context"])
+    context["Map"] = {"Item": {"Index": index, "Value": item, "Source": source}}
+    rng = random.Random(index)
+    ctx = EvalContext(
+        context,
+        spec["variables"],
+        rng.random,
+        lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+    )
+    scope = jsonata_states(spec["state_input"], ctx) if state.is_jsonata else spec["map_input"]
+    return state.item_selector.evaluate(scope, ctx)
+
+
+# --------------------------------------------------------------------- fields
+
+
+def _map_input(frame: Frame, state: m.MapState, ctx: EvalContext) -> JSON:
+    if state.is_jsonata:
+        if state.arguments is None:
+            return frame.input
+        return state.arguments.evaluate(jsonata_states(frame.input, ctx), ctx)
+    return jsonpath_input(state, frame.input, ctx, frame)
+
+
+def _items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -> list[JSON]:
+    if state.items is not None:
+        scope = jsonata_states(frame.input, ctx) if state.is_jsonata else map_input
+        items = state.items.evaluate(scope, ctx)
+    elif state.items_path is not None:
+        items = select_path(state.items_path, map_input, ctx, state, frame)
+    else:
+        items = map_input
+    if not isinstance(items, list):
+        raise field_error(
+            state,
+            frame,
+            "Items",
+            f"Map state input must be an array but was: {to_json_text(items)}"
+            if state.is_jsonata or state.items_path is None
+            else f"Invalid path '{state.items_path.text}': The path must point to a JSON "
+            f"array but was: {to_json_text(items)}",
+        )
+    return items
+
+
+def _io_spec(resource: str | None, arguments: Any, scope: JSON, ctx: EvalContext) -> dict[str, Any]:
+    spec: dict[str, Any] = {"Resource": resource}
+    if arguments is not None:
+        spec["Arguments"] = arguments.evaluate(scope, ctx)
+    return spec
+
+
+def _evaluated(name: str, template: Any, scope: JSON, ctx: EvalContext) -> dict[str, Any]:
+    return {name: template.evaluate(scope, ctx)} if template is not None else {}
+
+
+def _whole(
+    frame: Frame, state: m.State, name: str, value: Any, scope: JSON, ctx: EvalContext
+) -> int | None:
+    if value is None:
+        return None
+    number = value.evaluate(scope, ctx)
+    if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
+        raise field_error(
+            state,
+            frame,
+            name,
+            f"The {name} value {to_json_text(number)} is not a non-negative integer.",
+        )
+    return int(number)
+
+
+def _percentage(frame: Frame, state: m.MapState, scope: JSON, ctx: EvalContext) -> float | None:
+    if state.tolerated_failure_percentage is None:
+        return None
+    value = state.tolerated_failure_percentage.evaluate(scope, ctx)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise field_error(
+            state,
+            frame,
+            "ToleratedFailurePercentage",
+            f"The ToleratedFailurePercentage value {to_json_text(value)} is not between 0 and 100.",
+        )
+    return float(value)

@@ -1,0 +1,490 @@
+"""Durable Map Runs: a Distributed Map's children, dispatched and counted by the workers.
+
+A Map Run is kept like an execution (it is leased, stepped and committed the same way)
+but is not one of the ASL interpreter's: its record (in the executions table, under its
+``mapRun`` ARN) has the parent execution's ARN as ``state_machine_arn`` (so ListMapRuns
+is a listing by that column), the run's specification as ``input`` and its progress (the
+counts DescribeMapRun reports) as ``output``. Its work items are its events:
+
+* ``start``: read the items (ItemReader, through the S3 integration), evaluate each
+  item's ItemSelector, batch them (ItemBatcher), file the children's inputs in the
+  ``mapruns`` documents, tell the parent ``MapRunStarted`` and start the first children;
+* ``ended``: a child execution ended (the worker that commits a child's end enqueues it
+  in that same transaction); count it, start the next child, or end the run;
+* ``update``: UpdateMapRun changed MaxConcurrency or the tolerated failures;
+* ``dispatch``: go on starting children (a step starts at most ``STEP_STARTS``);
+* ``stop``: the parent was stopped: abort the running children.
+
+Crash safety: each step commits the run's progress, consumes its events and enqueues
+what it owes (the parent's ``MapRunStarted``/``MapRunEnded``, stops for children) in one
+transaction (``Store.commit_step``). Children are created before that commit, under
+names derived from the run and the item's index, so a step redone after a crash finds
+the children it had created (StartExecution's idempotency by name) instead of starting
+them again; one that already ended is counted at once. No item is run twice to success.
+
+Child executions are normal executions of the ItemProcessor (the processor is kept as a
+definition of its own), named as AWS names them:
+``arn:aws:states:REGION:ACCOUNT:execution:MACHINE/LABEL:NAME``, with state machine
+``arn:aws:states:REGION:ACCOUNT:stateMachine:MACHINE/LABEL`` and ``map_run_arn`` set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+import orjson
+
+from stepwell.engine import events as ev
+from stepwell.engine.distributed import item_input
+from stepwell.integrations.registry import Integrations
+from stepwell.language import model as m
+from stepwell.language.evaluation import JSON
+from stepwell.runtime.clock import Clock
+from stepwell.runtime.codec import encode_event
+from stepwell.runtime.map_items import (
+    THRESHOLD_CAUSE,
+    THRESHOLD_EXCEEDED,
+    ChildResult,
+    MapRunFailure,
+    child_inputs,
+    map_output,
+    read_items,
+    threshold_exceeded,
+)
+from stepwell.store.base import (
+    DEFINITIONS,
+    ExecutionRecord,
+    Lease,
+    StepOutcome,
+    Store,
+    WorkItem,
+    definition_key,
+)
+
+NAMESPACE: Final = "mapruns"  # documents: the children's inputs, in chunks
+CHUNK: Final = 500
+STEP_STARTS: Final = 200  # children one step starts at most
+UNBOUNDED: Final = 10_000  # MaxConcurrency 0: AWS runs up to 10,000 children at once
+_CHILD_NAMES: Final = uuid.UUID("8f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")
+_LABELS: Final = uuid.UUID("1a2b3c4d-5e6f-4a8b-9c0d-e1f2a3b4c5d6")
+
+
+# --------------------------------------------------------------------- names
+
+
+def is_map_run(arn: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) > 6 and parts[5] == "mapRun"
+
+
+def map_run_arn(parent_arn: str, label: str | None, run_id: str) -> str:
+    """``arn:aws:states:R:A:mapRun:MACHINE/LABEL:RUN_ID`` (B5; the label is the Map's
+    ``Label`` or, without one, a UUID)."""
+    parts = parent_arn.split(":")
+    machine = parts[6].split("/")[0] if len(parts) > 6 else "machine"
+    label = label or str(uuid.uuid5(_LABELS, run_id))
+    return f"arn:aws:states:{parts[3]}:{parts[4]}:mapRun:{machine}/{label}:{run_id}"
+
+
+def _resource(arn: str) -> tuple[str, str, str, str]:
+    """(region, account, MACHINE/LABEL, run id) of a Map Run ARN."""
+    parts = arn.split(":")
+    return parts[3], parts[4], parts[6], parts[7] if len(parts) > 7 else ""
+
+
+def child_machine_arn(run_arn: str) -> str:
+    region, account, machine_label, _ = _resource(run_arn)
+    return f"arn:aws:states:{region}:{account}:stateMachine:{machine_label}"
+
+
+def child_arn(run_arn: str, index: int) -> str:
+    region, account, machine_label, run_id = _resource(run_arn)
+    name = uuid.uuid5(_CHILD_NAMES, f"{run_id}/{index}")
+    return f"arn:aws:states:{region}:{account}:execution:{machine_label}:{name}"
+
+
+# --------------------------------------------------------------------- starting a run
+
+
+def create_map_run(
+    store: Store, parent: ExecutionRecord, command: ev.StartMapRun, now: float
+) -> str:
+    """Create the Map Run the parent's ``StartMapRun`` asks for (again: the same one)."""
+    arn = map_run_arn(parent.arn, command.spec.get("label"), command.run_id)
+    request = {
+        "parent": parent.arn,
+        "frame": command.frame,
+        "seq": command.seq,
+        "state": command.state_name,
+        "graph": command.graph,
+        "spec": command.spec,
+    }
+    record = ExecutionRecord(
+        arn=arn,
+        state_machine_arn=parent.arn,
+        name=arn.rsplit(":", 1)[-1],
+        status="RUNNING",
+        input=orjson.dumps(request).decode(),
+        start_date=now,
+        definition_key=parent.definition_key,
+    )
+    store.create_execution(record, WorkItem(arn, "start", b"{}", now))
+    return arn
+
+
+def ended_notice(child: ExecutionRecord, now: float) -> WorkItem | None:
+    """What a child's end owes its Map Run, committed with that end."""
+    if child.map_run_arn is None or child.status == "RUNNING":
+        return None
+    payload = {"type": "ended", "arn": child.arn, "status": child.status}
+    return WorkItem(child.map_run_arn, "event", orjson.dumps(payload), now)
+
+
+def orphaned_runs(store: Store, ended: ExecutionRecord, now: float) -> list[WorkItem]:
+    """An execution that ended without succeeding (a failure elsewhere, a timeout, an
+    abort) stops the Map Runs it left running; committed with its end."""
+    if ended.status in ("RUNNING", "SUCCEEDED"):
+        return []
+    running = store.list_executions(ended.arn, "RUNNING")
+    return [stop_item(run.arn, now) for run in running if is_map_run(run.arn)]
+
+
+def update_item(run_arn: str, changes: dict[str, Any], now: float) -> WorkItem:
+    return WorkItem(run_arn, "event", orjson.dumps({"type": "update", **changes}), now)
+
+
+def stop_item(run_arn: str, now: float) -> WorkItem:
+    return WorkItem(run_arn, "event", orjson.dumps({"type": "stop"}), now)
+
+
+# --------------------------------------------------------------------- progress
+
+
+def progress_of(record: ExecutionRecord) -> dict[str, Any] | None:
+    """The run's counts and settings (None before its first step)."""
+    return orjson.loads(record.output) if record.output else None
+
+
+def request_of(record: ExecutionRecord) -> dict[str, Any]:
+    request: dict[str, Any] = orjson.loads(record.input)
+    return request
+
+
+@dataclass
+class _Step:
+    record: ExecutionRecord
+    request: dict[str, Any]
+    progress: dict[str, Any] | None
+    items: list[WorkItem]
+
+
+class MapRuns:
+    """Steps Map Runs for a worker: ``apply`` is its ``_apply`` for a ``mapRun`` lease."""
+
+    def __init__(
+        self,
+        store: Store,
+        integrations: Integrations,
+        clock: Clock,
+        machine: Any,
+    ) -> None:
+        self.store = store
+        self.integrations = integrations
+        self.clock = clock
+        self._machine = machine  # (ExecutionRecord) -> StateMachine | None: the parent's
+
+    def apply(self, lease: Lease) -> StepOutcome:
+        record = lease.execution
+        step = _Step(record, request_of(record), progress_of(record), [])
+        for item in lease.items:
+            self._apply_item(step, item)
+        if step.progress is not None and step.progress["status"] == "RUNNING":
+            self._dispatch(step)
+        after = record
+        if step.progress is not None:
+            status = step.progress["status"]
+            after = replace(
+                record,
+                status=status,
+                output=orjson.dumps(step.progress).decode(),
+                stop_date=self.clock.now() if status != "RUNNING" else None,
+                error=step.progress.get("error"),
+                cause=step.progress.get("cause"),
+            )
+        return StepOutcome(
+            execution=after,
+            state=None,
+            events=(),
+            new_items=tuple(step.items),
+            done_items=tuple(item.id for item in lease.items if item.id is not None),
+        )
+
+    def _apply_item(self, step: _Step, item: WorkItem) -> None:
+        if item.kind == "start":
+            if step.progress is None:
+                self._start(step)
+            return
+        progress = step.progress
+        if progress is None or progress["status"] != "RUNNING":
+            return  # a late report for an ended run
+        message = orjson.loads(item.payload)
+        kind = message.get("type")
+        if kind == "ended":
+            running = progress["running"].pop(message["arn"], None)
+            if running is not None:  # else: counted already (a redone step's report)
+                self._count(step, str(message["status"]), running[1])
+        elif kind == "update":
+            for key in ("max_concurrency", "tolerated_count", "tolerated_percentage"):
+                if key in message:
+                    progress[key] = message[key]
+            self._check_threshold(step)
+        elif kind == "stop":
+            self._end(step, "ABORTED", None, None)
+
+    # ----------------------------------------------------------------- start
+
+    def _start(self, step: _Step) -> None:
+        spec = step.request["spec"]
+        now = self.clock.now()
+        progress: dict[str, Any] = {
+            "status": "RUNNING",
+            "items": 0,
+            "total": 0,
+            "next": 0,
+            "running": {},
+            "max_concurrency": spec["max_concurrency"],
+            "tolerated_count": spec["tolerated_count"],
+            "tolerated_percentage": spec["tolerated_percentage"],
+        }
+        progress.update({f"{k}_{s}": 0 for k in ("items", "executions") for s in _COUNTED})
+        step.progress = progress
+        try:
+            inputs = self._child_inputs(step.record, step.request)
+        except MapRunFailure as failure:
+            self._tell_parent(step, ev.MapRunStarted(0, 0, step.record.arn, 0), now)
+            self._end(step, "FAILED", failure.error, failure.cause)
+            return
+        progress["items"] = sum(size for _, size in inputs)
+        progress["total"] = len(inputs)
+        self._file(step.record.arn, spec, inputs)
+        started = ev.MapRunStarted(0, 0, step.record.arn, progress["items"])
+        self._tell_parent(step, started, now)
+        if not inputs:
+            self._finish(step)
+
+    def _child_inputs(self, record: ExecutionRecord, request: dict[str, Any]) -> list[Any]:
+        spec = request["spec"]
+        values, source = read_items(self.integrations, spec)
+        state = self._state(record, request)
+        if state is not None and state.item_selector is not None:
+            values = [item_input(state, spec, i, v, source) for i, v in enumerate(values)]
+        return child_inputs(values, spec)
+
+    def _state(self, record: ExecutionRecord, request: dict[str, Any]) -> m.MapState | None:
+        machine = self._machine(record)
+        if machine is None:
+            return None
+        state = machine.graphs[request["graph"]].states.get(request["state"])
+        return state if isinstance(state, m.MapState) else None
+
+    def _file(self, arn: str, spec: dict[str, Any], inputs: list[Any]) -> None:
+        definition = spec["processor_definition"]
+        with self.store.documents(DEFINITIONS) as kept:
+            key = definition_key(definition)
+            if kept.get(key) is None:
+                kept.put(key, definition.encode())
+        with self.store.documents(NAMESPACE) as docs:
+            for start in range(0, len(inputs), CHUNK):
+                chunk = [[orjson.dumps(v).decode(), n] for v, n in inputs[start : start + CHUNK]]
+                docs.put(_chunk_key(arn, start // CHUNK), orjson.dumps(chunk))
+
+    # ----------------------------------------------------------------- children
+
+    def _dispatch(self, step: _Step) -> None:
+        progress = step.progress
+        assert progress is not None
+        limit = progress["max_concurrency"] or UNBOUNDED
+        started = 0
+        chunk: tuple[int, list[Any]] | None = None
+        while (
+            progress["status"] == "RUNNING"
+            and progress["next"] < progress["total"]
+            and len(progress["running"]) < limit
+        ):
+            if started >= STEP_STARTS:
+                step.items.append(
+                    WorkItem(step.record.arn, "event", b'{"type":"dispatch"}', self.clock.now())
+                )
+                return
+            index = progress["next"]
+            if chunk is None or chunk[0] != index // CHUNK:
+                chunk = (index // CHUNK, self._chunk(step.record.arn, index // CHUNK))
+            text, size = chunk[1][index % CHUNK]
+            progress["next"] = index + 1
+            started += 1
+            self._start_child(step, index, text, size)
+        idle = progress["status"] == "RUNNING" and not progress["running"]
+        if idle and progress["next"] >= progress["total"]:
+            self._finish(step)
+
+    def _chunk(self, arn: str, number: int) -> list[Any]:
+        with self.store.documents(NAMESPACE) as docs:
+            raw = docs.get(_chunk_key(arn, number))
+        return orjson.loads(raw) if raw else []
+
+    def _start_child(self, step: _Step, index: int, text: str, size: int) -> None:
+        run = step.record.arn
+        now = self.clock.now()
+        arn = child_arn(run, index)
+        record = ExecutionRecord(
+            arn=arn,
+            state_machine_arn=child_machine_arn(run),
+            name=arn.rsplit(":", 1)[-1],
+            status="RUNNING",
+            input=text,
+            start_date=now,
+            definition_key=definition_key(step.request["spec"]["processor_definition"]),
+            map_run_arn=run,
+        )
+        stored, _ = self.store.create_execution(record, WorkItem(arn, "start", b"{}", now))
+        assert step.progress is not None
+        if stored.status == "RUNNING":
+            step.progress["running"][arn] = [index, size]
+        else:  # created by a step that did not commit, and already ended
+            self._count(step, stored.status, size)
+
+    def _count(self, step: _Step, status: str, size: int) -> None:
+        progress = step.progress
+        assert progress is not None
+        counted = _STATUS_COUNTS.get(status, "failed")
+        progress[f"items_{counted}"] += size
+        progress[f"executions_{counted}"] += 1
+        self._check_threshold(step)
+
+    def _check_threshold(self, step: _Step) -> None:
+        progress = step.progress
+        assert progress is not None
+        failed = sum(progress[f"items_{k}"] for k in ("failed", "timed_out", "aborted"))
+        if progress["status"] == "RUNNING" and threshold_exceeded(
+            failed,
+            progress["items"],
+            progress["tolerated_count"],
+            progress["tolerated_percentage"],
+        ):
+            self._end(step, "FAILED", THRESHOLD_EXCEEDED, THRESHOLD_CAUSE)
+
+    # ----------------------------------------------------------------- the end
+
+    def _finish(self, step: _Step) -> None:
+        try:
+            output = self._output(step)
+        except MapRunFailure as failure:
+            self._end(step, "FAILED", failure.error, failure.cause)
+            return
+        self._end(step, "SUCCEEDED", None, None, output)
+
+    def _output(self, step: _Step) -> JSON:
+        progress = step.progress
+        assert progress is not None
+        run = step.record.arn
+        children = []
+        for index in range(progress["next"]):
+            child = self.store.get_execution(child_arn(run, index))
+            if child is not None:
+                children.append(_child_result(child))
+        output = map_output(self.integrations, step.request["spec"], run, children)
+        if step.request["spec"].get("writer"):
+            progress["results_written"] = len(children)
+        return output
+
+    def _end(
+        self,
+        step: _Step,
+        status: str,
+        error: str | None,
+        cause: str | None,
+        output: JSON = None,
+    ) -> None:
+        progress = step.progress
+        assert progress is not None
+        now = self.clock.now()
+        if status == "FAILED" and step.request["spec"].get("writer") and progress["total"]:
+            with contextlib.suppress(MapRunFailure):  # the run fails with its own error anyway
+                self._output(step)
+        for arn in progress["running"]:
+            stop = ev.StopRequested("States.Aborted", "The Map Run was stopped.")
+            step.items.append(WorkItem(arn, "event", encode_event(stop), now))
+        progress["executions_aborted"] += len(progress["running"])
+        progress["items_aborted"] += sum(size for _, size in progress["running"].values())
+        progress["running"] = {}
+        progress["status"] = status
+        progress["error"], progress["cause"] = error, cause
+        if status != "ABORTED":
+            ended = ev.MapRunEnded(0, 0, status, output, error, cause)
+            self._tell_parent(step, ended, now)
+
+    def _tell_parent(self, step: _Step, event: Any, now: float) -> None:
+        request = step.request
+        event = replace(event, frame=request["frame"], seq=request["seq"])
+        step.items.append(WorkItem(request["parent"], "event", encode_event(event), now))
+
+
+_COUNTED: Final = ("succeeded", "failed", "timed_out", "aborted")
+_STATUS_COUNTS: Final = {
+    "SUCCEEDED": "succeeded",
+    "FAILED": "failed",
+    "TIMED_OUT": "timed_out",
+    "ABORTED": "aborted",
+}
+
+
+def _chunk_key(arn: str, number: int) -> str:
+    return f"{arn}/{number:08d}"
+
+
+def _child_result(child: ExecutionRecord) -> ChildResult:
+    return ChildResult(
+        arn=child.arn,
+        name=child.name,
+        state_machine_arn=child.state_machine_arn,
+        status=child.status,
+        input=child.input,
+        start=child.start_date,
+        stop=child.stop_date,
+        output=child.output,
+        error=child.error,
+        cause=child.cause,
+    )
+
+
+def counts(progress: dict[str, Any] | None, kind: str) -> dict[str, int]:
+    """DescribeMapRun's ``itemCounts`` (kind "items") or ``executionCounts``."""
+    if progress is None:
+        zero = dict.fromkeys(
+            ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total"), 0
+        )
+        return {**zero, "resultsWritten": 0, "failuresNotRedrivable": 0, "pendingRedrive": 0}
+    total = progress["items"] if kind == "items" else progress["total"]
+    running = progress["running"].values()
+    now_running = sum(size for _, size in running) if kind == "items" else len(progress["running"])
+    done = sum(progress[f"{kind}_{k}"] for k in _COUNTED)
+    written = progress.get("results_written", 0)
+    return {
+        "pending": max(0, total - done - now_running),
+        "running": now_running,
+        "succeeded": progress[f"{kind}_succeeded"],
+        "failed": progress[f"{kind}_failed"],
+        "timedOut": progress[f"{kind}_timed_out"],
+        "aborted": progress[f"{kind}_aborted"],
+        "total": total,
+        "resultsWritten": written if kind == "executions" else _items_written(progress),
+        "failuresNotRedrivable": 0,
+        "pendingRedrive": 0,
+    }
+
+
+def _items_written(progress: dict[str, Any]) -> int:
+    return progress["items"] if progress.get("results_written") else 0

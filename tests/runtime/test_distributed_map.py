@@ -1,0 +1,437 @@
+"""Distributed Map through the Python API (``stepwell.run``): the parent's events (B5,
+A5 chaining, B6 legacy Iterator), ItemReader (Developer Guide, "ItemReader (Map)"),
+ItemBatcher ("ItemBatcher (Map)"), ResultWriter ("ResultWriter (Map)"), tolerated
+failures and ``States.ItemReaderFailed`` (B5 messages)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import stepwell
+from stepwell.integrations.services import Services
+from stepwell.language.validation import validate_definition
+from stepwell.runtime.map_items import child_inputs, parse_csv, threshold_exceeded
+
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+
+
+def processor(states: dict[str, Any] | None = None, key: str = "ItemProcessor") -> dict[str, Any]:
+    return {
+        key: {
+            "ProcessorConfig": DISTRIBUTED,
+            "StartAt": "P",
+            "States": states or {"P": {"Type": "Pass", "End": True}},
+        }
+    }
+
+
+def machine(**fields: Any) -> dict[str, Any]:
+    key = fields.pop("key", "ItemProcessor")
+    states = fields.pop("states", None)
+    body = {"Type": "Map", **processor(states, key), "End": True, **fields}
+    return {"StartAt": "M", "States": {"M": body}}
+
+
+def reader(key: str, **config: Any) -> dict[str, Any]:
+    return {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": config,
+        "Parameters": {"Bucket": "data", "Key": key},
+    }
+
+
+@pytest.fixture
+def services() -> Services:
+    services = Services()
+    services.s3.create_bucket(Bucket="data")
+    return services
+
+
+def put(services: Services, key: str, body: str) -> None:
+    services.s3.put_object(Bucket="data", Key=key, Body=body)
+
+
+def chain(result: stepwell.ExecutionResult) -> list[tuple[int, int, str]]:
+    return [(e["id"], e["previousEventId"], e["type"]) for e in result.history]
+
+
+# --------------------------------------------------------------------- B5, B6, A5
+
+
+@pytest.mark.parametrize("key", ["ItemProcessor", "Iterator"])  # B6: legacy Iterator
+def test_b5_parent_history_has_map_run_events_and_no_iterations(key: str) -> None:
+    result = stepwell.run(machine(key=key), [1, 2, 3])
+    assert result.status == "SUCCEEDED"
+    assert result.output == [1, 2, 3]
+    # A5: MapRunStarted <- MapStateStarted, MapRunSucceeded <- MapRunStarted,
+    # MapStateSucceeded and MapStateExited <- MapRunSucceeded.
+    assert chain(result) == [
+        (1, 0, "ExecutionStarted"),
+        (2, 1, "MapStateEntered"),
+        (3, 2, "MapStateStarted"),
+        (4, 3, "MapRunStarted"),
+        (5, 4, "MapRunSucceeded"),
+        (6, 5, "MapStateSucceeded"),
+        (7, 5, "MapStateExited"),
+        (8, 7, "ExecutionSucceeded"),
+    ]
+    assert result.history[2]["mapStateStartedEventDetails"] == {"length": 3}
+    run_arn = result.history[3]["mapRunStartedEventDetails"]["mapRunArn"]
+    region, account, resource, machine_label, run_id = run_arn.split(":")[3:]
+    assert (region, account, resource) == ("us-east-1", "123456789012", "mapRun")
+    name, label = machine_label.split("/")
+    assert name == "machine" and len(label) == 36 and len(run_id) == 36
+
+
+def test_b5_a_label_names_the_map_run() -> None:
+    result = stepwell.run(machine(Label="Rows"), [1])
+    run_arn = result.history[3]["mapRunStartedEventDetails"]["mapRunArn"]
+    assert ":mapRun:machine/Rows:" in run_arn
+
+
+def test_b6_iterator_processor_config_is_valid() -> None:
+    diagnostics = validate_definition(json.dumps(machine(key="Iterator")))
+    assert [d for d in diagnostics if d.severity == "ERROR"] == []
+
+
+def test_items_path_and_item_selector_with_the_map_context() -> None:
+    definition = machine(
+        ItemsPath="$.rows",
+        ItemSelector={"value.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index", "k.$": "$.k"},
+    )
+    result = stepwell.run(definition, {"rows": ["a", "b"], "k": 7})
+    assert result.output == [
+        {"value": "a", "index": 0, "k": 7},
+        {"value": "b", "index": 1, "k": 7},
+    ]
+
+
+def test_jsonata_distributed_map() -> None:
+    definition = machine(Items="{% $states.input.xs %}", QueryLanguage="JSONata")
+    definition["QueryLanguage"] = "JSONata"
+    del definition["States"]["M"]["QueryLanguage"]
+    result = stepwell.run(definition, {"xs": [4, 5]})
+    assert result.status == "SUCCEEDED" and result.output == [4, 5]
+
+
+# --------------------------------------------------------------------- ItemReader
+
+
+@pytest.mark.parametrize(
+    ("body", "config", "items"),
+    [
+        (
+            "id,name\n1,a\n2,b\n",
+            {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+            [
+                {"id": "1", "name": "a"},
+                {"id": "2", "name": "b"},
+            ],
+        ),
+        (
+            "1;a\n",
+            {
+                "InputType": "CSV",
+                "CSVHeaderLocation": "GIVEN",
+                "CSVHeaders": ["x", "y"],
+                "CSVDelimiter": "SEMICOLON",
+            },
+            [{"x": "1", "y": "a"}],
+        ),
+        ('[{"a": 1}, 2]', {"InputType": "JSON"}, [{"a": 1}, 2]),
+        ("[1, 2, 3]", {}, [1, 2, 3]),
+        ('{"a": 1}\n\n{"a": 2}\n', {"InputType": "JSONL"}, [{"a": 1}, {"a": 2}]),
+        ("[1, 2, 3]", {"InputType": "JSON", "MaxItems": 2}, [1, 2]),
+    ],
+)
+def test_item_reader_get_object(
+    services: Services, body: str, config: dict[str, Any], items: list[Any]
+) -> None:
+    put(services, "in", body)
+    result = stepwell.run(machine(ItemReader=reader("in", **config)), services=services)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == items
+    assert result.history[2]["mapStateStartedEventDetails"] == {"length": len(items)}
+
+
+def test_item_reader_max_items_path(services: Services) -> None:
+    put(services, "in", "[1, 2, 3]")
+    item_reader = reader("in", InputType="JSON", MaxItemsPath="$.n")
+    result = stepwell.run(machine(ItemReader=item_reader), {"n": 1}, services=services)
+    assert result.output == [1]
+
+
+def test_item_reader_list_objects_v2(services: Services) -> None:
+    for key in ("logs/a", "logs/b", "other"):
+        put(services, key, "x" * len(key))
+    item_reader = {
+        "Resource": "arn:aws:states:::s3:listObjectsV2",
+        "Parameters": {"Bucket": "data", "Prefix": "logs/"},
+    }
+    result = stepwell.run(machine(ItemReader=item_reader), services=services)
+    assert [(i["Key"], i["Size"]) for i in result.output] == [("logs/a", 6), ("logs/b", 6)]
+    assert set(result.output[0]) == {"Etag", "Key", "LastModified", "Size", "StorageClass"}
+    assert isinstance(result.output[0]["LastModified"], int)
+
+
+def test_item_reader_list_objects_v2_pages(services: Services) -> None:
+    for index in range(5):
+        put(services, f"k{index}", "x")
+    item_reader = {
+        "Resource": "arn:aws:states:::s3:listObjectsV2",
+        "Parameters": {"Bucket": "data", "MaxKeys": 2},
+    }
+    result = stepwell.run(machine(ItemReader=item_reader), services=services)
+    assert [i["Key"] for i in result.output] == [f"k{i}" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("body", "config", "cause"),
+    [
+        ("a,a\n1,2\n", {"InputType": "CSV"}, "CSV headers cannot contain duplicates."),
+        ('{"a": 1}', {"InputType": "JSON"}, "Attempting to map over non-iterable node."),
+        ("[1]", {"InputType": "JSON", "MaxItems": 0}, "field MaxItems must be positive"),
+    ],
+)
+def test_b5_item_reader_failed(
+    services: Services, body: str, config: dict[str, Any], cause: str
+) -> None:
+    put(services, "in", body)
+    result = stepwell.run(machine(ItemReader=reader("in", **config)), services=services)
+    assert (result.status, result.error, result.cause) == (
+        "FAILED",
+        "States.ItemReaderFailed",
+        cause,
+    )
+    types = [t for _, _, t in chain(result)]
+    assert types == [
+        "ExecutionStarted",
+        "MapStateEntered",
+        "MapStateStarted",
+        "MapRunStarted",
+        "MapRunFailed",
+        "MapStateFailed",
+        "ExecutionFailed",
+    ]
+    assert result.history[4]["mapRunFailedEventDetails"] == {
+        "error": "States.ItemReaderFailed",
+        "cause": cause,
+    }
+
+
+def test_item_reader_missing_object_fails_the_reader(services: Services) -> None:
+    result = stepwell.run(machine(ItemReader=reader("missing")), services=services)
+    assert result.error == "States.ItemReaderFailed"
+    assert "NoSuchKey" in (result.cause or "")
+
+
+def test_csv_rows_shorter_than_the_headers_keep_what_they_have() -> None:
+    assert parse_csv("a,b\n1\n\n", {}) == [{"a": "1"}]
+
+
+# --------------------------------------------------------------------- ItemBatcher
+
+
+@pytest.mark.parametrize(
+    ("batcher", "sizes"),
+    [
+        ({"MaxItemsPerBatch": 2}, [2, 2, 1]),
+        ({"MaxItemsPerBatch": 10}, [5]),
+        ({"MaxInputBytesPerBatch": 16}, [2, 2, 1]),  # {"Items":[1,2]} is 15 bytes
+        ({"MaxItemsPerBatch": 1, "MaxInputBytesPerBatch": 1000}, [1, 1, 1, 1, 1]),
+    ],
+)
+def test_item_batcher_sizes(batcher: dict[str, Any], sizes: list[int]) -> None:
+    batches = child_inputs([1, 2, 3, 4, 5], {"batcher": batcher})
+    assert [n for _, n in batches] == sizes
+    assert [item for batch, _ in batches for item in batch["Items"]] == [1, 2, 3, 4, 5]
+
+
+def test_item_batcher_batch_input_reaches_each_child() -> None:
+    definition = machine(
+        ItemBatcher={"MaxItemsPerBatch": 2, "BatchInput": {"run.$": "$.run"}},
+        ItemsPath="$.xs",
+    )
+    result = stepwell.run(definition, {"run": "r1", "xs": [1, 2, 3]})
+    assert result.output == [
+        {"BatchInput": {"run": "r1"}, "Items": [1, 2]},
+        {"BatchInput": {"run": "r1"}, "Items": [3]},
+    ]
+    assert result.history[2]["mapStateStartedEventDetails"] == {"length": 3}
+
+
+# --------------------------------------------------------------------- failures
+
+
+def failing(event: Any) -> Any:
+    if event < 0:
+        raise ValueError("negative")
+    return event * 10
+
+
+TASK = {"P": {"Type": "Task", "Resource": FN + "failing", "End": True}}
+
+
+@pytest.mark.parametrize(
+    ("fields", "items", "status"),
+    [
+        ({}, [1, -1], "FAILED"),
+        ({"ToleratedFailureCount": 1}, [1, -1, 2], "SUCCEEDED"),
+        ({"ToleratedFailureCount": 1}, [-1, -2, 2], "FAILED"),
+        ({"ToleratedFailurePercentage": 50}, [-1, 2], "SUCCEEDED"),
+        ({"ToleratedFailurePercentage": 49}, [-1, 2], "FAILED"),
+    ],
+)
+def test_tolerated_failures(fields: dict[str, Any], items: list[int], status: str) -> None:
+    result = stepwell.run(machine(states=TASK, **fields), items, functions={"failing": failing})
+    assert result.status == status
+    if status == "FAILED":
+        assert result.error == "States.ExceedToleratedFailureThreshold"
+        assert result.cause == "The specified tolerated failure threshold was exceeded"
+        assert [t for _, _, t in chain(result)][-3:] == [
+            "MapRunFailed",
+            "MapStateFailed",
+            "ExecutionFailed",
+        ]
+    else:
+        failed = [r for r in result.output if isinstance(r, dict)]
+        assert failed and failed[0]["Error"] == "ValueError"
+
+
+def test_a_failed_map_run_is_caught() -> None:
+    definition = machine(states=TASK)
+    body = definition["States"]["M"]
+    del body["End"]
+    body["Next"] = "Done"
+    body["Catch"] = [{"ErrorEquals": ["States.ALL"], "Next": "Done"}]
+    definition["States"]["Done"] = {"Type": "Pass", "End": True}
+    result = stepwell.run(definition, [-1], functions={"failing": failing})
+    assert result.status == "SUCCEEDED"
+    assert result.output["Error"] == "States.ExceedToleratedFailureThreshold"
+    # (B1's MapStateExited after a Catch is the interpreter's, as for any Map.)
+    assert [t for _, _, t in chain(result)][4:6] == ["MapRunFailed", "MapStateFailed"]
+
+
+@pytest.mark.parametrize(
+    ("failed", "total", "count", "percentage", "exceeded"),
+    [
+        (0, 5, None, None, False),
+        (1, 5, None, None, True),
+        (2, 5, 2, None, False),
+        (3, 5, 2, None, True),
+        (1, 4, None, 25, False),
+        (2, 4, None, 25, True),
+        (1, 0, None, 10, True),
+    ],
+)
+def test_threshold(
+    failed: int, total: int, count: int | None, percentage: float | None, exceeded: bool
+) -> None:
+    assert threshold_exceeded(failed, total, count, percentage) is exceeded
+
+
+# --------------------------------------------------------------------- ResultWriter
+
+
+def read_json(services: Services, key: str) -> Any:
+    return json.loads(services.s3.get_object(Bucket="data", Key=key)["Body"].read())
+
+
+def test_result_writer_writes_manifest_and_result_files(services: Services) -> None:
+    writer = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "data", "Prefix": "results"},
+    }
+    definition = machine(states=TASK, ResultWriter=writer, ToleratedFailureCount=5)
+    result = stepwell.run(definition, [1, -1, 2], functions={"failing": failing}, services=services)
+    assert result.status == "SUCCEEDED"
+    run_arn = result.output["MapRunArn"]
+    run_id = run_arn.rsplit(":", 1)[-1]
+    assert result.output == {
+        "MapRunArn": run_arn,
+        "ResultWriterDetails": {"Bucket": "data", "Key": f"results/{run_id}/manifest.json"},
+    }
+    manifest = read_json(services, f"results/{run_id}/manifest.json")
+    assert manifest["DestinationBucket"] == "data" and manifest["MapRunArn"] == run_arn
+    files = manifest["ResultFiles"]
+    assert files["PENDING"] == []
+    assert [f["Key"] for f in files["SUCCEEDED"]] == [f"results/{run_id}/SUCCEEDED_0.json"]
+    assert [f["Key"] for f in files["FAILED"]] == [f"results/{run_id}/FAILED_0.json"]
+    succeeded = read_json(services, files["SUCCEEDED"][0]["Key"])
+    assert [json.loads(e["Output"]) for e in succeeded] == [10, 20]
+    assert [e["Input"] for e in succeeded] == ["1", "2"]
+    assert {e["Status"] for e in succeeded} == {"SUCCEEDED"}
+    assert files["SUCCEEDED"][0]["Size"] == len(
+        services.s3.get_object(Bucket="data", Key=files["SUCCEEDED"][0]["Key"])["Body"].read()
+    )
+    [failure] = read_json(services, files["FAILED"][0]["Key"])
+    assert failure["Status"] == "FAILED" and failure["Error"] == "ValueError"
+    assert ":execution:machine/" in failure["ExecutionArn"]
+    assert failure["StateMachineArn"] == failure["ExecutionArn"].rsplit(":", 1)[0].replace(
+        ":execution:", ":stateMachine:"
+    )
+
+
+def test_result_writer_to_a_missing_bucket_fails_the_run() -> None:
+    writer = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "nobucket", "Prefix": "p"},
+    }
+    result = stepwell.run(machine(ResultWriter=writer), [1])
+    assert result.error == "States.ResultWriterFailed"
+    assert "NoSuchBucket" in (result.cause or "")
+
+
+# --------------------------------------------------------------------- field errors
+
+
+@pytest.mark.parametrize(
+    ("fields", "given", "cause_part"),
+    [
+        ({}, {"not": "a list"}, "Map state input must be an array"),
+        ({"ItemsPath": "$.xs"}, {"xs": 1}, "The path must point to a JSON array"),
+        (
+            {"MaxConcurrencyPath": "$.n", "ItemsPath": "$.xs"},
+            {"n": -1, "xs": []},
+            "is not a non-negative integer",
+        ),
+        (
+            {"ToleratedFailurePercentagePath": "$.p", "ItemsPath": "$.xs"},
+            {"p": 101, "xs": []},
+            "is not between 0 and 100",
+        ),
+    ],
+)
+def test_field_errors_fail_the_state(fields: dict[str, Any], given: Any, cause_part: str) -> None:
+    result = stepwell.run(machine(**fields), given)
+    assert result.status == "FAILED"
+    assert cause_part in (result.cause or "")
+    assert "MapRunStarted" not in [t for _, _, t in chain(result)]
+
+
+@pytest.mark.parametrize(
+    ("body", "config", "cause_part"),
+    [
+        ("{not json\n", {"InputType": "JSONL"}, "Invalid JSON line"),
+        ("[1,", {"InputType": "JSON"}, "Invalid JSON"),
+        ("x", {"InputType": "PARQUET"}, "InputType PARQUET is not supported."),
+    ],
+)
+def test_item_reader_bad_objects(
+    services: Services, body: str, config: dict[str, Any], cause_part: str
+) -> None:
+    put(services, "in", body)
+    result = stepwell.run(machine(ItemReader=reader("in", **config)), services=services)
+    assert result.error == "States.ItemReaderFailed"
+    assert cause_part in (result.cause or "")
+
+
+def test_an_unknown_item_reader_resource_fails_the_reader(services: Services) -> None:
+    item_reader = {"Resource": "arn:aws:states:::s3:headObject", "Parameters": {}}
+    result = stepwell.run(machine(ItemReader=item_reader), services=services)
+    assert result.error == "States.ItemReaderFailed"
+    assert "arn:aws:states:::s3:headObject" in (result.cause or "")

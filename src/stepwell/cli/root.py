@@ -20,11 +20,13 @@ from stepwell.cli.machines import create, delete, list_machines, update
 from stepwell.cli.output import CommandError, print_error
 from stepwell.cli.schedules import schedules
 from stepwell.cli.server import serve, worker
+from stepwell.cli.up import up
 
 _COMMANDS = (
     run_command,
     validate,
     serve,
+    up,
     worker,
     create,
     update,

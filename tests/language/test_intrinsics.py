@@ -244,8 +244,6 @@ def test_math_random_with_a_seed_is_deterministic() -> None:
 RUNTIME_FAILURES: list[tuple[str, Any, str]] = [
     ("States.Format($.t, 1)", {"t": 5}, "The format template must be a string, not number"),
     ("States.Format($.t, 1)", {"t": "{} {}"}, "has 2 '{}' but 1 arguments"),
-    ("States.Format('{}', $.v)", {"v": [1]}, "must be strings, numbers, booleans or null"),
-    ("States.Format('{}', $.v)", {"v": {"a": 1}}, "must be strings, numbers, booleans or null"),
     ("States.StringToJson($.s)", {"s": 5}, "must be a string, not number"),
     ("States.StringToJson($.s)", {"s": "{nope"}, "not valid JSON"),
     ("States.StringToJson($.s)", {"s": "NaN"}, "not valid JSON"),
@@ -278,10 +276,9 @@ RUNTIME_FAILURES: list[tuple[str, Any, str]] = [
     ("States.JsonMerge($.a, $.b, false)", {"a": [], "b": {}}, "first argument must be an object"),
     ("States.JsonMerge($.a, $.b, false)", {"a": {}, "b": 1}, "second argument must be an object"),
     ("States.MathRandom(5, 5)", {}, "The end must be greater than the start"),
-    ("States.MathRandom(1, 'x')", {}, "The end must be an integer"),
+    ("States.MathRandom(1, 'x')", {}, "The end must be a number"),
     ("States.MathRandom(1, 9, 0.5)", {}, "The seed must be an integer"),
-    ("States.MathAdd(1.5, 1)", {}, "must be an integer, not 1.5"),
-    ("States.MathAdd(1, null)", {}, "must be an integer, not null"),
+    ("States.MathAdd(1, null)", {}, "must be a number, not null"),
     ("States.StringSplit(1, ',')", {}, "The first argument must be a string"),
     ("States.StringSplit('a', $.d)", {"d": [","]}, "The delimiter must be a string"),
 ]

@@ -549,11 +549,12 @@ def test_runtime_error_inside_a_template_names_the_field() -> None:
     "value",
     [" {% $x %}", "{% $x %} ", "{% $x", "$x %}", {"a": ["  {% 1 %}  "]}],
 )
-def test_improperly_opened_or_closed_expressions_are_rejected(value: Any) -> None:
-    # TRANSFORMING: "Improperly opening or closing the expression will result in a
-    # validation error."
-    with pytest.raises(ExpressionSyntaxError, match="must start with '\\{%' and end with '%}'"):
-        compile_jsonata_template(value, "Output")
+def test_improperly_opened_or_closed_expressions_are_literals_h1(value: Any) -> None:
+    # aws-behaviour.md H1: the Developer Guide speaks of a validation error, but AWS
+    # creates the machine and treats such strings as plain literals.
+    template = compile_jsonata_template(value, "Output")
+    assert template.is_static
+    assert template.evaluate({"input": {}}, EvalContext()) == value
 
 
 def test_syntax_error_in_a_template_names_the_field() -> None:

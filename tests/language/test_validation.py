@@ -405,19 +405,19 @@ CASES = [
     pytest.param(
         one({"Type": "Pass", "End": True, "Parameters": {"a.$": "x"}}),
         SCHEMA,
-        "/States/A/Parameters/a.$",
+        "/States/A/Parameters",  # K17: the template, not the field
         id="template-bad-path",
     ),
     pytest.param(
         one({"Type": "Pass", "End": True, "Parameters": {"a": [{"b.$": 1}]}}),
         SCHEMA,
-        "/States/A/Parameters/a/0/b.$",
+        "/States/A/Parameters",  # K17
         id="template-nested-non-string",
     ),
     pytest.param(
         one({"Type": "Pass", "End": True, "Parameters": {"a.$": "States.Nope("}}),
         SCHEMA,
-        "/States/A/Parameters/a.$",
+        "/States/A/Parameters",  # K17: the template, not the field
         id="template-bad-intrinsic",
     ),
     pytest.param(
@@ -441,7 +441,7 @@ CASES = [
     pytest.param(
         one({"Type": "Pass", "End": True, "Assign": {"v.$": "$$$"}}),
         SCHEMA,
-        "/States/A/Assign/v.$",
+        "/States/A/Assign",  # K17
         id="assign-bad-path",
     ),
     pytest.param(
@@ -477,8 +477,8 @@ CASES = [
     ),
     pytest.param(
         jsonata({"Type": "Pass", "End": True, "Output": " {% 1 %}"}),
-        SCHEMA,
-        "/States/A/Output",
+        None,  # H1: a plain literal, creation succeeds
+        None,
         id="jsonata-malformed-template",
     ),
     pytest.param(
@@ -549,7 +549,7 @@ CASES = [
     pytest.param(
         one(task(Credentials={"RoleArn.$": "bad"})),
         SCHEMA,
-        "/States/A/Credentials/RoleArn.$",
+        "/States/A/Credentials",  # K17
         id="task-credentials-template",
     ),
     # --- Retry and Catch ---
@@ -664,7 +664,7 @@ CASES = [
     pytest.param(
         one(task(Catch=[{"ErrorEquals": ["X"], "Next": "A", "Assign": {"a.$": "?"}}])),
         SCHEMA,
-        "/States/A/Catch/0/Assign/a.$",
+        "/States/A/Catch/0/Assign",  # K17
         id="catch-assign-bad",
     ),
     pytest.param(
@@ -918,7 +918,7 @@ CASES = [
     pytest.param(
         one(map_state(ItemSelector={"a.$": "?"})),
         SCHEMA,
-        "/States/A/ItemSelector/a.$",
+        "/States/A/ItemSelector",  # K17
         id="map-selector-bad",
     ),
     pytest.param(
@@ -1145,7 +1145,7 @@ CASES = [
     pytest.param(
         choice({"Variable": "$.a", "IsNull": True, "Next": "B", "Assign": {"x.$": "y"}}),
         SCHEMA,
-        "/States/A/Choices/0/Assign/x.$",
+        "/States/A/Choices/0/Assign",  # K17
         id="choice-rule-assign-bad",
     ),
     pytest.param(

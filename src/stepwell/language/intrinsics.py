@@ -25,6 +25,7 @@ import binascii
 import functools
 import hashlib
 import json
+import math
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -117,12 +118,26 @@ def _type_name(value: JSON) -> str:
 
 
 def _natural_string(value: JSON) -> str:
-    """How States.Format shows a value: strings bare, others as JSON scalars."""
+    """How States.Format shows a value (E3): strings bare, scalars as JSON, objects and
+    arrays as Java's ``toString`` writes maps and lists: ``{Arg1=1, Arg2=[]}``, ``[a, b]``,
+    in the value's own key order, nested alike, strings inside them bare too."""
     if isinstance(value, str):
         return value
-    if isinstance(value, list | dict):
-        raise _Failure("States.Format arguments must be strings, numbers, booleans or null")
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_natural_string(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_natural_string(item) for item in value) + "]"
     return compact_json(value)
+
+
+def _rounded(value: JSON, what: str) -> int:
+    """A number rounded half up to an integer, as Java's ``Math.round`` (``floor(x + 0.5)``):
+    States.MathAdd and States.MathRandom accept non-integer arguments (E1, E2)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return math.floor(value + 0.5)
+    raise _Failure(f"{what} must be a number, not {compact_json(value)}")
 
 
 # --------------------------------------------------------------------------- the functions
@@ -149,6 +164,8 @@ def _format(args: Sequence[JSON], ctx: EvalContext) -> JSON:
 
 def _string_to_json(args: Sequence[JSON], ctx: EvalContext) -> JSON:
     text = _string(args[0], "The argument")
+    if not text.strip():
+        return None  # E4: blank text is null on AWS, not a parse error
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
@@ -247,9 +264,10 @@ def _json_merge(args: Sequence[JSON], ctx: EvalContext) -> JSON:
 
 
 def _math_random(args: Sequence[JSON], ctx: EvalContext) -> JSON:
-    """An integer in [start, end); the same seed always gives the same number."""
-    start = _integer(args[0], "The start")
-    end = _integer(args[1], "The end")
+    """An integer in [start, end); the same seed always gives the same number. Bounds are
+    rounded half up first (E2: ``States.MathRandom(12.5, 44.51)`` returns an integer)."""
+    start = _rounded(args[0], "The start")
+    end = _rounded(args[1], "The end")
     if end <= start:
         raise _Failure("The end must be greater than the start")
     if len(args) == 3:
@@ -258,7 +276,8 @@ def _math_random(args: Sequence[JSON], ctx: EvalContext) -> JSON:
 
 
 def _math_add(args: Sequence[JSON], ctx: EvalContext) -> JSON:
-    return _integer(args[0], "The first argument") + _integer(args[1], "The second argument")
+    """E1: each argument is rounded half up before adding (1.49 + 1.5 = 3, -0.5 + 0.5 = 1)."""
+    return _rounded(args[0], "The first argument") + _rounded(args[1], "The second argument")
 
 
 def _string_split(args: Sequence[JSON], ctx: EvalContext) -> JSON:

@@ -315,8 +315,7 @@ def _compile_node(value: JSON, path: str) -> _Evaluator | None:
 
 def _compile_string(value: str, path: str) -> _Evaluator | None:
     if not is_jsonata_template(value):
-        _reject_malformed_template(value, path)
-        return None
+        return None  # H1: " {% x %} ", "$.x", "States.Format(...)" are plain literals
     text = value[len(_OPEN) : -len(_CLOSE)].strip()  # AWS quotes it trimmed in causes
     try:
         expression = compile_jsonata(text)
@@ -324,18 +323,6 @@ def _compile_string(value: str, path: str) -> _Evaluator | None:
         where = f" in the field '{path}'" if path else ""
         raise ExpressionSyntaxError(f"{error.message}{where}", text, error.position) from None
     return _expression_evaluator(expression, path)
-
-
-def _reject_malformed_template(value: str, path: str) -> None:
-    stripped = value.strip()
-    if stripped.startswith(_OPEN) or stripped.endswith(_CLOSE):
-        where = f" in the field '{path}'" if path else ""
-        raise ExpressionSyntaxError(
-            f"A JSONata expression{where} must start with '{{%' and end with '%}}',"
-            " with no spaces before or after",
-            value,
-            0,
-        )
 
 
 def _expression_evaluator(expression: JsonataExpression, path: str) -> _Evaluator:

@@ -8,7 +8,8 @@ intrinsic each one replaces ("Intrinsic functions for JSONPath states").
   last one possibly shorter. ``size`` must be a positive integer.
 * ``$range(start, end, step)`` - ``States.ArrayRange``: ``start`` to ``end`` inclusive by
   ``step`` (negative steps count down); ``step`` must not be 0; at most 1,000 items (the
-  limit the guide states for ``States.ArrayRange``, assumed to carry over).
+  limit the guide states for ``States.ArrayRange``, assumed to carry over). A range of one
+  value is that value, not an array (aws-behaviour.md E5: ``$range(1, 9, 9)`` is ``1``).
 * ``$hash(value, algorithm)`` - ``States.Hash``: lowercase hex digest of a string of at most
   10,000 characters (the ``States.Hash`` limit) with ``MD5``, ``SHA-1``, ``SHA-256``,
   ``SHA-384`` or ``SHA-512``.
@@ -137,7 +138,9 @@ def range_(*args: JSON) -> JSON:
     count = max(0, (end - start) // step + 1)
     if count > MAX_RANGE_ITEMS:
         _fail("range", f"the range has {count} items; at most {MAX_RANGE_ITEMS} are allowed")
-    return list(range(start, end + (1 if step > 0 else -1), step))
+    values = list(range(start, end + (1 if step > 0 else -1), step))
+    # E5: a JSONata sequence of one value collapses to that value: $range(1, 9, 9) is 1.
+    return values[0] if len(values) == 1 else values
 
 
 def hash_(*args: JSON) -> JSON:

@@ -12,6 +12,11 @@ https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-path
   matches; parts of the document that do not fit the path are skipped, so no match is ``[]``.
 * JsonPath functions such as ``length()`` are not supported by Step Functions: AWS reads
   ``$.list.length()`` as a property named ``length()`` (and reports it not found), as here.
+* What AWS accepts in deployed definitions is accepted here too (aws-behaviour.md, F1-F4):
+  a dot before a bracket (``$.[0]``, ``$.abc.['def ghi']``, ``$.[?(@.OU > 0)]``) means the
+  bracket alone; whitespace around a path is trimmed; a quoted bracket name is taken
+  literally, backslashes included; and a bare word in a filter is a string (see
+  ``jsonpath_filters``, which holds the filter grammar and its Jayway semantics).
 
 Design: the parser turns a path into a tuple of small immutable steps, then ``compile_path``
 builds one closure for ``get``. The common definite shapes (``$``, ``$.a``, ``$.a.b.c``)
@@ -28,12 +33,13 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 import orjson
 
 from stepwell.language.errors import RESULT_PATH_MATCH_FAILURE, ExpressionSyntaxError, StatesError
 from stepwell.language.evaluation import JSON, EvalContext
+from stepwell.language.jsonpath_filters import MISSING, FilterParser, Operand, Predicate, json_equal
 
 __all__ = [
     "CompiledPath",
@@ -46,12 +52,6 @@ __all__ = [
 
 Root = Literal["data", "context", "variable"]
 Getter = Callable[[JSON, EvalContext], JSON]
-Predicate = Callable[[JSON, JSON], bool]
-"""A filter test: ``predicate(candidate, root)``."""
-Operand = Callable[[JSON, JSON], JSON]
-
-MISSING: Final[Any] = object()
-"""What a filter operand yields when its path finds nothing (distinct from ``null``)."""
 
 
 class PathNotFound(LookupError):
@@ -196,48 +196,11 @@ def _self_and_descendants(node: JSON) -> Iterator[JSON]:
 
 _NAME_STOP: Final = frozenset(".[")
 _FILTER_NAME_STOP: Final = frozenset(".[]()=!<>&|~,'\" \t\r\n")
-_NUMBER: Final = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
 _INTEGER: Final = re.compile(r"-?\d+")
-_WORD: Final = re.compile(r"[A-Za-z_]\w*")
-_REGEX_FLAGS: Final = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
 
-class _Parser:
-    """A hand-written recursive-descent reader for paths and filter expressions."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    # -- helpers
-    def error(self, message: str, position: int | None = None) -> ExpressionSyntaxError:
-        where = self.pos if position is None else position
-        return ExpressionSyntaxError(message, self.text, min(where, len(self.text)))
-
-    def peek(self, offset: int = 0) -> str:
-        index = self.pos + offset
-        return self.text[index] if index < len(self.text) else ""
-
-    def skip_blanks(self) -> None:
-        while self.peek().isspace():
-            self.pos += 1
-
-    def expect(self, char: str) -> None:
-        self.skip_blanks()
-        if self.peek() != char:
-            raise self.error(f"expected '{char}'")
-        self.pos += 1
-
-    def next_is(self, symbol: str) -> bool:
-        """Skip blanks; consume ``symbol`` if it comes next."""
-        self.skip_blanks()
-        if self.text.startswith(symbol, self.pos):
-            self.pos += len(symbol)
-            return True
-        return False
-
-    def at_end(self) -> bool:
-        return self.pos >= len(self.text)
+class _Parser(FilterParser):
+    """A hand-written recursive-descent reader for paths; filters come from FilterParser."""
 
     # -- whole paths
     def parse_path(self) -> tuple[Root, str, tuple[Step, ...]]:
@@ -268,6 +231,10 @@ class _Parser:
             if self.peek() == "." and self.peek(1) == ".":
                 self.pos += 2
                 steps.append(DescendantStep(self.parse_descendant_target(in_filter)))
+            elif self.peek() == "." and self.peek(1) == "[":
+                # F2: Jayway reads "$.[0]" as "$[0]", "$.abc.['def ghi']" as "$.abc['def ghi']"
+                self.pos += 1
+                steps.append(self.parse_bracket())
             elif self.peek() == ".":
                 self.pos += 1
                 steps.append(self.parse_dot_member(in_filter))
@@ -317,12 +284,12 @@ class _Parser:
         return step
 
     def parse_quoted_names(self) -> Step:
-        names = [self.read_string()]
+        names = [self.read_bracket_name()]
         self.skip_blanks()
         while self.peek() == ",":
             self.pos += 1
             self.skip_blanks()
-            names.append(self.read_string())
+            names.append(self.read_bracket_name())
             self.skip_blanks()
         return NameStep(names[0]) if len(names) == 1 else NamesStep(tuple(names))
 
@@ -356,7 +323,10 @@ class _Parser:
             raise self.error("expected an integer")
         return value
 
-    def read_string(self) -> str:
+    def read_bracket_name(self) -> str:
+        """A quoted name in brackets, kept literally (F1): ``$['Test\\""Name"']`` names the
+        key ``Test\\""Name"``. Only a backslash right before the closing quote keeps that
+        quote in the name (``$['it\\'s']`` is ``it's``); every other backslash is literal."""
         quote = self.peek()
         if quote not in ("'", '"'):
             raise self.error("expected a quoted string")
@@ -369,248 +339,23 @@ class _Parser:
             self.pos += 1
             if char == quote:
                 return "".join(chars)
-            if char == "\\" and self.peek() != "":
-                char = self.peek()
+            if char == "\\" and self.peek() == quote:
+                char = quote
                 self.pos += 1
             chars.append(char)
 
-    # -- filter expressions: || over && over ! over comparisons
-    def parse_or(self) -> Predicate:
-        left = self.parse_and()
-        while self.next_is("||"):
-            left = _any_of(left, self.parse_and())
-        return left
+    def path_operand(self, relative: bool) -> Operand:
+        steps = self.parse_steps(in_filter=True)
+        definite = all(isinstance(step, _DEFINITE_STEPS) for step in steps)
 
-    def parse_and(self) -> Predicate:
-        left = self.parse_unary()
-        while self.next_is("&&"):
-            left = _all_of(left, self.parse_unary())
-        return left
+        def evaluate(node: JSON, root: JSON) -> JSON:
+            start = node if relative else root
+            matches = _select_all(steps, start, root)
+            if not definite:
+                return matches
+            return matches[0] if matches else MISSING
 
-    def parse_unary(self) -> Predicate:
-        self.skip_blanks()
-        if self.peek() == "!":
-            self.pos += 1
-            return _negation(self.parse_unary())
-        if self.peek() == "(":
-            self.pos += 1
-            inner = self.parse_or()
-            self.expect(")")
-            return inner
-        return self.parse_comparison()
-
-    def parse_comparison(self) -> Predicate:
-        start = self.pos
-        left, is_path = self.parse_operand()
-        self.skip_blanks()
-        operator = self.read_operator()
-        if operator is None:
-            if not is_path:
-                raise self.error("a filter needs a comparison or a path to test", start)
-            return _existence(left)
-        self.skip_blanks()
-        if operator == "=~":
-            return _regex_match(left, self.read_regex())
-        right, _ = self.parse_operand()
-        return _comparison(_COMPARATORS[operator], left, right)
-
-    def read_operator(self) -> str | None:
-        for symbol in ("==", "!=", "<=", ">=", "=~", "<", ">"):
-            if self.text.startswith(symbol, self.pos):
-                self.pos += len(symbol)
-                return symbol
-        match = _WORD.match(self.text, self.pos)
-        if match is not None and match.group() in ("in", "nin"):
-            self.pos = match.end()
-            return match.group()
-        if match is not None:
-            raise self.error(f"unsupported filter operator '{match.group()}'")
-        return None
-
-    def parse_operand(self) -> tuple[Operand, bool]:
-        self.skip_blanks()
-        char = self.peek()
-        if char == "@":
-            self.pos += 1
-            return _path_operand(self.parse_steps(in_filter=True), relative=True), True
-        if char == "$":
-            self.pos += 1
-            if self.peek() == "$" or self.peek().isalpha():
-                raise self.error("a filter can only refer to '@' or '$'")
-            return _path_operand(self.parse_steps(in_filter=True), relative=False), True
-        value = self.read_literal()
-        return (lambda node, root: value), False
-
-    def read_literal(self) -> JSON:
-        char = self.peek()
-        if char in ("'", '"'):
-            return self.read_string()
-        if char == "[":
-            return self.read_literal_list()
-        number = _NUMBER.match(self.text, self.pos)
-        if number is not None:
-            self.pos = number.end()
-            text = number.group()
-            return float(text) if number.group(1) or number.group(2) else int(text)
-        word = _WORD.match(self.text, self.pos)
-        if word is not None and word.group() in _KEYWORDS:
-            self.pos = word.end()
-            return _KEYWORDS[word.group()]
-        raise self.error("expected a value in the filter")
-
-    def read_literal_list(self) -> list[JSON]:
-        self.pos += 1  # '['
-        items: list[JSON] = []
-        self.skip_blanks()
-        while self.peek() != "]":
-            items.append(self.read_literal())
-            self.skip_blanks()
-            if self.peek() == ",":
-                self.pos += 1
-                self.skip_blanks()
-            elif self.peek() != "]":
-                raise self.error("expected ',' or ']'")
-        self.pos += 1
-        return items
-
-    def read_regex(self) -> re.Pattern[str]:
-        start = self.pos
-        if self.peek() != "/":
-            raise self.error("expected a /regular expression/ after '=~'")
-        self.pos += 1
-        while self.peek() not in ("/", ""):
-            self.pos += 2 if self.peek() == "\\" else 1
-        if self.peek() != "/":
-            raise self.error("unterminated regular expression", start)
-        pattern = self.text[start + 1 : self.pos]
-        self.pos += 1
-        flags = 0
-        while self.peek() in _REGEX_FLAGS:
-            flags |= _REGEX_FLAGS[self.peek()]
-            self.pos += 1
-        try:
-            return re.compile(pattern, flags)
-        except re.error as error:
-            raise self.error(f"invalid regular expression: {error}", start) from None
-
-
-_KEYWORDS: Final[dict[str, JSON]] = {"true": True, "false": False, "null": None}
-
-
-# --------------------------------------------------------------------------- filters
-
-
-def _any_of(left: Predicate, right: Predicate) -> Predicate:
-    return lambda node, root: left(node, root) or right(node, root)
-
-
-def _all_of(left: Predicate, right: Predicate) -> Predicate:
-    return lambda node, root: left(node, root) and right(node, root)
-
-
-def _negation(inner: Predicate) -> Predicate:
-    return lambda node, root: not inner(node, root)
-
-
-def _existence(operand: Operand) -> Predicate:
-    """``[?(@.x)]``: the property is there and not ``null`` (``!@.x`` matches null too)."""
-
-    def test(node: JSON, root: JSON) -> bool:
-        value = operand(node, root)
-        return value is not MISSING and value is not None
-
-    return test
-
-
-def _comparison(compare: Callable[[JSON, JSON], bool], left: Operand, right: Operand) -> Predicate:
-    return lambda node, root: compare(left(node, root), right(node, root))
-
-
-def _regex_match(left: Operand, pattern: re.Pattern[str]) -> Predicate:
-    """Jayway's ``=~`` matches the whole string."""
-
-    def test(node: JSON, root: JSON) -> bool:
-        value = left(node, root)
-        return isinstance(value, str) and pattern.fullmatch(value) is not None
-
-    return test
-
-
-def _path_operand(steps: tuple[Step, ...], relative: bool) -> Operand:
-    definite = all(isinstance(step, _DEFINITE_STEPS) for step in steps)
-
-    def evaluate(node: JSON, root: JSON) -> JSON:
-        start = node if relative else root
-        matches = _select_all(steps, start, root)
-        if not definite:
-            return matches
-        return matches[0] if matches else MISSING
-
-    return evaluate
-
-
-def _is_number(value: JSON) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def json_equal(left: JSON, right: JSON) -> bool:
-    """JSON equality: ``true`` is not ``1``, ``1`` is ``1.0``, containers compare deeply."""
-    if _is_number(left) and _is_number(right):
-        return bool(left == right)
-    if type(left) is not type(right):
-        return False
-    if isinstance(left, list):
-        return len(left) == len(right) and all(map(json_equal, left, right))
-    if isinstance(left, dict):
-        return left.keys() == right.keys() and all(json_equal(v, right[k]) for k, v in left.items())
-    return bool(left == right)
-
-
-def _filter_equal(left: JSON, right: JSON) -> bool:
-    """Jayway's ``==``: as JSON equality, but a number equals a string spelling it."""
-    if left is MISSING or right is MISSING:
-        return False
-    if _is_number(left) and isinstance(right, str):
-        return _number_equals_text(left, right)
-    if isinstance(left, str) and _is_number(right):
-        return _number_equals_text(right, left)
-    return json_equal(left, right)
-
-
-def _number_equals_text(number: float, text: str) -> bool:
-    try:
-        return float(text) == number
-    except ValueError:
-        return False
-
-
-def _ordered(test: Callable[[Any, Any], bool]) -> Callable[[JSON, JSON], bool]:
-    """Ordering holds between two numbers or two strings, never across types."""
-
-    def compare(left: JSON, right: JSON) -> bool:
-        if _is_number(left) and _is_number(right):
-            return test(left, right)
-        if isinstance(left, str) and isinstance(right, str):
-            return test(left, right)
-        return False
-
-    return compare
-
-
-def _member_of(left: JSON, right: JSON) -> bool:
-    return isinstance(right, list) and any(_filter_equal(left, item) for item in right)
-
-
-_COMPARATORS: Final[dict[str, Callable[[JSON, JSON], bool]]] = {
-    "==": _filter_equal,
-    "!=": lambda left, right: not _filter_equal(left, right),
-    "<": _ordered(lambda a, b: a < b),
-    "<=": _ordered(lambda a, b: a <= b),
-    ">": _ordered(lambda a, b: a > b),
-    ">=": _ordered(lambda a, b: a >= b),
-    "in": _member_of,
-    "nin": lambda left, right: left is not MISSING and not _member_of(left, right),
-}
+        return evaluate
 
 
 def _select_all(steps: tuple[Step, ...], start: JSON, root: JSON) -> list[JSON]:
@@ -790,10 +535,14 @@ def _placed(node: JSON, steps: tuple[Step, ...], depth: int, value: JSON) -> JSO
 
 
 def compile_path(text: str) -> CompiledPath:
-    """Parse and compile a JSONPath; ExpressionSyntaxError if it does not parse."""
+    """Parse and compile a JSONPath; ExpressionSyntaxError if it does not parse.
+
+    Whitespace around the path is trimmed first, as AWS does (F3: a deployed AWS example
+    reads ``"$$.Execution.Name "``); ``text`` of the result is the trimmed path.
+    """
     if not isinstance(text, str):
         raise ExpressionSyntaxError(f"a path must be a string, not {type(text).__name__}")
-    return _compile_path(text)
+    return _compile_path(text.strip())
 
 
 @functools.lru_cache(maxsize=4096)

@@ -165,8 +165,8 @@ def _compile_dynamic(value: JSON, field: str) -> Evaluator:
         raise ExpressionSyntaxError(
             f"the value of '{field}' must be a path or an intrinsic function string", field
         )
-    if value.startswith("$"):
-        return _path_field(value, field)
+    if value.lstrip().startswith("$"):  # F3: AWS trims whitespace around a path
+        return _path_field(value.strip(), field)
     if is_intrinsic(value):
         return compile_intrinsic(value).evaluate
     raise ExpressionSyntaxError(

@@ -194,9 +194,11 @@ def check_path_field(
     nullable: bool = False,
     intrinsic: bool = False,
     reference: bool = False,
+    detail: bool = True,
 ) -> None:
     """A ``...Path`` field: a JSONPath (or, where allowed, an intrinsic function call);
-    with ``reference``, a Reference Path (spec: no wildcards, filters or slices)."""
+    with ``reference``, a Reference Path (spec: no wildcards, filters or slices). Without
+    ``detail`` the message ends where AWS's does (K17), with no parser explanation."""
     if value is None and nullable:
         return
     what = (
@@ -208,7 +210,8 @@ def check_path_field(
     dynamic = _intrinsic_error if intrinsic and _looks_intrinsic(value) else _path_error
     error = dynamic(value)
     if error is not None:
-        report.error(location, f"The value for the field '{key}' must be {what}{_detail(error)}")
+        explained = _detail(error) if detail else ""
+        report.error(location, f"The value for the field '{key}' must be {what}{explained}")
     elif reference and not _is_reference(value):
         report.error(location, f"The value for the field '{key}' must be a valid Reference Path")
 
@@ -237,24 +240,27 @@ def check_payload_template(report: Report, location: str, key: str, value: JSON)
     if not isinstance(value, dict):
         report.error(location, f'The field "{key}" must be an object')
         return
-    _check_template_object(report, location, value)
+    _check_template_object(report, location, value, location)
 
 
-def _check_template_object(report: Report, location: str, template: Mapping[str, JSON]) -> None:
+def _check_template_object(
+    report: Report, location: str, template: Mapping[str, JSON], root: str
+) -> None:
+    """K17: a bad ``"key.$"`` value is reported at the template's own field (``root``,
+    e.g. ``/States/S/Parameters``), as AWS does, whatever its depth."""
     for field_name, value in template.items():
-        here = join(location, field_name)
         if field_name.endswith(".$"):
-            check_dynamic_value(report, here, field_name, value)
+            check_path_field(report, root, field_name, value, intrinsic=True, detail=False)
         else:
-            _check_static_value(report, here, field_name, value)
+            _check_static_value(report, join(location, field_name), field_name, value, root)
 
 
-def _check_static_value(report: Report, location: str, name: str, value: JSON) -> None:
+def _check_static_value(report: Report, location: str, name: str, value: JSON, root: str) -> None:
     if isinstance(value, dict):
-        _check_template_object(report, location, value)
+        _check_template_object(report, location, value, root)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_static_value(report, join(location, index), name, item)
+            _check_static_value(report, join(location, index), name, item, root)
     elif isinstance(value, str) and looks_dynamic(value):
         report.warning(
             location,
@@ -264,13 +270,10 @@ def _check_static_value(report: Report, location: str, name: str, value: JSON) -
         )
 
 
-def check_dynamic_value(report: Report, location: str, key: str, value: JSON) -> None:
-    """The value of a ``"key.$"`` field: a path, or an intrinsic function call."""
-    check_path_field(report, location, key, value, intrinsic=True)
-
-
 def looks_dynamic(text: str) -> bool:
-    return text.startswith(("$.", "$$.", "$[")) or text in ("$", "$$") or text.startswith("States.")
+    """A path or an intrinsic call (``States.Name(``); a bare name such as
+    ``States.RanOutOfTime`` is an error name, not an expression (F5)."""
+    return text.startswith(("$.", "$$.", "$[")) or text in ("$", "$$") or _looks_intrinsic(text)
 
 
 def check_assign(report: Report, location: str, value: JSON, jsonata: bool) -> None:
@@ -284,7 +287,7 @@ def check_assign(report: Report, location: str, value: JSON, jsonata: bool) -> N
     if jsonata:
         check_jsonata_value(report, location, value)
     else:
-        _check_template_object(report, location, value)
+        _check_template_object(report, location, value, location)
 
 
 MAX_VARIABLE_NAME_LENGTH: Final = 80

@@ -356,11 +356,7 @@ def _check_wait(scope: StateScope) -> None:
         if scope.jsonata and isinstance(value, str) and value.lstrip().startswith("{%"):
             check_jsonata_string(scope.report, scope.at("Timestamp"), value, required=True)
         elif not is_timestamp(value):
-            scope.error(
-                'The field "Timestamp" must be an RFC 3339 timestamp such as '
-                '"2016-03-14T01:59:00Z"',
-                "Timestamp",
-            )
+            scope.error("String does not match RFC3339 timestamp", "Timestamp")  # K17
     for key in ("SecondsPath", "TimestampPath"):
         if key in body:
             check_path_field(scope.report, scope.at(key), key, body[key])

@@ -116,7 +116,7 @@ def test_a_failure_is_recorded_and_the_next_run_takes_the_lock_again(app: LocalS
     stored = record(app, event)
     assert stored is not None and stored["executionstatus"] == {"S": "FAILED"}
 
-    retried, events = run(app, event)
+    _retried, events = run(app, event)
     assert ran_the_steps(events)  # FAILED does not hold the lock
 
 

@@ -15,7 +15,7 @@ import pytest
 from stepwell.integrations.functions import TaskError
 from stepwell.integrations.lambda_runtime import FunctionSpec, ProcessFunction
 
-HANDLERS = '''
+HANDLERS = """
 import os, sys, time
 
 def echo(event, context):
@@ -37,7 +37,7 @@ def crash(event, context):
 
 def unmarshallable(event, context):
     return {1, 2}
-'''
+"""
 
 
 @pytest.fixture
@@ -57,7 +57,9 @@ def function(code: Path, handler: str, lines: list[str], timeout: float = 10) ->
         memory=256,
         region="eu-west-1",
     )
-    return ProcessFunction(spec, "http://127.0.0.1:9", lambda name, line: lines.append(f"{name} | {line}"))
+    return ProcessFunction(
+        spec, "http://127.0.0.1:9", lambda name, line: lines.append(f"{name} | {line}")
+    )
 
 
 def context(request_id: str = "req-1") -> object:
@@ -156,12 +158,24 @@ def test_handler_problems_are_the_runtime_errors_lambda_reports(
 
 
 def test_concurrent_invocations_get_processes_of_their_own(code: Path) -> None:
+    # Each invocation waits until three are running at once: only separate processes
+    # can get there (one process would wait for ever, and time out).
     (code / "wait.py").write_text(
-        "import os, time\ndef handler(event, context):\n    time.sleep(0.2)\n    return os.getpid()\n"
+        "import os, time\n"
+        "def handler(event, context):\n"
+        "    open(os.path.join(event['dir'], str(os.getpid())), 'w').close()\n"
+        "    while len(os.listdir(event['dir'])) < 3:\n"
+        "        time.sleep(0.01)\n"
+        "    return os.getpid()\n"
     )
+    meeting = code / "meeting"
+    meeting.mkdir()
     waiting = function(code, "wait.handler", [])
     pids: list[int] = []
-    threads = [threading.Thread(target=lambda: pids.append(waiting({}, context()))) for _ in range(3)]
+    event = {"dir": str(meeting)}
+    threads = [
+        threading.Thread(target=lambda: pids.append(waiting(event, context()))) for _ in range(3)
+    ]
     try:
         for thread in threads:
             thread.start()
@@ -177,7 +191,8 @@ def test_a_nodejs_function_runs_with_the_same_contract(tmp_path: Path) -> None:
     (tmp_path / "app.js").write_text(
         "exports.handler = async (event, context) => ({got: event, name: context.functionName,"
         " colour: process.env.COLOUR});\n"
-        "exports.fails = async () => { const e = new Error('nope'); e.name = 'Custom'; throw e; };\n"
+        "exports.fails = async () => {\n"
+        "  const e = new Error('nope'); e.name = 'Custom'; throw e;\n};\n"
         "exports.callback = (event, context, done) => done(null, 'called back');\n"
     )
     lines: list[str] = []

@@ -55,7 +55,10 @@ CASES: list[tuple[Any, Any]] = [
     ({"Ref": "Table"}, "ref:Table"),
     ({"Fn::GetAtt": ["Table", "Arn"]}, "Table.Arn"),
     ({"Fn::GetAtt": "Table.StreamArn"}, "Table.StreamArn"),
-    ({"Fn::Sub": "${AWS::StackName}-${Env}-${Table.Arn}-${!Literal}"}, "app-dev-Table.Arn-${Literal}"),
+    (
+        {"Fn::Sub": "${AWS::StackName}-${Env}-${Table.Arn}-${!Literal}"},
+        "app-dev-Table.Arn-${Literal}",
+    ),
     ({"Fn::Sub": ["${X}/${Table}", {"X": {"Ref": "Env"}}]}, "dev/ref:Table"),
     ({"Fn::Join": ["-", ["a", {"Ref": "Env"}, 1]]}, "a-dev-1"),
     ({"Fn::Select": [1, {"Ref": "Names"}]}, "b"),
@@ -81,7 +84,8 @@ def test_intrinsic_functions_resolve_as_cloudformation_does(value: Any, expected
 
 
 @pytest.mark.parametrize(
-    ("condition", "expected"), [("IsDev", True), ("IsProd", False), ("Both", True), ("Either", True)]
+    ("condition", "expected"),
+    [("IsDev", True), ("IsProd", False), ("Both", True), ("Either", True)],
 )
 def test_conditions(condition: str, expected: bool) -> None:
     assert resolver().condition(condition) is expected

@@ -25,7 +25,7 @@ def test_the_seed_application_plans_as_published() -> None:
         "FailureDemoFunction": "function",
         "IdempotentStateMachine": "state machine",
     }
-    assert [r.kind for r in plan.resources][0] == "table"  # created before what uses it
+    assert next(r.kind for r in plan.resources) == "table"  # created before what uses it
     assert {kind for _, kind in plan.not_emulated} == {"AWS::IAM::Role"}
     machine = plan.get("IdempotentStateMachine")
     assert machine is not None
@@ -46,9 +46,7 @@ def test_the_seed_application_plans_as_published() -> None:
 
 
 def test_parameter_overrides_reach_the_functions() -> None:
-    plan = plan_stack(
-        SEED_APP / "template.yaml", stack_name="idem", parameters={"TTLMinutes": "5"}
-    )
+    plan = plan_stack(SEED_APP / "template.yaml", stack_name="idem", parameters={"TTLMinutes": "5"})
     config = plan.get("IdempotencyConfigFunction")
     assert config is not None
     assert config.properties["Environment"]["Variables"]["IDEMPOTENCY_RECORD_TTL_MINUTES"] == "5"
@@ -111,10 +109,14 @@ def test_ref_and_getatt_give_aws_shaped_values(write_app: Any) -> None:
     assert out["QueueUrl"] == f"https://sqs.eu-west-1.amazonaws.com/123456789012/{queue.name}"
     assert out["QueueArn"] == f"arn:aws:sqs:eu-west-1:123456789012:{queue.name}"
     assert out["TopicRef"] == "arn:aws:sns:eu-west-1:123456789012:alerts"
-    assert re.fullmatch(r"arn:aws:dynamodb:eu-west-1:123456789012:table/app-Table-\w{12}", out["TableArn"])
+    assert re.fullmatch(
+        r"arn:aws:dynamodb:eu-west-1:123456789012:table/app-Table-\w{12}", out["TableArn"]
+    )
     assert out["FnRef"] == "worker"
     assert out["FnArn"] == "arn:aws:lambda:eu-west-1:123456789012:function:worker"
-    assert re.fullmatch(r"arn:aws:states:eu-west-1:123456789012:stateMachine:Machine-\w{12}", out["MachineRef"])
+    assert re.fullmatch(
+        r"arn:aws:states:eu-west-1:123456789012:stateMachine:Machine-\w{12}", out["MachineRef"]
+    )
     assert out["MachineRef"].endswith(out["MachineName"])
     assert out["RoleArn"] == "arn:aws:iam::123456789012:role/runner"
     assert out["RuleArn"] == "arn:aws:events:eu-west-1:123456789012:rule/nightly"

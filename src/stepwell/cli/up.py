@@ -17,12 +17,12 @@ from typing import Any
 import click
 
 from stepwell.cli.output import CommandError
-from stepwell.cli.server import _EPILOG, _host, _serve_api, _settings, _setting, _shared
+from stepwell.cli.server import _EPILOG, _host, _serve_api, _setting, _settings, _shared
 from stepwell.service.settings import Settings
-from stepwell.stack import StackError
 from stepwell.stack.apply import RunningStack, apply_plan
 from stepwell.stack.checks import Findings, check_plan
 from stepwell.stack.plan import Plan, plan_stack
+from stepwell.stack.template import StackError
 from stepwell.store.fresh import wipe_store
 
 _DEFAULT_TEMPLATES = ("template.yaml", "template.yml", "template.json")

@@ -12,7 +12,6 @@ This layer is a front end like the CLI: it calls the operations of ``service/`` 
 embedded services' clients, and nothing below imports it.
 """
 
-
 from stepwell.stack.template import StackError, load_template
 
-
+__all__ = ["StackError", "load_template"]

@@ -50,9 +50,7 @@ class RunningStack:
             function.close()
 
 
-def apply_plan(
-    plan: Plan, host: Host, endpoint_url: str, log: LogSink = print_log
-) -> RunningStack:
+def apply_plan(plan: Plan, host: Host, endpoint_url: str, log: LogSink = print_log) -> RunningStack:
     """Make ``host`` hold the application of ``plan``; its functions call ``endpoint_url``."""
     running = RunningStack(plan)
     applier = _Applier(plan, host, endpoint_url, log, running)
@@ -94,7 +92,7 @@ class _Applier:
     def table(self, resource: PlannedResource) -> None:
         self.current = resource
         props = resource.properties
-        request = {
+        request: dict[str, Any] = {
             key: props[key]
             for key in (
                 "KeySchema",
@@ -310,7 +308,9 @@ class _Applier:
             documents.put(self.plan.stack, orjson.dumps(sorted(now)))
         before = {tuple(entry) for entry in orjson.loads(raw)} if raw is not None else set()
         for kind, name in sorted(before - now):
-            _REMOVERS.get(kind, lambda applier, name: None)(self, name)
+            remover = _REMOVERS.get(kind)
+            if remover is not None:
+                remover(self, name)
             self.note(f"{kind} {name}: removed from the template, deleted")
 
     def remove_table(self, name: str) -> None:

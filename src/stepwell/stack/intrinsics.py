@@ -142,8 +142,9 @@ class Resolver:
         return self.lookup(logical, attribute)
 
     def _sub(self, argument: Any) -> Any:
+        variables: dict[str, Any] = {}
         if isinstance(argument, str):
-            text, variables = argument, {}
+            text = argument
         elif isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str):
             text, variables = argument[0], self._resolve(argument[1]) or {}
         else:

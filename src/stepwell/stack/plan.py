@@ -147,7 +147,9 @@ class _Planner:
             raise StackError(f"{logical} is referred to, but its Condition leaves it out")
         kind = str(self.template["Resources"][logical].get("Type"))
         described = resource_type(kind)
-        physical = Physical(logical, self.name(logical), self.identity.region, self.identity.account)
+        physical = Physical(
+            logical, self.name(logical), self.identity.region, self.identity.account
+        )
         if attribute is None:
             return described.ref(physical)
         value = described.attributes.get(attribute)

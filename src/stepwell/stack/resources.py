@@ -127,7 +127,11 @@ TYPES: dict[str, ResourceType] = {
         max_length=80,
     ),
     "AWS::SNS::Topic": ResourceType(
-        "topic", "TopicName", _topic_arn, {"TopicArn": _topic_arn, "TopicName": _name}, 256
+        "topic",
+        "TopicName",
+        _topic_arn,
+        {"TopicArn": _topic_arn, "TopicName": _name},
+        max_length=256,
     ),
     "AWS::SNS::Subscription": ResourceType("subscription", None, _name, {"Arn": _name}),
     "AWS::Events::Rule": ResourceType("rule", "Name", _name, {"Arn": _rule_arn}),
@@ -166,7 +170,7 @@ class _AnyAttribute(dict[str, Attribute]):
         super().__init__()
         self._value = value
 
-    def get(self, key: str, default: Any = None) -> Attribute:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Attribute:
         return self._value
 
     def __contains__(self, key: object) -> bool:

@@ -78,13 +78,13 @@ def _swap_local_paths(template: Template, artifacts: Artifacts) -> None:
 
 
 def _translate(template: Template, region: str, parameters: dict[str, Any]) -> Template:
-    import boto3
-    from samtranslator.model.exceptions import (  # type: ignore[import-untyped]
+    import boto3  # type: ignore[import-untyped]
+    from samtranslator.model.exceptions import (
         InvalidDocumentException,
         InvalidTemplateException,
     )
-    from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
-    from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
 
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cfn_flip import load_json, load_yaml  # type: ignore[import-untyped]
+from cfn_flip import load_json, load_yaml
 
 Template = dict[str, Any]
 

@@ -17,6 +17,7 @@ function prints is shown line by line, prefixed with its name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -136,7 +137,6 @@ class ProcessFunction:
     def _environment(self) -> dict[str, str]:
         spec = self.spec
         kept = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV")}
-        runtime = spec.runtime if spec.runtime.startswith("python") else spec.runtime
         return {
             **kept,
             "AWS_ACCESS_KEY_ID": "stepwell",
@@ -145,7 +145,7 @@ class ProcessFunction:
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -154,6 +154,7 @@ class ProcessFunction:
             "LAMBDA_TASK_ROOT": str(spec.code),
             "STEPWELL_ACCOUNT_ID": spec.account,
             "TZ": ":UTC",
+            "PYTHONDONTWRITEBYTECODE": "1",  # the code folder is the user's: leave it as is
             "_HANDLER": spec.handler,
             **{str(k): str(v) for k, v in spec.environment.items()},
         }
@@ -228,10 +229,8 @@ class _Worker:
             self.process.kill()
             self.process.wait(5)
         for fd in (self._to_child, self._from_child):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 def _command(spec: FunctionSpec, read_fd: int, write_fd: int) -> list[str]:

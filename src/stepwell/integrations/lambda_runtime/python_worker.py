@@ -10,18 +10,22 @@ Protocol, one JSON object a line: ``{"event", "requestId", "deadline"}`` in;
 ``{"result"}`` or ``{"errorType", "errorMessage", "stackTrace"}`` out.
 """
 
+from __future__ import annotations
+
 import importlib
 import json
 import os
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterable
+from typing import IO, Any
 
 
 class LambdaContext:
     """The context object Lambda's Python runtime passes to handlers."""
 
-    def __init__(self, request_id, deadline):
+    def __init__(self, request_id: str, deadline: float) -> None:
         self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
@@ -37,14 +41,17 @@ class LambdaContext:
         self.client_context = None
         self._deadline = deadline
 
-    def get_remaining_time_in_millis(self):
+    def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.time()) * 1000))
 
 
-def load_handler(handler):
+def load_handler(handler: str) -> Callable[..., Any]:
     module_name, _, function_name = handler.rpartition(".")
     if not module_name:
-        raise HandlerError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': not enough values to unpack (expected 2, got 1)")
+        raise HandlerError(
+            "Runtime.MalformedHandlerName",
+            f"Bad handler '{handler}': not enough values to unpack (expected 2, got 1)",
+        )
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except Exception as problem:  # what the module raised while importing
@@ -55,33 +62,37 @@ def load_handler(handler):
     function = getattr(module, function_name, None)
     if function is None:
         raise HandlerError(
-            "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"
+            "Runtime.HandlerNotFound",
+            f"Handler '{function_name}' missing on module '{module_name}'",
         )
-    return function
+    found: Callable[..., Any] = function
+    return found
 
 
 class HandlerError(Exception):
-    def __init__(self, error_type, message):
+    def __init__(self, error_type: str, message: str) -> None:
         super().__init__(message)
         self.error_type = error_type
 
 
-def answer_error(error_type, message, frames):
+def answer_error(error_type: str, message: str, frames: list[str]) -> dict[str, Any]:
     return {"errorType": error_type, "errorMessage": message, "stackTrace": frames}
 
 
-def serve(code_dir, handler, requests, answers):
+def serve(code_dir: str, handler: str, requests: Iterable[str], answers: IO[str]) -> None:
     sys.path[0] = code_dir
     os.chdir(code_dir)
+    function: Callable[..., Any] | None = None
+    failed_init: dict[str, Any] | None = None
     try:
         function = load_handler(handler)
-        failed_init = None
     except HandlerError as problem:
-        function, failed_init = None, answer_error(problem.error_type, str(problem), [])
+        failed_init = answer_error(problem.error_type, str(problem), [])
     for line in requests:
         request = json.loads(line)
-        if failed_init is not None:
-            answer = failed_init
+        answer: dict[str, Any]
+        if function is None:
+            answer = failed_init or answer_error("Runtime.Unknown", "no handler", [])
         else:
             context = LambdaContext(request["requestId"], request["deadline"])
             try:
@@ -102,7 +113,7 @@ def serve(code_dir, handler, requests, answers):
         answers.flush()
 
 
-def _raised(problem):
+def _raised(problem: BaseException) -> dict[str, Any]:
     frames = [line.rstrip() for line in traceback.format_tb(problem.__traceback__)[1:]]
     return answer_error(type(problem).__name__, str(problem), frames)
 

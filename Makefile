@@ -38,6 +38,15 @@ example-callback: setup
 example-distributed-map: setup
 	$(PY) -m examples.distributed_map.run
 
+# Seed 1 as the SAM application AWS published (examples/apps/idempotent-workflow-sam).
+.PHONY: example-app up-idempotent
+
+example-app: setup
+	$(PY) -m examples.apps.idempotent_sam
+
+up-idempotent: setup
+	$(VENV)/bin/stepwell up examples/apps/idempotent-workflow-sam/template.yaml
+
 lint: setup
 	$(PY) -m ruff check src tests bench examples
 	$(PY) -m ruff format --check src tests bench examples

@@ -21,12 +21,14 @@ from stepwell.cli.output import CommandError, print_error
 from stepwell.cli.schedules import schedules
 from stepwell.cli.server import serve, worker
 from stepwell.cli.test_state import test_state
+from stepwell.cli.up import up
 
 _COMMANDS = (
     run_command,
     validate,
     test_state,
     serve,
+    up,
     worker,
     create,
     update,

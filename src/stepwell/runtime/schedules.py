@@ -40,6 +40,7 @@ _NAME = re.compile(r"[.\-_A-Za-z0-9]{1,64}")  # EventBridge rule names
 _IDS = uuid.UUID("6a1f3c2e-5b7d-4e9a-8c0b-2d4f6e8a0c1e")
 
 StartExecution = Callable[[dict[str, Any]], Mapping[str, Any]]
+InvokeFunction = Callable[[str, Any, str], Any]
 
 
 class ScheduleError(ValueError):
@@ -98,6 +99,9 @@ class Schedules:
         self.region = region
         self.account = account
         self._quiet_until = 0.0  # nothing of ours is due before this
+        # Runs a Lambda function target (an application's scheduled function); set by
+        # whoever binds the functions: (function ARN, event, request id) -> outcome.
+        self.invoke_function: InvokeFunction | None = None
 
     # ----------------------------------------------------------------- managing
 
@@ -156,6 +160,8 @@ class Schedules:
         return firings
 
     def _fire(self, schedule: Schedule, tick: float) -> Firing:
+        if is_function_arn(schedule.state_machine_arn):
+            return self._invoke(schedule, tick)
         if self.start_execution is None:
             raise RuntimeError("these Schedules cannot start executions (no start_execution)")
         request = {
@@ -172,6 +178,18 @@ class Schedules:
             log.warning("schedule %s could not start %s: %s", schedule.name, request, error)
             return Firing(schedule.name, tick, None, f"{kind}: {error}")
         return Firing(schedule.name, tick, str(started["executionArn"]))
+
+    def _invoke(self, schedule: Schedule, tick: float) -> Firing:
+        """A function target gets the event, as EventBridge invokes it asynchronously."""
+        if self.invoke_function is None:
+            return Firing(schedule.name, tick, None, "no function binding for this target")
+        event = orjson.loads(self.execution_input(schedule, tick))
+        request_id = str(uuid.uuid5(_IDS, f"{schedule.name}@{tick}/invoke"))
+        outcome = self.invoke_function(schedule.state_machine_arn, event, request_id)
+        if not getattr(outcome, "ok", True):
+            log.warning("schedule %s: function failed: %s", schedule.name, outcome)
+            return Firing(schedule.name, tick, None, f"{outcome.error}: {outcome.cause}")
+        return Firing(schedule.name, tick, None)
 
     def _record(self, firings: builtins.list[Firing]) -> None:
         with self.store.documents(NAMESPACE) as docs:
@@ -304,13 +322,21 @@ def _check(schedule: Schedule) -> None:
         )
     schedule.compiled()  # ScheduleExpressionError (a ValueError) if EventBridge would refuse
     parts = schedule.state_machine_arn.split(":")
-    if len(parts) < 7 or parts[:3] != ["arn", "aws", "states"] or parts[5] != "stateMachine":
+    if is_function_arn(schedule.state_machine_arn):
+        pass
+    elif len(parts) < 7 or parts[:3] != ["arn", "aws", "states"] or parts[5] != "stateMachine":
         raise ScheduleError(f"Invalid state machine ARN: {schedule.state_machine_arn!r}")
     if schedule.input is not None:
         try:
             orjson.loads(schedule.input)
         except orjson.JSONDecodeError:
             raise ScheduleError(f"The input is not JSON: {schedule.input!r}") from None
+
+
+def is_function_arn(arn: str) -> bool:
+    """A Lambda function target (``arn:aws:lambda:REGION:ACCOUNT:function:NAME``)."""
+    parts = arn.split(":")
+    return len(parts) >= 7 and parts[:3] == ["arn", "aws", "lambda"] and parts[5] == "function"
 
 
 def _json(value: Any) -> str:

@@ -1,0 +1,438 @@
+"""Applying a plan to a running Stepwell: create what is new, update what changed, keep
+the data.
+
+Every step is create-or-update, so running ``stepwell up`` again on the same database
+changes only what the template changed: a table keeps its items (unless its keys
+changed, when CloudFormation too would replace it), a queue its messages, a state
+machine gets a new revision when its definition differs. Resources that a previous run
+of the same stack created and the template no longer has are deleted, as a stack
+update deletes them. Functions start in worker processes of their own
+(``integrations.lambda_runtime``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from stepwell.integrations.lambda_runtime import FunctionSpec, ProcessFunction
+from stepwell.integrations.lambda_runtime.processes import LogSink, print_log
+from stepwell.integrations.services import ServiceError as EmbeddedError
+from stepwell.runtime.event_sources import SqsEventSource
+from stepwell.runtime.schedules import Schedule
+from stepwell.service import errors as err
+from stepwell.service.host import Host
+from stepwell.stack.plan import Plan, PlannedResource
+from stepwell.stack.template import StackError
+
+NAMESPACE = "stacks"
+_SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
+
+
+@dataclass
+class RunningStack:
+    """What ``apply_plan`` started: stop it with ``close``."""
+
+    plan: Plan
+    functions: dict[str, ProcessFunction] = field(default_factory=dict)
+    event_sources: list[SqsEventSource] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        for source in self.event_sources:
+            source.stop()
+        for function in self.functions.values():
+            function.close()
+
+
+def apply_plan(plan: Plan, host: Host, endpoint_url: str, log: LogSink = print_log) -> RunningStack:
+    """Make ``host`` hold the application of ``plan``; its functions call ``endpoint_url``."""
+    running = RunningStack(plan)
+    applier = _Applier(plan, host, endpoint_url, log, running)
+    try:
+        for resource in plan.resources:
+            _STEPS[resource.kind](applier, resource)
+        applier.delete_removed()
+    except (EmbeddedError, err.ServiceError) as problem:
+        running.close()
+        raise StackError(f"{_current(applier)}: {problem}") from None
+    except BaseException:
+        running.close()
+        raise
+    return running
+
+
+def _current(applier: _Applier) -> str:
+    resource = applier.current
+    return f"{resource.logical_id} ({resource.type})" if resource else applier.plan.stack
+
+
+class _Applier:
+    def __init__(
+        self, plan: Plan, host: Host, endpoint: str, log: LogSink, running: RunningStack
+    ) -> None:
+        self.plan = plan
+        self.host = host
+        self.endpoint = endpoint
+        self.log = log
+        self.running = running
+        self.services = host.services
+        self.current: PlannedResource | None = None
+
+    def note(self, text: str) -> None:
+        self.running.changes.append(text)
+
+    # ----------------------------------------------------------------- tables
+
+    def table(self, resource: PlannedResource) -> None:
+        self.current = resource
+        props = resource.properties
+        request: dict[str, Any] = {
+            key: props[key]
+            for key in (
+                "KeySchema",
+                "AttributeDefinitions",
+                "BillingMode",
+                "ProvisionedThroughput",
+                "GlobalSecondaryIndexes",
+                "LocalSecondaryIndexes",
+            )
+            if key in props
+        }
+        request["TableName"] = resource.name
+        if "BillingMode" not in request and "ProvisionedThroughput" not in request:
+            request["BillingMode"] = "PAY_PER_REQUEST"
+        dynamodb = self.services.dynamodb
+        try:
+            existing = dynamodb.call("DescribeTable", {"TableName": resource.name})["Table"]
+        except EmbeddedError:
+            existing = None
+        if existing is not None and existing.get("KeySchema") != request["KeySchema"]:
+            dynamodb.call("DeleteTable", {"TableName": resource.name})
+            self.note(f"table {resource.name}: keys changed, replaced (its items are gone)")
+            existing = None
+        if existing is None:
+            dynamodb.call("CreateTable", request)
+            self.note(f"table {resource.name}: created")
+        ttl = props.get("TimeToLiveSpecification") or {}
+        wanted = bool(ttl.get("Enabled")) and str(ttl.get("AttributeName", ""))
+        described = dynamodb.call("DescribeTimeToLive", {"TableName": resource.name})
+        current = described["TimeToLiveDescription"]
+        enabled = current.get("TimeToLiveStatus") == "ENABLED" and current.get("AttributeName")
+        if wanted != enabled:
+            attribute = wanted or enabled
+            specification = {"Enabled": bool(wanted), "AttributeName": attribute}
+            dynamodb.call(
+                "UpdateTimeToLive",
+                {"TableName": resource.name, "TimeToLiveSpecification": specification},
+            )
+
+    # ----------------------------------------------------------------- queues
+
+    def queue(self, resource: PlannedResource) -> None:
+        self.current = resource
+        attributes = {
+            key: _attribute_text(value)
+            for key, value in resource.properties.items()
+            if key in _QUEUE_ATTRIBUTES
+        }
+        sqs = self.services.sqs
+        try:
+            url = sqs.call("GetQueueUrl", {"QueueName": resource.name})["QueueUrl"]
+        except EmbeddedError:
+            url = None
+        if url is None:
+            sqs.call("CreateQueue", {"QueueName": resource.name, "Attributes": attributes})
+            self.note(f"queue {resource.name}: created")
+        elif attributes:
+            sqs.call("SetQueueAttributes", {"QueueUrl": url, "Attributes": attributes})
+
+    # ----------------------------------------------------------------- topics
+
+    def topic(self, resource: PlannedResource) -> None:
+        self.current = resource
+        props = resource.properties
+        attributes = {
+            key: _attribute_text(props[key])
+            for key in ("FifoTopic", "ContentBasedDeduplication", "DisplayName")
+            if key in props
+        }
+        sns = self.services.sns
+        arn = sns.call("CreateTopic", {"Name": resource.name, "Attributes": attributes})["TopicArn"]
+        for subscription in props.get("Subscription") or []:
+            protocol, endpoint = subscription.get("Protocol"), subscription.get("Endpoint")
+            sns.call("Subscribe", {"TopicArn": arn, "Protocol": protocol, "Endpoint": endpoint})
+
+    def subscription(self, resource: PlannedResource) -> None:
+        self.current = resource
+        props = resource.properties
+        attributes = {
+            key: _attribute_text(props[key])
+            for key in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy")
+            if key in props
+        }
+        request = {key: str(props.get(key)) for key in ("TopicArn", "Protocol", "Endpoint")}
+        self.services.sns.call("Subscribe", {**request, "Attributes": attributes})
+
+    # ----------------------------------------------------------------- functions
+
+    def function(self, resource: PlannedResource) -> None:
+        self.current = resource
+        spec = function_spec(self.plan, resource, self.host)
+        function = ProcessFunction(spec, self.endpoint, self.log)
+        self.running.functions[resource.name] = function
+        self.host.integrations.functions.register(resource.name, function)
+
+    # ----------------------------------------------------------------- state machines
+
+    def state_machine(self, resource: PlannedResource) -> None:
+        self.current = resource
+        props = resource.properties
+        definition = _substitute(self._definition(resource), props.get("DefinitionSubstitutions"))
+        service = self.host.service
+        arn = self.host.service.arns.state_machine(resource.name)
+        request: dict[str, Any] = {"definition": definition}
+        if props.get("RoleArn"):
+            request["roleArn"] = str(props["RoleArn"])
+        logging = _logging(props.get("LoggingConfiguration"))
+        if logging is not None:
+            request["loggingConfiguration"] = logging
+        try:
+            existing = service.handle("DescribeStateMachine", {"stateMachineArn": arn})
+        except err.StateMachineDoesNotExist:
+            existing = None
+        if existing is None:
+            request.setdefault("roleArn", _default_role(self.plan, resource))
+            request |= {
+                "name": resource.name,
+                "type": str(props.get("StateMachineType", "STANDARD")),
+            }
+            tags = [{"key": t["Key"], "value": t["Value"]} for t in props.get("Tags") or []]
+            if tags:
+                request["tags"] = tags
+            service.handle("CreateStateMachine", request)
+            self.note(f"state machine {resource.name}: created")
+        elif existing["definition"] != definition:
+            service.handle("UpdateStateMachine", {"stateMachineArn": arn, **request})
+            self.note(f"state machine {resource.name}: definition updated")
+
+    def _definition(self, resource: PlannedResource) -> str:
+        props = resource.properties
+        if isinstance(props.get("DefinitionString"), str):
+            return str(props["DefinitionString"])
+        if isinstance(props.get("Definition"), dict):
+            return json.dumps(props["Definition"], indent=2)
+        location = props.get("DefinitionS3Location")
+        if isinstance(location, dict):
+            path = self.plan.artifacts.local(location.get("Bucket"), location.get("Key"))
+            if path is None:
+                raise StackError(
+                    f"{resource.logical_id}: its definition is in S3 "
+                    f"(s3://{location.get('Bucket')}/{location.get('Key')}); give a local "
+                    "DefinitionUri or an inline Definition instead"
+                )
+            try:
+                return path.read_text(encoding="utf-8")
+            except OSError as problem:
+                raise StackError(
+                    f"{resource.logical_id}: cannot read {path}: {problem.strerror}"
+                ) from None
+        raise StackError(f"{resource.logical_id}: no Definition, DefinitionString or DefinitionUri")
+
+    # ----------------------------------------------------------------- events
+
+    def event_source_mapping(self, resource: PlannedResource) -> None:
+        self.current = resource
+        props = resource.properties
+        source = str(props.get("EventSourceArn", ""))
+        if ":sqs:" not in source:
+            self.note(f"{resource.logical_id}: only SQS event sources run; {source} does not")
+            return
+        if str(props.get("Enabled", True)).lower() == "false":
+            return
+        mapping = SqsEventSource(
+            self.services.sqs,
+            self.host.integrations.functions,
+            queue_arn=source,
+            function=str(props.get("FunctionName")),
+            batch_size=int(props.get("BatchSize", 10)),
+            report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+        )
+        mapping.start()
+        self.running.event_sources.append(mapping)
+
+    def rule(self, resource: PlannedResource) -> None:
+        self.current = resource
+        props = resource.properties
+        expression = props.get("ScheduleExpression")
+        if not expression:
+            self.note(
+                f"{resource.logical_id}: event pattern rules are not emulated yet; it never fires"
+            )
+            return
+        enabled = str(props.get("State", "ENABLED")) == "ENABLED"
+        for index, target in enumerate(props.get("Targets") or []):
+            name = resource.name if index == 0 else f"{resource.name}-{index}"
+            self._schedule(name[:64], str(expression), target, enabled)
+
+    def schedule(self, resource: PlannedResource) -> None:
+        self.current = resource
+        props = resource.properties
+        target = dict(props.get("Target") or {})
+        target.setdefault("Input", "{}")
+        enabled = str(props.get("State", "ENABLED")) == "ENABLED"
+        self._schedule(resource.name[:64], str(props.get("ScheduleExpression")), target, enabled)
+
+    def _schedule(self, name: str, expression: str, target: dict[str, Any], on: bool) -> None:
+        schedules = self.host.schedules
+        text = target.get("Input")
+        self.host.schedules.put(
+            Schedule(name, expression, str(target.get("Arn")), _json_text(text), on)
+        )
+        if schedules.invoke_function is None:
+            schedules.invoke_function = self.host.integrations.functions.invoke
+
+    # ----------------------------------------------------------------- bookkeeping
+
+    def delete_removed(self) -> None:
+        """Delete what the previous run of this stack made and this one does not."""
+        self.current = None
+        now = {(r.kind, r.name) for r in self.plan.resources}
+        with self.host.store.documents(NAMESPACE) as documents:
+            raw = documents.get(self.plan.stack)
+            documents.put(self.plan.stack, orjson.dumps(sorted(now)))
+        before = {tuple(entry) for entry in orjson.loads(raw)} if raw is not None else set()
+        for kind, name in sorted(before - now):
+            remover = _REMOVERS.get(kind)
+            if remover is not None:
+                remover(self, name)
+            self.note(f"{kind} {name}: removed from the template, deleted")
+
+    def remove_table(self, name: str) -> None:
+        self.services.dynamodb.call("DeleteTable", {"TableName": name})
+
+    def remove_queue(self, name: str) -> None:
+        url = self.services.sqs.call("GetQueueUrl", {"QueueName": name})["QueueUrl"]
+        self.services.sqs.call("DeleteQueue", {"QueueUrl": url})
+
+    def remove_topic(self, name: str) -> None:
+        self.services.sns.call("DeleteTopic", {"TopicArn": self.services.sns.topic_arn(name)})
+
+    def remove_state_machine(self, name: str) -> None:
+        arn = self.host.service.arns.state_machine(name)
+        self.host.service.handle("DeleteStateMachine", {"stateMachineArn": arn})
+
+    def remove_schedule(self, name: str) -> None:
+        self.host.schedules.delete(name)
+
+
+def function_spec(plan: Plan, resource: PlannedResource, host: Host) -> FunctionSpec:
+    props = resource.properties
+    code = props.get("Code") or {}
+    path = plan.artifacts.local(code.get("S3Bucket"), code.get("S3Key"))
+    if path is None:
+        raise StackError(
+            f"{resource.logical_id}: its code is not local (give CodeUri a local folder)"
+        )
+    variables = (props.get("Environment") or {}).get("Variables") or {}
+    return FunctionSpec(
+        name=resource.name,
+        runtime=str(props.get("Runtime", "")),
+        handler=str(props.get("Handler", "")),
+        code=path if path.is_dir() else path.parent,
+        environment={str(k): _attribute_text(v) for k, v in variables.items()},
+        timeout=float(props.get("Timeout", 3)),
+        memory=int(props.get("MemorySize", 128)),
+        region=host.settings.region,
+        account=host.settings.account,
+    )
+
+
+def _substitute(definition: str, substitutions: Any) -> str:
+    if not isinstance(substitutions, dict) or not substitutions:
+        return definition
+
+    def replace(match: re.Match[str]) -> str:
+        key = match.group(1)
+        return _attribute_text(substitutions[key]) if key in substitutions else match.group(0)
+
+    return _SUBSTITUTION.sub(replace, definition)
+
+
+def _logging(configuration: Any) -> dict[str, Any] | None:
+    if not isinstance(configuration, dict):
+        return None
+    destinations = [
+        {"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}}
+        for d in configuration.get("Destinations") or []
+        if isinstance(d, dict) and isinstance(d.get("CloudWatchLogsLogGroup"), dict)
+    ]
+    logging: dict[str, Any] = {"destinations": destinations}
+    if "Level" in configuration:
+        logging["level"] = str(configuration["Level"])
+    if "IncludeExecutionData" in configuration:
+        logging["includeExecutionData"] = configuration["IncludeExecutionData"] in (True, "true")
+    return logging
+
+
+def _default_role(plan: Plan, resource: PlannedResource) -> str:
+    return f"arn:aws:iam::123456789012:role/{plan.stack}-{resource.logical_id}-Role"
+
+
+def _attribute_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+_QUEUE_ATTRIBUTES = frozenset(
+    {
+        "ContentBasedDeduplication",
+        "DeduplicationScope",
+        "DelaySeconds",
+        "FifoQueue",
+        "FifoThroughputLimit",
+        "MaximumMessageSize",
+        "MessageRetentionPeriod",
+        "ReceiveMessageWaitTimeSeconds",
+        "RedriveAllowPolicy",
+        "RedrivePolicy",
+        "VisibilityTimeout",
+    }
+)
+
+_STEPS: dict[str, Callable[[_Applier, PlannedResource], None]] = {
+    "table": _Applier.table,
+    "queue": _Applier.queue,
+    "topic": _Applier.topic,
+    "subscription": _Applier.subscription,
+    "function": _Applier.function,
+    "state machine": _Applier.state_machine,
+    "event source mapping": _Applier.event_source_mapping,
+    "rule": _Applier.rule,
+    "schedule": _Applier.schedule,
+}
+
+_REMOVERS: dict[str, Callable[[_Applier, str], None]] = {
+    "table": _Applier.remove_table,
+    "queue": _Applier.remove_queue,
+    "topic": _Applier.remove_topic,
+    "state machine": _Applier.remove_state_machine,
+    "rule": _Applier.remove_schedule,
+    "schedule": _Applier.remove_schedule,
+}
+
+__all__ = ["RunningStack", "apply_plan", "function_spec"]

@@ -1,0 +1,56 @@
+"""What ``stepwell up`` checks before it starts anything: problems stop it, warnings
+are shown and it goes on."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+
+from stepwell.integrations.lambda_runtime import supported_runtime, unmet_requirements
+from stepwell.stack.plan import Plan
+
+
+@dataclass
+class Findings:
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_plan(plan: Plan) -> Findings:
+    findings = Findings()
+    here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for resource in plan.of_kind("function"):
+        props = resource.properties
+        runtime = str(props.get("Runtime", ""))
+        who = f"function {resource.logical_id}"
+        if not supported_runtime(runtime):
+            findings.problems.append(
+                f"{who}: runtime {runtime or '(none)'} cannot run here; Stepwell runs "
+                "python3.x and nodejs functions"
+            )
+            continue
+        if runtime.startswith("nodejs") and shutil.which("node") is None:
+            findings.problems.append(f"{who}: runtime {runtime} needs `node` on the PATH")
+        code = props.get("Code") or {}
+        path = plan.artifacts.local(code.get("S3Bucket"), code.get("S3Key"))
+        if path is None:
+            findings.problems.append(f"{who}: its code is not a local CodeUri")
+            continue
+        if not path.exists():
+            findings.problems.append(f"{who}: its CodeUri {path} does not exist")
+            continue
+        if props.get("Layers"):
+            findings.warnings.append(
+                f"{who}: layers are not emulated; what they bring must be installed here"
+            )
+        if runtime.startswith("python") and runtime != here:
+            findings.warnings.append(f"{who}: {runtime} runs on this environment's {here}")
+        for unmet in unmet_requirements(path if path.is_dir() else path.parent):
+            findings.warnings.append(f"{who}: requirements.txt: {unmet}")
+    for resource in plan.of_kind("rule"):
+        if not resource.properties.get("ScheduleExpression"):
+            findings.warnings.append(
+                f"rule {resource.logical_id}: event pattern rules are not emulated yet"
+            )
+    return findings

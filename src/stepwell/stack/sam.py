@@ -1,0 +1,99 @@
+"""SAM to CloudFormation, with AWS's own translator (``aws-sam-translator``).
+
+The translator expects what ``sam deploy`` hands it: code and definitions already
+uploaded to S3. As the SAM CLI does locally, each local ``CodeUri`` and
+``DefinitionUri`` is swapped for a placeholder S3 location before translating and
+mapped back to its folder or file afterwards (``Artifacts``). The IAM managed-policy
+map the translator asks for is empty: Stepwell does not emulate IAM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stepwell.stack.template import StackError, Template
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+PLACEHOLDER_BUCKET = "stepwell-local-artifacts"
+
+# Which property of which SAM resource names local code or a local definition.
+_LOCAL_PATHS = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+    "AWS::Serverless::StateMachine": "DefinitionUri",
+}
+
+
+@dataclass
+class Artifacts:
+    """Local files and folders behind the placeholder S3 keys."""
+
+    base: Path
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    def placeholder(self, local: str) -> str:
+        key = f"{len(self.paths)}/{local}"
+        self.paths[key] = (self.base / local).resolve()
+        return f"s3://{PLACEHOLDER_BUCKET}/{key}"
+
+    def local(self, bucket: Any, key: Any) -> Path | None:
+        """The local path an S3 location stands for, or None for a real S3 location."""
+        if bucket != PLACEHOLDER_BUCKET or not isinstance(key, str):
+            return None
+        return self.paths.get(key)
+
+
+def is_sam(template: Template) -> bool:
+    transform = template.get("Transform")
+    transforms = transform if isinstance(transform, list) else [transform]
+    return SAM_TRANSFORM in transforms
+
+
+def to_cloudformation(
+    template: Template, base: Path, region: str, parameters: dict[str, Any]
+) -> tuple[Template, Artifacts]:
+    """``template`` with its SAM resources translated; local paths as ``Artifacts``."""
+    artifacts = Artifacts(base)
+    if not is_sam(template):
+        return template, artifacts
+    _swap_local_paths(template, artifacts)
+    return _translate(template, region, parameters), artifacts
+
+
+def _swap_local_paths(template: Template, artifacts: Artifacts) -> None:
+    function_globals = template.get("Globals", {}).get("Function", {})
+    if isinstance(function_globals, dict) and isinstance(function_globals.get("CodeUri"), str):
+        function_globals["CodeUri"] = artifacts.placeholder(function_globals["CodeUri"])
+    for resource in template["Resources"].values():
+        if not isinstance(resource, dict):
+            continue
+        prop = _LOCAL_PATHS.get(str(resource.get("Type")))
+        properties = resource.get("Properties")
+        if prop and isinstance(properties, dict):
+            value = properties.get(prop)
+            if isinstance(value, str) and not value.startswith("s3://"):
+                properties[prop] = artifacts.placeholder(value)
+
+
+def _translate(template: Template, region: str, parameters: dict[str, Any]) -> Template:
+    import boto3  # type: ignore[import-untyped]
+    from samtranslator.model.exceptions import (
+        InvalidDocumentException,
+        InvalidTemplateException,
+    )
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    try:
+        translated: Template = translator.translate(
+            template, parameter_values=dict(parameters), get_managed_policy_map=dict
+        )
+    except InvalidDocumentException as problem:
+        messages = "; ".join(str(cause) for cause in problem.causes)
+        raise StackError(f"the SAM translator refused the template: {messages}") from None
+    except InvalidTemplateException as problem:
+        raise StackError(f"the SAM translator refused the template: {problem}") from None
+    return translated

@@ -1,0 +1,211 @@
+"""Applying a plan: create-or-update, data kept across runs, removed resources deleted,
+functions in processes, SQS event sources (with partial batch failures), schedules that
+invoke functions — a small application through boto3 against a real server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepwell.runtime.event_sources import SqsEventSource
+from stepwell.service.settings import Settings
+from stepwell.stack.apply import apply_plan
+from stepwell.stack.plan import plan_stack
+from stepwell.stack.template import StackError
+from stepwell.testing import LocalStack, local_stack, local_stepwell
+
+APP = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Greeting: {Type: String, Default: hello}
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      BillingMode: PAY_PER_REQUEST
+  DeadLetters: {Type: AWS::SQS::Queue}
+  Inbox:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 1
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt DeadLetters.Arn, maxReceiveCount: 2}
+  Greeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.greet
+      Runtime: python3.11
+      Environment: {Variables: {GREETING: !Ref Greeting, TABLE: !Ref Orders}}
+  Consumer:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.consume
+      Runtime: python3.11
+      Environment: {Variables: {TABLE: !Ref Orders}}
+      Events:
+        Jobs:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Inbox.Arn
+            BatchSize: 5
+            FunctionResponseTypes: [ReportBatchItemFailures]
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionSubstitutions: {GreeterArn: !GetAtt Greeter.Arn}
+      Definition:
+        StartAt: Greet
+        States:
+          Greet: {Type: Task, Resource: "${GreeterArn}", End: true}
+"""
+
+FUNCTIONS = """
+import json, os
+import boto3
+
+def greet(event, context):
+    return {"message": f"{os.environ['GREETING']}, {event['name']}"}
+
+def consume(event, context):
+    table = boto3.client("dynamodb")  # reaches Stepwell through AWS_ENDPOINT_URL
+    failures = []
+    for record in event["Records"]:
+        body = json.loads(record["body"])
+        if body.get("poison"):
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        table.put_item(TableName=os.environ["TABLE"], Item={"id": {"S": body["id"]}})
+    return {"batchItemFailures": failures}
+"""
+
+
+def write(tmp_path: Path, template: str = APP) -> Path:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "app.py").write_text(FUNCTIONS)
+    (tmp_path / "template.yaml").write_text(template)
+    return tmp_path / "template.yaml"
+
+
+def wait_for(condition: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + 30
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+    return result
+
+
+def finished(app: LocalStack, arn: str) -> dict[str, Any]:
+    sfn = app.client()
+    return wait_for(  # type: ignore[no-any-return]
+        lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
+        "the execution",
+    )
+
+
+def test_a_state_machine_calls_a_template_function(tmp_path: Path) -> None:
+    with local_stack(write(tmp_path), parameters={"Greeting": "ahoy"}) as app:
+        sfn = app.client()
+        started = sfn.start_execution(
+            stateMachineArn=app.physical("Flow"), input='{"name": "Ada"}'
+        )
+        described = finished(app, started["executionArn"])
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"message": "ahoy, Ada"}
+
+
+def test_an_sqs_event_source_feeds_the_function_and_honours_partial_failures(
+    tmp_path: Path,
+) -> None:
+    with local_stack(write(tmp_path)) as app:
+        sqs = app.client("sqs") if False else app.host.services.sqs
+        inbox = sqs.get_queue_url(QueueName=app.physical("Inbox"))["QueueUrl"]
+        dead = sqs.get_queue_url(QueueName=app.physical("DeadLetters"))["QueueUrl"]
+        for body in ({"id": "a"}, {"id": "b"}, {"poison": True}):
+            sqs.send_message(QueueUrl=inbox, MessageBody=json.dumps(body))
+        table = app.physical("Orders")
+        dynamodb = app.host.services.dynamodb
+        wait_for(lambda: dynamodb.scan(TableName=table)["Count"] == 2, "the consumer's writes")
+        # The poison message comes back (visibility 1 s) until maxReceiveCount sends it on.
+        app.clock.set(app.clock.now() + 5)
+        moved = wait_for(
+            lambda: sqs.receive_message(QueueUrl=dead).get("Messages"), "the dead-letter queue"
+        )
+    assert json.loads(moved[0]["Body"]) == {"poison": True}
+    ids = {item["id"]["S"] for item in dynamodb.scan(TableName=table)["Items"]}
+    assert ids == {"a", "b"}
+
+
+def test_running_again_updates_what_changed_and_keeps_the_data(tmp_path: Path) -> None:
+    path = write(tmp_path)
+    settings = Settings(db=str(tmp_path / "app.db"), workers=1, invokers=2)
+    with local_stepwell(settings) as stepwell:
+        first = apply_plan(plan_stack(path, stack_name="s"), stepwell.host, stepwell.url)
+        first.close()
+        table = first.plan.get("Orders")
+        assert table is not None
+        dynamodb = stepwell.host.services.dynamodb
+        dynamodb.put_item(TableName=table.name, Item={"id": {"S": "kept"}})
+        changed = APP.replace("Greet: {Type: Task", "Greet: {Comment: new, Type: Task").replace(
+            "  DeadLetters: {Type: AWS::SQS::Queue}\n", ""
+        ).replace(
+            "      RedrivePolicy: {deadLetterTargetArn: !GetAtt DeadLetters.Arn, "
+            "maxReceiveCount: 2}\n",
+            "",
+        )
+        second = apply_plan(plan_stack(write(tmp_path, changed), stack_name="s"), stepwell.host, stepwell.url)
+        second.close()
+        assert dynamodb.scan(TableName=table.name)["Count"] == 1
+        assert any("definition updated" in change for change in second.changes)
+        assert any("removed from the template, deleted" in c for c in second.changes)
+        assert not any("table" in change and "created" in change for change in second.changes)
+        queues = stepwell.host.services.sqs.list_queues().get("QueueUrls", [])
+        assert not any("DeadLetters" in url for url in queues)
+
+
+def test_a_failing_resource_is_a_stack_error_naming_it(tmp_path: Path) -> None:
+    broken = APP.replace('Resource: "${GreeterArn}"', "Resource: 42")
+    with local_stepwell() as stepwell:
+        plan = plan_stack(write(tmp_path, broken), stack_name="s")
+        with pytest.raises(StackError, match=r"Flow \(AWS::StepFunctions::StateMachine\)"):
+            apply_plan(plan, stepwell.host, stepwell.url)
+
+
+def test_scheduled_rules_invoke_functions_and_start_executions(tmp_path: Path) -> None:
+    template = APP + (
+        "  Tick:\n    Type: AWS::Events::Rule\n    Properties:\n"
+        "      ScheduleExpression: rate(1 hour)\n"
+        "      Targets:\n"
+        "        - {Id: f, Arn: !GetAtt Consumer.Arn, Input: '{\"Records\": []}'}\n"
+        "        - {Id: m, Arn: !Ref Flow, Input: '{\"name\": \"cron\"}'}\n"
+    )
+    with local_stack(write(tmp_path, template), virtual_time=True) as app:
+        app.clock.set(app.clock.now() + 3601)
+        fired = app.host.schedules.fire_due()
+        assert [f.error for f in fired] == [None, None]
+        execution = next(f.execution_arn for f in fired if f.execution_arn)
+        assert execution is not None
+        app.settle()
+        described = finished(app, execution)
+    assert json.loads(described["output"]) == {"message": "hello, cron"}
+
+
+def test_event_source_poll_survives_a_missing_queue() -> None:
+    with local_stepwell() as stepwell:
+        source = SqsEventSource(
+            stepwell.host.services.sqs,
+            stepwell.host.integrations.functions,
+            queue_arn="arn:aws:sqs:us-east-1:123456789012:nope",
+            function="f",
+        )
+        source.start()
+        source.stop()
+        with pytest.raises(Exception, match="NonExistentQueue|does not exist"):
+            source.poll_once()

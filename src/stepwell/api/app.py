@@ -197,7 +197,8 @@ def api_routes(service: OperationHandler, settings: ApiSettings | None = None) -
     apis = embedded_apis(service)
     root: list[BaseRoute] = [Route("/", endpoint.invoke, methods=["POST"])]
     if apis is not None:  # DynamoDB, SQS and SNS share "/" (api/routing.py)
-        root = ServicesEndpoint(apis, settings, endpoint._threads.run).routes(endpoint.invoke)
+        services = ServicesEndpoint(apis, settings, endpoint._threads.run, endpoint._body_reader)
+        root = services.routes(endpoint.invoke)
     return [*root, Route("/health", health, methods=["GET"])]
 
 

@@ -29,8 +29,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from stepwell.api.app import error_response, http_request, read_body
+from stepwell.api.app import error_response, http_request
 from stepwell.api.auth import HttpRequest, SigV4Verifier
+from stepwell.api.limits import BodyReader
 from stepwell.api.protocol import InternalFailure, new_request_id
 from stepwell.api.protocols.base import Codec, DecodedCall, ServiceApi, wire_error
 from stepwell.api.protocols.query import error_response as query_error_response
@@ -103,8 +104,15 @@ class QueueWaiters:
 class ServicesEndpoint:
     """Serves the embedded services' APIs."""
 
-    def __init__(self, apis: EmbeddedApiHandler, settings: ApiSettings, run: RunInThread) -> None:
+    def __init__(
+        self,
+        apis: EmbeddedApiHandler,
+        settings: ApiSettings,
+        run: RunInThread,
+        body_reader: Callable[[], BodyReader],
+    ) -> None:
         self._apis = apis
+        self._body_reader = body_reader
         self._settings = settings
         self._run = run
         self.router = Router(SERVICE_APIS)
@@ -138,8 +146,10 @@ class ServicesEndpoint:
         """Serve one call; never raises."""
         request_id = new_request_id()
         routed: tuple[ServiceApi, Codec] | None = None
+        reader = self._body_reader()  # the same size, budget and time limits as Step Functions
         try:
-            body = await read_body(request, self._settings.max_request_bytes)
+            reader.check_declared_size(request)
+            body = await reader.read(request)
             signed = http_request(request, body)
             wire = _with_queue_path(signed, request.path_params)
             routed = api, codec = self.router.route(wire)
@@ -156,6 +166,8 @@ class ServicesEndpoint:
             logger.exception("Internal failure in an embedded API (request id %s)", request_id)
             failure = InternalFailure("An internal error occurred.")
             return self._error(request, routed, failure, request_id)
+        finally:
+            reader.release()
 
     def _error(
         self,

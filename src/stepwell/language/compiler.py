@@ -27,9 +27,9 @@ from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.intrinsics import compile_intrinsic, is_intrinsic
 from stepwell.language.jsonata import compile_jsonata_template
 from stepwell.language.jsonpath import PathNotFound, compact_json, compile_path
+from stepwell.language.map_config import compile_distributed
 from stepwell.language.references import variable_references
 from stepwell.language.source import too_deep_location, too_deep_message
-from stepwell.language.map_config import compile_distributed
 from stepwell.language.templates import compile_payload_template
 from stepwell.language.validation import (
     Diagnostic,

@@ -33,7 +33,11 @@ SAM_SUBSTITUTIONS = {
     "${DDBTable}": "IdempotencyTable",
 }
 
-DEFINITIONS = sorted((ROOT / "examples").rglob("*.json")) + sorted(DATA.glob("*.json"))
+# Every JSON file of examples/ that is a state machine (applications also hold others,
+# such as the sample collection's example-workflow.json metadata).
+DEFINITIONS = sorted(
+    path for path in (ROOT / "examples").rglob("*.json") if '"StartAt"' in path.read_text()
+) + sorted(DATA.glob("*.json"))
 
 
 def definition_text(path: Path) -> str:

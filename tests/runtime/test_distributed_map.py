@@ -71,7 +71,7 @@ def test_b5_parent_history_has_map_run_events_and_no_iterations(key: str) -> Non
     # MapStateSucceeded and MapStateExited <- MapRunSucceeded.
     assert chain(result) == [
         (1, 0, "ExecutionStarted"),
-        (2, 1, "MapStateEntered"),
+        (2, 0, "MapStateEntered"),  # A1
         (3, 2, "MapStateStarted"),
         (4, 3, "MapRunStarted"),
         (5, 4, "MapRunSucceeded"),

@@ -116,8 +116,8 @@ def map_run_ended(interp: Interpreter, frame: Frame, state: Any, event: Any) -> 
         return
     details = {k: v for k, v in (("error", event.error), ("cause", event.cause)) if v is not None}
     history.add(frame, "MapRunFailed", "mapRunFailedEventDetails", details)
-    history.add(frame, "MapStateFailed")
-    interp.state_failed(frame, state, e.StatesError(event.error or "", event.cause or ""))
+    failure = e.StatesError(event.error or "", event.cause or "")
+    interp.state_failed(frame, state, failure, evaluated=False)  # records MapStateFailed (B2)
 
 
 def item_input(

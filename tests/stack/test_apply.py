@@ -122,7 +122,7 @@ def test_a_state_machine_calls_a_template_function(tmp_path: Path) -> None:
 def test_an_sqs_event_source_feeds_the_function_and_honours_partial_failures(
     tmp_path: Path,
 ) -> None:
-    with local_stack(write(tmp_path)) as app:
+    with local_stack(write(tmp_path), virtual_time=True) as app:
         sqs = app.host.services.sqs
         inbox = sqs.get_queue_url(QueueName=app.physical("Inbox"))["QueueUrl"]
         dead = sqs.get_queue_url(QueueName=app.physical("DeadLetters"))["QueueUrl"]
@@ -131,11 +131,14 @@ def test_an_sqs_event_source_feeds_the_function_and_honours_partial_failures(
         table = app.physical("Orders")
         dynamodb = app.host.services.dynamodb
         wait_for(lambda: dynamodb.scan(TableName=table)["Count"] == 2, "the consumer's writes")
-        # The poison message comes back (visibility 1 s) until maxReceiveCount sends it on.
-        app.clock.set(app.clock.now() + 5)
-        moved = wait_for(
-            lambda: sqs.receive_message(QueueUrl=dead).get("Messages"), "the dead-letter queue"
-        )
+
+        # The poison message comes back after each visibility timeout (1 s, virtual time
+        # moved on here) until maxReceiveCount 2 sends it to the dead-letter queue.
+        def dead_lettered() -> Any:
+            app.clock.set(app.clock.now() + 2)
+            return sqs.receive_message(QueueUrl=dead).get("Messages")
+
+        moved = wait_for(dead_lettered, "the dead-letter queue")
     assert json.loads(moved[0]["Body"]) == {"poison": True}
     ids = {item["id"]["S"] for item in dynamodb.scan(TableName=table)["Items"]}
     assert ids == {"a", "b"}

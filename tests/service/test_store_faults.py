@@ -106,6 +106,36 @@ def test_input_deeper_than_the_depth_limit_is_refused(
     assert json.loads(done["output"])["d"]["x"]["y"]["a"]["b"]["c"] == json.loads(text)
 
 
+@pytest.mark.parametrize(("depth", "accepted"), [(MAX_DEPTH, True), (MAX_DEPTH + 1, False)])
+def test_task_output_deeper_than_the_depth_limit_is_refused(
+    store: Store, depth: int, accepted: bool
+) -> None:
+    """SendTaskSuccess keeps the same limit as StartExecution: a deeper output is an
+    InvalidOutput for the caller, not a step that fails later inside the runtime."""
+    h = Harness(store)
+    activity = h.call("CreateActivity", name="review")["activityArn"]
+    arn = h.machine(
+        {
+            "StartAt": "Review",
+            "States": {"Review": {"Type": "Task", "Resource": activity, "End": True}},
+        }
+    )
+    execution = h.start(arn)
+    h.worker.run_until_idle()
+    token = h.call("GetActivityTask", activityArn=activity)["taskToken"]
+    output = nested(depth)
+    if not accepted:
+        with pytest.raises(err.InvalidOutput, match=f"more than {MAX_DEPTH} levels"):
+            h.call("SendTaskSuccess", taskToken=token, output=output)
+        assert h.call("DescribeExecution", executionArn=execution)["status"] == "RUNNING"
+        return
+    h.call("SendTaskSuccess", taskToken=token, output=output)
+    h.worker.run_until_idle()
+    done = h.call("DescribeExecution", executionArn=execution)
+    assert done["status"] == "SUCCEEDED", done.get("cause")
+    assert json.loads(done["output"]) == json.loads(output)
+
+
 def test_the_api_answers_deep_input_with_400(tmp_path: Path) -> None:
     with local_stepwell() as sw:
         machine = call(

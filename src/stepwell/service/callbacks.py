@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from stepwell.engine import events as ev
+from stepwell.engine.serialize import MAX_DEPTH, nesting_depth
 from stepwell.runtime.clock import to_datetime
 from stepwell.runtime.codec import encode_event
 from stepwell.service import errors as err
@@ -34,6 +35,8 @@ class CallbackOperations(ServiceCore):
             raise err.InvalidOutput(f"Invalid Output: '{output}'") from None
         if len(output.encode()) > PAYLOAD_LIMIT:
             raise err.ValidationException("The output exceeds the maximum size of 262144 bytes.")
+        if nesting_depth(value) > MAX_DEPTH:  # the one depth limit the runtime can keep
+            raise err.InvalidOutput(f"Invalid Output: nested more than {MAX_DEPTH} levels deep")
         self._resolve(request["taskToken"], lambda t: ev.TaskSucceeded(t.frame, t.seq, value))
         return {}
 

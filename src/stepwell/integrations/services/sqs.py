@@ -58,6 +58,8 @@ from stepwell.integrations.services.sqs_fifo import (
 NAMESPACE: Final = "sqs"
 MAX_BODY_BYTES: Final = 262_144
 MAX_ATTRIBUTES: Final = 10
+_EntryAction = Callable[[Documents, dict[str, Any], Request], Response | None]
+_BatchOutcome = tuple[str, list[dict[str, Any]], list[dict[str, Any]]]  # queue, done, failed
 _VALID_CHARACTERS: Final = re.compile(
     "[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
@@ -308,6 +310,14 @@ class SqsClient(ServiceClient):
             listener(name)
 
     def _send_message_batch(self, request: Request) -> Response:
+        name, successful, failed = self._each_entry(request, self._send)
+        if successful:
+            self._sent(name)
+        return _batch_result(successful, failed)
+
+    def _each_entry(self, request: Request, act: _EntryAction) -> _BatchOutcome:
+        """One batch request: ``act`` on each entry in one transaction; an entry's
+        ServiceError fails that entry only (API Reference, ``Failed`` of each Batch)."""
         entries = _batch_entries(request)
         successful: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
@@ -315,14 +325,12 @@ class SqsClient(ServiceClient):
             queue = _queue(documents, _url_name(request))
             for entry in entries:
                 try:
-                    sent = self._send(documents, queue, entry)
+                    shown = act(documents, queue, entry) or {}
                 except ServiceError as error:
                     failed.append(_batch_failure(entry, error))
                     continue
-                successful.append({"Id": entry["Id"], **sent})
-        if successful:
-            self._sent(queue["name"])
-        return _batch_result(successful, failed)
+                successful.append({"Id": entry["Id"], **shown})
+        return queue["name"], successful, failed
 
     def _send(self, documents: Documents, queue: dict[str, Any], request: Request) -> Response:
         body = _message_body(request)
@@ -443,19 +451,11 @@ class SqsClient(ServiceClient):
         return {}
 
     def _delete_message_batch(self, request: Request) -> Response:
-        entries = _batch_entries(request)
-        successful: list[dict[str, Any]] = []
-        failed: list[dict[str, Any]] = []
-        with self._documents() as documents:
-            queue = _queue(documents, _url_name(request))
-            for entry in entries:
-                try:
-                    self._delete(documents, queue, str(entry.get("ReceiptHandle", "")))
-                except ServiceError as error:
-                    failed.append(_batch_failure(entry, error))
-                    continue
-                successful.append({"Id": entry["Id"]})
+        _, successful, failed = self._each_entry(request, self._delete_entry)
         return _batch_result(successful, failed)
+
+    def _delete_entry(self, documents: Documents, queue: dict[str, Any], entry: Request) -> None:
+        self._delete(documents, queue, str(entry.get("ReceiptHandle", "")))
 
     def _delete(self, documents: Documents, queue: dict[str, Any], handle: str) -> None:
         key = _receipt_key(queue["name"], handle)
@@ -468,18 +468,7 @@ class SqsClient(ServiceClient):
         return {}
 
     def _change_message_visibility_batch(self, request: Request) -> Response:
-        entries = _batch_entries(request)
-        successful: list[dict[str, Any]] = []
-        failed: list[dict[str, Any]] = []
-        with self._documents() as documents:
-            queue = _queue(documents, _url_name(request))
-            for entry in entries:
-                try:
-                    self._change_visibility(documents, queue, entry)
-                except ServiceError as error:
-                    failed.append(_batch_failure(entry, error))
-                    continue
-                successful.append({"Id": entry["Id"]})
+        _, successful, failed = self._each_entry(request, self._change_visibility)
         return _batch_result(successful, failed)
 
     def _change_visibility(

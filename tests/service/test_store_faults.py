@@ -136,14 +136,36 @@ def test_task_output_deeper_than_the_depth_limit_is_refused(
     assert json.loads(done["output"]) == json.loads(output)
 
 
-def test_the_api_answers_deep_input_with_400(tmp_path: Path) -> None:
+HOSTILE_INPUTS = [
+    (nested(300), f"nested more than {MAX_DEPTH} levels deep"),
+    (nested(100_000), f"nested more than {MAX_DEPTH} levels deep"),  # past orjson's 1,024
+    ("1" * 5000, "a number is too long"),  # past Python's 4,300-digit conversion
+    ('{"a": ' + "1" * 5000 + "}", "a number is too long"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), HOSTILE_INPUTS)
+@pytest.mark.parametrize("operation", ["StartExecution", "StartSyncExecution", "TestState"])
+def test_the_api_answers_hostile_input_with_400(text: str, reason: str, operation: str) -> None:
     with local_stepwell() as sw:
+        kind = "EXPRESS" if operation == "StartSyncExecution" else "STANDARD"
         machine = call(
-            sw.url, "CreateStateMachine", name="m", definition=json.dumps(PASS), roleArn=ROLE
+            sw.url,
+            "CreateStateMachine",
+            name="m",
+            definition=json.dumps(PASS),
+            roleArn=ROLE,
+            type=kind,
         ).json()["stateMachineArn"]
-        answer = call(sw.url, "StartExecution", stateMachineArn=machine, input=nested(300))
+        target = (
+            {"definition": json.dumps({"Type": "Pass", "End": True})}
+            if operation == "TestState"
+            else {"stateMachineArn": machine}
+        )
+        answer = call(sw.url, operation, input=text, **target)
         assert answer.status_code == 400
         assert answer.json()["__type"] == "InvalidExecutionInput"
+        assert reason in answer.json()["message"]
 
 
 def test_postgresql_without_the_extra_says_how_to_install_it(

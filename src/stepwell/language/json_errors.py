@@ -68,8 +68,14 @@ def json_syntax_error(text: str) -> JsonSyntaxError | None:
 def input_problem(text: str) -> str:
     """What StartExecution quotes of an input that is not JSON (K10): the reader's
     message, not the input; for a blank one, ``Invalid execution input.``"""
-    found = json_syntax_error(text) if text.strip() else None
-    # orjson refuses a few texts Python's reader takes (lone surrogates): no Jackson words.
+    try:
+        found = json_syntax_error(text) if text.strip() else None
+    except RecursionError:  # deeper than Python's reader goes (orjson stops at 1,024 levels)
+        return "Invalid execution input: nested too deeply."
+    except ValueError:  # an integer longer than Python converts (4,300 digits)
+        return "Invalid execution input: a number is too long."
+    # orjson refuses a few texts Python's reader takes (lone surrogates, numbers past a
+    # double's range): no Jackson words.
     return found.message if found is not None else "Invalid execution input."
 
 

@@ -183,15 +183,21 @@ def execution_input(text: str | None, member: str = "input") -> str:
         )
     try:
         value = orjson.loads(text)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as error:
+        if "depth limit" in str(error):  # orjson's own bound (1,024), past ours
+            raise _too_deep() from None
         raise err.InvalidExecutionInput(
             f"Invalid State Machine Execution Input: '{input_problem(text)}'"
         ) from None
     if nesting_depth(value) > MAX_DEPTH:
-        raise err.InvalidExecutionInput(
-            f"Invalid State Machine Execution Input: nested more than {MAX_DEPTH} levels deep"
-        )
+        raise _too_deep()
     return text
+
+
+def _too_deep() -> err.InvalidExecutionInput:
+    return err.InvalidExecutionInput(
+        f"Invalid State Machine Execution Input: nested more than {MAX_DEPTH} levels deep"
+    )
 
 
 def tag_map(tags: list[dict[str, str]] | None, resource: str) -> dict[str, str]:

@@ -12,7 +12,9 @@ those installed there.
 The function's ``Timeout`` is enforced by killing the process (the task fails with
 ``Sandbox.Timedout``, as Lambda reports it); a process that dies fails its invocation
 with ``Runtime.ExitError`` and is replaced; either way the server goes on. Whatever the
-function prints is shown line by line, prefixed with its name.
+function prints is shown line by line, prefixed with its name; the worker also sends the
+end of an invocation's output back with its answer, which goes to the context's
+``log_lines`` when the caller asked for them (the Lambda API's ``LogType: Tail``).
 """
 
 from __future__ import annotations
@@ -86,6 +88,11 @@ class ProcessFunction:
             answer = worker.invoke(event, request_id, self.spec.timeout)
         finally:
             self._give_back(worker)
+        log_lines = getattr(context, "log_lines", None)
+        if isinstance(log_lines, list):
+            log_lines.extend(str(answer.get("log", "")).splitlines())
+            if answer.get("errorType") == "Sandbox.Timedout":
+                log_lines.append(str(answer.get("errorMessage", "")))
         if "result" in answer:
             return answer["result"]
         error_type = str(answer.get("errorType", "Runtime.Unknown"))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Final
 
 import orjson
@@ -48,6 +48,7 @@ class AsyncInvocations:
         self._store = store
         self._clock = clock
         self._pool: ThreadPoolExecutor | None = None
+        self._running: set[Future[None]] = set()
         self.run: Runner | None = None  # set by the Lambda API (lambda_api.LambdaFunctions)
 
     def submit(self, function: str, event: Any, timeout: float) -> str:
@@ -87,6 +88,10 @@ class AsyncInvocations:
             self._start(key)
         return len(due)
 
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait until the runs started so far have ended."""
+        wait(list(self._running), timeout)
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -95,7 +100,9 @@ class AsyncInvocations:
     def _start(self, key: str) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(RUNNERS, thread_name_prefix="stepwell-lambda-event")
-        self._pool.submit(self._deliver, key)
+        future = self._pool.submit(self._deliver, key)
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
 
     def _deliver(self, key: str) -> None:
         """Run one event and record how it went; never raises (it runs on a pool)."""

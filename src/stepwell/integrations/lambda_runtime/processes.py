@@ -37,6 +37,7 @@ from stepwell.integrations.functions import TaskError
 
 _HERE = Path(__file__).parent
 MAX_PROCESSES = 8  # per function: invocations beyond wait for a free process
+FORWARD_SECONDS = 2.0  # how long a stopping worker waits for its output to be shown
 PYTHON_RUNTIMES = "python3"
 NODE_RUNTIMES = "nodejs"
 
@@ -187,11 +188,13 @@ class _Worker:
         os.close(to_child_read)
         os.close(from_child_write)
         self._buffer = b""
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                threading.Thread(
-                    target=_forward, args=(stream, spec.name, log), daemon=True
-                ).start()
+        self._forwarders = [
+            threading.Thread(target=_forward, args=(stream, spec.name, log), daemon=True)
+            for stream in (self.process.stdout, self.process.stderr)
+            if stream is not None
+        ]
+        for forwarder in self._forwarders:
+            forwarder.start()
 
     @property
     def alive(self) -> bool:
@@ -235,6 +238,9 @@ class _Worker:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
+        for forwarder in self._forwarders:  # what it printed is shown before stop returns
+            if forwarder is not threading.current_thread():
+                forwarder.join(FORWARD_SECONDS)
         for fd in (self._to_child, self._from_child):
             with contextlib.suppress(OSError):
                 os.close(fd)

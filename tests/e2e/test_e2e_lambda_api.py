@@ -268,14 +268,19 @@ def test_a_malformed_function_name_is_a_validation_error(lam: Any) -> None:
 # ----------------------------------------------------------------- ListFunctions, GetFunction
 
 
-def test_list_functions_pages_with_marker_and_max_items(lam: Any) -> None:
+def test_list_functions_pages_with_marker_and_max_items(
+    lam: Any, stepwell: tuple[str, Host]
+) -> None:
+    # every function a Task can call, with any @lambda_function of this process
+    expected = stepwell[1].integrations.functions.names()
+    assert {"broken", "chatty", "echo", "fail", "record", "sleepy"} <= set(expected)
     first = lam.list_functions(MaxItems=2)
-    assert [f["FunctionName"] for f in first["Functions"]] == ["broken", "chatty"]
+    assert [f["FunctionName"] for f in first["Functions"]] == expected[:2]
     second = lam.list_functions(MaxItems=2, Marker=first["NextMarker"])
-    assert [f["FunctionName"] for f in second["Functions"]] == ["echo", "fail"]
+    assert [f["FunctionName"] for f in second["Functions"]] == expected[2:4]
     pages = lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 4})
     names = [f["FunctionName"] for page in pages for f in page["Functions"]]
-    assert names == ["broken", "chatty", "echo", "fail", "record", "sleepy"]
+    assert names == expected
     assert "NextMarker" not in lam.list_functions()
     with pytest.raises(lam.exceptions.InvalidParameterValueException):
         lam.list_functions(Marker="!!not-a-marker")
@@ -379,3 +384,18 @@ def test_an_event_is_kept_in_the_store_while_it_runs(stepwell: tuple[str, Host])
     assert kept_while_running == [1]
     assert events.pending() == []
     assert {"id": 9} in RECEIVED
+
+
+def test_payloads_above_lambdas_quotas_are_refused(lam: Any) -> None:
+    # API Reference, Invoke: 6 MB for synchronous invocations, 1 MB for asynchronous ones.
+    with pytest.raises(lam.exceptions.RequestTooLargeException) as raised:
+        lam.invoke(FunctionName="echo", Payload=b'"' + b"x" * (6 * 1024 * 1024) + b'"')
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    with pytest.raises(lam.exceptions.RequestTooLargeException):
+        lam.invoke(
+            FunctionName="record",
+            InvocationType="Event",
+            Payload=b'"' + b"x" * (1024 * 1024) + b'"',
+        )
+    big = b'"' + b"x" * (2 * 1024 * 1024) + b'"'
+    assert len(payload(lam.invoke(FunctionName="echo", Payload=big))["event"]) == 2 * 1024 * 1024

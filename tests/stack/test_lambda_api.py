@@ -73,7 +73,7 @@ def test_a_template_function_is_invoked_by_name_through_the_api(tmp_path: Path) 
     assert (configuration["Runtime"], configuration["Timeout"]) == ("python3.12", 5)
     assert configuration["MemorySize"] == 256
     assert configuration["Environment"] == {"Variables": {"GREETING": "hello"}}
-    assert sorted(listed) == sorted([callee, app.physical("Caller")])
+    assert {callee, app.physical("Caller")} <= set(listed)
 
 
 def test_a_function_calls_another_through_aws_endpoint_url(tmp_path: Path) -> None:

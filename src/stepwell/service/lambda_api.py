@@ -44,6 +44,11 @@ from stepwell.service.lambda_events import AsyncInvocations
 
 LATEST: Final = "$LATEST"
 MAX_LOG_BYTES: Final = 4096
+# "For synchronous invocations, the maximum payload size is 6 MB. For asynchronous
+# invocations, the maximum payload size is 1 MB." (API Reference, Invoke); the limit on
+# a synchronous response is the same 6 MB.
+MAX_SYNC_PAYLOAD: Final = 6 * 1024 * 1024
+MAX_ASYNC_PAYLOAD: Final = 1024 * 1024
 # The model's NamespacedFunctionName pattern, with its parts named.
 _FUNCTION_REFERENCE: Final = re.compile(
     r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?"
@@ -106,6 +111,7 @@ class LambdaFunctions:
     def invoke(self, request: Mapping[str, Any]) -> dict[str, Any]:
         ref = self._existing(str(request["FunctionName"]), request.get("Qualifier"))
         kind = request.get("InvocationType") or "RequestResponse"
+        _check_size(request.get("Payload"), kind)
         event = _event(request.get("Payload"))
         if kind == "DryRun":
             return {"StatusCode": 204}
@@ -116,8 +122,20 @@ class LambdaFunctions:
         tail = request.get("LogType") == "Tail"
         outcome, log = self._run(ref.name, event, request_id, keep_log=tail)
         response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": LATEST}
+        result = orjson.dumps(outcome.output) if outcome.ok else b""
+        if len(result) > MAX_SYNC_PAYLOAD:
+            outcome = Outcome(
+                error="Function.ResponseSizeTooLarge",
+                cause=orjson.dumps(
+                    {
+                        "errorMessage": "Response payload size exceeded maximum allowed payload "
+                        f"size ({MAX_SYNC_PAYLOAD} bytes).",
+                        "errorType": "Function.ResponseSizeTooLarge",
+                    }
+                ).decode(),
+            )
         if outcome.ok:
-            response["Payload"] = orjson.dumps(outcome.output)
+            response["Payload"] = result
         else:
             response["Payload"] = orjson.dumps(error_payload(outcome))
             response["FunctionError"] = "Unhandled"
@@ -257,6 +275,18 @@ def _event(payload: Any) -> Any:
             "InvalidRequestContentException",
             f"Could not parse request body into json: Could not parse payload into json: {problem}",
         ) from None
+
+
+def _check_size(payload: Any, kind: str) -> None:
+    limit, operation = (
+        (MAX_ASYNC_PAYLOAD, "InvokeAsync") if kind == "Event" else (MAX_SYNC_PAYLOAD, "Invoke")
+    )
+    if payload is not None and len(payload) > limit:
+        raise LambdaError(
+            "RequestTooLargeException",
+            f"Request must be smaller than {limit} bytes for the {operation} operation",
+            413,
+        )
 
 
 def _log_result(lines: list[str]) -> str:

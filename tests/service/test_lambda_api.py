@@ -75,3 +75,12 @@ def test_a_page_is_never_longer_than_50(api: LambdaFunctions) -> None:
     rest = api.handle("ListFunctions", {"Marker": first["NextMarker"]})
     total = len(api.functions.names())  # 63, and any @lambda_function of this process
     assert len(rest["Functions"]) == total - 50 and "NextMarker" not in rest
+
+
+@pytest.mark.parametrize("context", ["not base64!", "WzFd", "e30" + "=" * 2 + "x" * 3600])
+def test_a_client_context_must_be_base64_json_object(api: LambdaFunctions, context: str) -> None:
+    with pytest.raises(LambdaError) as raised:
+        api.handle("Invoke", {"FunctionName": "echo", "ClientContext": context})
+    assert raised.value.aws_type == "InvalidParameterValueException"
+    ok = api.handle("Invoke", {"FunctionName": "echo", "ClientContext": "e30=", "Payload": b"1"})
+    assert ok["Payload"] == b"1"

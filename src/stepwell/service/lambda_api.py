@@ -49,6 +49,7 @@ MAX_LOG_BYTES: Final = 4096
 # a synchronous response is the same 6 MB.
 MAX_SYNC_PAYLOAD: Final = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD: Final = 1024 * 1024
+MAX_CLIENT_CONTEXT: Final = 3583
 # The model's NamespacedFunctionName pattern, with its parts named.
 _FUNCTION_REFERENCE: Final = re.compile(
     r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?"
@@ -112,6 +113,7 @@ class LambdaFunctions:
         ref = self._existing(str(request["FunctionName"]), request.get("Qualifier"))
         kind = request.get("InvocationType") or "RequestResponse"
         _check_size(request.get("Payload"), kind)
+        _check_client_context(request.get("ClientContext"))
         event = _event(request.get("Payload"))
         if kind == "DryRun":
             return {"StatusCode": 204}
@@ -286,6 +288,22 @@ def _check_size(payload: Any, kind: str) -> None:
             "RequestTooLargeException",
             f"Request must be smaller than {limit} bytes for the {operation} operation",
             413,
+        )
+
+
+def _check_client_context(text: Any) -> None:
+    """``ClientContext``: "up to 3,583 bytes of base64-encoded data" holding a JSON object
+    (checked, not yet passed on to the function's context)."""
+    if text is None:
+        return
+    try:
+        document = orjson.loads(base64.b64decode(str(text), validate=True))
+    except (ValueError, orjson.JSONDecodeError):
+        document = None
+    if not isinstance(document, dict) or len(str(text)) > MAX_CLIENT_CONTEXT:
+        raise LambdaError(
+            "InvalidParameterValueException",
+            "Client context must be a valid Base64-encoded JSON object.",
         )
 
 

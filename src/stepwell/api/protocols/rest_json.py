@@ -158,8 +158,8 @@ class RestJsonCodec:
         shapes = api.model.shapes
         output_name = api.model.operation_shape(operation, "output")
         output = shapes[output_name] if output_name is not None else {}
-        rest = next(op for op in self.operations(api) if op.name == operation)
-        status, headers = rest.status, {REQUEST_ID_HEADER: request_id}
+        status = int(api.model.operations[operation]["http"].get("responseCode", 200))
+        headers = {REQUEST_ID_HEADER: request_id}
         body_members = dict(result)
         for name, member in output.get("members", {}).items():
             location = member.get("location")

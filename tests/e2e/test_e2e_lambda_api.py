@@ -261,7 +261,10 @@ def test_a_malformed_function_name_is_a_validation_error(lam: Any) -> None:
         lam.get_function(FunctionName="not a name")
     error = raised.value.response
     assert error["Error"]["Code"] == "ValidationException"
-    assert "Member must satisfy regular expression pattern" in error["Error"]["Message"]
+    assert error["Error"]["Message"].startswith(
+        "1 validation error detected: Value 'not a name' at 'functionName' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: "
+    )  # the member as AWS's messages name it
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 

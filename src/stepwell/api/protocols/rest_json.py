@@ -30,10 +30,15 @@ from starlette.responses import Response
 from stepwell.api.auth import HttpRequest
 from stepwell.api.protocols.base import REQUEST_ID_HEADER, DecodedCall, ServiceApi, WireError
 from stepwell.api.validation import type_mismatch
-from stepwell.service.errors import SerializationException, UnknownOperationException
+from stepwell.service.errors import (
+    SerializationException,
+    UnknownOperationException,
+    ValidationException,
+)
 
 CONTENT_TYPE: Final = "application/json"
 _LABEL: Final = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
+_MEMBER_PATH: Final = re.compile(r"at '([A-Za-z0-9_.]+)'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +148,7 @@ class RestJsonCodec:
                 value = _located(member, labels, query, request)
                 if value is not None:
                     members[member.name] = value
-            validated = api.validators[operation.name](members)
+            validated = _validated(api, operation.name, members)
             if operation.payload_type == "blob":
                 validated[str(operation.payload)] = request.body
             return DecodedCall(operation.name, validated)
@@ -185,6 +190,22 @@ class RestJsonCodec:
         headers = {REQUEST_ID_HEADER: request_id, "x-amzn-ErrorType": error.exception}
         body = orjson.dumps(document, default=str)
         return Response(body, error.status, headers, media_type=CONTENT_TYPE)
+
+
+def _validated(api: ServiceApi, operation: str, members: dict[str, Any]) -> dict[str, Any]:
+    """The members checked against the model; a ``ValidationException`` names members as
+    Lambda's Java front end does (``at 'functionName'``, not ``at 'FunctionName'``)."""
+    try:
+        return api.validators[operation](members)
+    except ValidationException as error:
+        message = _MEMBER_PATH.sub(
+            lambda found: f"at '{_java_path(found.group(1))}'", error.message
+        )
+        raise ValidationException(message, error.reason) from None
+
+
+def _java_path(path: str) -> str:
+    return ".".join(part[:1].lower() + part[1:] for part in path.split("."))
 
 
 def _body_members(operation: RestOperation, body: bytes) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from stepwell.integrations.functions import Outcome
 from stepwell.integrations.services import MemoryDocumentStore
 from stepwell.runtime.clock import VirtualClock
 from stepwell.service.lambda_events import LEASE_MARGIN_SECONDS, AsyncInvocations
+from stepwell.store.base import Store
 
 
 class Recorder:
@@ -74,9 +75,12 @@ def test_a_failing_event_is_retried_twice_a_minute_then_two_minutes_later() -> N
     queue.close()
 
 
-def test_a_run_cut_short_is_run_again_once_its_lease_ends() -> None:
+def test_a_run_cut_short_is_run_again_once_its_lease_ends(store: Store) -> None:
+    # every store: the event outlives the process that took it (SQLite, PostgreSQL)
     runner = Recorder(crash=True)
-    queue, clock, store = events(runner)
+    clock = VirtualClock(1_000.0)
+    queue = AsyncInvocations(store, clock.now)
+    queue.run = runner
     queue.submit("greet", {"n": 2}, timeout=3)
     queue.drain(10)
     assert len(queue.pending()) == 1  # the crash lost nothing

@@ -120,6 +120,13 @@ def test_unknown_paths_are_still_404(url: str) -> None:
     assert httpx.get(url + "/nowhere").status_code == 404
 
 
+def test_a_signed_lambda_path_with_an_arn_verifies(url: str) -> None:
+    # The ARN's colons are percent-encoded in the path; SigV4 encodes the path again.
+    lam = signed_client(url, "lambda")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):  # signature accepted
+        lam.invoke(FunctionName="arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST")
+
+
 def test_an_unsigned_lambda_request_is_refused_in_lambdas_format(url: str) -> None:
     response = httpx.get(url + "/2015-03-31/functions/")
     assert response.status_code == 403

@@ -50,6 +50,16 @@ MAX_LOG_BYTES: Final = 4096
 MAX_SYNC_PAYLOAD: Final = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD: Final = 1024 * 1024
 MAX_CLIENT_CONTEXT: Final = 3583
+RESPONSE_TOO_LARGE: Final = Outcome(
+    error="Function.ResponseSizeTooLarge",
+    cause=orjson.dumps(
+        {
+            "errorMessage": "Response payload size exceeded maximum allowed payload size "
+            f"({MAX_SYNC_PAYLOAD} bytes).",
+            "errorType": "Function.ResponseSizeTooLarge",
+        }
+    ).decode(),
+)
 # The model's NamespacedFunctionName pattern, with its parts named.
 _FUNCTION_REFERENCE: Final = re.compile(
     r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?"
@@ -123,24 +133,7 @@ class LambdaFunctions:
         request_id = str(uuid.uuid4())
         tail = request.get("LogType") == "Tail"
         outcome, log = self._run(ref.name, event, request_id, keep_log=tail)
-        response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": LATEST}
-        result = orjson.dumps(outcome.output) if outcome.ok else b""
-        if len(result) > MAX_SYNC_PAYLOAD:
-            outcome = Outcome(
-                error="Function.ResponseSizeTooLarge",
-                cause=orjson.dumps(
-                    {
-                        "errorMessage": "Response payload size exceeded maximum allowed payload "
-                        f"size ({MAX_SYNC_PAYLOAD} bytes).",
-                        "errorType": "Function.ResponseSizeTooLarge",
-                    }
-                ).decode(),
-            )
-        if outcome.ok:
-            response["Payload"] = result
-        else:
-            response["Payload"] = orjson.dumps(error_payload(outcome))
-            response["FunctionError"] = "Unhandled"
+        response = {"StatusCode": 200, "ExecutedVersion": LATEST, **_answer(outcome)}
         if tail:
             response["LogResult"] = _log_result(log)
         return response
@@ -251,6 +244,16 @@ class LambdaFunctions:
             arn += f"{account or self.functions.account}:function:{name}"
             raise LambdaError("ResourceNotFoundException", f"Function not found: {arn}", 404)
         return FunctionRef(name, named or given)
+
+
+def _answer(outcome: Outcome) -> dict[str, Any]:
+    """``Payload`` (and ``FunctionError``) of a synchronous invocation."""
+    if outcome.ok:
+        result = orjson.dumps(outcome.output)
+        if len(result) <= MAX_SYNC_PAYLOAD:
+            return {"Payload": result}
+        outcome = RESPONSE_TOO_LARGE
+    return {"Payload": orjson.dumps(error_payload(outcome)), "FunctionError": "Unhandled"}
 
 
 def error_payload(outcome: Outcome) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Malformed requests to the embedded services' APIs (DynamoDB, SQS, SNS) get the
+"""Malformed requests to the embedded services' APIs (DynamoDB, SQS, SNS, Lambda) get the
 protocol's 4xx, never a 5xx (issue 11).
 
 Requests are generated from botocore's models for every operation Stepwell implements,
@@ -28,7 +28,7 @@ from stepwell.service.settings import Settings
 from tests.api.api_helpers import AsgiClient, Reply, asgi_client
 
 SESSION = botocore.session.get_session()
-MODELS = {name: load_service_model(name) for name in ("dynamodb", "sqs", "sns")}
+MODELS = {name: load_service_model(name) for name in ("dynamodb", "sqs", "sns", "lambda")}
 QUEUE_URL = "http://127.0.0.1:8083/123456789012/fuzz-queue"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:fuzz-topic"
 STRINGS = [
@@ -74,6 +74,16 @@ ATTRIBUTE_VALUES: list[Any] = [
     {},
     {"Q": "x"},
 ]
+# Function names in every form (a separate list: the other fuzzers' draws stay as they were).
+FUNCTION_NAMES = [
+    "fuzz-fn",
+    "arn:aws:lambda:us-east-1:123456789012:function:fuzz-fn:$LATEST",
+    "arn:aws:lambda:eu-west-1:123456789012:function:fuzz-fn",
+    "123456789012:function:fuzz-fn",
+    "fuzz-fn:7",
+    "function",
+    "nope",
+]
 ODD: list[Any] = [None, "", 0, -1, 2**70, 1.5, True, [], [None], {}, {"k": None}, "é" * 50]
 
 
@@ -107,6 +117,8 @@ def _string(shape_name: str, shape: dict[str, Any]) -> str:
         return "fuzz-table"
     if "topic" in lowered:
         return TOPIC_ARN
+    if "functionname" in lowered:
+        return "fuzz-fn"
     return "pk" if shape.get("min", 0) <= 2 else "a" * shape.get("min", 1)
 
 
@@ -182,6 +194,7 @@ def fuzzed() -> Iterator[tuple[AsgiClient, Host]]:
         )
         services.sqs.call("CreateQueue", {"QueueName": "fuzz-queue"})
         services.sns.call("CreateTopic", {"Name": "fuzz-topic"})
+        host.integrations.functions.register("fuzz-fn", lambda event: event)
         yield client, host
     host.stop()
 
@@ -305,3 +318,82 @@ def test_unroutable_requests_are_4xx(
     client, _ = fuzzed
     reply = client.request("POST", "/", headers, body)
     assert 400 <= reply.status < 500, reply.body
+
+
+def rest_request(rng: random.Random, operation: str) -> tuple[str, str, dict[str, str], bytes, str]:
+    """A Lambda request botocore would send with hostile members, then perhaps mangled:
+    (method, path, headers, body, query string)."""
+    model = MODELS["lambda"]
+    members = request_members(rng, model, operation)
+    if "FunctionName" in members and rng.random() < 0.5:
+        members["FunctionName"] = rng.choice(FUNCTION_NAMES)
+    if operation == "Invoke":
+        members["Payload"] = rng.choice([b"{}", b'{"a": 1}', b"[", b"\xff", b"null", b""])
+    operation_model = SESSION.get_service_model("lambda").operation_model(operation)
+    try:
+        request = create_serializer("rest-json").serialize_to_request(members, operation_model)
+        path, _, query = request["url_path"].partition("?")
+        query = query or urlencode(request["query_string"], doseq=True)
+        method, headers, body = request["method"], dict(request["headers"]), request["body"]
+    except Exception:  # botocore refuses some hostile values: send them raw
+        path, method, headers, body, query = "/2015-03-31/functions/x", "POST", {}, b"{", ""
+    if isinstance(body, str):
+        body = body.encode()
+    if rng.random() < 0.3:
+        path = rng.choice(
+            [
+                path + "/extra",
+                path.replace("functions", "funcs"),
+                "/2015-03-31/functions/%FF%FE/invocations",
+                "/2015-03-31/functions/" + "a" * 300,
+                "/2015-03-31/functions/a%2Fb/invocations",
+                "/2015-03-31/",
+                "/2017-03-31/tags/x",
+            ]
+        )
+    if rng.random() < 0.2:
+        method = rng.choice(["GET", "PUT", "DELETE", "PATCH"])
+    if rng.random() < 0.2:
+        query = rng.choice(["MaxItems=abc", "MaxItems=0", "MaxItems=100000", "Marker=%%%", "x"])
+    if rng.random() < 0.2:
+        headers[rng.choice(["X-Amz-Invocation-Type", "X-Amz-Log-Type", "X-Amz-Client-Context"])] = (
+            rng.choice(STRINGS)
+        )
+    return method, path, headers, body, query
+
+
+def test_rest_json_protocol_fuzz(fuzzed: tuple[AsgiClient, Host]) -> None:
+    client, host = fuzzed
+    operations = implemented(host, "lambda")
+    assert operations == ["GetFunction", "Invoke", "ListFunctions"]
+    rng = random.Random("rest-json-lambda")
+    statuses: dict[str, set[int]] = {}
+    for operation in operations * 60:
+        method, path, headers, body, query = rest_request(rng, operation)
+        reply = client.request(method, path, headers, body, query.encode())
+        assert reply.status in (200, 202, 204) or 400 <= reply.status < 500, reply.body
+        if reply.status >= 400:
+            assert reply.headers["x-amzn-errortype"] and reply.json()["Message"]
+        statuses.setdefault(operation, set()).add(reply.status)
+    answered = {status for codes in statuses.values() for status in codes}
+    assert {200, 400, 404} <= answered  # requests reached the functions, and were refused
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("POST", "/2015-03-31/functions/fuzz-fn/nothing", {}),
+        ("GET", "/2015-03-31/functions/fuzz-fn/invocations", {}),
+        ("POST", "/", {"authorization": "AWS4-HMAC-SHA256 Credential=a/20250101/us-east-1/"
+                                         "lambda/aws4_request"}),
+        ("GET", "/2015-03-31/functions?MaxItems=-5", {}),
+    ],
+)  # fmt: skip
+def test_unknown_lambda_requests_are_4xx_json(
+    fuzzed: tuple[AsgiClient, Host], method: str, path: str, headers: dict[str, str]
+) -> None:
+    client, _ = fuzzed
+    path, _, query = path.partition("?")
+    reply = client.request(method, path, headers, b"", query.encode())
+    assert 400 <= reply.status < 500, reply.body
+    assert reply.json()["Type"] == "User" and reply.headers["x-amzn-errortype"]

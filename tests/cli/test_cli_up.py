@@ -138,6 +138,7 @@ def test_up_serves_the_seed_application_and_rerun_keeps_the_data(tmp_path: Path)
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
             assert d["status"] in ("SUCCEEDED", "FAILED")  # the seed fails at random
+            assert_template_function_invocable(port)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(30)
@@ -149,3 +150,23 @@ def test_up_serves_the_seed_application_and_rerun_keeps_the_data(tmp_path: Path)
         else:
             assert "table IdempotencyTable: created" not in text  # kept, with its items
     assert json.loads(d["input"]) == {"run": "cli"}
+
+
+def assert_template_function_invocable(port: int) -> None:
+    """A template function answers the Lambda API by name, as on AWS (issue 11)."""
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    [failure_demo] = [name for name in names if "FailureDemoFunction" in name]
+    answer = lam.invoke(FunctionName=failure_demo, Payload=b"{}")
+    result = json.loads(answer["Payload"].read())
+    if "FunctionError" in answer:  # the seed's function fails at random
+        assert result["errorType"] == "Exception"
+        assert result["errorMessage"] == "We got a failure"
+    else:
+        assert result == "All good"

@@ -52,6 +52,7 @@ def test_every_api_answers_signed_requests(url: str) -> None:
     assert "QueueUrls" not in signed_client(url, "sqs").list_queues()
     assert signed_client(url, "sns").list_topics()["Topics"] == []
     assert signed_client(url, "stepfunctions").list_activities()["activities"] == []
+    assert signed_client(url, "lambda").list_functions()["Functions"] == []  # REST-JSON
 
 
 @pytest.mark.parametrize(
@@ -60,6 +61,12 @@ def test_every_api_answers_signed_requests(url: str) -> None:
         ("dynamodb", lambda c: c.list_tables(), "InvalidSignatureException"),
         ("sqs", lambda c: c.list_queues(), "InvalidSignatureException"),
         ("sns", lambda c: c.list_topics(), "SignatureDoesNotMatch"),  # query protocol codes
+        ("lambda", lambda c: c.list_functions(), "InvalidSignatureException"),
+        (
+            "lambda",
+            lambda c: c.invoke(FunctionName="f", Payload=b"{}"),
+            "InvalidSignatureException",
+        ),
     ],
 )
 def test_a_wrong_secret_is_refused_by_every_api(
@@ -111,3 +118,17 @@ def test_step_functions_keeps_its_own_errors(url: str) -> None:
 
 def test_unknown_paths_are_still_404(url: str) -> None:
     assert httpx.get(url + "/nowhere").status_code == 404
+
+
+def test_a_signed_lambda_path_with_an_arn_verifies(url: str) -> None:
+    # The ARN's colons are percent-encoded in the path; SigV4 encodes the path again.
+    lam = signed_client(url, "lambda")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):  # signature accepted
+        lam.invoke(FunctionName="arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST")
+
+
+def test_an_unsigned_lambda_request_is_refused_in_lambdas_format(url: str) -> None:
+    response = httpx.get(url + "/2015-03-31/functions/")
+    assert response.status_code == 403
+    assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    assert response.json()["Type"] == "User" and response.json()["Message"]

@@ -220,3 +220,43 @@ def test_a_nodejs_function_runs_with_the_same_contract(tmp_path: Path) -> None:
 def test_unsupported_runtimes_are_refused(code: Path) -> None:
     with pytest.raises(ValueError, match="runtime java17 is not supported"):
         ProcessFunction(FunctionSpec("f", "java17", "a.b", code), "http://x")
+
+
+def test_an_invocations_output_comes_back_to_the_caller_who_asks(tmp_path: Path) -> None:
+    # For the Lambda API's LogType Tail: what this invocation printed, stdout and stderr
+    # in the order written, and nothing of the previous invocation.
+    (tmp_path / "talk.py").write_text(
+        "import sys\n"
+        "def handler(event, context):\n"
+        "    print('out', event)\n"
+        "    print('err', event, file=sys.stderr)\n"
+        "    return event\n"
+    )
+    talk = function(tmp_path, "talk.handler", [])
+    first: list[str] = []
+    second: list[str] = []
+    try:
+        talk(1, types.SimpleNamespace(aws_request_id="a", log_lines=first))
+        talk(2, types.SimpleNamespace(aws_request_id="b", log_lines=second))
+        talk(3, context())  # nobody asked: nothing kept anywhere
+    finally:
+        talk.close()
+    assert first == ["out 1", "err 1"]
+    assert second == ["out 2", "err 2"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js functions need node on PATH")
+def test_a_nodejs_invocations_output_comes_back_too(tmp_path: Path) -> None:
+    (tmp_path / "talk.js").write_text(
+        "exports.handler = async (event) => { console.log('out', event);"
+        " console.error('err', event); return event; };\n"
+    )
+    talk = ProcessFunction(
+        FunctionSpec("talk", "nodejs20.x", "talk.handler", tmp_path), "http://127.0.0.1:9"
+    )
+    lines: list[str] = []
+    try:
+        assert talk(5, types.SimpleNamespace(aws_request_id="a", log_lines=lines)) == 5
+    finally:
+        talk.close()
+    assert lines == ["out 5", "err 5"]

@@ -1,4 +1,5 @@
-"""The request pipeline of the embedded services' APIs (DynamoDB, SQS, SNS) on ``POST /``.
+"""The request pipeline of the embedded services' APIs (DynamoDB, SQS, SNS on ``POST /``;
+Lambda on its REST paths, ``/2015-03-31/functions/…``).
 
 Read the body (bounded, as for Step Functions), route it to an API and codec
 (``routing.py``), verify the SigV4 signature for that API's service name when
@@ -45,6 +46,7 @@ logger = logging.getLogger("stepwell.api")
 RECHECK_SECONDS: Final = 1.0
 # Query-protocol codes of the errors a form request gets before it reaches any API.
 UNROUTED_QUERY_CODES: Final = {"UnknownOperationException": "InvalidAction"}
+REST_METHODS: Final = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 RunInThread = Callable[..., Awaitable[Any]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -130,14 +132,20 @@ class ServicesEndpoint:
         apis.on_message_sent(self.waiters.notify)
 
     def routes(self, step_functions: Endpoint) -> list[BaseRoute]:
-        """``POST /`` shared with Step Functions, and SQS's queue URLs for query clients."""
+        """``POST /`` shared with Step Functions, SQS's queue URLs for query clients and the
+        REST APIs' paths (Lambda's ``/2015-03-31/…``)."""
 
         async def root(request: Request) -> Response:
             if self.router.claims(request.headers):
                 return await self.invoke(request)
             return await step_functions(request)
 
+        rest = [
+            Route(prefix + "{rest_path:path}", self.invoke, methods=REST_METHODS)
+            for prefix in self.router.rest_prefixes
+        ]
         return [
+            *rest,
             Route("/", root, methods=["POST"]),
             Route("/{account}/{queue}", self.invoke, methods=["POST"]),
         ]

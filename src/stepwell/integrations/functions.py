@@ -65,6 +65,9 @@ class LambdaContext:
     aws_request_id: str
     invoked_function_arn: str
     memory_limit_in_mb: int = 128
+    # Where a function that keeps logs (a worker process) puts this invocation's lines,
+    # for the Lambda API's ``LogType: Tail``; None when nobody asked.
+    log_lines: list[str] | None = None
 
 
 def function_name(reference: str) -> str:
@@ -117,6 +120,25 @@ class FunctionRegistry:
     def register(self, name: str, fn: Callable[..., Any]) -> None:
         self._functions[function_name(name)] = (fn, _takes_context(fn))
 
+    def names(self) -> list[str]:
+        """Every function's name, this registry's and ``@lambda_function``'s, sorted."""
+        return sorted({*self._functions, *_DECORATED})
+
+    def lookup(self, name: str) -> Callable[..., Any] | None:
+        """The callable bound to the function ``name``, if any."""
+        entry = self._functions.get(name) or _DECORATED.get(name)
+        return None if entry is None else entry[0]
+
+    def arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
+
+    def call(
+        self, reference: str, event: JSON, request_id: str, log_lines: list[str] | None = None
+    ) -> Outcome:
+        """Run one function as Lambda's Invoke does: its result, or its error with Lambda's
+        error payload as ``cause``; lines it logs are added to ``log_lines``."""
+        return self._call(reference, event, request_id, log_lines)
+
     def handles(self, resource: str) -> bool:
         return (
             resource.startswith(LAMBDA_INVOKE)
@@ -137,10 +159,12 @@ class FunctionRegistry:
             return Outcome(output=_invoke_response(outcome.output, request_id))
         return self._call(resource, payload, request_id)
 
-    def _call(self, reference: str, event: JSON, request_id: str) -> Outcome:
+    def _call(
+        self, reference: str, event: JSON, request_id: str, log_lines: list[str] | None = None
+    ) -> Outcome:
         name = function_name(reference)
         entry = self._functions.get(name) or _DECORATED.get(name)
-        arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
+        arn = self.arn(name)
         if entry is None:
             return Outcome(
                 error="Lambda.ResourceNotFoundException",
@@ -149,7 +173,8 @@ class FunctionRegistry:
             )
         fn, with_context = entry
         try:
-            result = fn(event, LambdaContext(name, request_id, arn)) if with_context else fn(event)
+            context = LambdaContext(name, request_id, arn, log_lines=log_lines)
+            result = fn(event, context) if with_context else fn(event)
             return Outcome(output=orjson.loads(orjson.dumps(result)))
         except TaskError as failure:
             return Outcome(error=failure.error, cause=failure.cause)
@@ -170,7 +195,7 @@ def _failed(failure: Exception, request_id: str) -> Outcome:
 
 
 def _error_payload(failure: Exception, request_id: str, error_type: str) -> str:
-    frames = traceback.format_tb(failure.__traceback__)
+    frames = traceback.format_tb(failure.__traceback__)[1:]  # not Stepwell's own frame
     return orjson.dumps(
         {
             "errorMessage": str(failure),

@@ -1,4 +1,4 @@
-"""The embedded DynamoDB, SQS and SNS as the API front end calls them.
+"""The embedded DynamoDB, SQS and SNS (and the Lambda API) as the API front end calls them.
 
 The operations themselves live with the engines (``integrations/services``): the same
 ``client.call(operation, request)`` that a ``dynamodb:putItem`` or ``sqs:sendMessage``
@@ -11,6 +11,9 @@ Task writes to. This module adds only what an API caller needs on top:
 * queue URLs name the endpoint the client used (``http://127.0.0.1:8083/ACCOUNT/NAME``)
   instead of AWS's host, so boto3 and the CLI come back to Stepwell with them;
 * a hook that tells the front end when a message was sent, so a long poll wakes at once.
+
+The Lambda API's operations are ``lambda_api.LambdaFunctions``, over the functions that
+Task states call; ``handle("lambda", …)`` passes them through.
 
 Design decision: the engines keep AWS's queue URLs (definitions written for AWS name
 queues that way, and a queue is found by the last segment of any URL); the URL a client
@@ -25,8 +28,10 @@ from typing import Any, Final
 from stepwell.integrations.services import ServiceError as EngineError
 from stepwell.integrations.services import Services
 from stepwell.service.errors import ServiceError, UnknownOperationException
+from stepwell.service.lambda_api import OPERATIONS as LAMBDA_OPERATIONS
+from stepwell.service.lambda_api import LambdaFunctions
 
-EMBEDDED_SERVICES: Final = ("dynamodb", "sqs", "sns")
+EMBEDDED_SERVICES: Final = ("dynamodb", "sqs", "sns", "lambda")
 _QUEUE_URL_MEMBERS: Final = ("QueueUrl", "QueueUrls")
 
 
@@ -54,11 +59,14 @@ class EmbeddedServiceError(ServiceError):
 class EmbeddedApis:
     """The embedded services' operations, by service name, for the API front end."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, functions: LambdaFunctions | None = None) -> None:
         self.services = services
+        self.functions = functions
 
     def supports(self, service: str, operation: str) -> bool:
         """Whether Stepwell implements ``operation`` of ``service``."""
+        if service == "lambda":
+            return self.functions is not None and operation in LAMBDA_OPERATIONS
         client = self.services.client(service)
         return client is not None and client.supports(operation)
 
@@ -66,6 +74,8 @@ class EmbeddedApis:
         self, service: str, operation: str, request: dict[str, Any], endpoint: str
     ) -> dict[str, Any]:
         """Run one operation; ``endpoint`` (``http://host:port``) is where the client is."""
+        if service == "lambda" and self.functions is not None:
+            return self.functions.handle(operation, request)
         client = self.services.client(service)
         if client is None or not client.supports(operation):
             raise UnknownOperationException(

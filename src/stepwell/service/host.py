@@ -104,6 +104,8 @@ class Host:
         if self.pool is not None:
             self.pool.worker.watchers.append(self.nested)
             self.pool.periodic.append(self.schedules.fire_due)
+            # Asynchronous Lambda invocations whose run was cut short (service.lambda_events).
+            self.pool.periodic.append(self.service.lambda_events.redeliver_due)
 
     def start(self) -> Host:
         if self.settings.jsonata_workers != 0:
@@ -116,6 +118,7 @@ class Host:
     def stop(self) -> None:
         if self.pool is not None:
             self.pool.stop()
+        self.service.lambda_events.close()
         if self._isolating:
             SHARED.detach()
             self._isolating = False

@@ -26,6 +26,8 @@ from stepwell.service.callbacks import CallbackOperations
 from stepwell.service.core import InlineStepper, Request, Response
 from stepwell.service.embedded_apis import EmbeddedApis
 from stepwell.service.executions import ExecutionOperations
+from stepwell.service.lambda_api import LambdaFunctions
+from stepwell.service.lambda_events import AsyncInvocations
 from stepwell.service.redrive import RedriveOperations
 from stepwell.service.tags import TagOperations
 from stepwell.service.testing import TestingOperations
@@ -56,8 +58,14 @@ class Service(
         self.arns = arns or Arns()
         self.integrations = integrations or Integrations()
         self.machines = MachineCache(store)
-        # The embedded DynamoDB, SQS and SNS, served on the same endpoint (api/routing.py).
-        self.embedded_apis = EmbeddedApis(self.integrations.services)
+        # The embedded DynamoDB, SQS and SNS and the Lambda API over the functions, served
+        # on the same endpoint (api/routing.py).
+        services = self.integrations.services
+        self.lambda_events = AsyncInvocations(services.store, self.clock.now)
+        self.lambda_functions = LambdaFunctions(
+            self.integrations.functions, self.lambda_events, self.clock.now
+        )
+        self.embedded_apis = EmbeddedApis(services, self.lambda_functions)
         self.routing = routing or random.Random()
         self._wake = wake or (lambda: None)
         # Runs an execution's first step at once (the calling thread), so a short

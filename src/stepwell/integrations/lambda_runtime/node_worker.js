@@ -10,6 +10,17 @@ const { pathToFileURL } = require("url");
 const [codeDir, handlerName, readFd, writeFd] = process.argv.slice(2);
 process.chdir(codeDir);
 
+// The end of what an invocation printed, sent back as "log" (for Invoke's LogType Tail).
+const KEPT_LOG_CHARACTERS = 8192;
+let kept = "";
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream);
+  stream.write = (chunk, ...rest) => {
+    kept = (kept + String(chunk)).slice(-KEPT_LOG_CHARACTERS);
+    return write(chunk, ...rest);
+  };
+}
+
 function fail(errorType, errorMessage, stack) {
   return { errorType, errorMessage, stackTrace: stack || [] };
 }
@@ -91,6 +102,8 @@ async function main() {
         answer = fail(type, message, stack);
       }
     }
+    answer.log = kept;
+    kept = "";
     fs.writeSync(Number(writeFd), JSON.stringify(answer) + "\n");
   }
 }

@@ -12,7 +12,9 @@ those installed there.
 The function's ``Timeout`` is enforced by killing the process (the task fails with
 ``Sandbox.Timedout``, as Lambda reports it); a process that dies fails its invocation
 with ``Runtime.ExitError`` and is replaced; either way the server goes on. Whatever the
-function prints is shown line by line, prefixed with its name.
+function prints is shown line by line, prefixed with its name; the worker also sends the
+end of an invocation's output back with its answer, which goes to the context's
+``log_lines`` when the caller asked for them (the Lambda API's ``LogType: Tail``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from stepwell.integrations.functions import TaskError
 
 _HERE = Path(__file__).parent
 MAX_PROCESSES = 8  # per function: invocations beyond wait for a free process
+FORWARD_SECONDS = 2.0  # how long a stopping worker waits for its output to be shown
 PYTHON_RUNTIMES = "python3"
 NODE_RUNTIMES = "nodejs"
 
@@ -86,6 +89,11 @@ class ProcessFunction:
             answer = worker.invoke(event, request_id, self.spec.timeout)
         finally:
             self._give_back(worker)
+        log_lines = getattr(context, "log_lines", None)
+        if isinstance(log_lines, list):
+            log_lines.extend(str(answer.get("log", "")).splitlines())
+            if answer.get("errorType") == "Sandbox.Timedout":
+                log_lines.append(str(answer.get("errorMessage", "")))
         if "result" in answer:
             return answer["result"]
         error_type = str(answer.get("errorType", "Runtime.Unknown"))
@@ -180,11 +188,13 @@ class _Worker:
         os.close(to_child_read)
         os.close(from_child_write)
         self._buffer = b""
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                threading.Thread(
-                    target=_forward, args=(stream, spec.name, log), daemon=True
-                ).start()
+        self._forwarders = [
+            threading.Thread(target=_forward, args=(stream, spec.name, log), daemon=True)
+            for stream in (self.process.stdout, self.process.stderr)
+            if stream is not None
+        ]
+        for forwarder in self._forwarders:
+            forwarder.start()
 
     @property
     def alive(self) -> bool:
@@ -228,6 +238,9 @@ class _Worker:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
+        for forwarder in self._forwarders:  # what it printed is shown before stop returns
+            if forwarder is not threading.current_thread():
+                forwarder.join(FORWARD_SECONDS)
         for fd in (self._to_child, self._from_child):
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -7,7 +7,8 @@ leave on another; the function's own prints go to stdout and stderr, which the p
 shows prefixed with the function's name.
 
 Protocol, one JSON object a line: ``{"event", "requestId", "deadline"}`` in;
-``{"result"}`` or ``{"errorType", "errorMessage", "stackTrace"}`` out.
+``{"result"}`` or ``{"errorType", "errorMessage", "stackTrace"}`` out, each with ``"log"``:
+the end of what the invocation printed (for the Lambda API's ``LogType: Tail``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,36 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from typing import IO, Any
+
+KEPT_LOG_CHARACTERS = 8192  # more than the 4 KB that Invoke's LogType Tail returns
+
+
+class Tee:
+    """A text stream that writes through and keeps the end of what an invocation wrote."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.kept: list[str] = []
+        self._size = 0
+
+    def write(self, text: str) -> int:
+        self.keep(text)
+        return self.stream.write(text)
+
+    def keep(self, text: str) -> None:
+        self.kept.append(text)
+        self._size += len(text)
+        if self._size > 2 * KEPT_LOG_CHARACTERS:
+            joined = "".join(self.kept)[-KEPT_LOG_CHARACTERS:]
+            self.kept, self._size = [joined], len(joined)
+
+    def take(self) -> str:
+        text = "".join(self.kept)[-KEPT_LOG_CHARACTERS:]
+        self.kept, self._size = [], 0
+        return text
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 class LambdaContext:
@@ -82,6 +113,10 @@ def answer_error(error_type: str, message: str, frames: list[str]) -> dict[str, 
 def serve(code_dir: str, handler: str, requests: Iterable[str], answers: IO[str]) -> None:
     sys.path[0] = code_dir
     os.chdir(code_dir)
+    # One tee for both streams, so the kept log has their lines in the order written.
+    log = Tee(sys.stdout)
+    sys.stdout = log
+    sys.stderr = _Redirected(log, sys.stderr)
     function: Callable[..., Any] | None = None
     failed_init: dict[str, Any] | None = None
     try:
@@ -109,8 +144,24 @@ def serve(code_dir: str, handler: str, requests: Iterable[str], answers: IO[str]
                 answer = _raised(problem)
         sys.stdout.flush()
         sys.stderr.flush()
+        answer["log"] = log.take()
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
+
+
+class _Redirected:
+    """stderr: written through to itself, kept in the shared tee's log."""
+
+    def __init__(self, log: Tee, stream: IO[str]) -> None:
+        self._log = log
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._log.keep(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _raised(problem: BaseException) -> dict[str, Any]:

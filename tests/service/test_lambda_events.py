@@ -1,0 +1,106 @@
+"""Asynchronous invocations (``InvocationType: Event``) are kept in the store until they ran,
+retried as Lambda retries them, and run again when a run was cut short.
+
+Lambda Developer Guide, "How Lambda handles errors and retries with asynchronous
+invocation": on a function error Lambda runs the function up to two more times, waiting
+at least one minute before the second attempt and two minutes before the third.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepwell.integrations.functions import Outcome
+from stepwell.integrations.services import MemoryDocumentStore
+from stepwell.runtime.clock import VirtualClock
+from stepwell.service.lambda_events import LEASE_MARGIN_SECONDS, AsyncInvocations
+from stepwell.store.base import Store
+
+
+class Recorder:
+    """A function runner that fails as told and remembers what it ran."""
+
+    def __init__(self, failures: int = 0, crash: bool = False) -> None:
+        self.failures = failures
+        self.crash = crash
+        self.calls: list[tuple[str, Any]] = []
+
+    def __call__(self, function: str, event: Any) -> Outcome:
+        self.calls.append((function, event))
+        if self.crash:
+            self.crash = False
+            raise RuntimeError("the worker died mid-run")
+        if self.failures:
+            self.failures -= 1
+            return Outcome(error="ValueError", cause="not yet")
+        return Outcome(output=event)
+
+
+def events(runner: Recorder) -> tuple[AsyncInvocations, VirtualClock, MemoryDocumentStore]:
+    store, clock = MemoryDocumentStore(), VirtualClock(1_000.0)
+    queue = AsyncInvocations(store, clock.now)
+    queue.run = runner
+    return queue, clock, store
+
+
+def test_an_event_runs_at_once_and_leaves_the_store() -> None:
+    runner = Recorder()
+    queue, _, _ = events(runner)
+    queue.submit("greet", {"name": "Ada"}, timeout=3)
+    queue.drain(10)
+    assert runner.calls == [("greet", {"name": "Ada"})]
+    assert queue.pending() == []
+    queue.close()
+
+
+def test_a_failing_event_is_retried_twice_a_minute_then_two_minutes_later() -> None:
+    runner = Recorder(failures=5)
+    queue, clock, _ = events(runner)
+    queue.submit("flaky", {"n": 1}, timeout=3)
+    queue.drain(10)
+    [kept] = queue.pending()
+    assert kept["attempts"] == 1 and kept["due"] == 1_000.0 + 60
+    clock.advance(59)
+    assert queue.redeliver_due() == 0  # not before the minute is up
+    clock.advance(1)
+    assert queue.redeliver_due() == 1
+    queue.drain(10)
+    [kept] = queue.pending()
+    assert kept["attempts"] == 2 and kept["due"] == 1_060.0 + 120
+    clock.advance(120)
+    assert queue.redeliver_due() == 1
+    queue.drain(10)
+    assert len(runner.calls) == 3  # the first run and two retries, then discarded
+    assert queue.pending() == []
+    queue.close()
+
+
+def test_a_run_cut_short_is_run_again_once_its_lease_ends(store: Store) -> None:
+    # every store: the event outlives the process that took it (SQLite, PostgreSQL)
+    runner = Recorder(crash=True)
+    clock = VirtualClock(1_000.0)
+    queue = AsyncInvocations(store, clock.now)
+    queue.run = runner
+    queue.submit("greet", {"n": 2}, timeout=3)
+    queue.drain(10)
+    assert len(queue.pending()) == 1  # the crash lost nothing
+    assert queue.redeliver_due() == 0  # still leased to the run that crashed
+    clock.advance(3 + LEASE_MARGIN_SECONDS)
+    # Another process (here: a second queue over the same store) picks it up.
+    other = AsyncInvocations(store, clock.now)
+    other.run = runner
+    assert other.redeliver_due() == 1
+    other.drain(10)
+    assert runner.calls == [("greet", {"n": 2})] * 2
+    assert other.pending() == []
+    queue.close()
+    other.close()
+
+
+def test_an_event_for_a_function_that_is_gone_is_discarded() -> None:
+    queue, _, _ = events(Recorder())
+    queue.run = lambda name, event: Outcome(error="ResourceNotFoundException", cause="gone")
+    queue.submit("gone", {}, timeout=3)
+    queue.drain(10)
+    assert queue.pending() == []
+    queue.close()

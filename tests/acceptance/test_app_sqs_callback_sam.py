@@ -14,9 +14,14 @@ from the queue.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -26,10 +31,13 @@ from tests.acceptance.stack_apps import (
     cli,
     client,
     events_of,
+    receive_all,
     run_to_end,
     running_app,
     wait_for,
 )
+from tests.cli.test_cli_server import free_port, subprocess_env, wait_for_port
+from tests.e2e.server import aws_cli
 
 TEMPLATE = APPS / "sqs-callback-sam" / "template.yaml"
 REPLY = {"Output": "message", "ack": "success"}
@@ -38,6 +46,13 @@ REPLY = {"Output": "message", "ack": "success"}
 @pytest.fixture(scope="module")
 def app(db: str) -> Iterator[LocalStack]:
     with running_app(db, TEMPLATE, "sqs-callback") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def unanswered(db: str) -> Iterator[LocalStack]:
+    """The same application with the queue's event source mapping disabled."""
+    with running_app(db, TEMPLATE, "sqs-no-consumer", ConsumerEnabled="false") as running:
         yield running
 
 
@@ -116,3 +131,62 @@ def test_a_token_already_answered_is_refused(app: LocalStack) -> None:
     # API Reference, SendTaskSuccess: a token no longer valid is one of these two.
     assert refused.value.response["Error"]["Code"] in ("TaskDoesNotExist", "TaskTimedOut")
     assert run_to_end(app, execution)["status"] == "SUCCEEDED"
+
+
+def test_without_the_consumer_the_task_times_out_into_the_catch(unanswered: LocalStack) -> None:
+    sfn = client(unanswered, "stepfunctions")
+    machine = unanswered.physical("CallbackStateMachine")
+    execution = sfn.start_execution(
+        stateMachineArn=machine, input=json.dumps({"messageId": "m-3"})
+    )["executionArn"]
+    described = run_to_end(unanswered, execution)  # TimeoutSeconds: 10 of virtual time
+    assert (described["status"], described["error"]) == ("FAILED", "NoReplyFromTeamC")
+    [timed_out] = events_of(unanswered, execution, "TaskTimedOut")
+    assert timed_out["taskTimedOutEventDetails"]["error"] == "States.Timeout"
+    took = described["stopDate"] - described["startDate"]
+    assert took.total_seconds() == 10
+    sqs = client(unanswered, "sqs")
+    url = sqs.get_queue_url(QueueName=unanswered.physical("TeamCSqs"))["QueueUrl"]
+    [message] = receive_all(sqs, url)  # sent, never consumed
+    assert message["Input"] == "m-3" and len(message["TaskToken"]) > 0
+
+
+def test_stepwell_up_serves_the_application_to_its_consumer(tmp_path: Path) -> None:
+    """The real command, as ``make up-callback`` runs it: the function in its worker
+    process reaches the server through AWS_ENDPOINT_URL and answers the task."""
+    port = free_port()
+    log = tmp_path / "up.log"
+    with log.open("w") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "stepwell", "up", str(TEMPLATE)],
+            env=subprocess_env(STEPWELL_PORT=str(port), STEPWELL_DB=str(tmp_path / "up.db")),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=tmp_path,
+        )
+    try:
+        wait_for_port(port, server, log)
+        url = f"http://127.0.0.1:{port}"
+        cli_out = aws_cli(url, tmp_path, "stepfunctions", "list-state-machines")
+        [machine] = cli_out["stateMachines"]
+        sfn = boto3.client(
+            "stepfunctions",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        started = sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"], input=json.dumps({"messageId": "up"})
+        )
+
+        def succeeded() -> list[dict[str, Any]]:
+            events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+            return [e for e in events if e["type"] == "TaskSucceeded"]
+
+        [answer] = wait_for(succeeded, "the consumer's SendTaskSuccess")
+        assert json.loads(answer["taskSucceededEventDetails"]["output"]) == REPLY
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(30)
+    assert "In Handler: Executing" in log.read_text()

@@ -17,6 +17,8 @@ from typing import Any
 
 from examples.apps.driving import client, jump, run_to_end, settle, wait_for
 from stepwell.service.settings import Settings
+from stepwell.stack.apply import apply_plan
+from stepwell.stack.plan import plan_stack
 from stepwell.testing import LocalStack, local_stack
 from tests.e2e.server import aws_cli
 
@@ -38,6 +40,28 @@ def running_app(
         start=start,
     ) as app:
         yield app
+
+
+@contextmanager
+def beside(
+    app: LocalStack, template: Path, stack_name: str, **parameters: str
+) -> Iterator[LocalStack]:
+    """A second stack in the same server (same database, same clock), as a second
+    ``stepwell up`` of another stack name on the same database would run it. Two servers
+    on one database with two virtual clocks would take each other's timers."""
+    settings = app.host.settings
+    plan = plan_stack(
+        template,
+        stack_name=stack_name,
+        region=settings.region,
+        account=settings.account,
+        parameters=parameters or None,
+    )
+    running = apply_plan(plan, app.host, app.url)
+    try:
+        yield LocalStack(app.url, app.host, app.clock, plan, running)
+    finally:
+        running.close()
 
 
 def cli(app: LocalStack, folder: Path, *arguments: str) -> Any:

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from stepwell.testing import LocalStack
 from tests.acceptance.stack_apps import (
     APPS,
+    beside,
     cli,
     client,
     events_of,
@@ -50,9 +51,9 @@ def app(db: str) -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="module")
-def unanswered(db: str) -> Iterator[LocalStack]:
-    """The same application with the queue's event source mapping disabled."""
-    with running_app(db, TEMPLATE, "sqs-no-consumer", ConsumerEnabled="false") as running:
+def unanswered(app: LocalStack) -> Iterator[LocalStack]:
+    """The same application, as another stack, with the event source mapping disabled."""
+    with beside(app, TEMPLATE, "sqs-no-consumer", ConsumerEnabled="false") as running:
         yield running
 
 

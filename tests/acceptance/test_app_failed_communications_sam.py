@@ -114,6 +114,14 @@ def test_sns_notifies_each_batch_through_the_sqs_subscription(
     assert json.loads(failure["Message"])["deadLettered"] == [BROKEN]
 
 
+def test_the_seeds_email_subscription_gets_the_same_mails(
+    deployed: Running, first: FirstTick
+) -> None:
+    # Stepwell sends no mail: an email subscription's messages wait in the SNS outbox.
+    mails = deployed.app.host.services.sns.outbox("ops@example.com")
+    assert sorted(m["Subject"] for m in mails) == sorted(n["Subject"] for n in first.notifications)
+
+
 def test_the_communication_that_keeps_failing_reaches_the_dead_letter_queue(
     first: FirstTick,
 ) -> None:

@@ -38,14 +38,37 @@ example-callback: setup
 example-distributed-map: setup
 	$(PY) -m examples.distributed_map.run
 
-# Seed 1 as the SAM application AWS published (examples/apps/idempotent-workflow-sam).
-.PHONY: example-app up-idempotent
+# The seeds as SAM applications (examples/apps/): seed 1 as AWS published it, seeds 2-4
+# written as SAM applications with plain boto3 functions. example-app-*: in-process, on a
+# virtual clock; up-*: the same template served by `stepwell up` (Ctrl-C to stop).
+.PHONY: example-app example-app-reprocessing example-app-busy-waiting example-app-callback
+.PHONY: up-idempotent up-reprocessing up-busy-waiting up-callback
+ENDPOINT_URL ?= http://127.0.0.1:8089
 
 example-app: setup
 	$(PY) -m examples.apps.idempotent_sam
 
+example-app-reprocessing: setup
+	$(PY) -m examples.apps.failed_communications_sam
+
+example-app-busy-waiting: setup
+	$(PY) -m examples.apps.busy_waiting_sam
+
+example-app-callback: setup
+	$(PY) -m examples.apps.sqs_callback_sam
+
 up-idempotent: setup
 	$(VENV)/bin/stepwell up examples/apps/idempotent-workflow-sam/template.yaml
+
+up-reprocessing: setup
+	$(VENV)/bin/stepwell up examples/apps/failed-communications-sam/template.yaml \
+		--parameter-overrides EndpointUrl=$(ENDPOINT_URL)
+
+up-busy-waiting: setup
+	$(VENV)/bin/stepwell up examples/apps/busy-waiting-sam/template.yaml
+
+up-callback: setup
+	$(VENV)/bin/stepwell up examples/apps/sqs-callback-sam/template.yaml
 
 lint: setup
 	$(PY) -m ruff check src tests bench examples

@@ -20,6 +20,7 @@ import pytest
 
 from stepwell.service.settings import Settings
 from stepwell.testing import LocalStack, local_stack
+from tests.e2e.server import aws_cli
 
 APP = Path(__file__).resolve().parents[2] / "examples" / "apps" / "idempotent-workflow-sam"
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "idempotent-workflow-sam"
@@ -72,6 +73,17 @@ def record(app: LocalStack, event: dict[str, Any]) -> dict[str, Any] | None:
     return found
 
 
+def cli_record(app: LocalStack, folder: Path, key: str) -> dict[str, Any]:
+    """The item of ``key`` as ``aws dynamodb scan --endpoint-url …`` shows it."""
+    scanned = aws_cli(
+        app.url, folder, "dynamodb", "scan", "--table-name", app.physical("IdempotencyTable"),
+        "--filter-expression", "id = :key",
+        "--expression-attribute-values", json.dumps({":key": {"S": key}}),
+    )  # fmt: skip
+    [item] = scanned["Items"]
+    return dict(item)
+
+
 def test_the_application_is_the_published_one_unchanged() -> None:
     if not SEED.is_dir():
         pytest.skip("../shared/seeds is not beside this checkout")
@@ -84,7 +96,7 @@ def test_the_application_is_the_published_one_unchanged() -> None:
 
 
 def test_the_readme_event_succeeds_with_the_readme_output_then_comes_from_dynamodb(
-    app: LocalStack,
+    app: LocalStack, tmp_path: Path
 ) -> None:
     for _ in range(ATTEMPTS):
         described, events = run(app, README_EVENT)
@@ -99,6 +111,7 @@ def test_the_readme_event_succeeds_with_the_readme_output_then_comes_from_dynamo
     assert stored["executionstatus"] == {"S": "SUCCEEDED"}
     assert json.loads(stored["executionresult"]["S"]) == README_OUTPUT
     assert len(stored["id"]["S"]) == 64
+    assert cli_record(app, tmp_path, stored["id"]["S"]) == stored
 
     again, events = run(app, README_EVENT)
     assert again["status"] == "SUCCEEDED"

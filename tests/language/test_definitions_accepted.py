@@ -23,7 +23,7 @@ from stepwell.language.validation import validate_definition
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data" / "definitions"
 
-# The SAM template's DefinitionSubstitutions, resolved as CloudFormation would.
+# The SAM templates' DefinitionSubstitutions, resolved as CloudFormation would.
 SAM_SUBSTITUTIONS = {
     "${IdempotencyConfigFunctionArn}": "arn:aws:lambda:us-east-1:123456789012:function:config",
     "${FailureInjectFunctionArn}": "arn:aws:lambda:us-east-1:123456789012:function:failure",
@@ -31,6 +31,12 @@ SAM_SUBSTITUTIONS = {
     "${DDBGetItem}": "arn:aws:states:::dynamodb:getItem",
     "${DDBTransactWriteItems}": "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
     "${DDBTable}": "IdempotencyTable",
+    # The seed applications written for Stepwell (examples/apps/*-sam).
+    "${SendCommunicationFunctionArn}": "arn:aws:lambda:us-east-1:123456789012:function:send",
+    "${DeadLetterQueueUrl}": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+    "${NotificationTopicArn}": "arn:aws:sns:us-east-1:123456789012:notifications",
+    "${TeamCQueueUrl}": "https://sqs.us-east-1.amazonaws.com/123456789012/TeamCSqs",
+    "${StatusFunctionArn}": "arn:aws:lambda:us-east-1:123456789012:function:status",
 }
 
 # Every JSON file of examples/ that is a state machine (applications also hold others,

@@ -1,0 +1,79 @@
+"""The corpus of published definitions: state machines from AWS's own sample
+repositories (``corpus/INDEX.tsv`` names the repository, path and commit of each), all
+deployed on AWS by their authors. Long ``Comment`` texts are shortened; nothing else is
+changed.
+
+Many use ``DefinitionSubstitutions`` placeholders (``${OrderFunctionArn}``), which
+CloudFormation replaces before it creates the machine. ``substituted`` does the same with
+plausible values chosen from where the placeholder stands and what it is called: a Lambda
+ARN as a Task's ``Resource``, ARNs for names that say ``Arn``, a number where the
+placeholder stands unquoted, the name itself (a table or bucket name) otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+_ACCOUNT = "us-east-1:123456789012"
+_RESOURCE = re.compile(r'("Resource"\s*:\s*")\$\{([^}]+)\}(")')
+_UNQUOTED = re.compile(r"(?<![\"\w])\$\{([^}]+)\}(?=\s*[,}\]])")
+_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    name: str
+    repo: str
+    path: str
+    commit: str
+
+    @property
+    def file(self) -> Path:
+        return CORPUS / "definitions" / self.name
+
+
+def published_definitions() -> list[Published]:
+    rows = (CORPUS / "INDEX.tsv").read_text().splitlines()
+    return [Published(*row.split("\t")) for row in rows if row.strip()]
+
+
+def substituted(text: str) -> str:
+    """``text`` with every ``${Name}`` placeholder replaced as CloudFormation would."""
+    text = _RESOURCE.sub(lambda m: m.group(1) + _lambda_arn(m.group(2)) + m.group(3), text)
+    text = _UNQUOTED.sub("1", text)
+    return _PLACEHOLDER.sub(lambda m: _value(m.group(1)), text)
+
+
+def _lambda_arn(name: str) -> str:
+    if "activity" in name.lower():
+        return f"arn:aws:states:{_ACCOUNT}:activity:{name}"
+    return f"arn:aws:lambda:{_ACCOUNT}:function:{name}"
+
+
+def _value(name: str) -> str:
+    lowered = name.lower()
+    if "url" in lowered:
+        return f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}"
+    if "arn" not in lowered:
+        return name
+    for hint, arn in _ARNS:
+        if hint in lowered:
+            return arn.format(account=_ACCOUNT, name=name)
+    return f"arn:aws:lambda:{_ACCOUNT}:function:{name}"
+
+
+_ARNS = (
+    ("statemachine", "arn:aws:states:{account}:stateMachine:{name}"),
+    ("activity", "arn:aws:states:{account}:activity:{name}"),
+    ("topic", "arn:aws:sns:{account}:{name}"),
+    ("sns", "arn:aws:sns:{account}:{name}"),
+    ("queue", "arn:aws:sqs:{account}:{name}"),
+    ("table", "arn:aws:dynamodb:{account}:table/{name}"),
+    ("bus", "arn:aws:events:{account}:event-bus/{name}"),
+    ("role", "arn:aws:iam::123456789012:role/{name}"),
+    ("bucket", "arn:aws:s3:::{name}"),
+    ("connection", "arn:aws:events:{account}:connection/{name}/1"),
+)

@@ -44,6 +44,8 @@ def test_placeholders_are_replaced_by_plausible_values() -> None:
 def test_published_definition_is_accepted(item: Published) -> None:
     text = substituted(item.file.read_text())
     diagnostics = validate_definition(text)
-    errors = [f"{d.code}: {d.message} at {d.location}" for d in diagnostics if d.severity == "ERROR"]
+    errors = [
+        f"{d.code}: {d.message} at {d.location}" for d in diagnostics if d.severity == "ERROR"
+    ]
     assert errors == []
     load_state_machine(text)

@@ -43,5 +43,7 @@ def test_published_application_comes_up(app: str) -> None:
     with local_stack(CORPUS / app / "template.yaml", stack_name=app) as stack:
         sfn = stack.client()
         for machine in stack.plan.of_kind("state machine"):
-            described = sfn.describe_state_machine(stateMachineArn=stack.physical(machine.logical_id))
+            described = sfn.describe_state_machine(
+                stateMachineArn=stack.physical(machine.logical_id)
+            )
             assert described["status"] == "ACTIVE"

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, field
 
 from stepwell.integrations.lambda_runtime import supported_runtime, unmet_requirements
+from stepwell.stack.definitions import definition_problems
 from stepwell.stack.plan import Plan
 
 
@@ -32,8 +33,7 @@ def check_plan(plan: Plan) -> Findings:
             continue
         if runtime.startswith("nodejs") and shutil.which("node") is None:
             findings.problems.append(f"{who}: runtime {runtime} needs `node` on the PATH")
-        code = props.get("Code") or {}
-        path = plan.artifacts.local(code.get("S3Bucket"), code.get("S3Key"))
+        path = plan.artifacts.code(props.get("Code"), runtime)
         if path is None:
             findings.problems.append(f"{who}: its code is not a local CodeUri")
             continue
@@ -48,6 +48,8 @@ def check_plan(plan: Plan) -> Findings:
             findings.warnings.append(f"{who}: {runtime} runs on this environment's {here}")
         for unmet in unmet_requirements(path if path.is_dir() else path.parent):
             findings.warnings.append(f"{who}: requirements.txt: {unmet}")
+    for resource in plan.of_kind("state machine"):
+        findings.problems.extend(definition_problems(plan, resource))
     for resource in plan.of_kind("rule"):
         if not resource.properties.get("ScheduleExpression"):
             findings.warnings.append(

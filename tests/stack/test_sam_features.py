@@ -1,0 +1,140 @@
+"""SAM and CloudFormation features that published applications use, beyond the seed's:
+inline function code, YAML definition files, and definitions checked before anything
+starts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from stepwell.stack.checks import check_plan
+from stepwell.stack.plan import plan_stack
+from stepwell.testing import local_stack
+from tests.stack.test_apply import finished
+
+INLINE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Shout:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: |
+        def handler(event, context):
+            return {"shout": event["word"].upper()}
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionSubstitutions: {ShoutArn: !GetAtt Shout.Arn}
+      Definition:
+        StartAt: Shout
+        States:
+          Shout: {Type: Task, Resource: "${ShoutArn}", End: true}
+"""
+
+
+def test_inline_code_runs_from_a_file_named_index(write_app: Any) -> None:
+    # CloudFormation User Guide, AWS::Lambda::Function Code, ZipFile: "CloudFormation
+    # places it in a file named index"; SAM's InlineCode becomes that ZipFile.
+    path = write_app(INLINE)
+    assert check_plan(plan_stack(path, stack_name="inline")).problems == []
+    with local_stack(path) as app:
+        sfn = app.client()
+        started = sfn.start_execution(stateMachineArn=app.physical("Flow"), input='{"word": "hi"}')
+        described = finished(app, started["executionArn"])
+    assert json.loads(described["output"]) == {"shout": "HI"}
+
+
+YAML_DEFINITION = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Items: {Type: AWS::Serverless::SimpleTable}
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: flow.asl.yaml
+      DefinitionSubstitutions: {Table: !Ref Items}
+"""
+
+FLOW_YAML = """\
+StartAt: Remember
+States:
+  Remember:
+    Type: Task
+    Resource: arn:aws:states:::dynamodb:putItem
+    Parameters:
+      TableName: ${Table}
+      Item:
+        id: {S.$: $.id}
+    End: true
+"""
+
+
+def test_a_yaml_definition_file_becomes_json_with_its_substitutions(write_app: Any) -> None:
+    # CloudFormation User Guide, AWS::StepFunctions::StateMachine DefinitionS3Location:
+    # the definition file "must be a JSON or YAML file".
+    path = write_app(YAML_DEFINITION, {"flow.asl.yaml": FLOW_YAML})
+    with local_stack(path) as app:
+        sfn = app.client()
+        machine = sfn.describe_state_machine(stateMachineArn=app.physical("Flow"))
+        definition = json.loads(machine["definition"])
+        table = app.physical("Items")
+        assert definition["States"]["Remember"]["Parameters"]["TableName"] == table
+        started = sfn.start_execution(stateMachineArn=app.physical("Flow"), input='{"id": "a1"}')
+        assert finished(app, started["executionArn"])["status"] == "SUCCEEDED"
+        item = app.client("dynamodb").get_item(TableName=table, Key={"id": {"S": "a1"}})
+    assert item["Item"] == {"id": {"S": "a1"}}
+
+
+def machine_template(definition: str) -> str:
+    return (
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Flow:\n"
+        "    Type: AWS::Serverless::StateMachine\n    Properties:\n" + definition
+    )
+
+
+def test_the_check_reports_definitions_that_cannot_be_created(write_app: Any) -> None:
+    cases = {
+        "      DefinitionUri: missing.asl.json\n": "cannot read",
+        "      DefinitionUri: {Bucket: my-bucket, Key: flow.json}\n": "s3://my-bucket/flow.json",
+        "      Definition: {StartAt: A, States: {A: {Type: Pass, Next: B}}}\n": (
+            "MISSING_TRANSITION_TARGET"
+        ),
+    }
+    for definition, expected in cases.items():
+        path = write_app(machine_template(definition))
+        problems = check_plan(plan_stack(path, stack_name="s")).problems
+        assert len(problems) == 1 and problems[0].startswith("state machine Flow: "), problems
+        assert expected in problems[0]
+
+
+def test_a_definition_from_a_file_is_checked_with_its_substitutions(write_app: Any) -> None:
+    files = {"flow.asl.json": '{"StartAt": "A", "States": {"A": {"Type": "${Kind}", "End": true}}}'}
+    accepted = write_app(
+        machine_template(
+            "      DefinitionUri: flow.asl.json\n      DefinitionSubstitutions: {Kind: Pass}\n"
+        ),
+        files,
+    )
+    assert check_plan(plan_stack(accepted, stack_name="s")).problems == []
+    refused = write_app(
+        machine_template(
+            "      DefinitionUri: flow.asl.json\n      DefinitionSubstitutions: {Kind: Nope}\n"
+        ),
+        files,
+    )
+    assert check_plan(plan_stack(refused, stack_name="s")).problems != []
+
+
+def test_the_checked_definition_is_the_one_created() -> None:
+    # The corpus app with a YAML definition: what --check validated is what runs.
+    corpus = Path(__file__).resolve().parent / "corpus" / "human-task-reminder"
+    with local_stack(corpus / "template.yaml") as app:
+        machine = app.client().describe_state_machine(
+            stateMachineArn=app.physical("ReminderStateMachine")
+        )
+    definition = json.loads(machine["definition"])
+    branch = definition["States"]["Parallel w/ UUID"]["Branches"][1]["States"]
+    assert branch["DDB Put Task Status"]["Parameters"]["TableName"] == "HumanTaskReminderTable"

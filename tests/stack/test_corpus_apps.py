@@ -12,6 +12,7 @@ as ``stepwell up`` applies them, must be one CreateStateMachine accepts.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from stepwell.stack.checks import check_plan
 from stepwell.stack.plan import plan_stack
 from stepwell.testing import local_stack
+from tests.stack.test_apply import finished
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 APPS = sorted(path.parent.name for path in CORPUS.glob("*/template.yaml"))
@@ -47,3 +49,30 @@ def test_published_application_comes_up(app: str) -> None:
                 stateMachineArn=stack.physical(machine.logical_id)
             )
             assert described["status"] == "ACTIVE"
+
+
+RETRIES_APP = CORPUS / "workflow-dynamic-retries-and-error-handling" / "template.yaml"
+
+
+def test_dynamic_retries_runs_its_readme_test_events() -> None:
+    # The sample's README: {"retries": 3, "payload": {"failureRate": 1}} makes "the
+    # business logic Lambda function failing three consecutive times" before the error
+    # handler takes over and the workflow succeeds; with failureRate 0 it runs "through
+    # the path without retries".
+    with local_stack(RETRIES_APP, stack_name="retries") as stack:
+        sfn = stack.client()
+        machine = stack.physical("ErrorRetryStateMachine")
+        failing = sfn.start_execution(
+            stateMachineArn=machine, input='{"retries": 3, "payload": {"failureRate": 1}}'
+        )
+        described = finished(stack, failing["executionArn"])
+        events = sfn.get_execution_history(executionArn=failing["executionArn"])["events"]
+        passing = sfn.start_execution(
+            stateMachineArn=machine, input='{"retries": 3, "payload": {"failureRate": 0}}'
+        )
+        straight = finished(stack, passing["executionArn"])
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"handled": "RateFailure"}
+    assert [e["type"] for e in events].count("TaskFailed") == 3
+    assert straight["status"] == "SUCCEEDED"
+    assert json.loads(straight["output"]) == {"succeeded": True}

@@ -23,7 +23,8 @@ from stepwell.testing import local_stack
 from tests.stack.test_apply import finished
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-APPS = sorted(path.parent.name for path in CORPUS.glob("*/template.yaml"))
+TEMPLATES = {path.parent.name: path for path in CORPUS.glob("*/template.y*ml")}
+APPS = sorted(TEMPLATES)
 
 
 def test_the_corpus_is_there_and_sourced() -> None:
@@ -34,7 +35,7 @@ def test_the_corpus_is_there_and_sourced() -> None:
 
 @pytest.mark.parametrize("app", APPS)
 def test_published_application_passes_the_check(app: str) -> None:
-    plan = plan_stack(CORPUS / app / "template.yaml", stack_name=app)
+    plan = plan_stack(TEMPLATES[app], stack_name=app)
     findings = check_plan(plan)
     assert findings.problems == []
     assert plan.of_kind("state machine")
@@ -42,7 +43,7 @@ def test_published_application_passes_the_check(app: str) -> None:
 
 @pytest.mark.parametrize("app", APPS)
 def test_published_application_comes_up(app: str) -> None:
-    with local_stack(CORPUS / app / "template.yaml", stack_name=app) as stack:
+    with local_stack(TEMPLATES[app], stack_name=app) as stack:
         sfn = stack.client()
         for machine in stack.plan.of_kind("state machine"):
             described = sfn.describe_state_machine(
@@ -76,3 +77,29 @@ def test_dynamic_retries_runs_its_readme_test_events() -> None:
     assert [e["type"] for e in events].count("TaskFailed") == 3
     assert straight["status"] == "SUCCEEDED"
     assert json.loads(straight["output"]) == {"succeeded": True}
+
+
+def test_the_sam_quick_start_stock_trader_trades_and_records() -> None:
+    # `sam init`'s Step Functions quick start: an execution checks a mock price, buys at
+    # 50 or less and sells above, and records the transaction in the table.
+    with local_stack(TEMPLATES["stock-trader"], stack_name="trader") as stack:
+        sfn = stack.client()
+        machine = stack.physical("StockTradingStateMachine")
+        started = sfn.start_execution(stateMachineArn=machine, input="{}")
+        described = finished(stack, started["executionArn"])
+        events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+        items = stack.client("dynamodb").scan(TableName=stack.physical("TransactionTable"))
+    assert described["status"] == "SUCCEEDED"
+    # A Task whose Resource is a function ARN records LambdaFunction* events.
+    checked = next(e for e in events if e["type"] == "LambdaFunctionSucceeded")
+    price = json.loads(checked["lambdaFunctionSucceededEventDetails"]["output"])["stock_price"]
+    [item] = items["Items"]
+    assert item["Type"] == {"S": "buy" if price <= 50 else "sell"}
+    assert item["Price"] == {"N": str(price)}
+
+
+def test_the_unquoted_format_version_date_is_read_as_text() -> None:
+    # CloudFormation User Guide, "Format version": a literal string; YAML reads the
+    # unquoted 2010-09-09 of the step-functions-only quick start as a date.
+    plan = plan_stack(TEMPLATES["step-functions-only"], stack_name="hello")
+    assert plan.get("HelloStateMachine") is not None

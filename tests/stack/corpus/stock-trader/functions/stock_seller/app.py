@@ -12,5 +12,5 @@ def lambda_handler(event, context):
         "price": str(event["stock_price"]),
         "type": "sell",
         "qty": str(random.randint(1, 10)),
-        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
     }

@@ -103,3 +103,22 @@ def test_the_unquoted_format_version_date_is_read_as_text() -> None:
     # unquoted 2010-09-09 of the step-functions-only quick start as a date.
     plan = plan_stack(TEMPLATES["step-functions-only"], stack_name="hello")
     assert plan.get("HelloStateMachine") is not None
+
+
+def test_batch_write_fills_the_table_in_batches_of_25() -> None:
+    # The sample's README: start with the default input; once the execution completes the
+    # table holds the generated items (id, name, rating). Its function is called through
+    # a qualified ARN (`${LambdaFunctionARN}:$LATEST`) and a distributed Map writes
+    # batches of 25 with BatchWriteItem.
+    with local_stack(TEMPLATES["sfn-dynamodb-batchwriteitem"], stack_name="batch") as stack:
+        sfn = stack.client()
+        machine = stack.physical("BatchWriterStateMachine")
+        started = sfn.start_execution(stateMachineArn=machine)
+        described = finished(stack, started["executionArn"])
+        table = stack.plan.outputs["DynamoDBTableName"]
+        items = stack.client("dynamodb").scan(TableName=table)["Items"]
+    assert described["status"] == "SUCCEEDED", described
+    assert table == stack.physical("DataStoreTable")
+    assert len(items) == 60
+    assert {frozenset(item) for item in items} == {frozenset({"id", "name", "rating"})}
+    assert json.loads(described["output"]) == [{"UnprocessedItems": {}}] * 3

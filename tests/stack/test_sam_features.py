@@ -138,3 +138,65 @@ def test_the_checked_definition_is_the_one_created() -> None:
     definition = json.loads(machine["definition"])
     branch = definition["States"]["Parallel w/ UUID"]["Branches"][1]["States"]
     assert branch["DDB Put Task Status"]["Parameters"]["TableName"] == "HumanTaskReminderTable"
+
+
+LAYERED = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: shared/, CompatibleRuntimes: [python3.11]}
+    Metadata: {BuildMethod: python3.11}
+  Packaged:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: packaged/}
+  Greet:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+      Layers: [!Ref Shared, !Ref Packaged]
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionSubstitutions: {GreetArn: !GetAtt Greet.Arn}
+      Definition:
+        StartAt: Greet
+        States:
+          Greet: {Type: Task, Resource: "${GreetArn}", End: true}
+"""
+
+LAYER_FILES = {
+    "src/app.py": (
+        "import greetings, punctuation\n\n"
+        "def handler(event, context):\n"
+        "    return {'text': greetings.hello(event['name']) + punctuation.MARK}\n"
+    ),
+    # A layer sam builds: its source at the top of ContentUri.
+    "shared/greetings.py": "def hello(name):\n    return 'hello, ' + name\n",
+    # A layer packaged as Lambda lays it out: python/ inside.
+    "packaged/python/punctuation.py": "MARK = '!'\n",
+}
+
+
+def test_local_layers_are_on_the_function_path(write_app: Any) -> None:
+    # Lambda Developer Guide, "Packaging your layer content": a layer's python/ folder is
+    # on the path of a Python function that names the layer.
+    path = write_app(LAYERED, LAYER_FILES)
+    findings = check_plan(plan_stack(path, stack_name="layered"))
+    assert findings.problems == []
+    assert not any("layers" in w for w in findings.warnings)
+    with local_stack(path) as app:
+        sfn = app.client()
+        started = sfn.start_execution(stateMachineArn=app.physical("Flow"), input='{"name": "Ada"}')
+        described = finished(app, started["executionArn"])
+    assert json.loads(described["output"]) == {"text": "hello, Ada!"}
+
+
+def test_a_layer_from_outside_the_template_is_a_warning_naming_it(write_app: Any) -> None:
+    template = LAYERED.replace(
+        "[!Ref Shared, !Ref Packaged]", "[arn:aws:lambda:us-east-1:1:layer:x:3]"
+    )
+    findings = check_plan(plan_stack(write_app(template, LAYER_FILES), stack_name="s"))
+    assert any("arn:aws:lambda:us-east-1:1:layer:x:3" in w for w in findings.warnings)

@@ -28,6 +28,7 @@ from stepwell.service import errors as err
 from stepwell.service.host import Host
 from stepwell.stack.definitions import attribute_text as _attribute_text
 from stepwell.stack.definitions import definition_text
+from stepwell.stack.layers import layer_environment, local_layers
 from stepwell.stack.plan import Plan, PlannedResource
 from stepwell.stack.template import StackError
 
@@ -316,12 +317,15 @@ def function_spec(plan: Plan, resource: PlannedResource, host: Host) -> Function
             f"{resource.logical_id}: its code is not local (give CodeUri a local folder)"
         )
     variables = (props.get("Environment") or {}).get("Variables") or {}
+    runtime = str(props.get("Runtime", ""))
+    layers, _ = local_layers(plan, props.get("Layers"))
+    environment = {str(k): _attribute_text(v) for k, v in variables.items()}
     return FunctionSpec(
         name=resource.name,
-        runtime=str(props.get("Runtime", "")),
+        runtime=runtime,
         handler=str(props.get("Handler", "")),
         code=path if path.is_dir() else path.parent,
-        environment={str(k): _attribute_text(v) for k, v in variables.items()},
+        environment=layer_environment(layers, runtime, environment),
         timeout=float(props.get("Timeout", 3)),
         memory=int(props.get("MemorySize", 128)),
         region=host.settings.region,

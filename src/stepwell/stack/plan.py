@@ -52,6 +52,7 @@ class Plan:
     resources: list[PlannedResource] = field(default_factory=list)
     not_emulated: list[tuple[str, str]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    layers: dict[str, Path] = field(default_factory=dict)  # layer version ARN -> content
 
     def of_kind(self, kind: str) -> list[PlannedResource]:
         return [resource for resource in self.resources if resource.kind == kind]
@@ -99,6 +100,8 @@ def plan_template(
         kind = resource_type(str(resource.get("Type"))).kind
         if kind is None:
             plan.not_emulated.append((logical, str(resource.get("Type"))))
+            if resource.get("Type") == "AWS::Lambda::LayerVersion":
+                _note_layer(plan, resolver, logical, resource)
             continue
         properties = resolver.resolve(resource.get("Properties") or {})
         plan.resources.append(
@@ -111,6 +114,15 @@ def plan_template(
         if isinstance(output, dict) and (condition is None or resolver.condition(condition)):
             plan.outputs[name] = resolver.resolve(output.get("Value"))
     return plan
+
+
+def _note_layer(plan: Plan, resolver: Resolver, logical: str, resource: Any) -> None:
+    """Remember where a layer's content is, when it is local (SAM ``ContentUri``)."""
+    content = resolver.resolve((resource.get("Properties") or {}).get("Content"))
+    if isinstance(content, dict):
+        path = plan.artifacts.local(content.get("S3Bucket"), content.get("S3Key"))
+        if path is not None:
+            plan.layers[str(resolver.resolve({"Ref": logical}))] = path
 
 
 def _included(resolver: Resolver, logical: str, resource: Any) -> bool:

@@ -200,3 +200,39 @@ def test_a_layer_from_outside_the_template_is_a_warning_naming_it(write_app: Any
     )
     findings = check_plan(plan_stack(write_app(template, LAYER_FILES), stack_name="s"))
     assert any("arn:aws:lambda:us-east-1:1:layer:x:3" in w for w in findings.warnings)
+
+
+APPLICATIONS = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  FromRepository:
+    Type: AWS::Serverless::Application
+    Properties:
+      Location:
+        ApplicationId: arn:aws:serverlessrepo:us-east-1:123456789012:applications/tools
+        SemanticVersion: 1.2.3
+  FromFolder:
+    Type: AWS::Serverless::Application
+    Properties: {Location: nested/template.yaml}
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionSubstitutions: {Tool: !GetAtt FromRepository.Outputs.ToolArn}
+      Definition:
+        StartAt: Use
+        States:
+          Use: {Type: Pass, Result: "${Tool}", End: true}
+"""
+
+
+def test_serverless_applications_are_nested_stacks_reported_not_emulated(
+    write_app: Any,
+) -> None:
+    # SAM's AWS::Serverless::Application becomes an AWS::CloudFormation::Stack; the
+    # translator would ask the Serverless Application Repository for the template URL of a
+    # repository application, which cannot be reached here: nothing is fetched.
+    path = write_app(APPLICATIONS, {"nested/template.yaml": "Resources: {}\n"})
+    plan = plan_stack(path, stack_name="apps")
+    assert check_plan(plan).problems == []
+    assert ("FromRepository", "AWS::CloudFormation::Stack") in plan.not_emulated
+    assert ("FromFolder", "AWS::CloudFormation::Stack") in plan.not_emulated

@@ -120,7 +120,12 @@ def _translate(template: Template, region: str, parameters: dict[str, Any]) -> T
     # The translator logs a warning for each feature toggle it does not find; none of
     # them concerns a local run.
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    translator = Translator(
+        None,
+        Parser(),
+        plugins=[_offline_applications()],
+        boto_session=boto3.session.Session(region_name=region),
+    )
     try:
         translated: Template = translator.translate(
             template, parameter_values=dict(parameters), get_managed_policy_map=dict
@@ -131,3 +136,30 @@ def _translate(template: Template, region: str, parameters: dict[str, Any]) -> T
     except InvalidTemplateException as problem:
         raise StackError(f"the SAM translator refused the template: {problem}") from None
     return translated
+
+
+def _offline_applications() -> Any:
+    """The translator's plugin for ``AWS::Serverless::Application``, without its calls
+    to the Serverless Application Repository (there is no network here). A repository
+    application becomes a nested stack whose ``TemplateURL`` only names it: nested stacks
+    are accepted and reported as not emulated, like any resource Stepwell cannot run."""
+    from samtranslator.plugins.application.serverless_app_plugin import ServerlessAppPlugin
+
+    class OfflineApplications(ServerlessAppPlugin):  # type: ignore[misc]
+        def on_before_transform_template(self, template_dict: Any) -> None:
+            return None
+
+        def on_before_transform_resource(
+            self, logical_id: str, resource_type: str, resource_properties: Any
+        ) -> None:
+            location = (resource_properties or {}).get("Location")
+            if resource_type == "AWS::Serverless::Application" and isinstance(location, dict):
+                application = location.get("ApplicationId")
+                version = location.get("SemanticVersion")
+                resource_properties["TemplateUrl"] = (
+                    f"serverlessrepo://{application}/{version}"  # a name, never fetched
+                )
+                return
+            super().on_before_transform_resource(logical_id, resource_type, resource_properties)
+
+    return OfflineApplications()

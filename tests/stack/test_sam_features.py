@@ -102,6 +102,9 @@ def test_the_check_reports_definitions_that_cannot_be_created(write_app: Any) ->
         "      Definition: {StartAt: A, States: {A: {Type: Pass, Next: B}}}\n": (
             "MISSING_TRANSITION_TARGET"
         ),
+        # A Task resource CreateStateMachine refuses (DynamoDB: Request Response only).
+        "      Definition: {StartAt: A, States: {A: {Type: Task, End: true,\n"
+        "        Resource: 'arn:aws:states:::dynamodb:putItem.sync'}}}\n": "is not recognized",
     }
     for definition, expected in cases.items():
         path = write_app(machine_template(definition))

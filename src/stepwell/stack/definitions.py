@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from stepwell.integrations.resources import diagnostics as resource_diagnostics
+from stepwell.language.compiler import load_state_machine
 from stepwell.language.validation import format_invalid_definition, validate_definition
 from stepwell.stack.plan import Plan, PlannedResource
 from stepwell.stack.template import StackError
@@ -42,6 +44,8 @@ def definition_problems(plan: Plan, resource: PlannedResource) -> list[str]:
     except StackError as problem:
         return [f"{who}: {problem}"]
     errors = [d for d in validate_definition(text) if d.severity == "ERROR"]
+    if not errors:  # and the Task resources CreateStateMachine refuses
+        errors = resource_diagnostics(load_state_machine(text))
     return [f"{who}: {format_invalid_definition(errors)}"] if errors else []
 
 

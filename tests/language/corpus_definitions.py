@@ -6,8 +6,9 @@ changed.
 Many use ``DefinitionSubstitutions`` placeholders (``${OrderFunctionArn}``), which
 CloudFormation replaces before it creates the machine. ``substituted`` does the same with
 plausible values chosen from where the placeholder stands and what it is called: a Lambda
-ARN as a Task's ``Resource``, ARNs for names that say ``Arn``, a number where the
-placeholder stands unquoted, the name itself (a table or bucket name) otherwise.
+ARN as a Task's ``Resource``, the pseudo parameters' values for partition, region and
+account, ARNs for names that say ``Arn``, a number where the placeholder stands unquoted,
+the name itself (a table or bucket name) otherwise.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def _lambda_arn(name: str) -> str:
 
 def _value(name: str) -> str:
     lowered = name.lower()
+    for hint, value in _PSEUDO:
+        if hint in lowered:
+            return value
     if "url" in lowered:
         return f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}"
     if "arn" not in lowered:
@@ -65,6 +69,8 @@ def _value(name: str) -> str:
     return f"arn:aws:lambda:{_ACCOUNT}:function:{name}"
 
 
+# Placeholders standing for the stack's pseudo parameters (``arn:${Partition}:states:::``).
+_PSEUDO = (("partition", "aws"), ("region", "us-east-1"), ("accountid", "123456789012"))
 _ARNS = (
     ("statemachine", "arn:aws:states:{account}:stateMachine:{name}"),
     ("activity", "arn:aws:states:{account}:activity:{name}"),

@@ -6,7 +6,7 @@ changed.
 Many use ``DefinitionSubstitutions`` placeholders (``${OrderFunctionArn}``), which
 CloudFormation replaces before it creates the machine. ``substituted`` does the same with
 plausible values chosen from where the placeholder stands and what it is called: a Lambda
-ARN as a Task's ``Resource``, the pseudo parameters' values for partition, region and
+ARN as a Task's ``Resource`` (a DynamoDB integration for ``${DDBPutItem}`` and its kin), the pseudo parameters' values for partition, region and
 account, ARNs for names that say ``Arn``, a number where the placeholder stands unquoted,
 the name itself (a table or bucket name) otherwise.
 """
@@ -22,6 +22,7 @@ _ACCOUNT = "us-east-1:123456789012"
 _RESOURCE = re.compile(r'("Resource"\s*:\s*")\$\{([^}]+)\}(")')
 _UNQUOTED = re.compile(r"(?<![\"\w])\$\{([^}]+)\}(?=\s*[,}\]])")
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+_DYNAMODB = re.compile(r"DDB(P|G|U|D)(ut|et|pdate|elete)Item")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,9 @@ def substituted(text: str) -> str:
 
 
 def _lambda_arn(name: str) -> str:
+    dynamodb = _DYNAMODB.fullmatch(name)
+    if dynamodb:  # the SAM samples' convention: DDBPutItem: arn:...:states:::dynamodb:putItem
+        return f"arn:aws:states:::dynamodb:{dynamodb[1].lower()}{dynamodb[2]}Item"
     if "activity" in name.lower():
         return f"arn:aws:states:{_ACCOUNT}:activity:{name}"
     return f"arn:aws:lambda:{_ACCOUNT}:function:{name}"

@@ -30,14 +30,19 @@ def test_the_corpus_is_there_and_indexed() -> None:
 
 def test_placeholders_are_replaced_by_plausible_values() -> None:
     text = substituted(
-        '{"Resource": "${DoWork}", "A": "${OrderTopicArn}", "B": "${Table}", "S": ${Wait}}'
+        '{"Resource": "${DoWork}", "A": "${OrderTopicArn}", "B": "${Table}", "S": ${Wait},'
+        ' "R": "${DDBPutItem}", "P": "arn:${Partition}:states:::sqs:sendMessage"}'
     )
     assert json.loads(text) == {
         "Resource": "arn:aws:lambda:us-east-1:123456789012:function:DoWork",
         "A": "arn:aws:sns:us-east-1:123456789012:OrderTopicArn",
         "B": "Table",
         "S": 1,
+        "R": "DDBPutItem",  # only as a Resource does it stand for the integration
+        "P": "arn:aws:states:::sqs:sendMessage",
     }
+    resource = substituted('{"Resource": "${DDBPutItem}"}')
+    assert json.loads(resource) == {"Resource": "arn:aws:states:::dynamodb:putItem"}
 
 
 @pytest.mark.parametrize("item", CORPUS, ids=lambda item: item.name)

@@ -6,9 +6,10 @@ changed.
 Many use ``DefinitionSubstitutions`` placeholders (``${OrderFunctionArn}``), which
 CloudFormation replaces before it creates the machine. ``substituted`` does the same with
 plausible values chosen from where the placeholder stands and what it is called: a Lambda
-ARN as a Task's ``Resource`` (a DynamoDB integration for ``${DDBPutItem}`` and its kin), the pseudo parameters' values for partition, region and
-account, ARNs for names that say ``Arn``, a number where the placeholder stands unquoted,
-the name itself (a table or bucket name) otherwise.
+ARN as a Task's ``Resource`` (a DynamoDB integration for ``${DDBPutItem}`` and its kin),
+the pseudo parameters' values for partition, region and account, ARNs for names that say
+``Arn``, a number where the placeholder stands unquoted, the name itself (a table or
+bucket name) otherwise.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ def substituted(text: str) -> str:
 
 
 def _lambda_arn(name: str) -> str:
+    name = name.removesuffix(".Arn")  # a template's own !Sub: ${OrderFunction.Arn}
     dynamodb = _DYNAMODB.fullmatch(name)
     if dynamodb:  # the SAM samples' convention: DDBPutItem: arn:...:states:::dynamodb:putItem
         return f"arn:aws:states:::dynamodb:{dynamodb[1].lower()}{dynamodb[2]}Item"

@@ -21,7 +21,7 @@ CORPUS = published_definitions()
 
 
 def test_the_corpus_is_there_and_indexed() -> None:
-    assert len(CORPUS) >= 20
+    assert len(CORPUS) >= 50
     assert len({item.repo for item in CORPUS}) >= 3
     for item in CORPUS:
         assert item.file.exists(), item.name

@@ -239,3 +239,36 @@ def test_serverless_applications_are_nested_stacks_reported_not_emulated(
     assert check_plan(plan).problems == []
     assert ("FromRepository", "AWS::CloudFormation::Stack") in plan.not_emulated
     assert ("FromFolder", "AWS::CloudFormation::Stack") in plan.not_emulated
+
+
+INCLUDING = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        Fn::Transform:
+          Name: AWS::Include
+          Parameters: {Location: flow/definition.yaml}
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      DefinitionBody:
+        Fn::Transform: {Name: AWS::Include, Parameters: {Location: s3://bucket/openapi.yaml}}
+"""
+
+
+def test_aws_include_of_a_local_file_inserts_it(write_app: Any) -> None:
+    # CloudFormation User Guide, "AWS::Include transform": the snippet at Location is
+    # inserted in place; an S3 Location is left for CloudFormation (not emulated here).
+    definition = "StartAt: Hello\nStates:\n  Hello: {Type: Pass, Result: included, End: true}\n"
+    path = write_app(INCLUDING, {"flow/definition.yaml": definition})
+    plan = plan_stack(path, stack_name="inc")
+    assert check_plan(plan).problems == []
+    flow = plan.get("Flow")
+    assert flow is not None
+    assert json.loads(flow.properties["DefinitionString"])["States"]["Hello"]["Result"] == (
+        "included"
+    )

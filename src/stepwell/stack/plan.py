@@ -17,7 +17,7 @@ from typing import Any
 from stepwell.stack.intrinsics import Resolver, StackIdentity
 from stepwell.stack.resources import Physical, generated_name, resource_type
 from stepwell.stack.sam import Artifacts, to_cloudformation
-from stepwell.stack.template import StackError, Template, load_template
+from stepwell.stack.template import StackError, Template, include_local_files, load_template
 
 # Creation order: what others refer to comes first (a dead-letter queue before its
 # queue is handled inside the queue step).
@@ -70,7 +70,7 @@ def plan_stack(
     parameters: dict[str, Any] | None = None,
 ) -> Plan:
     """Read, translate and resolve the template at ``path``."""
-    template = load_template(path)
+    template = include_local_files(load_template(path), path.parent)
     return plan_template(template, path.parent, stack_name, region, account, parameters or {})
 
 

@@ -76,7 +76,12 @@ def _value(name: str) -> str:
 
 
 # Placeholders standing for the stack's pseudo parameters (``arn:${Partition}:states:::``).
-_PSEUDO = (("partition", "aws"), ("region", "us-east-1"), ("accountid", "123456789012"))
+_PSEUDO = (
+    ("partition", "aws"),
+    ("region", "us-east-1"),
+    ("accountid", "123456789012"),
+    ("account_id", "123456789012"),
+)
 _ARNS = (
     ("statemachine", "arn:aws:states:{account}:stateMachine:{name}"),
     ("activity", "arn:aws:states:{account}:activity:{name}"),

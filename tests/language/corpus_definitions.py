@@ -14,9 +14,12 @@ bucket name) otherwise.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 _ACCOUNT = "us-east-1:123456789012"
@@ -41,6 +44,15 @@ class Published:
 def published_definitions() -> list[Published]:
     rows = (CORPUS / "INDEX.tsv").read_text().splitlines()
     return [Published(*row.split("\t")) for row in rows if row.strip()]
+
+
+def definition_text(item: Published) -> str:
+    """The definition as CloudFormation creates it: substituted, and a YAML file (SAM's
+    ``DefinitionUri`` may name one) turned into JSON."""
+    text = substituted(item.file.read_text())
+    if text.lstrip().startswith("{"):
+        return text
+    return json.dumps(yaml.safe_load(text), indent=1)
 
 
 def substituted(text: str) -> str:

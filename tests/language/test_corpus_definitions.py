@@ -15,7 +15,12 @@ import pytest
 
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.validation import validate_definition
-from tests.language.corpus_definitions import Published, published_definitions, substituted
+from tests.language.corpus_definitions import (
+    Published,
+    definition_text,
+    published_definitions,
+    substituted,
+)
 
 CORPUS = published_definitions()
 
@@ -47,7 +52,7 @@ def test_placeholders_are_replaced_by_plausible_values() -> None:
 
 @pytest.mark.parametrize("item", CORPUS, ids=lambda item: item.name)
 def test_published_definition_is_accepted(item: Published) -> None:
-    text = substituted(item.file.read_text())
+    text = definition_text(item)
     diagnostics = validate_definition(text)
     errors = [
         f"{d.code}: {d.message} at {d.location}" for d in diagnostics if d.severity == "ERROR"

@@ -10,14 +10,18 @@ from __future__ import annotations
 import pytest
 
 from stepwell.store.memory import MemoryStore
-from tests.language.corpus_definitions import Published, published_definitions, substituted
+from tests.language.corpus_definitions import (
+    Published,
+    definition_text,
+    published_definitions,
+)
 from tests.service.harness import ROLE, Harness
 
 
 @pytest.mark.parametrize("item", published_definitions(), ids=lambda item: item.name)
 def test_published_definition_is_created_and_described_unchanged(item: Published) -> None:
     harness = Harness(MemoryStore())
-    definition = substituted(item.file.read_text())
+    definition = definition_text(item)
     arn = harness.call("CreateStateMachine", name="corpus", definition=definition, roleArn=ROLE)[
         "stateMachineArn"
     ]

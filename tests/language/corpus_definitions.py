@@ -1,7 +1,9 @@
 """The corpus of published definitions: state machines from AWS's own sample
 repositories (``corpus/INDEX.tsv`` names the repository, path and commit of each), all
-deployed on AWS by their authors. Long ``Comment`` texts are shortened; nothing else is
-changed.
+deployed on AWS by their authors. They are kept as data, re-serialised: whitespace and the
+order of some keys differ from the published files and a few long ``Comment`` texts are
+shortened; every value is as published. ``corpus/EXCLUDED.tsv`` names the published
+definitions AWS itself would refuse, and why.
 
 Many use ``DefinitionSubstitutions`` placeholders (``${OrderFunctionArn}``), which
 CloudFormation replaces before it creates the machine. ``substituted`` does the same with

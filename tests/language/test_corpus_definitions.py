@@ -26,7 +26,7 @@ CORPUS = published_definitions()
 
 
 def test_the_corpus_is_there_and_indexed() -> None:
-    assert len(CORPUS) >= 50
+    assert len(CORPUS) >= 100
     assert len({item.repo for item in CORPUS}) >= 3
     for item in CORPUS:
         assert item.file.exists(), item.name

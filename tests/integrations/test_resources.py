@@ -42,6 +42,9 @@ def task(resource: str) -> dict[str, Any]:
         "arn:aws:states:::dynamodb:putItem",
         "arn:aws:states:::lambda:invoke.waitForTaskToken",
         "arn:aws:states:::http:invoke",
+        # "Invoke Amazon Bedrock AgentCore harness with Step Functions" (published sample
+        # sales-analysis-bedrock-agentcore uses it).
+        "arn:aws:states:::bedrockagentcore:invokeHarness",
         "arn:aws:states:::states:startExecution.sync:2",
         "arn:aws:states:::batch:submitJob.sync",
         "arn:aws:states:::ecs:runTask.waitForTaskToken",
@@ -65,6 +68,7 @@ def test_accepted_resources(resource: str) -> None:
         "arn:aws:states:::dynamodb:query",
         "arn:aws:states:::lambda:invoke.sync",
         "arn:aws:states:::http:invoke.waitForTaskToken",
+        "arn:aws:states:::bedrockagentcore:invokeHarness.waitForTaskToken",  # Request Response only
         "arn:aws:states:::aws-sdk:dynamodb:putItem.sync",
         "arn:aws:states:::aws-sdk:s3:getObject.sync:2",
         "arn:aws:states:::s3:deleteObject",

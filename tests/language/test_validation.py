@@ -425,11 +425,11 @@ CASES = [
         "/States/A/Parameters",  # K17: the template, not the field
         id="template-bad-intrinsic",
     ),
-    pytest.param(
-        one({"Type": "Pass", "End": True, "Parameters": [1]}),
+    pytest.param(  # an array Parameters is accepted, as AWS does (test_published_shapes)
+        one(task(Credentials=[1])),
         SCHEMA,
-        "/States/A/Parameters",
-        id="parameters-not-object",
+        "/States/A/Credentials",
+        id="credentials-not-object",
     ),
     pytest.param(
         one(task(ResultSelector={"x": {"y": ["$.z"]}})),

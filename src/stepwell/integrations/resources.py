@@ -46,6 +46,9 @@ OPTIMIZED: Final[Mapping[str, tuple[frozenset[str] | None, frozenset[str]]]] = {
     "athena": (None, RR_SYNC),
     "batch": (None, RR_SYNC),
     "bedrock": (None, RR_SYNC_WAIT),
+    # Developer Guide, "Invoke Amazon Bedrock AgentCore harness with Step Functions":
+    # InvokeHarness, Request Response only.
+    "bedrockagentcore": (frozenset({"invokeHarness"}), RR),
     "codebuild": (None, RR_SYNC),
     "databrew": (frozenset({"startJobRun"}), RR_SYNC),
     "dynamodb": (frozenset({"getItem", "putItem", "updateItem", "deleteItem"}), RR),

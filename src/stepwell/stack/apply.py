@@ -13,7 +13,6 @@ update deletes them. Functions start in worker processes of their own
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +26,13 @@ from stepwell.runtime.event_sources import SqsEventSource
 from stepwell.runtime.schedules import Schedule
 from stepwell.service import errors as err
 from stepwell.service.host import Host
+from stepwell.stack.definitions import attribute_text as _attribute_text
+from stepwell.stack.definitions import definition_text
+from stepwell.stack.layers import layer_environment, local_layers
 from stepwell.stack.plan import Plan, PlannedResource
 from stepwell.stack.template import StackError
 
 NAMESPACE = "stacks"
-_SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
 
 
 @dataclass
@@ -193,7 +194,7 @@ class _Applier:
     def state_machine(self, resource: PlannedResource) -> None:
         self.current = resource
         props = resource.properties
-        definition = _substitute(self._definition(resource), props.get("DefinitionSubstitutions"))
+        definition = definition_text(self.plan, resource)
         service = self.host.service
         arn = self.host.service.arns.state_machine(resource.name)
         request: dict[str, Any] = {"definition": definition}
@@ -220,29 +221,6 @@ class _Applier:
         elif existing["definition"] != definition:
             service.handle("UpdateStateMachine", {"stateMachineArn": arn, **request})
             self.note(f"state machine {resource.name}: definition updated")
-
-    def _definition(self, resource: PlannedResource) -> str:
-        props = resource.properties
-        if isinstance(props.get("DefinitionString"), str):
-            return str(props["DefinitionString"])
-        if isinstance(props.get("Definition"), dict):
-            return json.dumps(props["Definition"], indent=2)
-        location = props.get("DefinitionS3Location")
-        if isinstance(location, dict):
-            path = self.plan.artifacts.local(location.get("Bucket"), location.get("Key"))
-            if path is None:
-                raise StackError(
-                    f"{resource.logical_id}: its definition is in S3 "
-                    f"(s3://{location.get('Bucket')}/{location.get('Key')}); give a local "
-                    "DefinitionUri or an inline Definition instead"
-                )
-            try:
-                return path.read_text(encoding="utf-8")
-            except OSError as problem:
-                raise StackError(
-                    f"{resource.logical_id}: cannot read {path}: {problem.strerror}"
-                ) from None
-        raise StackError(f"{resource.logical_id}: no Definition, DefinitionString or DefinitionUri")
 
     # ----------------------------------------------------------------- events
 
@@ -333,35 +311,26 @@ class _Applier:
 
 def function_spec(plan: Plan, resource: PlannedResource, host: Host) -> FunctionSpec:
     props = resource.properties
-    code = props.get("Code") or {}
-    path = plan.artifacts.local(code.get("S3Bucket"), code.get("S3Key"))
+    path = plan.artifacts.code(props.get("Code"), str(props.get("Runtime", "")))
     if path is None:
         raise StackError(
             f"{resource.logical_id}: its code is not local (give CodeUri a local folder)"
         )
     variables = (props.get("Environment") or {}).get("Variables") or {}
+    runtime = str(props.get("Runtime", ""))
+    layers, _ = local_layers(plan, props.get("Layers"))
+    environment = {str(k): _attribute_text(v) for k, v in variables.items()}
     return FunctionSpec(
         name=resource.name,
-        runtime=str(props.get("Runtime", "")),
+        runtime=runtime,
         handler=str(props.get("Handler", "")),
         code=path if path.is_dir() else path.parent,
-        environment={str(k): _attribute_text(v) for k, v in variables.items()},
+        environment=layer_environment(layers, runtime, environment),
         timeout=float(props.get("Timeout", 3)),
         memory=int(props.get("MemorySize", 128)),
         region=host.settings.region,
         account=host.settings.account,
     )
-
-
-def _substitute(definition: str, substitutions: Any) -> str:
-    if not isinstance(substitutions, dict) or not substitutions:
-        return definition
-
-    def replace(match: re.Match[str]) -> str:
-        key = match.group(1)
-        return _attribute_text(substitutions[key]) if key in substitutions else match.group(0)
-
-    return _SUBSTITUTION.sub(replace, definition)
 
 
 def _logging(configuration: Any) -> dict[str, Any] | None:
@@ -382,14 +351,6 @@ def _logging(configuration: Any) -> dict[str, Any] | None:
 
 def _default_role(plan: Plan, resource: PlannedResource) -> str:
     return f"arn:aws:iam::123456789012:role/{plan.stack}-{resource.logical_id}-Role"
-
-
-def _attribute_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
 
 
 def _json_text(value: Any) -> str | None:

@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass, field
 
 from stepwell.integrations.lambda_runtime import supported_runtime, unmet_requirements
+from stepwell.stack.definitions import definition_problems
+from stepwell.stack.layers import local_layers
 from stepwell.stack.plan import Plan
 
 
@@ -32,22 +34,26 @@ def check_plan(plan: Plan) -> Findings:
             continue
         if runtime.startswith("nodejs") and shutil.which("node") is None:
             findings.problems.append(f"{who}: runtime {runtime} needs `node` on the PATH")
-        code = props.get("Code") or {}
-        path = plan.artifacts.local(code.get("S3Bucket"), code.get("S3Key"))
+        path = plan.artifacts.code(props.get("Code"), runtime)
         if path is None:
             findings.problems.append(f"{who}: its code is not a local CodeUri")
             continue
         if not path.exists():
             findings.problems.append(f"{who}: its CodeUri {path} does not exist")
             continue
-        if props.get("Layers"):
+        layers, elsewhere = local_layers(plan, props.get("Layers"))
+        if elsewhere:
             findings.warnings.append(
-                f"{who}: layers are not emulated; what they bring must be installed here"
+                f"{who}: layers are not emulated ({', '.join(elsewhere)}); what they "
+                "bring must be installed here"
             )
         if runtime.startswith("python") and runtime != here:
             findings.warnings.append(f"{who}: {runtime} runs on this environment's {here}")
-        for unmet in unmet_requirements(path if path.is_dir() else path.parent):
-            findings.warnings.append(f"{who}: requirements.txt: {unmet}")
+        for folder in [path if path.is_dir() else path.parent, *layers]:
+            for unmet in unmet_requirements(folder):
+                findings.warnings.append(f"{who}: requirements.txt: {unmet}")
+    for resource in plan.of_kind("state machine"):
+        findings.problems.extend(definition_problems(plan, resource))
     for resource in plan.of_kind("rule"):
         if not resource.properties.get("ScheduleExpression"):
             findings.warnings.append(

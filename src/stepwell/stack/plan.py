@@ -17,7 +17,7 @@ from typing import Any
 from stepwell.stack.intrinsics import Resolver, StackIdentity
 from stepwell.stack.resources import Physical, generated_name, resource_type
 from stepwell.stack.sam import Artifacts, to_cloudformation
-from stepwell.stack.template import StackError, Template, load_template
+from stepwell.stack.template import StackError, Template, include_local_files, load_template
 
 # Creation order: what others refer to comes first (a dead-letter queue before its
 # queue is handled inside the queue step).
@@ -52,6 +52,7 @@ class Plan:
     resources: list[PlannedResource] = field(default_factory=list)
     not_emulated: list[tuple[str, str]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    layers: dict[str, Path] = field(default_factory=dict)  # layer version ARN -> content
 
     def of_kind(self, kind: str) -> list[PlannedResource]:
         return [resource for resource in self.resources if resource.kind == kind]
@@ -69,7 +70,7 @@ def plan_stack(
     parameters: dict[str, Any] | None = None,
 ) -> Plan:
     """Read, translate and resolve the template at ``path``."""
-    template = load_template(path)
+    template = include_local_files(load_template(path), path.parent)
     return plan_template(template, path.parent, stack_name, region, account, parameters or {})
 
 
@@ -99,6 +100,8 @@ def plan_template(
         kind = resource_type(str(resource.get("Type"))).kind
         if kind is None:
             plan.not_emulated.append((logical, str(resource.get("Type"))))
+            if resource.get("Type") == "AWS::Lambda::LayerVersion":
+                _note_layer(plan, resolver, logical, resource)
             continue
         properties = resolver.resolve(resource.get("Properties") or {})
         plan.resources.append(
@@ -111,6 +114,15 @@ def plan_template(
         if isinstance(output, dict) and (condition is None or resolver.condition(condition)):
             plan.outputs[name] = resolver.resolve(output.get("Value"))
     return plan
+
+
+def _note_layer(plan: Plan, resolver: Resolver, logical: str, resource: Any) -> None:
+    """Remember where a layer's content is, when it is local (SAM ``ContentUri``)."""
+    content = resolver.resolve((resource.get("Properties") or {}).get("Content"))
+    if isinstance(content, dict):
+        path = plan.artifacts.local(content.get("S3Bucket"), content.get("S3Key"))
+        if path is not None:
+            plan.layers[str(resolver.resolve({"Ref": logical}))] = path
 
 
 def _included(resolver: Resolver, logical: str, resource: Any) -> bool:

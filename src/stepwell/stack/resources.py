@@ -93,6 +93,10 @@ def _role_arn(p: Physical) -> str:
     return p.arn("iam", f"role/{p.name}", region=False)
 
 
+def _layer_version_arn(p: Physical) -> str:
+    return p.arn("lambda", f"layer:{p.name}:1")
+
+
 def _generic_arn(service: str) -> Attribute:
     return lambda p: p.arn(service, p.name)
 
@@ -143,6 +147,15 @@ TYPES: dict[str, ResourceType] = {
     ),
     "AWS::Lambda::EventSourceMapping": ResourceType(
         "event source mapping", None, _name, {"EventSourceMappingId": _name}
+    ),
+    # Not emulated as a service; a layer with local content is put on the path of the
+    # functions that name it (``stack.layers``).
+    "AWS::Lambda::LayerVersion": ResourceType(
+        None,
+        "LayerName",
+        _layer_version_arn,
+        {"LayerVersionArn": _layer_version_arn},
+        max_length=140,
     ),
     "AWS::IAM::Role": ResourceType(
         None, "RoleName", _name, {"Arn": _role_arn, "RoleId": lambda p: f"AROA{p.name[:17]}"}

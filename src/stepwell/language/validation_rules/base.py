@@ -235,8 +235,20 @@ def check_result_path(report: Report, location: str, value: JSON) -> None:
         report.error(location, message)
 
 
-def check_payload_template(report: Report, location: str, key: str, value: JSON) -> None:
-    """Parameters, ResultSelector, ItemSelector, Credentials (JSONPath): an object template."""
+def check_payload_template(
+    report: Report, location: str, key: str, value: JSON, any_value: bool = False
+) -> None:
+    """Parameters, ResultSelector, ItemSelector, Credentials (JSONPath): an object template.
+
+    With ``any_value`` (a Pass, Task or Parallel state's ``Parameters`` and
+    ``ResultSelector``) an array or a plain value is accepted too: the spec says the
+    template "MUST be a JSON object", but the service accepts an array (AWS's own ASL
+    schema was changed "to match the constraints applied in the service",
+    aws/aws-toolkit-vscode#2459), and published samples deploy with one. The objects in
+    such an array are templates like any other."""
+    if any_value and not isinstance(value, dict):
+        _check_static_value(report, location, key, value, location)
+        return
     if not isinstance(value, dict):
         report.error(location, f'The field "{key}" must be an object')
         return

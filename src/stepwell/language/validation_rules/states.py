@@ -160,7 +160,8 @@ def _check_common_values(scope: StateScope) -> None:
             check_result_path(scope.report, scope.at("ResultPath"), body["ResultPath"])
         for key in ("Parameters", "ResultSelector", "Credentials"):
             if key in body:
-                check_payload_template(scope.report, scope.at(key), key, body[key])
+                any_value = key != "Credentials" and body.get("Type") != "Map"
+                check_payload_template(scope.report, scope.at(key), key, body[key], any_value)
     if "Assign" in body:
         check_assign(scope.report, scope.at("Assign"), body["Assign"], scope.jsonata)
 

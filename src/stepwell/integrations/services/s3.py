@@ -30,7 +30,6 @@ from typing import Any, ClassVar, Final
 import orjson
 
 from stepwell.integrations.services.base import (
-    Clock,
     Request,
     Response,
     ServiceClient,
@@ -38,7 +37,7 @@ from stepwell.integrations.services.base import (
     as_client_error,
     operation_name,
 )
-from stepwell.integrations.services.documents import Documents, DocumentStore
+from stepwell.integrations.services.documents import Documents
 
 NAMESPACE: Final = "s3"
 DEFAULT_CONTENT_TYPE: Final = "binary/octet-stream"
@@ -89,18 +88,6 @@ class S3Client(ServiceClient):
     """S3's API over the embedded buckets (``put_object(Bucket=..., Key=..., Body=...)``)."""
 
     service_name: ClassVar[str] = "s3"
-
-    def __init__(
-        self,
-        store: DocumentStore,
-        clock: Clock,
-        region: str = "us-east-1",
-        account: str = "123456789012",
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.region = region
-        self.account = account
 
     @contextmanager
     def _documents(self) -> Iterator[Documents]:

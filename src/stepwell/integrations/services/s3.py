@@ -2,17 +2,19 @@
 
 Semantics follow the Amazon S3 API Reference for the operations a workflow needs:
 ``CreateBucket``, ``HeadBucket``, ``ListBuckets``, ``DeleteBucket``, ``PutObject``,
-``GetObject``, ``HeadObject``, ``DeleteObject`` and ``ListObjectsV2`` (``Prefix``,
-``Delimiter``, ``MaxKeys``, ``ContinuationToken``, ``StartAfter``). An object has its body
-bytes, a content type, an ETag (the quoted MD5 of the body, as S3 gives for a single-part
-upload), a last-modified time and user metadata.
+``GetObject`` (with ``Range``), ``HeadObject``, ``DeleteObject``, ``DeleteObjects``,
+``CopyObject``, ``ListObjects`` and ``ListObjectsV2`` (``Prefix``, ``Delimiter``,
+``MaxKeys``, ``ContinuationToken``, ``StartAfter``). An object has its body bytes, a
+content type (and the other content headers), an ETag (the quoted MD5 of the body, as S3
+gives for a single-part upload), a last-modified time and user metadata.
 
 Design decision: one set of operations with AWS's parameter names, as for the other
 embedded services, so Task states (``arn:aws:states:::aws-sdk:s3:getObject``), the
 Distributed Map's ItemReader and ResultWriter, Python code (``services.s3.put_object(...)``)
-and, later, an S3 REST front end all call the same functions. Each operation is one
-``documents("s3")`` transaction. An object's metadata (``meta/BUCKET/KEY``) is kept apart
-from its body (``body/BUCKET/KEY``) so that listing a bucket never reads bodies.
+and the S3 REST API (``api/services/s3.py``) all call the same functions. An object's
+metadata (``meta/BUCKET/KEY``) is kept apart from its body, so that listing a bucket never
+reads bodies; bodies are chunked (``s3_bodies``), and the front end streams them through
+``begin_put``/``finish_put`` and ``open_object`` instead of holding them whole.
 ``call`` returns ``Body`` as bytes and dates as ``datetime``, as botocore does; the
 boto3-like methods wrap ``Body`` in botocore's ``StreamingBody``.
 """
@@ -20,12 +22,13 @@ boto3-like methods wrap ``Body`` in botocore's ``StreamingBody``.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
+from urllib.parse import unquote
 
 import orjson
 
@@ -38,10 +41,29 @@ from stepwell.integrations.services.base import (
     operation_name,
 )
 from stepwell.integrations.services.documents import Documents
+from stepwell.integrations.services.s3_bodies import (
+    NAMESPACE,
+    BodyRef,
+    BodyWriter,
+    chunk_span,
+    delete_body,
+    read_chunk,
+    slice_chunk,
+    stream_chunks,
+)
 
-NAMESPACE: Final = "s3"
 DEFAULT_CONTENT_TYPE: Final = "binary/octet-stream"
 MAX_KEYS: Final = 1000
+MAX_KEY_BYTES: Final = 1024
+# Content headers kept with an object and given back on GET and HEAD.
+CONTENT_HEADERS: Final = (
+    "ContentType",
+    "ContentEncoding",
+    "ContentDisposition",
+    "ContentLanguage",
+    "CacheControl",
+)
+_RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 _BUCKET_NAME: Final = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 OWNER: Final = {"DisplayName": "stepwell", "ID": "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf7"}
 
@@ -65,9 +87,51 @@ def invalid_argument(message: str) -> ServiceError:
     return ServiceError("InvalidArgument", message)
 
 
-def etag_of(body: bytes) -> str:
-    """S3's ETag of a single-part upload: the body's MD5, hex, in double quotes."""
-    return '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
+@dataclass(frozen=True, slots=True)
+class ObjectRead:
+    """An object being read: its head, its first chunk, the chunks still to read."""
+
+    head: dict[str, Any]
+    first: bytes
+    rest: Iterator[bytes]
+    partial: bool  # a Range was asked for and applies (HTTP 206)
+
+
+def byte_range(header: Any, size: int) -> tuple[int, int] | None:
+    """The first and last byte a ``Range`` header asks for, or None for the whole object.
+
+    S3 answers one range (``bytes=0-9``, ``bytes=10-``, ``bytes=-10``); a header it cannot
+    read is ignored, a range starting past the end is ``InvalidRange`` (HTTP 416).
+    """
+    found = _RANGE.fullmatch(str(header or "").strip())
+    if found is None or found.group(1) == found.group(2) == "":
+        return None
+    first, last = found.groups()
+    if first == "":
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        start, end = int(first), size - 1 if last == "" else min(int(last), size - 1)
+        if int(first) > int(last or first):
+            return None
+    if start >= size or end < start:
+        raise ServiceError(
+            "InvalidRange",
+            "The requested range is not satisfiable",
+            status=416,
+            extra={"RangeRequested": str(header), "ActualObjectSize": str(size)},
+        )
+    return start, end
+
+
+def copy_source(text: str) -> tuple[str, str]:
+    """``bucket/key`` of an ``x-amz-copy-source`` (URL-encoded, maybe with a leading ``/``)."""
+    path = unquote(text.partition("?")[0]).lstrip("/")
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"
+        )
+    return bucket, key
 
 
 def as_bytes(body: Any) -> bytes:
@@ -157,27 +221,69 @@ class S3Client(ServiceClient):
 
     def _put_object(self, request: Request) -> Response:
         bucket, key = _location(request)
-        body = as_bytes(request.get("Body"))
-        etag = etag_of(body)
-        meta = {
-            "ContentType": str(request.get("ContentType") or DEFAULT_CONTENT_TYPE),
-            "ETag": etag,
-            "LastModified": self.clock(),
-            "Size": len(body),
-            "Metadata": {str(k): str(v) for k, v in dict(request.get("Metadata") or {}).items()},
-        }
+        upload = self.begin_put(bucket, key)
+        try:
+            upload.write(as_bytes(request.get("Body")))
+        except BaseException:
+            upload.abort()
+            raise
+        return self.finish_put(upload, bucket, key, request)
+
+    def begin_put(self, bucket: str, key: str) -> BodyWriter:
+        """Start writing an object's body (``finish_put`` publishes it, ``abort`` drops it)."""
+        _check_key(key)
         with self._documents() as documents:
             _bucket(documents, bucket)
-            documents.put(_meta_key(bucket, key), orjson.dumps(meta))
-            documents.put(_body_key(bucket, key), body)
-        return {"ETag": etag}
+        return BodyWriter(self.store, self.clock)
+
+    def finish_put(self, upload: BodyWriter, bucket: str, key: str, request: Request) -> Response:
+        """Publish a written body as ``bucket/key`` with the request's type and metadata."""
+        meta = {
+            **_stored_headers(request),
+            "ETag": upload.etag,
+            "LastModified": self.clock(),
+            "Size": upload.size,
+            "Metadata": {str(k): str(v) for k, v in dict(request.get("Metadata") or {}).items()},
+        }
+        try:
+            with self._documents() as documents:
+                _bucket(documents, bucket)
+                meta["Body"] = upload.finish(documents).as_json()
+                _replace(documents, bucket, key, meta)
+        except BaseException:
+            upload.abort()
+            raise
+        return {"ETag": meta["ETag"]}
 
     def _get_object(self, request: Request) -> Response:
+        read = self.open_object(request)
+        body = b"".join([read.first, *read.rest])
+        return {**read.head, "Body": body}
+
+    def open_object(self, request: Request) -> ObjectRead:
+        """An object's head and its body (the ``Range`` of it) as chunks read on demand."""
         bucket, key = _location(request)
         with self._documents() as documents:
             meta = _object(documents, bucket, key)
-            body = documents.get(_body_key(bucket, key)) or b""
-        return {**_head(meta), "Body": body}
+            head = _head(meta)
+            size = int(meta["Size"])
+            span = byte_range(request.get("Range"), size)
+            start, end = span if span is not None else (0, size - 1)
+            if span is not None:
+                head["ContentRange"] = f"bytes {start}-{end}/{size}"
+                head["ContentLength"] = end - start + 1
+            body = _body_ref(meta)
+            if body is None:  # an object written before bodies were chunked
+                whole = documents.get(_legacy_body_key(bucket, key)) or b""
+                return ObjectRead(head, whole[start : end + 1], iter(()), span is not None)
+            indices = chunk_span(body, start, end)
+            first = b""
+            if indices:
+                first = slice_chunk(
+                    body, indices[0], read_chunk(documents, body, indices[0]), start, end
+                )
+        rest = stream_chunks(self.store, body, indices[1:], start, end)
+        return ObjectRead(head, first, rest, span is not None)
 
     def _head_object(self, request: Request) -> Response:
         bucket, key = _location(request)
@@ -189,9 +295,59 @@ class S3Client(ServiceClient):
         bucket, key = _location(request)
         with self._documents() as documents:
             _bucket(documents, bucket)
-            documents.delete(_meta_key(bucket, key))
-            documents.delete(_body_key(bucket, key))
+            _replace(documents, bucket, key, None)
         return {}
+
+    def _delete_objects(self, request: Request) -> Response:
+        bucket = str(request.get("Bucket", ""))
+        delete = dict(request.get("Delete") or {})
+        objects = list(delete.get("Objects") or [])
+        if not objects or len(objects) > MAX_KEYS:
+            raise ServiceError(
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our "
+                "published schema",
+            )
+        deleted: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        with self._documents() as documents:
+            _bucket(documents, bucket)
+            for entry in objects:
+                key = str(dict(entry).get("Key") or "")
+                if not key or len(key.encode()) > MAX_KEY_BYTES:
+                    errors.append({"Key": key, "Code": "InvalidArgument", "Message": "Invalid key"})
+                    continue
+                _replace(documents, bucket, key, None)
+                deleted.append({"Key": key})
+        response: dict[str, Any] = {"Errors": errors} if errors else {}
+        if deleted and not delete.get("Quiet"):
+            response["Deleted"] = deleted
+        return response
+
+    def _copy_object(self, request: Request) -> Response:
+        bucket, key = _location(request)
+        source_bucket, source_key = copy_source(str(request.get("CopySource") or ""))
+        directive = str(request.get("MetadataDirective") or "COPY")
+        if directive not in ("COPY", "REPLACE"):
+            raise invalid_argument("Unknown metadata directive.")
+        if (source_bucket, source_key) == (bucket, key) and directive == "COPY":
+            raise ServiceError(
+                "InvalidRequest",
+                "This copy request is illegal because it is trying to copy an object to "
+                "itself without changing the object's metadata, storage class, website "
+                "redirect location or encryption attributes.",
+            )
+        read = self.open_object({"Bucket": source_bucket, "Key": source_key})
+        upload = self.begin_put(bucket, key)
+        try:
+            for piece in (read.first, *read.rest):
+                upload.write(piece)
+        except BaseException:
+            upload.abort()
+            raise
+        kept = request if directive == "REPLACE" else read.head
+        response = self.finish_put(upload, bucket, key, kept)
+        return {"CopyObjectResult": {"ETag": response["ETag"], "LastModified": _date(self.clock())}}
 
     def _list_objects_v2(self, request: Request) -> Response:
         bucket = str(request.get("Bucket", ""))
@@ -246,6 +402,20 @@ class S3Client(ServiceClient):
             response["NextContinuationToken"] = _token(last)
         return response
 
+    def _list_objects(self, request: Request) -> Response:
+        marker = str(request.get("Marker") or "")
+        listed = self._list_objects_v2({**request, "StartAfter": marker, "ContinuationToken": None})
+        response = {
+            k: v
+            for k, v in listed.items()
+            if k not in ("KeyCount", "StartAfter", "NextContinuationToken")
+        }
+        response["Marker"] = marker
+        if listed["IsTruncated"]:
+            token = listed["NextContinuationToken"]
+            response["NextMarker"] = _token_key(token).removesuffix("\uffff")
+        return response
+
 
 S3Client.operations = {
     "CreateBucket": S3Client._create_bucket,
@@ -257,6 +427,9 @@ S3Client.operations = {
     "HeadObject": S3Client._head_object,
     "DeleteObject": S3Client._delete_object,
     "ListObjectsV2": S3Client._list_objects_v2,
+    "ListObjects": S3Client._list_objects,
+    "CopyObject": S3Client._copy_object,
+    "DeleteObjects": S3Client._delete_objects,
 }
 
 
@@ -275,8 +448,40 @@ def _meta_key(bucket: str, key: str) -> str:
     return f"meta/{bucket}/{key}"
 
 
-def _body_key(bucket: str, key: str) -> str:
+def _legacy_body_key(bucket: str, key: str) -> str:
+    """Where a body was kept whole before bodies were chunked (still read and deleted)."""
     return f"body/{bucket}/{key}"
+
+
+def _body_ref(meta: dict[str, Any]) -> BodyRef | None:
+    body = meta.get("Body")
+    return None if body is None else BodyRef.from_json(body)
+
+
+def _replace(documents: Documents, bucket: str, key: str, meta: dict[str, Any] | None) -> None:
+    """Put (or, with None, delete) an object's metadata, deleting the body it replaces."""
+    raw = documents.get(_meta_key(bucket, key))
+    if raw is not None:
+        old = _body_ref(orjson.loads(raw))
+        if old is None:
+            documents.delete(_legacy_body_key(bucket, key))
+        else:
+            delete_body(documents, old)
+    if meta is None:
+        documents.delete(_meta_key(bucket, key))
+    else:
+        documents.put(_meta_key(bucket, key), orjson.dumps(meta))
+
+
+def _stored_headers(request: Request) -> dict[str, str]:
+    headers = {name: str(request[name]) for name in CONTENT_HEADERS if request.get(name)}
+    headers.setdefault("ContentType", DEFAULT_CONTENT_TYPE)
+    return headers
+
+
+def _check_key(key: str) -> None:
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise ServiceError("KeyTooLongError", "Your key is too long")
 
 
 def _location(request: Request) -> tuple[str, str]:
@@ -302,9 +507,9 @@ def _object(documents: Documents, bucket: str, key: str) -> dict[str, Any]:
 
 def _head(meta: dict[str, Any]) -> dict[str, Any]:
     return {
+        **{name: meta[name] for name in CONTENT_HEADERS if name in meta},
         "AcceptRanges": "bytes",
         "ContentLength": meta["Size"],
-        "ContentType": meta["ContentType"],
         "ETag": meta["ETag"],
         "LastModified": _date(meta["LastModified"]),
         "Metadata": meta.get("Metadata", {}),
@@ -360,4 +565,4 @@ def _streaming(body: bytes) -> Any:
     return StreamingBody(io.BytesIO(body), len(body))
 
 
-__all__ = ["NAMESPACE", "S3Client", "as_bytes", "etag_of"]
+__all__ = ["NAMESPACE", "ObjectRead", "S3Client", "as_bytes", "byte_range", "copy_source"]

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
-from urllib.parse import unquote
+from urllib.parse import quote_plus, unquote
 
 import orjson
 
@@ -350,6 +350,9 @@ class S3Client(ServiceClient):
         return {"CopyObjectResult": {"ETag": response["ETag"], "LastModified": _date(self.clock())}}
 
     def _list_objects_v2(self, request: Request) -> Response:
+        return _url_encoded(self._listing(request))
+
+    def _listing(self, request: Request) -> Response:
         bucket = str(request.get("Bucket", ""))
         prefix = str(request.get("Prefix") or "")
         delimiter = str(request.get("Delimiter") or "")
@@ -404,7 +407,7 @@ class S3Client(ServiceClient):
 
     def _list_objects(self, request: Request) -> Response:
         marker = str(request.get("Marker") or "")
-        listed = self._list_objects_v2({**request, "StartAfter": marker, "ContinuationToken": None})
+        listed = self._listing({**request, "StartAfter": marker, "ContinuationToken": None})
         response = {
             k: v
             for k, v in listed.items()
@@ -414,7 +417,7 @@ class S3Client(ServiceClient):
         if listed["IsTruncated"]:
             token = listed["NextContinuationToken"]
             response["NextMarker"] = _token_key(token).removesuffix("\uffff")
-        return response
+        return _url_encoded(response)
 
 
 S3Client.operations = {
@@ -555,6 +558,21 @@ def _token_key(token: str) -> str:
         return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except ValueError:
         raise invalid_argument("The continuation token provided is incorrect") from None
+
+
+def _url_encoded(response: Response) -> Response:
+    """With ``EncodingType=url`` S3 URL-encodes the keys and prefixes of a listing (botocore
+    asks for it and decodes them with ``unquote_plus``), so that any key survives XML."""
+    if response.get("EncodingType") != "url":
+        return response
+    for name in ("Prefix", "Delimiter", "StartAfter", "Marker", "NextMarker"):
+        if response.get(name):
+            response[name] = quote_plus(response[name], safe="/")
+    for entry in response.get("Contents", []):
+        entry["Key"] = quote_plus(entry["Key"], safe="/")
+    for entry in response.get("CommonPrefixes", []):
+        entry["Prefix"] = quote_plus(entry["Prefix"], safe="/")
+    return response
 
 
 def _streaming(body: bytes) -> Any:

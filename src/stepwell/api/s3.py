@@ -24,8 +24,8 @@ Bodies are streamed both ways, so memory per request is bounded by about two chu
 1 MiB whatever the object's size: ``PutObject`` passes the body (decoded from
 ``aws-chunked`` if need be, ``s3_uploads``) to the store chunk by chunk and publishes the
 object when the body has ended and its digests match; ``GetObject`` sends the object's
-chunks (or those of its ``Range``: HTTP 206 with ``Content-Range``) as it reads them. An
-upload takes two chunks (``2 * CHUNK_SIZE``) from the request-bytes budget while it runs. The largest
+chunks (or those of its ``Range``: HTTP 206 with ``Content-Range``) as it reads them.
+An upload takes two chunks from the request-bytes budget while it runs. The largest
 object is ``ApiSettings.max_object_bytes`` (5 GiB, S3's limit for one PUT). Other
 operations have small bodies and read them within the usual request limits.
 """

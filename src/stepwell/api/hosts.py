@@ -9,7 +9,8 @@ loopback name (``127.0.0.1``, ``localhost``, ``[::1]``, any port) or one of the
 configured ``allowed_hosts`` (setting ``allowed_hosts``, e.g. ``stepwell.internal``).
 A request without a ``Host`` header (HTTP/1.0 tools) is not from a browser and passes;
 ``sync-<allowed name>`` passes too (boto3's host prefix for StartSyncExecution/TestState),
-and so does an S3 virtual host, ``BUCKET.<allowed name>`` or ``BUCKET.s3.<allowed name>``
+and so do ``s3.<allowed name>`` and an S3 virtual host, ``BUCKET.<allowed name>`` or
+``BUCKET.s3.<allowed name>``
 (``my-bucket.localhost:8083``), where ``BUCKET`` is a valid bucket name: names under
 ``localhost`` resolve to the loopback address in browsers themselves, and the names under
 an allowed host are its operator's, so no outside page can be reached under them.
@@ -87,6 +88,7 @@ class AllowedHosts:
         return (
             name in self.allowed
             or name.removeprefix("sync-") in self.allowed
+            or name.removeprefix("s3.") in self.allowed
             or virtual_host_bucket(name, self.allowed) is not None
         )
 

@@ -47,6 +47,7 @@ from starlette.types import Receive, Scope, Send
 from stepwell.api.app import http_request
 from stepwell.api.auth import CheckedHeaders, SigV4Verifier, signing_key
 from stepwell.api.aws_chunked import SIGNED_STREAMING, ChunkSignatures
+from stepwell.api.embedded import QUEUE_URL_ROUTE
 from stepwell.api.hosts import LOOPBACK_NAMES, host_name, virtual_host_bucket
 from stepwell.api.limits import BodyReader, BytesInFlight
 from stepwell.api.protocol import InternalFailure, new_request_id
@@ -147,7 +148,8 @@ class S3Endpoint:
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if "x-amz-target" in headers or content_type == FORM_CONTENT_TYPE:
             return False
-        return not any(route.matches(scope)[0] == Match.FULL for route in others)
+        taken = (r for r in others if getattr(r, "name", None) != QUEUE_URL_ROUTE)
+        return not any(route.matches(scope)[0] == Match.FULL for route in taken)
 
     def virtual_bucket(self, headers: Headers) -> str | None:
         name = host_name(headers.get("host", "")) or ""

@@ -26,7 +26,6 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 from urllib.parse import quote_plus, unquote
 
@@ -43,48 +42,31 @@ from stepwell.integrations.services.base import (
 from stepwell.integrations.services.documents import Documents
 from stepwell.integrations.services.s3_bodies import (
     NAMESPACE,
-    BodyRef,
     BodyWriter,
-    chunk_span,
-    delete_body,
-    read_chunk,
-    slice_chunk,
-    stream_chunks,
+    pieces,
+    stream_pieces,
+)
+from stepwell.integrations.services.s3_records import (
+    MAX_KEY_BYTES,
+    body_parts,
+    bucket_key,
+    check_key,
+    date_of,
+    head_of,
+    invalid_argument,
+    legacy_body_key,
+    load_object,
+    location,
+    meta_prefix,
+    replace_object,
+    require_bucket,
+    stored_headers,
 )
 
-DEFAULT_CONTENT_TYPE: Final = "binary/octet-stream"
 MAX_KEYS: Final = 1000
-MAX_KEY_BYTES: Final = 1024
-# Content headers kept with an object and given back on GET and HEAD.
-CONTENT_HEADERS: Final = (
-    "ContentType",
-    "ContentEncoding",
-    "ContentDisposition",
-    "ContentLanguage",
-    "CacheControl",
-)
 _RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 _BUCKET_NAME: Final = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 OWNER: Final = {"DisplayName": "stepwell", "ID": "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf7"}
-
-
-def no_bucket(name: str) -> ServiceError:
-    return ServiceError(
-        "NoSuchBucket",
-        "The specified bucket does not exist",
-        status=404,
-        extra={"BucketName": name},
-    )
-
-
-def no_key(key: str) -> ServiceError:
-    return ServiceError(
-        "NoSuchKey", "The specified key does not exist.", status=404, extra={"Key": key}
-    )
-
-
-def invalid_argument(message: str) -> ServiceError:
-    return ServiceError("InvalidArgument", message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,26 +164,26 @@ class S3Client(ServiceClient):
         if not _BUCKET_NAME.fullmatch(name) or ".." in name:
             raise ServiceError("InvalidBucketName", "The specified bucket is not valid.")
         with self._documents() as documents:
-            if documents.get(_bucket_key(name)) is not None:
+            if documents.get(bucket_key(name)) is not None:
                 raise ServiceError(
                     "BucketAlreadyOwnedByYou",
                     "Your previous request to create the named bucket succeeded and you "
                     "already own it.",
                     status=409,
                 )
-            documents.put(_bucket_key(name), orjson.dumps({"created": self.clock()}))
+            documents.put(bucket_key(name), orjson.dumps({"created": self.clock()}))
         return {"Location": f"/{name}"}
 
     def _head_bucket(self, request: Request) -> Response:
         with self._documents() as documents:
-            _bucket(documents, str(request.get("Bucket", "")))
+            require_bucket(documents, str(request.get("Bucket", "")))
         return {"BucketRegion": self.region}
 
     def _list_buckets(self, request: Request) -> Response:
         with self._documents() as documents:
             found = documents.scan("bucket/")
         buckets = [
-            {"Name": key[len("bucket/") :], "CreationDate": _date(orjson.loads(raw)["created"])}
+            {"Name": key[len("bucket/") :], "CreationDate": date_of(orjson.loads(raw)["created"])}
             for key, raw in found
         ]
         return {"Buckets": buckets, "Owner": OWNER}
@@ -209,18 +191,18 @@ class S3Client(ServiceClient):
     def _delete_bucket(self, request: Request) -> Response:
         name = str(request.get("Bucket", ""))
         with self._documents() as documents:
-            _bucket(documents, name)
-            if documents.scan(_meta_prefix(name)):
+            require_bucket(documents, name)
+            if documents.scan(meta_prefix(name)):
                 raise ServiceError(
                     "BucketNotEmpty", "The bucket you tried to delete is not empty", status=409
                 )
-            documents.delete(_bucket_key(name))
+            documents.delete(bucket_key(name))
         return {}
 
     # --- objects -----------------------------------------------------------------------------
 
     def _put_object(self, request: Request) -> Response:
-        bucket, key = _location(request)
+        bucket, key = location(request)
         upload = self.begin_put(bucket, key)
         try:
             upload.write(as_bytes(request.get("Body")))
@@ -231,15 +213,15 @@ class S3Client(ServiceClient):
 
     def begin_put(self, bucket: str, key: str) -> BodyWriter:
         """Start writing an object's body (``finish_put`` publishes it, ``abort`` drops it)."""
-        _check_key(key)
+        check_key(key)
         with self._documents() as documents:
-            _bucket(documents, bucket)
+            require_bucket(documents, bucket)
         return BodyWriter(self.store, self.clock)
 
     def finish_put(self, upload: BodyWriter, bucket: str, key: str, request: Request) -> Response:
         """Publish a written body as ``bucket/key`` with the request's type and metadata."""
         meta = {
-            **_stored_headers(request),
+            **stored_headers(request),
             "ETag": upload.etag,
             "LastModified": self.clock(),
             "Size": upload.size,
@@ -247,9 +229,9 @@ class S3Client(ServiceClient):
         }
         try:
             with self._documents() as documents:
-                _bucket(documents, bucket)
+                require_bucket(documents, bucket)
                 meta["Body"] = upload.finish(documents).as_json()
-                _replace(documents, bucket, key, meta)
+                replace_object(documents, bucket, key, meta)
         except BaseException:
             upload.abort()
             raise
@@ -262,40 +244,36 @@ class S3Client(ServiceClient):
 
     def open_object(self, request: Request) -> ObjectRead:
         """An object's head and its body (the ``Range`` of it) as chunks read on demand."""
-        bucket, key = _location(request)
+        bucket, key = location(request)
         with self._documents() as documents:
-            meta = _object(documents, bucket, key)
-            head = _head(meta)
+            meta = load_object(documents, bucket, key)
+            head = head_of(meta)
             size = int(meta["Size"])
             span = byte_range(request.get("Range"), size)
             start, end = span if span is not None else (0, size - 1)
             if span is not None:
                 head["ContentRange"] = f"bytes {start}-{end}/{size}"
                 head["ContentLength"] = end - start + 1
-            body = _body_ref(meta)
-            if body is None:  # an object written before bodies were chunked
-                whole = documents.get(_legacy_body_key(bucket, key)) or b""
+            parts = body_parts(meta)
+            if parts is None:  # an object written before bodies were chunked
+                whole = documents.get(legacy_body_key(bucket, key)) or b""
                 return ObjectRead(head, whole[start : end + 1], iter(()), span is not None)
-            indices = chunk_span(body, start, end)
-            first = b""
-            if indices:
-                first = slice_chunk(
-                    body, indices[0], read_chunk(documents, body, indices[0]), start, end
-                )
-        rest = stream_chunks(self.store, body, indices[1:], start, end)
+            wanted = pieces(parts, start, end)
+            first = wanted[0].read(documents) if wanted else b""
+        rest = stream_pieces(self.store, wanted[1:])
         return ObjectRead(head, first, rest, span is not None)
 
     def _head_object(self, request: Request) -> Response:
-        bucket, key = _location(request)
+        bucket, key = location(request)
         with self._documents() as documents:
-            meta = _object(documents, bucket, key)
-        return _head(meta)
+            meta = load_object(documents, bucket, key)
+        return head_of(meta)
 
     def _delete_object(self, request: Request) -> Response:
-        bucket, key = _location(request)
+        bucket, key = location(request)
         with self._documents() as documents:
-            _bucket(documents, bucket)
-            _replace(documents, bucket, key, None)
+            require_bucket(documents, bucket)
+            replace_object(documents, bucket, key, None)
         return {}
 
     def _delete_objects(self, request: Request) -> Response:
@@ -311,13 +289,13 @@ class S3Client(ServiceClient):
         deleted: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         with self._documents() as documents:
-            _bucket(documents, bucket)
+            require_bucket(documents, bucket)
             for entry in objects:
                 key = str(dict(entry).get("Key") or "")
                 if not key or len(key.encode()) > MAX_KEY_BYTES:
                     errors.append({"Key": key, "Code": "InvalidArgument", "Message": "Invalid key"})
                     continue
-                _replace(documents, bucket, key, None)
+                replace_object(documents, bucket, key, None)
                 deleted.append({"Key": key})
         response: dict[str, Any] = {"Errors": errors} if errors else {}
         if deleted and not delete.get("Quiet"):
@@ -325,7 +303,7 @@ class S3Client(ServiceClient):
         return response
 
     def _copy_object(self, request: Request) -> Response:
-        bucket, key = _location(request)
+        bucket, key = location(request)
         source_bucket, source_key = copy_source(str(request.get("CopySource") or ""))
         directive = str(request.get("MetadataDirective") or "COPY")
         if directive not in ("COPY", "REPLACE"):
@@ -347,7 +325,9 @@ class S3Client(ServiceClient):
             raise
         kept = request if directive == "REPLACE" else read.head
         response = self.finish_put(upload, bucket, key, kept)
-        return {"CopyObjectResult": {"ETag": response["ETag"], "LastModified": _date(self.clock())}}
+        return {
+            "CopyObjectResult": {"ETag": response["ETag"], "LastModified": date_of(self.clock())}
+        }
 
     def _list_objects_v2(self, request: Request) -> Response:
         return _url_encoded(self._listing(request))
@@ -360,9 +340,9 @@ class S3Client(ServiceClient):
         token = request.get("ContinuationToken")
         after = _token_key(str(token)) if token else str(request.get("StartAfter") or "")
         with self._documents() as documents:
-            _bucket(documents, bucket)
-            found = documents.scan(_meta_prefix(bucket) + prefix)
-        start = len(_meta_prefix(bucket))
+            require_bucket(documents, bucket)
+            found = documents.scan(meta_prefix(bucket) + prefix)
+        start = len(meta_prefix(bucket))
         contents: list[dict[str, Any]] = []
         prefixes: list[str] = []
         truncated, last = False, ""
@@ -439,99 +419,14 @@ S3Client.operations = {
 # --- records ---------------------------------------------------------------------------------
 
 
-def _bucket_key(name: str) -> str:
-    return f"bucket/{name}"
-
-
-def _meta_prefix(bucket: str) -> str:
-    return f"meta/{bucket}/"
-
-
-def _meta_key(bucket: str, key: str) -> str:
-    return f"meta/{bucket}/{key}"
-
-
-def _legacy_body_key(bucket: str, key: str) -> str:
-    """Where a body was kept whole before bodies were chunked (still read and deleted)."""
-    return f"body/{bucket}/{key}"
-
-
-def _body_ref(meta: dict[str, Any]) -> BodyRef | None:
-    body = meta.get("Body")
-    return None if body is None else BodyRef.from_json(body)
-
-
-def _replace(documents: Documents, bucket: str, key: str, meta: dict[str, Any] | None) -> None:
-    """Put (or, with None, delete) an object's metadata, deleting the body it replaces."""
-    raw = documents.get(_meta_key(bucket, key))
-    if raw is not None:
-        old = _body_ref(orjson.loads(raw))
-        if old is None:
-            documents.delete(_legacy_body_key(bucket, key))
-        else:
-            delete_body(documents, old)
-    if meta is None:
-        documents.delete(_meta_key(bucket, key))
-    else:
-        documents.put(_meta_key(bucket, key), orjson.dumps(meta))
-
-
-def _stored_headers(request: Request) -> dict[str, str]:
-    headers = {name: str(request[name]) for name in CONTENT_HEADERS if request.get(name)}
-    headers.setdefault("ContentType", DEFAULT_CONTENT_TYPE)
-    return headers
-
-
-def _check_key(key: str) -> None:
-    if len(key.encode()) > MAX_KEY_BYTES:
-        raise ServiceError("KeyTooLongError", "Your key is too long")
-
-
-def _location(request: Request) -> tuple[str, str]:
-    bucket, key = str(request.get("Bucket") or ""), str(request.get("Key") or "")
-    if not key:
-        raise invalid_argument("A key must be specified")
-    return bucket, key
-
-
-def _bucket(documents: Documents, name: str) -> None:
-    if documents.get(_bucket_key(name)) is None:
-        raise no_bucket(name)
-
-
-def _object(documents: Documents, bucket: str, key: str) -> dict[str, Any]:
-    _bucket(documents, bucket)
-    raw = documents.get(_meta_key(bucket, key))
-    if raw is None:
-        raise no_key(key)
-    meta: dict[str, Any] = orjson.loads(raw)
-    return meta
-
-
-def _head(meta: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **{name: meta[name] for name in CONTENT_HEADERS if name in meta},
-        "AcceptRanges": "bytes",
-        "ContentLength": meta["Size"],
-        "ETag": meta["ETag"],
-        "LastModified": _date(meta["LastModified"]),
-        "Metadata": meta.get("Metadata", {}),
-    }
-
-
 def _listed(key: str, meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "Key": key,
-        "LastModified": _date(meta["LastModified"]),
+        "LastModified": date_of(meta["LastModified"]),
         "ETag": meta["ETag"],
         "Size": meta["Size"],
         "StorageClass": "STANDARD",
     }
-
-
-def _date(seconds: float) -> datetime:
-    # S3 keeps last-modified times to the second.
-    return datetime.fromtimestamp(int(seconds), UTC)
 
 
 def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:

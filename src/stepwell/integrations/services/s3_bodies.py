@@ -107,14 +107,37 @@ def slice_chunk(body: BodyRef, index: int, data: bytes, start: int, end: int) ->
     return data[max(start - base, 0) : end - base + 1]
 
 
-def stream_chunks(
-    store: DocumentStore, body: BodyRef, indices: range, start: int, end: int
-) -> Iterator[bytes]:
-    """Chunks ``indices`` of a body, cut to ``start``..``end``, one transaction each."""
-    for index in indices:
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One chunk of one body, and the bytes of that body wanted from it."""
+
+    body: BodyRef
+    index: int
+    start: int
+    end: int
+
+    def read(self, documents: Documents) -> bytes:
+        data = read_chunk(documents, self.body, self.index)
+        return slice_chunk(self.body, self.index, data, self.start, self.end)
+
+
+def pieces(parts: list[BodyRef], start: int, end: int) -> list[Piece]:
+    """The chunks holding bytes ``start``..``end`` of ``parts`` laid end to end."""
+    found = []
+    offset = 0
+    for part in parts:
+        first, last = max(start - offset, 0), min(end - offset, part.size - 1)
+        found += [Piece(part, index, first, last) for index in chunk_span(part, first, last)]
+        offset += part.size
+    return found
+
+
+def stream_pieces(store: DocumentStore, wanted: list[Piece]) -> Iterator[bytes]:
+    """The bytes of ``wanted``, one transaction per chunk."""
+    for piece in wanted:
         with store.documents(NAMESPACE) as documents:
-            data = read_chunk(documents, body, index)
-        yield slice_chunk(body, index, data, start, end)
+            data = piece.read(documents)
+        yield data
 
 
 class BodyWriter:
@@ -190,7 +213,8 @@ __all__ = [
     "BodyWriter",
     "chunk_span",
     "delete_body",
+    "pieces",
     "read_chunk",
     "slice_chunk",
-    "stream_chunks",
+    "stream_pieces",
 ]

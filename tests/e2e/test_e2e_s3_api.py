@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from tests.e2e.server import aws_cli, service_client
 
 BIG = bytes(range(256)) * (10 * 1024 + 7)  # 2.5 MiB: three chunks of the store
 ROLE = "arn:aws:iam::123456789012:role/stepwell"
+MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +237,63 @@ def test_copy_object(s3: Any, bucket: str) -> None:
     )
 
 
+# --- multipart uploads -----------------------------------------------------------------------
+
+
+def test_boto3_sends_a_large_file_in_parts(s3: Any, bucket: str) -> None:
+    data = BIG * 5  # 12.5 MiB: over boto3's 8 MiB multipart threshold
+    s3.upload_fileobj(io.BytesIO(data), bucket, "large")
+    head = s3.head_object(Bucket=bucket, Key="large")
+    assert head["ContentLength"] == len(data)
+    digests = [hashlib.md5(data[: 8 * MIB]).digest(), hashlib.md5(data[8 * MIB :]).digest()]
+    assert head["ETag"] == '"' + hashlib.md5(b"".join(digests)).hexdigest() + '-2"'
+    assert s3.get_object(Bucket=bucket, Key="large")["Body"].read() == data
+    ranged = s3.get_object(Bucket=bucket, Key="large", Range=f"bytes={8 * MIB - 3}-{8 * MIB + 2}")
+    assert ranged["Body"].read() == data[8 * MIB - 3 : 8 * MIB + 3]  # across the two parts
+    downloaded = io.BytesIO()
+    s3.download_fileobj(bucket, "large", downloaded)  # ranged GETs in parallel
+    assert downloaded.getvalue() == data
+
+
+def test_multipart_rules(s3: Any, bucket: str) -> None:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", ContentType="text/csv")
+    upload_id = upload["UploadId"]
+    first = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"a")
+    second = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=2, Body=b"b")
+    parts = [{"PartNumber": 1, "ETag": first["ETag"]}, {"PartNumber": 2, "ETag": second["ETag"]}]
+
+    def complete(listed: list[dict[str, Any]]) -> tuple[str, int]:
+        return code_of(
+            s3.complete_multipart_upload,
+            Bucket=bucket,
+            Key="mp",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": listed},
+        )
+
+    assert complete(parts) == ("EntityTooSmall", 400)  # every part but the last >= 5 MiB
+    assert complete(parts[::-1]) == ("InvalidPartOrder", 400)
+    assert complete([{"PartNumber": 1, "ETag": '"0"'}]) == ("InvalidPart", 400)
+    assert complete([{"PartNumber": 3, "ETag": first["ETag"]}]) == ("InvalidPart", 400)
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload_id, MultipartUpload={"Parts": parts[:1]}
+    )
+    assert done["ETag"] == '"' + hashlib.md5(hashlib.md5(b"a").digest()).hexdigest() + '-1"'
+    got = s3.get_object(Bucket=bucket, Key="mp")
+    assert (got["Body"].read(), got["ContentType"]) == (b"a", "text/csv")
+    assert code_of(s3.abort_multipart_upload, Bucket=bucket, Key="mp", UploadId=upload_id) == (
+        "NoSuchUpload",
+        404,
+    )
+    aborted = s3.create_multipart_upload(Bucket=bucket, Key="gone")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="gone", UploadId=aborted, PartNumber=1, Body=b"x")
+    s3.abort_multipart_upload(Bucket=bucket, Key="gone", UploadId=aborted)
+    assert code_of(
+        s3.upload_part, Bucket=bucket, Key="gone", UploadId=aborted, PartNumber=1, Body=b"y"
+    ) == ("NoSuchUpload", 404)
+    assert code_of(s3.get_object, Bucket=bucket, Key="gone") == ("NoSuchKey", 404)
+
+
 # --- listings --------------------------------------------------------------------------------
 
 
@@ -365,15 +424,16 @@ def test_objects_on_postgresql(tmp_path: Path) -> None:
 
 def test_aws_cli_round_trip(sw: LocalStepwell, tmp_path: Path, bucket: str) -> None:
     source = tmp_path / "up.bin"
-    source.write_bytes(BIG)
+    data = BIG * 4  # 10 MiB: the CLI sends it in parts
+    source.write_bytes(data)
     aws_cli_text(sw.url, tmp_path, "s3", "cp", str(source), f"s3://{bucket}/cli/up.bin")
     listed = aws_cli(sw.url, tmp_path, "s3api", "list-objects-v2", "--bucket", bucket)
-    assert [(o["Key"], o["Size"]) for o in listed["Contents"]] == [("cli/up.bin", len(BIG))]
+    assert [(o["Key"], o["Size"]) for o in listed["Contents"]] == [("cli/up.bin", len(data))]
     target = tmp_path / "down.bin"
     aws_cli_text(sw.url, tmp_path, "s3", "cp", f"s3://{bucket}/cli/up.bin", str(target))
-    assert target.read_bytes() == BIG
+    assert target.read_bytes() == data
     text = aws_cli_text(sw.url, tmp_path, "s3", "ls", f"s3://{bucket}/cli/")
-    assert "up.bin" in text and str(len(BIG)) in text
+    assert "up.bin" in text and str(len(data)) in text
 
 
 def aws_cli_text(url: str, folder: Path, *arguments: str) -> str:

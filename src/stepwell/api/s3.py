@@ -87,6 +87,8 @@ S3_CODES: Final = {
     "InternalFailure": ("InternalError", 500),
 }
 REQUEST_ID_HEADERS: Final = ("x-amz-request-id", "x-amzn-RequestId")
+# Operations whose body is an object's bytes, streamed to the store.
+STREAMED_UPLOADS: Final = frozenset({"PutObject", "UploadPart"})
 
 
 @runtime_checkable
@@ -183,9 +185,9 @@ class S3Endpoint:
         assert operation is not None
         checked = self._check_headers(request)
         uri = {"Bucket": bucket, "Key": key}
-        if operation == "PutObject":
+        if operation in STREAMED_UPLOADS:
             members = _without_aws_chunked(self._members(operation, uri, request, query, b""))
-            result = await self._put(request, members, checked)
+            result = await self._put(request, operation, members, checked)
         else:
             body = await self._small_body(request, checked)
             members = self._members(operation, uri, request, query, body)
@@ -263,30 +265,37 @@ class S3Endpoint:
     # --- objects -------------------------------------------------------------------------------
 
     async def _put(
-        self, request: Request, members: dict[str, Any], checked: CheckedHeaders | None
+        self,
+        request: Request,
+        operation: str,
+        members: dict[str, Any],
+        checked: CheckedHeaders | None,
     ) -> dict[str, Any]:
+        """PutObject or UploadPart: stream the body into the store, then publish it."""
         signatures = self._chunk_signatures(request, checked)
+        settings = self._settings
         body = UploadBody(
-            request,
-            self._settings.max_object_bytes,
-            self._settings.body_timeout_seconds,
-            signatures,
+            request, settings.max_object_bytes, settings.body_timeout_seconds, signatures
         )
-        step = self._backend.s3_step
-        s3 = self._backend.s3
-        bucket, key = members["Bucket"], members["Key"]
+        step, s3 = self._backend.s3_step, self._backend.s3
         reserved = 2 * CHUNK_SIZE
         self._budget.take(reserved)
         try:
-            upload: BodyWriter = await self._run(False, step, s3.begin_put, bucket, key)
+            if operation == "UploadPart":
+                upload: BodyWriter = await self._run(False, step, s3.begin_part, members)
+            else:
+                bucket, key = members["Bucket"], members["Key"]
+                upload = await self._run(False, step, s3.begin_put, bucket, key)
             try:
                 await self._write(body, upload)
             except BaseException:
                 await self._run(False, step, upload.abort)
                 raise
-            result: dict[str, Any] = await self._run(
-                False, step, s3.finish_put, upload, bucket, key, members
-            )
+            if operation == "UploadPart":
+                done = await self._run(False, step, s3.finish_part, upload, members)
+            else:
+                done = await self._run(False, step, s3.finish_put, upload, bucket, key, members)
+            result: dict[str, Any] = done
             return result
         finally:
             self._budget.give_back(reserved)
@@ -351,10 +360,17 @@ class S3Endpoint:
     def _error(self, request: Request, error: ServiceError, request_id: str) -> Response:
         wire = s3_error(error)
         headers = {name: request_id for name in REQUEST_ID_HEADERS}
+        if _has_body(request):  # maybe unread: the connection cannot carry another request
+            headers["Connection"] = "close"
         if request.method == "HEAD":  # a HEAD answer has no body: the status says it all
             return Response(b"", wire.status, headers)
         body = error_document(wire, request_id)
         return Response(body, wire.status, headers, media_type=CONTENT_TYPE)
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length", "0")
+    return length != "0" or "transfer-encoding" in request.headers
 
 
 def _without_aws_chunked(members: dict[str, Any]) -> dict[str, Any]:

@@ -39,6 +39,8 @@ ROOTS: Final = {
     "ListObjects": "ListBucketResult",
     "ListObjectsV2": "ListBucketResult",
     "DeleteObjects": "DeleteResult",
+    "CreateMultipartUpload": "InitiateMultipartUploadResult",
+    "CompleteMultipartUpload": "CompleteMultipartUploadResult",
 }
 _SCALAR_TYPES: Final = frozenset({"string", "integer", "long", "boolean"})
 

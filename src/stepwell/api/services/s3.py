@@ -5,7 +5,8 @@ Every S3 operation in botocore's model has an HTTP method and a request URI temp
 ``POST /{Bucket}?delete`` (DeleteObjects). A request is matched against all of them, not
 only the ones Stepwell implements, so that ``GET /bucket?acl`` is recognised as
 GetBucketAcl and answered ``NotImplemented`` instead of being mistaken for a listing. The
-most specific template wins (the most query parameters it requires); CopyObject and
+most specific template wins (the most query parameters it requires, in the URI or as
+required members: UploadPart's ``partNumber`` and ``uploadId``); CopyObject and
 PutObject share theirs and differ by the ``x-amz-copy-source`` header. botocore also adds
 ``x-id=Operation`` to some URIs, which names the operation outright.
 
@@ -37,6 +38,10 @@ OPERATIONS: Final = (
     "GetObject",
     "HeadObject",
     "DeleteObject",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "CompleteMultipartUpload",
+    "AbortMultipartUpload",
 )
 
 
@@ -73,8 +78,23 @@ def uri_templates(model: ServiceModel) -> list[UriTemplate]:
             for name, _, value in [part.partition("=")]
             if name != "x-id"
         )
+        required += _required_query_members(model, operation)
         found.append(UriTemplate(operation, str(http["method"]), target, required))
     return found
+
+
+def _required_query_members(model: ServiceModel, operation: str) -> tuple[tuple[str, None], ...]:
+    """Query parameters the input shape requires (UploadPart's ``partNumber``, ``uploadId``)."""
+    shape_name = model.operation_shape(operation, "input")
+    if shape_name is None:
+        return ()
+    shape = model.shapes[shape_name]
+    members = shape.get("members", {})
+    return tuple(
+        (str(members[name]["locationName"]), None)
+        for name in shape.get("required", [])
+        if members[name].get("location") == "querystring"
+    )
 
 
 class OperationMatcher:

@@ -31,6 +31,7 @@ from urllib.parse import quote_plus, unquote
 
 import orjson
 
+from stepwell.integrations.services import s3_multipart
 from stepwell.integrations.services.base import (
     Request,
     Response,
@@ -48,6 +49,7 @@ from stepwell.integrations.services.s3_bodies import (
 )
 from stepwell.integrations.services.s3_records import (
     MAX_KEY_BYTES,
+    as_bytes,
     body_parts,
     bucket_key,
     check_key,
@@ -114,20 +116,6 @@ def copy_source(text: str) -> tuple[str, str]:
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"
         )
     return bucket, key
-
-
-def as_bytes(body: Any) -> bytes:
-    """A PutObject ``Body``: bytes, text (UTF-8), a file-like object, or nothing."""
-    if body is None:
-        return b""
-    if isinstance(body, bytes | bytearray | memoryview):
-        return bytes(body)
-    if isinstance(body, str):
-        return body.encode()
-    read = getattr(body, "read", None)
-    if callable(read):
-        return as_bytes(read())
-    raise invalid_argument("Body must be bytes, text or a readable object.")
 
 
 class S3Client(ServiceClient):
@@ -236,6 +224,13 @@ class S3Client(ServiceClient):
             upload.abort()
             raise
         return {"ETag": meta["ETag"]}
+
+    def begin_part(self, request: Request) -> BodyWriter:
+        """Start writing a multipart upload's part (``finish_part`` records it)."""
+        return s3_multipart.begin_part(self, request)
+
+    def finish_part(self, writer: BodyWriter, request: Request) -> Response:
+        return s3_multipart.finish_part(self, writer, request)
 
     def _get_object(self, request: Request) -> Response:
         read = self.open_object(request)
@@ -413,6 +408,7 @@ S3Client.operations = {
     "ListObjects": S3Client._list_objects,
     "CopyObject": S3Client._copy_object,
     "DeleteObjects": S3Client._delete_objects,
+    **s3_multipart.OPERATIONS,
 }
 
 

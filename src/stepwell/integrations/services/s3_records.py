@@ -138,3 +138,17 @@ def head_of(meta: dict[str, Any]) -> dict[str, Any]:
 def date_of(seconds: float) -> datetime:
     # S3 keeps last-modified times to the second.
     return datetime.fromtimestamp(int(seconds), UTC)
+
+
+def as_bytes(body: Any) -> bytes:
+    """A PutObject ``Body``: bytes, text (UTF-8), a file-like object, or nothing."""
+    if body is None:
+        return b""
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode()
+    read = getattr(body, "read", None)
+    if callable(read):
+        return as_bytes(read())
+    raise invalid_argument("Body must be bytes, text or a readable object.")

@@ -180,9 +180,7 @@ class S3Endpoint:
         query = query_parameters(request.url.query)
         target = "service" if not bucket else "object" if key else "bucket"
         copy = "x-amz-copy-source" in request.headers
-        operation = MATCHER.operation(request.method, target, query, copy)
-        self._check_operation(request, operation)
-        assert operation is not None
+        operation = self._operation(request, MATCHER.operation(request.method, target, query, copy))
         checked = self._check_headers(request)
         uri = {"Bucket": bucket, "Key": key}
         if operation in STREAMED_UPLOADS:
@@ -202,14 +200,18 @@ class S3Endpoint:
     def _target(self, request: Request) -> tuple[str, str]:
         """Bucket and key, from the virtual host or the path (keys keep their slashes)."""
         raw = request.scope.get("raw_path") or request.scope["path"].encode()
-        path = raw.decode("latin-1").partition("?")[0]
+        try:
+            path = raw.decode("utf-8").partition("?")[0]
+        except UnicodeDecodeError:
+            raise RestXmlError("InvalidURI", "Couldn't parse the specified URI.") from None
         bucket = self.virtual_bucket(request.headers)
         if bucket is not None:
             return bucket, _unquote(path[1:])
         first, _, rest = path[1:].partition("/")
         return _unquote(first), _unquote(rest)
 
-    def _check_operation(self, request: Request, operation: str | None) -> None:
+    def _operation(self, request: Request, operation: str | None) -> str:
+        """The matched operation, if it is there and Stepwell implements it."""
         if operation is None:
             raise RestXmlError(
                 "MethodNotAllowed",
@@ -223,6 +225,7 @@ class S3Endpoint:
                 f"Stepwell's embedded S3 does not implement {operation}.",
                 501,
             )
+        return operation
 
     def _check_headers(self, request: Request) -> CheckedHeaders | None:
         if self._verifier is None:

@@ -171,6 +171,31 @@ def test_a_range_past_the_end_is_invalid_range(sw: LocalStepwell, s3: Any, bucke
     assert "<ActualObjectSize>10</ActualObjectSize>" in reply.text
 
 
+def test_conditional_reads_and_writes(s3: Any, bucket: str) -> None:
+    etag = s3.put_object(Bucket=bucket, Key="c", Body=b"one", IfNoneMatch="*")["ETag"]
+    assert code_of(s3.put_object, Bucket=bucket, Key="c", Body=b"two", IfNoneMatch="*") == (
+        "PreconditionFailed",
+        412,
+    )
+    assert code_of(s3.put_object, Bucket=bucket, Key="c", Body=b"two", IfMatch='"0"') == (
+        "PreconditionFailed",
+        412,
+    )
+    assert code_of(s3.put_object, Bucket=bucket, Key="nope", Body=b"x", IfMatch=etag) == (
+        "NoSuchKey",
+        404,
+    )
+    replaced = s3.put_object(Bucket=bucket, Key="c", Body=b"two", IfMatch=etag)["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="c", IfMatch=replaced)["Body"].read() == b"two"
+    assert code_of(s3.get_object, Bucket=bucket, Key="c", IfMatch=etag) == (
+        "PreconditionFailed",
+        412,
+    )
+    assert code_of(s3.get_object, Bucket=bucket, Key="c", IfNoneMatch=replaced) == ("304", 304)
+    assert code_of(s3.head_object, Bucket=bucket, Key="c", IfNoneMatch="*") == ("304", 304)
+    assert s3.head_object(Bucket=bucket, Key="c", IfNoneMatch=etag)["ETag"] == replaced
+
+
 def test_missing_objects_and_buckets(s3: Any, bucket: str) -> None:
     assert code_of(s3.get_object, Bucket=bucket, Key="nope") == ("NoSuchKey", 404)
     assert code_of(s3.head_object, Bucket=bucket, Key="nope") == ("404", 404)

@@ -365,7 +365,7 @@ class S3Endpoint:
         headers = {name: request_id for name in REQUEST_ID_HEADERS}
         if _has_body(request):  # maybe unread: the connection cannot carry another request
             headers["Connection"] = "close"
-        if request.method == "HEAD":  # a HEAD answer has no body: the status says it all
+        if request.method == "HEAD" or wire.status == 304:  # no body: the status says it all
             return Response(b"", wire.status, headers)
         body = error_document(wire, request_id)
         return Response(body, wire.status, headers, media_type=CONTENT_TYPE)

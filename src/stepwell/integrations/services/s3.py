@@ -53,12 +53,15 @@ from stepwell.integrations.services.s3_records import (
     body_parts,
     bucket_key,
     check_key,
+    check_read_conditions,
+    check_write_conditions,
     date_of,
     head_of,
     invalid_argument,
     legacy_body_key,
     load_object,
     location,
+    meta_key,
     meta_prefix,
     replace_object,
     require_bucket,
@@ -218,6 +221,7 @@ class S3Client(ServiceClient):
         try:
             with self._documents() as documents:
                 require_bucket(documents, bucket)
+                check_write_conditions(request, documents.get(meta_key(bucket, key)))
                 meta["Body"] = upload.finish(documents).as_json()
                 replace_object(documents, bucket, key, meta)
         except BaseException:
@@ -242,6 +246,7 @@ class S3Client(ServiceClient):
         bucket, key = location(request)
         with self._documents() as documents:
             meta = load_object(documents, bucket, key)
+            check_read_conditions(request, meta)
             head = head_of(meta)
             size = int(meta["Size"])
             span = byte_range(request.get("Range"), size)
@@ -262,6 +267,7 @@ class S3Client(ServiceClient):
         bucket, key = location(request)
         with self._documents() as documents:
             meta = load_object(documents, bucket, key)
+            check_read_conditions(request, meta)
         return head_of(meta)
 
     def _delete_object(self, request: Request) -> Response:

@@ -152,3 +152,41 @@ def as_bytes(body: Any) -> bytes:
     if callable(read):
         return as_bytes(read())
     raise invalid_argument("Body must be bytes, text or a readable object.")
+
+
+def _etag_listed(header: str, etag: str) -> bool:
+    """Whether an ``If-Match``/``If-None-Match`` list names ``etag`` (or is ``*``)."""
+    tags = [t.strip().removeprefix("W/").strip('"') for t in header.split(",")]
+    return "*" in tags or etag.strip('"') in tags
+
+
+def precondition_failed(condition: str) -> ServiceError:
+    return ServiceError(
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+        status=412,
+        extra={"Condition": condition},
+    )
+
+
+def check_read_conditions(request: Request, meta: dict[str, Any]) -> None:
+    """``If-Match`` (412 when the ETag differs) and ``If-None-Match`` (304 when it is the
+    same) of GetObject and HeadObject."""
+    if_match, if_none_match = request.get("IfMatch"), request.get("IfNoneMatch")
+    if if_match and not _etag_listed(str(if_match), meta["ETag"]):
+        raise precondition_failed("If-Match")
+    if if_none_match and _etag_listed(str(if_none_match), meta["ETag"]):
+        raise ServiceError("NotModified", "Not Modified", status=304)
+
+
+def check_write_conditions(request: Request, existing: bytes | None) -> None:
+    """Conditional writes: ``If-None-Match: *`` only creates, ``If-Match`` only replaces
+    the object with that ETag (checked in the publishing transaction, so atomically)."""
+    if_match, if_none_match = request.get("IfMatch"), request.get("IfNoneMatch")
+    if if_none_match and existing is not None:
+        raise precondition_failed("If-None-Match")
+    if if_match:
+        if existing is None:
+            raise no_key(str(request.get("Key") or ""))
+        if not _etag_listed(str(if_match), orjson.loads(existing)["ETag"]):
+            raise precondition_failed("If-Match")

@@ -196,6 +196,23 @@ def test_conditional_reads_and_writes(s3: Any, bucket: str) -> None:
     assert s3.head_object(Bucket=bucket, Key="c", IfNoneMatch=etag)["ETag"] == replaced
 
 
+def test_a_presigned_link_with_response_headers(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="report.csv", Body=b"a,b\n", ContentType="text/csv")
+    link = s3.generate_presigned_url(
+        "get_object",
+        Params={
+            "Bucket": bucket,
+            "Key": "report.csv",
+            "ResponseContentDisposition": "attachment; filename=r.csv",
+        },
+    )
+    reply = httpx.get(link)
+    assert (reply.status_code, reply.content) == (200, b"a,b\n")
+    assert reply.headers["content-disposition"] == "attachment; filename=r.csv"
+    assert reply.headers["content-type"] == "text/csv"
+    assert s3.head_object(Bucket=bucket, Key="report.csv").get("ContentDisposition") is None
+
+
 def test_missing_objects_and_buckets(s3: Any, bucket: str) -> None:
     assert code_of(s3.get_object, Bucket=bucket, Key="nope") == ("NoSuchKey", 404)
     assert code_of(s3.head_object, Bucket=bucket, Key="nope") == ("404", 404)

@@ -48,6 +48,7 @@ from stepwell.integrations.services.s3_bodies import (
     stream_pieces,
 )
 from stepwell.integrations.services.s3_records import (
+    CONTENT_HEADERS,
     MAX_KEY_BYTES,
     as_bytes,
     body_parts,
@@ -108,6 +109,16 @@ def byte_range(header: Any, size: int) -> tuple[int, int] | None:
             extra={"RangeRequested": str(header), "ActualObjectSize": str(size)},
         )
     return start, end
+
+
+def response_overrides(request: Request) -> dict[str, str]:
+    """GetObject's ``response-content-type`` & co.: headers to answer with this time
+    (what a presigned download link sets), the object unchanged."""
+    return {
+        name: str(request[f"Response{name}"])
+        for name in (*CONTENT_HEADERS, "Expires")
+        if request.get(f"Response{name}")
+    }
 
 
 def copy_source(text: str) -> tuple[str, str]:
@@ -247,7 +258,7 @@ class S3Client(ServiceClient):
         with self._documents() as documents:
             meta = load_object(documents, bucket, key)
             check_read_conditions(request, meta)
-            head = head_of(meta)
+            head = {**head_of(meta), **response_overrides(request)}
             size = int(meta["Size"])
             span = byte_range(request.get("Range"), size)
             start, end = span if span is not None else (0, size - 1)

@@ -425,6 +425,18 @@ def test_unimplemented_operations_and_methods(sw: LocalStepwell, bucket: str) ->
 # --- durability, the AWS CLI, Step Functions -------------------------------------------------
 
 
+def test_the_object_size_limit_is_a_setting(tmp_path: Path) -> None:
+    settings = Settings(db=str(tmp_path / "stepwell.db"), workers=0, max_object_bytes=1000)
+    with local_stepwell(settings) as small:
+        s3 = service_client(small.url, "s3")
+        s3.create_bucket(Bucket="capped")
+        s3.put_object(Bucket="capped", Key="fits", Body=b"x" * 1000)
+        assert code_of(s3.put_object, Bucket="capped", Key="big", Body=b"x" * 1001) == (
+            "EntityTooLarge",
+            400,
+        )
+
+
 def test_objects_survive_a_restart(tmp_path: Path) -> None:
     settings = Settings(db=str(tmp_path / "stepwell.db"), workers=0)
     with local_stepwell(settings) as first:

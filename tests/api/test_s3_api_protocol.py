@@ -2,7 +2,8 @@
 them), digests, size limits, SigV4 for ``s3`` (the path signed as sent, the declared
 payload hash, chunk signatures), and what reaches S3 at all. Sources: Amazon S3 API
 Reference, "Signature Calculations for the Authorization Header: Transferring Payload in
-Multiple Chunks", "Signature calculations for trailing headers", "Common Request Headers"
+Multiple Chunks", "Authenticating Requests: Using Query Parameters",
+"Signature calculations for trailing headers", "Common Request Headers"
 (Content-MD5, x-amz-content-sha256), "PutObject" (checksums), "Error responses"."""
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ import base64
 import hashlib
 import hmac
 import io
+import time
 import zlib
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+import boto3
 import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 
@@ -308,3 +313,45 @@ def test_chunk_signatures_chain_from_the_seed() -> None:
     signatures = ChunkSignatures(b"k" * 32, "20260102T030405Z", "scope", "seed")
     with pytest.raises(RestXmlError):
         signatures.check(hashlib.sha256(b"").hexdigest(), None)
+
+
+# --- presigned URLs --------------------------------------------------------------------------
+
+
+def presigned(method: str, params: dict[str, Any], expires: int = 60) -> tuple[str, bytes]:
+    """Path and query of a URL presigned by boto3 for the signed client's credential."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://{HOST}",
+        region_name="us-east-1",
+        aws_access_key_id="AKIDS3",
+        aws_secret_access_key=SECRET,
+        config=Config(signature_version="s3v4"),  # boto3 presigns S3 with SigV2 otherwise
+    )
+    url = client.generate_presigned_url(method, Params=params, ExpiresIn=expires)
+    parts = urlsplit(url)
+    return parts.path, parts.query.encode()
+
+
+def test_presigned_urls_are_verified(signed_client: AsgiClient, host: Host) -> None:
+    path, query = presigned("put_object", {"Bucket": "data", "Key": "shared"})
+    reply = signed_client.request("PUT", path, {"host": HOST}, b"via link", query)
+    assert reply.status == 200, reply.body
+    path, query = presigned("get_object", {"Bucket": "data", "Key": "shared"})
+    reply = signed_client.request("GET", path, {"host": HOST}, b"", query)
+    assert (reply.status, reply.body) == (200, b"via link")
+    tampered = query.replace(b"X-Amz-Expires=60", b"X-Amz-Expires=61")
+    reply = signed_client.request("GET", path, {"host": HOST}, b"", tampered)
+    assert (reply.status, code(reply)) == (403, "SignatureDoesNotMatch")
+    broken = query.replace(b"X-Amz-Expires=60", b"X-Amz-Expires=0")
+    reply = signed_client.request("GET", path, {"host": HOST}, b"", broken)
+    assert (reply.status, code(reply)) == (400, "AuthorizationQueryParametersError")
+
+
+def test_an_expired_presigned_url_is_refused(host: Host) -> None:
+    later = ApiSettings(credentials={"AKIDS3": SECRET}, clock=lambda: time.time() + 120)
+    path, query = presigned("get_object", {"Bucket": "data", "Key": "shared"}, expires=60)
+    with asgi_client(create_app(host.service, later)) as client:
+        reply = client.request("GET", path, {"host": HOST}, b"", query)
+    assert (reply.status, code(reply)) == (403, "AccessDenied")
+    assert "expired" in reply.body.decode()

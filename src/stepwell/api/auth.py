@@ -352,9 +352,14 @@ def canonical_request(
 
 
 def payload_hash(request: HttpRequest) -> str:
-    """The payload hash an S3 request declares (S3 requires the header when signed)."""
+    """The payload hash an S3 request declares (S3 requires the header when signed); a
+    presigned URL's (credential in the query) is ``UNSIGNED-PAYLOAD``."""
     declared = request.header("x-amz-content-sha256")
-    return declared if declared is not None else hashlib.sha256(request.body).hexdigest()
+    if declared is not None:
+        return declared
+    if "X-Amz-Credential=" in request.query_string:
+        return "UNSIGNED-PAYLOAD"
+    return hashlib.sha256(request.body).hexdigest()
 
 
 def canonical_uri(raw_path: str) -> str:

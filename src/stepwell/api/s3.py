@@ -2,8 +2,8 @@
 
 Which requests are S3's (``S3Route``, placed before every other route):
 
-1. a SigV4 ``Authorization`` whose credential scope names ``s3`` (any other service's
-   scope goes on to the other APIs);
+1. a SigV4 ``Authorization`` (or a presigned URL's ``X-Amz-Credential``) whose
+   credential scope names ``s3`` (any other service's scope goes on to the other APIs);
 2. else a ``Host`` that is a bucket's virtual host (``b.localhost:8083``,
    ``b.s3.localhost:8083``; ``hosts.virtual_host_bucket``);
 3. else, when authentication is off, a request no other route takes (no
@@ -45,7 +45,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from stepwell.api.app import http_request
-from stepwell.api.auth import CheckedHeaders, SigV4Verifier, signing_key
+from stepwell.api.auth import CheckedHeaders, HttpRequest, SigV4Verifier, signing_key
 from stepwell.api.aws_chunked import SIGNED_STREAMING, ChunkSignatures
 from stepwell.api.embedded import QUEUE_URL_ROUTE
 from stepwell.api.hosts import LOOPBACK_NAMES, host_name, virtual_host_bucket
@@ -61,6 +61,12 @@ from stepwell.api.protocols.rest_xml import (
     error_document,
 )
 from stepwell.api.routing import credential_service
+from stepwell.api.s3_presigned import (
+    MAX_EXPIRES_SECONDS,
+    as_header_signed,
+    is_presigned,
+    query_credential_service,
+)
 from stepwell.api.s3_uploads import UploadBody
 from stepwell.api.services.s3 import API, MATCHER, OPERATIONS, query_parameters
 from stepwell.api.settings import ApiSettings
@@ -124,15 +130,19 @@ class S3Endpoint:
         self._decoder = RequestDecoder(API.model)
         self._encoder = ResponseEncoder(API.model)
         self._hosts = LOOPBACK_NAMES | {name.lower() for name in settings.allowed_hosts}
-        self._verifier = (
-            SigV4Verifier(
-                settings.credentials,
-                service="s3",
-                clock=settings.clock,
-                max_skew_seconds=settings.max_clock_skew_seconds,
-            )
-            if settings.authentication_enabled
-            else None
+        self._verifier = self._new_verifier(settings.max_clock_skew_seconds)
+        # A presigned URL may be used until it expires, up to 7 days after signing.
+        self._presigned_verifier = self._new_verifier(MAX_EXPIRES_SECONDS)
+
+    def _new_verifier(self, max_skew_seconds: int) -> SigV4Verifier | None:
+        settings = self._settings
+        if not settings.authentication_enabled:
+            return None
+        return SigV4Verifier(
+            settings.credentials,
+            service="s3",
+            clock=settings.clock,
+            max_skew_seconds=max_skew_seconds,
         )
 
     # --- which requests ------------------------------------------------------------------------
@@ -141,6 +151,9 @@ class S3Endpoint:
         """Whether a request is S3's (see the module's docstring for the order)."""
         headers = Headers(scope=scope)
         service = credential_service(headers.get("authorization"))
+        query = scope.get("query_string", b"").decode("latin-1")
+        if service is None and is_presigned(query):
+            service = query_credential_service(query)
         if service is not None:
             return service == "s3"
         if self.virtual_bucket(headers) is not None:
@@ -227,9 +240,18 @@ class S3Endpoint:
             )
         return operation
 
+    def _signed(self, request: Request, body: bytes) -> HttpRequest:
+        """The request as the signature covers it (a presigned URL's as if in headers)."""
+        signed = http_request(request, body)
+        if is_presigned(signed.query_string):
+            return as_header_signed(signed, self._settings.clock)
+        return signed
+
     def _check_headers(self, request: Request) -> CheckedHeaders | None:
-        if self._verifier is None:
+        if self._verifier is None or self._presigned_verifier is None:
             return None
+        if is_presigned(request.url.query):
+            return self._presigned_verifier.check_headers(self._signed(request, b""))
         if request.headers.get("x-amz-content-sha256") is None:
             raise RestXmlError(
                 "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"
@@ -245,7 +267,7 @@ class S3Endpoint:
         finally:
             reader.release()
         if self._verifier is not None and checked is not None:
-            self._verifier.verify_signature(http_request(request, body), checked)
+            self._verifier.verify_signature(self._signed(request, body), checked)
             declared = request.headers.get("x-amz-content-sha256", "")
             if len(declared) == 64 and declared != hashlib.sha256(body).hexdigest():
                 raise RestXmlError(
@@ -320,7 +342,7 @@ class S3Endpoint:
         if checked is None:
             return None
         if self._verifier is not None:  # the seed signature covers the headers only
-            self._verifier.verify_signature(http_request(request, b""), checked)
+            self._verifier.verify_signature(self._signed(request, b""), checked)
         if request.headers.get("x-amz-content-sha256", "").startswith(SIGNED_STREAMING):
             auth = checked.authorization
             key = signing_key(checked.secret, auth.scope_date, auth.region, auth.service)

@@ -295,6 +295,8 @@ def test_boto3_sends_a_large_file_in_parts(s3: Any, bucket: str) -> None:
     downloaded = io.BytesIO()
     s3.download_fileobj(bucket, "large", downloaded)  # ranged GETs in parallel
     assert downloaded.getvalue() == data
+    s3.copy({"Bucket": bucket, "Key": "large"}, bucket, "large-copy")  # UploadPartCopy
+    assert s3.get_object(Bucket=bucket, Key="large-copy")["Body"].read() == data
 
 
 def test_multipart_rules(s3: Any, bucket: str) -> None:
@@ -488,6 +490,9 @@ def test_aws_cli_round_trip(sw: LocalStepwell, tmp_path: Path, bucket: str) -> N
     assert target.read_bytes() == data
     text = aws_cli_text(sw.url, tmp_path, "s3", "ls", f"s3://{bucket}/cli/")
     assert "up.bin" in text and str(len(data)) in text
+    aws_cli_text(sw.url, tmp_path, "s3", "cp", f"s3://{bucket}/cli/up.bin", f"s3://{bucket}/c2")
+    copied = aws_cli(sw.url, tmp_path, "s3api", "head-object", "--bucket", bucket, "--key", "c2")
+    assert copied["ContentLength"] == len(data)
 
 
 def aws_cli_text(url: str, folder: Path, *arguments: str) -> str:

@@ -7,7 +7,8 @@ only the ones Stepwell implements, so that ``GET /bucket?acl`` is recognised as
 GetBucketAcl and answered ``NotImplemented`` instead of being mistaken for a listing. The
 most specific template wins (the most query parameters it requires, in the URI or as
 required members: UploadPart's ``partNumber`` and ``uploadId``); CopyObject and
-PutObject share theirs and differ by the ``x-amz-copy-source`` header. botocore also adds
+PutObject share theirs and differ by the ``x-amz-copy-source`` header, as do
+UploadPartCopy and UploadPart. botocore also adds
 ``x-id=Operation`` to some URIs, which names the operation outright.
 
 Only the implemented operations' input shapes are compiled into validators (compiling
@@ -42,6 +43,7 @@ OPERATIONS: Final = (
     "UploadPart",
     "CompleteMultipartUpload",
     "AbortMultipartUpload",
+    "UploadPartCopy",
 )
 
 
@@ -117,8 +119,8 @@ class OperationMatcher:
             return None
         most = max(len(t.query) for t in candidates)
         best = [t.operation for t in candidates if len(t.query) == most]
-        if "PutObject" in best:
-            return "CopyObject" if copy else "PutObject"
+        # A copy and its upload share a URI; the x-amz-copy-source header tells them apart.
+        best = [name for name in best if ("Copy" in name) == copy] or best
         implemented = [name for name in best if name in OPERATIONS]
         return (implemented or best)[0]
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
-from urllib.parse import quote_plus, unquote
+from urllib.parse import quote_plus
 
 import orjson
 
@@ -56,6 +56,7 @@ from stepwell.integrations.services.s3_records import (
     check_key,
     check_read_conditions,
     check_write_conditions,
+    copy_source,
     date_of,
     head_of,
     invalid_argument,
@@ -119,17 +120,6 @@ def response_overrides(request: Request) -> dict[str, str]:
         for name in (*CONTENT_HEADERS, "Expires")
         if request.get(f"Response{name}")
     }
-
-
-def copy_source(text: str) -> tuple[str, str]:
-    """``bucket/key`` of an ``x-amz-copy-source`` (URL-encoded, maybe with a leading ``/``)."""
-    path = unquote(text.partition("?")[0]).lstrip("/")
-    bucket, _, key = path.partition("/")
-    if not bucket or not key:
-        raise invalid_argument(
-            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"
-        )
-    return bucket, key
 
 
 class S3Client(ServiceClient):

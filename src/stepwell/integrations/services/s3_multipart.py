@@ -7,6 +7,8 @@ an earlier part N; ``CompleteMultipartUpload`` checks the parts the client lists
 the ones stored and publishes the object, in one transaction, with ``Parts``: the listed
 parts' bodies laid end to end, so completing copies no bytes. Parts not listed are
 deleted with the upload's records. ``AbortMultipartUpload`` deletes everything.
+``UploadPartCopy`` (how ``aws s3 cp`` copies objects over 8 MiB between keys) makes a
+part of a range of another object.
 
 Rules from the Amazon S3 API Reference ("CompleteMultipartUpload", "UploadPart"): part
 numbers 1 to 10,000; every part but the last at least 5 MiB (``EntityTooSmall``); parts
@@ -31,6 +33,8 @@ from stepwell.integrations.services.s3_bodies import NAMESPACE, BodyRef, BodyWri
 from stepwell.integrations.services.s3_records import (
     as_bytes,
     check_key,
+    copy_source,
+    date_of,
     location,
     replace_object,
     require_bucket,
@@ -137,6 +141,22 @@ def upload_part(client: S3Client, request: Request) -> Response:
     return finish_part(client, writer, request)
 
 
+def upload_part_copy(client: S3Client, request: Request) -> Response:
+    """A part copied from an object (``x-amz-copy-source-range``: part of it), streamed."""
+    source_bucket, source_key = copy_source(str(request.get("CopySource") or ""))
+    source = {"Bucket": source_bucket, "Key": source_key, "Range": request.get("CopySourceRange")}
+    read = client.open_object(source)
+    writer = begin_part(client, request)
+    try:
+        for piece in (read.first, *read.rest):
+            writer.write(piece)
+    except BaseException:
+        writer.abort()
+        raise
+    etag = finish_part(client, writer, request)["ETag"]
+    return {"CopyPartResult": {"ETag": etag, "LastModified": date_of(client.clock())}}
+
+
 def _drop_part(documents: Documents, upload_id: str, number: int) -> None:
     raw = documents.get(_part_key(upload_id, number))
     if raw is not None:
@@ -236,4 +256,5 @@ OPERATIONS: Final = {
     "UploadPart": upload_part,
     "CompleteMultipartUpload": complete_multipart_upload,
     "AbortMultipartUpload": abort_multipart_upload,
+    "UploadPartCopy": upload_part_copy,
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import unquote
 
 import orjson
 
@@ -190,3 +191,14 @@ def check_write_conditions(request: Request, existing: bytes | None) -> None:
             raise no_key(str(request.get("Key") or ""))
         if not _etag_listed(str(if_match), orjson.loads(existing)["ETag"]):
             raise precondition_failed("If-Match")
+
+
+def copy_source(text: str) -> tuple[str, str]:
+    """``bucket/key`` of an ``x-amz-copy-source`` (URL-encoded, maybe with a leading ``/``)."""
+    path = unquote(text.partition("?")[0]).lstrip("/")
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"
+        )
+    return bucket, key

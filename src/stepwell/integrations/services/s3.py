@@ -4,9 +4,11 @@ Semantics follow the Amazon S3 API Reference for the operations a workflow needs
 ``CreateBucket``, ``HeadBucket``, ``ListBuckets``, ``DeleteBucket``, ``PutObject``,
 ``GetObject`` (with ``Range``), ``HeadObject``, ``DeleteObject``, ``DeleteObjects``,
 ``CopyObject``, ``ListObjects`` and ``ListObjectsV2`` (``Prefix``, ``Delimiter``,
-``MaxKeys``, ``ContinuationToken``, ``StartAfter``). An object has its body bytes, a
-content type (and the other content headers), an ETag (the quoted MD5 of the body, as S3
-gives for a single-part upload), a last-modified time and user metadata.
+``MaxKeys``, ``ContinuationToken``, ``StartAfter``), conditional reads and writes
+(``If-Match``, ``If-None-Match``), and multipart uploads (``s3_multipart``). An object has
+its body bytes, a content type (and the other content headers), an ETag (the quoted MD5
+of the body, as S3 gives for a single-part upload), a last-modified time and user
+metadata.
 
 Design decision: one set of operations with AWS's parameter names, as for the other
 embedded services, so Task states (``arn:aws:states:::aws-sdk:s3:getObject``), the

@@ -131,6 +131,7 @@ def local_stepwell(
         account_id=settings.account,
         credentials=dict(settings.credentials),
         allowed_hosts=settings.allowed_hosts,
+        max_object_bytes=settings.max_object_bytes,
         inline_operations=QUICK_READS if local_store(settings.db) else frozenset(),
     )
     try:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from botocore.exceptions import ClientError
 
@@ -188,6 +189,57 @@ def test_objects_survive_a_reopened_sqlite_store(tmp_path: Path) -> None:
         assert Services(again).s3.get_object(Bucket="kept", Key="k")["Body"].read() == b"durable"
     finally:
         again.close()
+
+
+MIB = 1024 * 1024
+
+
+def documents_under(services: Services, prefix: str) -> list[str]:
+    with services.store.documents("s3") as documents:
+        return [key for key, _ in documents.scan(prefix)]
+
+
+def test_a_body_is_kept_in_chunks_and_replaced_whole(services: Services) -> None:
+    body = b"x" * (2 * MIB + 1)
+    services.s3.put_object(Bucket="data", Key="k", Body=body)
+    assert len(documents_under(services, "chunk/")) == 3
+    services.s3.put_object(Bucket="data", Key="k", Body=b"small")
+    assert len(documents_under(services, "chunk/")) == 1  # the old chunks went with it
+    services.s3.delete_object(Bucket="data", Key="k")
+    assert documents_under(services, "chunk/") == []
+
+
+def test_a_read_fails_rather_than_mix_two_bodies(services: Services) -> None:
+    services.s3.put_object(Bucket="data", Key="k", Body=b"a" * (2 * MIB))
+    read = services.s3.open_object({"Bucket": "data", "Key": "k"})
+    assert read.first == b"a" * MIB
+    services.s3.put_object(Bucket="data", Key="k", Body=b"b" * (2 * MIB))
+    with pytest.raises(ServiceError, match="changed while it was being read"):
+        next(read.rest)
+
+
+def test_an_abandoned_upload_is_swept_by_a_later_one(services: Services) -> None:
+    writer = services.s3.begin_put("data", "k")
+    writer.write(b"x" * (MIB + 5))  # one chunk in the store, never published
+    assert len(documents_under(services, "chunk/")) == 1
+    assert documents_under(services, "pending/") == [f"pending/{writer.id}"]
+    clock = services.clock
+    assert isinstance(clock, Clock)
+    clock.now += 3601
+    services.s3.put_object(Bucket="data", Key="other", Body=b"y" * (MIB + 1))
+    assert documents_under(services, "pending/") == []
+    assert len(documents_under(services, "chunk/")) == 2  # "other"'s two chunks only
+
+
+def test_an_object_written_before_chunking_is_still_read_and_deleted(services: Services) -> None:
+    meta = {"ContentType": "text/plain", "ETag": '"e"', "LastModified": 1.0, "Size": 6}
+    with services.store.documents("s3") as documents:
+        documents.put("meta/data/old", orjson.dumps(meta))
+        documents.put("body/data/old", b"legacy")
+    ranged = services.s3.get_object(Bucket="data", Key="old", Range="bytes=1-3")
+    assert ranged["Body"].read() == b"ega"
+    services.s3.put_object(Bucket="data", Key="old", Body=b"new")
+    assert documents_under(services, "body/") == []
 
 
 def test_json_ready_turns_bytes_and_dates_into_text() -> None:

@@ -191,6 +191,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 def api_routes(service: OperationHandler, settings: ApiSettings | None = None) -> list[BaseRoute]:
     """The API's routes, for composing with other routes (the console) in one app."""
     from stepwell.api.embedded import ServicesEndpoint, embedded_apis  # imports this module
+    from stepwell.api.s3 import s3_routes  # imports this module
 
     settings = settings or ApiSettings()
     endpoint = ApiEndpoint(service, settings)
@@ -199,7 +200,9 @@ def api_routes(service: OperationHandler, settings: ApiSettings | None = None) -
     if apis is not None:  # DynamoDB, SQS and SNS share "/" (api/routing.py)
         services = ServicesEndpoint(apis, settings, endpoint._threads.run, endpoint._body_reader)
         root = services.routes(endpoint.invoke)
-    return [*root, Route("/health", health, methods=["GET"])]
+    # S3's route goes first: it takes only requests that are S3's (api/s3.py).
+    s3 = s3_routes(service, settings, endpoint._threads.run, endpoint._budget)
+    return [*s3, *root, Route("/health", health, methods=["GET"])]
 
 
 def create_app(service: OperationHandler, settings: ApiSettings | None = None) -> Starlette:

@@ -11,7 +11,8 @@ AWS API request signature":
     Signature        = hex(HMAC(SigningKey, StringToSign))
 
 The canonical URI is the request path URI-encoded once more (services other than S3
-encode twice); query parameters are decoded, re-encoded with RFC 3986's unreserved set
+encode twice; S3 signs the path as sent and declares its payload hash in
+``x-amz-content-sha256``); query parameters are decoded, re-encoded with RFC 3986's unreserved set
 and sorted; each signed header's values are trimmed, inner runs of spaces collapsed, and
 joined with commas.
 
@@ -149,6 +150,7 @@ class SigV4Verifier:
     ) -> None:
         self._credentials = dict(credentials)
         self._service = service
+        self._s3 = service == "s3"
         self._clock = clock
         self._max_skew = timedelta(seconds=max_skew_seconds)
 
@@ -224,7 +226,7 @@ class SigV4Verifier:
     def _check_signature(
         self, request: HttpRequest, authorization: Authorization, secret: str, amz_date: str
     ) -> None:
-        canonical = canonical_request(request, authorization.signed_headers)
+        canonical = canonical_request(request, authorization.signed_headers, s3=self._s3)
         to_sign = string_to_sign(amz_date, authorization.scope, canonical)
         key = signing_key(
             secret, authorization.scope_date, authorization.region, authorization.service
@@ -325,21 +327,39 @@ def _parse_basic_format(value: str) -> datetime | None:
         return None
 
 
-def canonical_request(request: HttpRequest, signed_headers: Sequence[str]) -> str:
-    """The canonical request of Signature Version 4."""
+def canonical_request(
+    request: HttpRequest, signed_headers: Sequence[str], *, s3: bool = False
+) -> str:
+    """The canonical request of Signature Version 4.
+
+    S3 (``s3``) signs the path as sent, not encoded once more, and its payload hash is
+    whatever ``x-amz-content-sha256`` says (``UNSIGNED-PAYLOAD``, ``STREAMING-…``, or the
+    hex digest, which the S3 endpoint compares with the body it receives).
+    """
     headers = "".join(
         f"{name}:{canonical_header_value(request.headers, name)}\n" for name in signed_headers
     )
     return "\n".join(
         (
             request.method.upper(),
-            canonical_uri(request.raw_path),
+            (request.raw_path or "/") if s3 else canonical_uri(request.raw_path),
             canonical_query(request.query_string),
             headers,
             ";".join(signed_headers),
-            hashlib.sha256(request.body).hexdigest(),
+            payload_hash(request) if s3 else hashlib.sha256(request.body).hexdigest(),
         )
     )
+
+
+def payload_hash(request: HttpRequest) -> str:
+    """The payload hash an S3 request declares (S3 requires the header when signed); a
+    presigned URL's (credential in the query) is ``UNSIGNED-PAYLOAD``."""
+    declared = request.header("x-amz-content-sha256")
+    if declared is not None:
+        return declared
+    if "X-Amz-Credential=" in request.query_string:
+        return "UNSIGNED-PAYLOAD"
+    return hashlib.sha256(request.body).hexdigest()
 
 
 def canonical_uri(raw_path: str) -> str:

@@ -44,6 +44,9 @@ from stepwell.service.errors import ServiceError
 logger = logging.getLogger("stepwell.api")
 
 RECHECK_SECONDS: Final = 1.0
+# The route of SQS query requests POSTed to a queue URL: only form bodies are for it
+# (any other POST /A/B is S3's, e.g. CreateMultipartUpload of key B in bucket A).
+QUEUE_URL_ROUTE: Final = "sqs-queue-url"
 # Query-protocol codes of the errors a form request gets before it reaches any API.
 UNROUTED_QUERY_CODES: Final = {"UnknownOperationException": "InvalidAction"}
 REST_METHODS: Final = ["GET", "POST", "PUT", "DELETE", "PATCH"]
@@ -147,7 +150,7 @@ class ServicesEndpoint:
         return [
             *rest,
             Route("/", root, methods=["POST"]),
-            Route("/{account}/{queue}", self.invoke, methods=["POST"]),
+            Route("/{account}/{queue}", self.invoke, methods=["POST"], name=QUEUE_URL_ROUTE),
         ]
 
     async def invoke(self, request: Request) -> Response:

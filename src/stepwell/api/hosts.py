@@ -8,7 +8,12 @@ sends ``Host: evil.example``, so the server answers only requests whose ``Host``
 loopback name (``127.0.0.1``, ``localhost``, ``[::1]``, any port) or one of the
 configured ``allowed_hosts`` (setting ``allowed_hosts``, e.g. ``stepwell.internal``).
 A request without a ``Host`` header (HTTP/1.0 tools) is not from a browser and passes;
-``sync-<allowed name>`` passes too (boto3's host prefix for StartSyncExecution/TestState).
+``sync-<allowed name>`` passes too (boto3's host prefix for StartSyncExecution/TestState),
+and so do ``s3.<allowed name>`` and an S3 virtual host, ``BUCKET.<allowed name>`` or
+``BUCKET.s3.<allowed name>``
+(``my-bucket.localhost:8083``), where ``BUCKET`` is a valid bucket name: names under
+``localhost`` resolve to the loopback address in browsers themselves, and the names under
+an allowed host are its operator's, so no outside page can be reached under them.
 A refused request gets HTTP 403 ``AccessDeniedException`` saying what to configure.
 ``GET /health`` answers any host: probes address the server by IP, and it tells nothing.
 
@@ -18,6 +23,7 @@ check is not installed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Final
 from urllib.parse import urlsplit
@@ -32,6 +38,9 @@ from stepwell.service.errors import AccessDeniedException
 LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 # Readiness probes (Kubernetes sends the pod's IP as Host) read nothing of the user's.
 OPEN_PATHS: Final = frozenset({"/health"})
+# S3's rules for a bucket name that can be a host name label (no IP-address bases).
+_BUCKET: Final = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_NAMES: Final = frozenset({"127.0.0.1", "::1"})
 
 
 class HostNotAllowedException(AccessDeniedException):
@@ -48,6 +57,21 @@ def host_name(host_header: str) -> str | None:
         return None
 
 
+def virtual_host_bucket(name: str, bases: Iterable[str]) -> str | None:
+    """The bucket of an S3 virtual host under one of ``bases`` (``b.s3.localhost`` → ``b``).
+
+    ``s3.localhost`` itself names no bucket: it is path-style S3 on that name.
+    """
+    lowered = name.lower()
+    for base in bases:
+        if base in _IP_NAMES or not lowered.endswith("." + base):
+            continue
+        label = lowered[: -len(base) - 1].removesuffix(".s3")
+        if label != "s3" and _BUCKET.fullmatch(label) and ".." not in label:
+            return label
+    return None
+
+
 class AllowedHosts:
     """ASGI middleware answering 403 to HTTP requests for a host not allowed."""
 
@@ -61,7 +85,12 @@ class AllowedHosts:
             return True
         name = host_name(host_header) or ""
         # boto3 prefixes StartSyncExecution's and TestState's host with "sync-".
-        return name in self.allowed or name.removeprefix("sync-") in self.allowed
+        return (
+            name in self.allowed
+            or name.removeprefix("sync-") in self.allowed
+            or name.removeprefix("s3.") in self.allowed
+            or virtual_host_bucket(name, self.allowed) is not None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:

@@ -43,7 +43,11 @@ class ApiSettings:
     max_request_bytes: int = 8 * 1024 * 1024
     # Request bytes buffered at once across all requests; past it, ThrottlingException.
     max_request_bytes_in_flight: int = 128 * 1024 * 1024
-    # A body must arrive within this time (slow clients would hold memory for ever).
+    # The largest S3 object one PutObject may store (S3's own limit for a single PUT);
+    # its body is streamed to the store, so this bounds disk, not memory.
+    max_object_bytes: int = 5 * 1024**3
+    # A body must arrive within this time (slow clients would hold memory for ever); an
+    # S3 upload, streamed, must instead send something at least this often.
     body_timeout_seconds: float = 30.0
     # Without authentication, Host names served besides the loopback names (DNS rebinding).
     allowed_hosts: tuple[str, ...] = ()

@@ -132,6 +132,7 @@ def _serve_api(host: Host, settings: Settings) -> None:
         account_id=settings.account,
         credentials=dict(settings.credentials),
         allowed_hosts=settings.allowed_hosts,
+        max_object_bytes=settings.max_object_bytes,
         inline_operations=QUICK_READS if local_store(settings.db) else frozenset(),
     )
     address = f"http://{settings.host}:{settings.port}"

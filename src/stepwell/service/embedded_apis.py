@@ -1,4 +1,4 @@
-"""The embedded DynamoDB, SQS and SNS (and the Lambda API) as the API front end calls them.
+"""The embedded DynamoDB, SQS, SNS and S3 (and the Lambda API) as the API front end calls them.
 
 The operations themselves live with the engines (``integrations/services``): the same
 ``client.call(operation, request)`` that a ``dynamodb:putItem`` or ``sqs:sendMessage``
@@ -10,7 +10,9 @@ Task writes to. This module adds only what an API caller needs on top:
   status and extra members, for each protocol's codec to put on the wire;
 * queue URLs name the endpoint the client used (``http://127.0.0.1:8083/ACCOUNT/NAME``)
   instead of AWS's host, so boto3 and the CLI come back to Stepwell with them;
-* a hook that tells the front end when a message was sent, so a long poll wakes at once.
+* a hook that tells the front end when a message was sent, so a long poll wakes at once;
+* S3's streamed steps (``begin_put``, ``finish_put``, ``open_object`` and a body's next
+  chunk) through ``s3_step``, so an object's body never has to be one request member.
 
 The Lambda API's operations are ``lambda_api.LambdaFunctions``, over the functions that
 Task states call; ``handle("lambda", …)`` passes them through.
@@ -22,17 +24,18 @@ sees depends on how it reached the server, which only the front end knows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, TypeVar
 
+from stepwell.integrations.services import S3Client, Services
 from stepwell.integrations.services import ServiceError as EngineError
-from stepwell.integrations.services import Services
 from stepwell.service.errors import ServiceError, UnknownOperationException
 from stepwell.service.lambda_api import OPERATIONS as LAMBDA_OPERATIONS
 from stepwell.service.lambda_api import LambdaFunctions
 
-EMBEDDED_SERVICES: Final = ("dynamodb", "sqs", "sns", "lambda")
+EMBEDDED_SERVICES: Final = ("dynamodb", "sqs", "sns", "s3", "lambda")
 _QUEUE_URL_MEMBERS: Final = ("QueueUrl", "QueueUrls")
+T = TypeVar("T")
 
 
 class EmbeddedServiceError(ServiceError):
@@ -81,8 +84,28 @@ class EmbeddedApis:
             raise UnknownOperationException(
                 f"Stepwell's embedded {service} does not implement {operation}"
             )
+        response = self._step(client.call, operation, request)
+        if service == "sqs":
+            return self._local_queue_urls(response, endpoint)
+        return response
+
+    @property
+    def s3(self) -> S3Client:
+        """The embedded S3, whose streamed steps the S3 endpoint runs with ``s3_step``."""
+        return self.services.s3
+
+    def s3_step(self, step: Callable[..., T], *args: Any) -> T:
+        """Run one step of a streamed S3 call, its errors as API errors."""
+        return self._step(step, *args)
+
+    def next_chunk(self, chunks: Iterator[bytes]) -> bytes | None:
+        """The next chunk of an object being read (None at its end)."""
+        chunk: bytes | None = self._step(next, chunks, None)
+        return chunk
+
+    def _step(self, step: Callable[..., T], *args: Any) -> T:
         try:
-            response = client.call(operation, request)
+            return step(*args)
         except EngineError as error:
             raise EmbeddedServiceError(
                 error.exception,
@@ -91,9 +114,6 @@ class EmbeddedApis:
                 status=error.status,
                 extra=error.extra,
             ) from None
-        if service == "sqs":
-            return self._local_queue_urls(response, endpoint)
-        return response
 
     def default_wait_seconds(self, service: str, request: dict[str, Any]) -> float:
         """How long a receive that names no wait time waits: its queue's

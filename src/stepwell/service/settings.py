@@ -20,6 +20,7 @@ The config file is TOML (``stepwell.toml`` in the working directory, or ``--conf
     mock_config = "MockConfigFile.json"    # start with "ARN#TestCase" to use a test case
     jsonata_workers = 1                    # processes for unbounded JSONata (0: in-process;
                                            # default: one fewer than the CPUs)
+    max_object_bytes = 1073741824          # largest S3 PutObject/UploadPart (default 5 GiB)
 
     [[schedules]]                          # EventBridge cron(...) or rate(...)
     name = "reprocess-failed"
@@ -58,6 +59,9 @@ class Settings:
     # Processes for unbounded JSONata: -1 one fewer than the CPUs (at least 1), 0 none
     # (in-process under the library's guardrails only); see service.jsonata_pool.
     jsonata_workers: int = -1
+    # The largest S3 object one PUT may store (S3's own limit: 5 GiB); bodies are
+    # streamed to the store, so this bounds the disk a client can fill, not memory.
+    max_object_bytes: int = 5 * 1024**3
 
 
 _TABLES = ("functions", "credentials", "schedules")

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
+    from stepwell.integrations.services.documents import DocumentStore
+
 JSON = Any
 Request = Mapping[str, Any]
 Response = dict[str, Any]
@@ -89,6 +91,18 @@ class ServiceClient:
     operations: ClassVar[Mapping[str, Operation]] = {}
 
     exceptions = _Exceptions()
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        clock: Clock,
+        region: str = "us-east-1",
+        account: str = "123456789012",
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.region = region
+        self.account = account
 
     def call(self, operation: str, request: Request | None = None) -> Response:
         """Run ``operation`` (``SendMessage``, ``sendMessage`` or ``send_message``)."""

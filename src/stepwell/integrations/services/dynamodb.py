@@ -21,14 +21,13 @@ import orjson
 from stepwell.integrations.dynamodb import OPERATIONS, DynamoDBError, TableEngine
 from stepwell.integrations.dynamodb.values import Item
 from stepwell.integrations.services.base import (
-    Clock,
     Request,
     Response,
     ServiceClient,
     ServiceError,
     operation_name,
 )
-from stepwell.integrations.services.documents import Documents, DocumentStore
+from stepwell.integrations.services.documents import Documents
 
 NAMESPACE = "dynamodb"
 _TABLE = "table/"
@@ -93,18 +92,6 @@ class DynamoDBClient(ServiceClient):
     """DynamoDB's JSON API over the embedded tables (``put_item(TableName=..., Item=...)``)."""
 
     service_name: ClassVar[str] = "dynamodb"
-
-    def __init__(
-        self,
-        store: DocumentStore,
-        clock: Clock,
-        region: str = "us-east-1",
-        account: str = "123456789012",
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.region = region
-        self.account = account
 
     def call(self, operation: str, request: Request | None = None) -> Response:
         name = operation_name(operation)

@@ -97,11 +97,8 @@ class SnsClient(ServiceClient):
         functions: FunctionInvoker | None = None,
         http: Callable[[], httpx.Client] | None = None,
     ) -> None:
-        self.store = store
-        self.clock = clock
+        super().__init__(store, clock, region, account)
         self.queues = queues
-        self.region = region
-        self.account = account
         self.functions = functions
         self.http = http or _default_http_client
 

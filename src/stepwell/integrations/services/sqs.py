@@ -166,10 +166,7 @@ class SqsClient(ServiceClient):
         region: str = "us-east-1",
         account: str = "123456789012",
     ) -> None:
-        self.store = store
-        self.clock = clock
-        self.region = region
-        self.account = account
+        super().__init__(store, clock, region, account)
         # Called with a queue's name after a message was committed to it (wakes long polls).
         self.listeners: list[Callable[[str], None]] = []
 

@@ -723,3 +723,51 @@ def test_after_item_batcher_from_item_reader_data(sfn: Any) -> None:
         {"BatchInput": {"run": 1}, "Items": [{"a": 1}, {"a": 2}]},
         {"BatchInput": {"run": 1}, "Items": [{"a": 3}]},
     ]
+
+
+# --------------------------------------------------------------------- ItemsPointer
+
+
+def reader_map(config: dict[str, Any]) -> dict[str, Any]:
+    return map_state(
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": config,
+            "Parameters": {"Bucket": "b", "Key": "k"},
+        },
+        ItemSelector={"v.$": "$$.Map.Item.Value"},
+        ItemProcessor={
+            **PASS_BRANCH,
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        },
+    )
+
+
+def test_after_items_pointer_is_the_array_the_pointer_names(sfn: Any) -> None:
+    # API Reference, InspectionData.afterItemsPointer: "The effective input after the
+    # ItemsPointer filter is applied in a Map state"; ReaderConfig.ItemsPointer selects the
+    # array inside a JSON object (Developer Guide, "ItemReader (Map)").
+    state = reader_map({"InputType": "JSON", "ItemsPointer": "/data/items"})
+    data = '{"data": {"items": [1, 2]}, "other": 3}'
+    answer = debug(sfn, state, mock=mock([1, 2]), stateConfiguration={"mapItemReaderData": data})
+    inspection = answer["inspectionData"]
+    assert json.loads(inspection["afterItemsPointer"]) == [1, 2]
+    assert json.loads(inspection["afterItemSelector"]) == [{"v": 1}, {"v": 2}]
+
+
+def test_no_after_items_pointer_without_an_items_pointer(sfn: Any) -> None:
+    state = reader_map({"InputType": "JSON"})
+    config = {"mapItemReaderData": "[1, 2]"}
+    answer = debug(sfn, state, mock=mock([1, 2]), stateConfiguration=config)
+    assert "afterItemsPointer" not in answer["inspectionData"]
+
+
+def test_an_items_pointer_to_no_array_fails_the_reader(sfn: Any) -> None:
+    state = reader_map({"InputType": "JSON", "ItemsPointer": "/data"})
+    config = {"mapItemReaderData": '{"data": 1}'}
+    answer = debug(sfn, state, mock=mock([1]), stateConfiguration=config)
+    assert (answer["status"], answer["error"], answer["cause"]) == (
+        "FAILED",
+        "States.ItemReaderFailed",
+        "Attempting to map over non-iterable node.",
+    )

@@ -146,8 +146,14 @@ def test_jsonata_distributed_map() -> None:
         ("[1, 2, 3]", {}, [1, 2, 3]),
         ('{"a": 1}\n\n{"a": 2}\n', {"InputType": "JSONL"}, [{"a": 1}, {"a": 2}]),
         ("[1, 2, 3]", {"InputType": "JSON", "MaxItems": 2}, [1, 2]),
+        # "ItemReader (Map)": ReaderConfig.ItemsPointer, a JSON Pointer (RFC 6901) to the
+        # array inside a JSON object
+        ('{"data": {"items": [1, 2]}}', {"InputType": "JSON", "ItemsPointer": "/data/items"},
+         [1, 2]),
+        ('{"a/b": [{"~": 1}]}', {"InputType": "JSON", "ItemsPointer": "/a~1b"}, [{"~": 1}]),
+        ('{"xs": [[5, 6]]}', {"InputType": "JSON", "ItemsPointer": "/xs/0"}, [5, 6]),
     ],
-)
+)  # fmt: skip
 def test_item_reader_get_object(
     services: Services, body: str, config: dict[str, Any], items: list[Any]
 ) -> None:
@@ -419,8 +425,15 @@ def test_field_errors_fail_the_state(fields: dict[str, Any], given: Any, cause_p
         ("{not json\n", {"InputType": "JSONL"}, "Invalid JSON line"),
         ("[1,", {"InputType": "JSON"}, "Invalid JSON"),
         ("x", {"InputType": "PARQUET"}, "InputType PARQUET is not supported."),
+        ('{"a": 1}', {"InputType": "JSON"}, "Attempting to map over non-iterable node."),
+        ('{"a": 1}', {"InputType": "JSON", "ItemsPointer": "/a"},
+         "Attempting to map over non-iterable node."),
+        ('{"a": 1}', {"InputType": "JSON", "ItemsPointer": "/b"},
+         "The ItemsPointer '/b' does not point to a value in the JSON object."),
+        ('{"a": 1}', {"InputType": "JSON", "ItemsPointer": "a"},
+         "The ItemsPointer 'a' is not a valid JSON Pointer."),
     ],
-)
+)  # fmt: skip
 def test_item_reader_bad_objects(
     services: Services, body: str, config: dict[str, Any], cause_part: str
 ) -> None:

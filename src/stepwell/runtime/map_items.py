@@ -4,12 +4,12 @@ in-process runner (``local.py``).
 
 Sources: Developer Guide, "ItemReader (Map)" (JSON, JSONL and CSV objects read with
 ``arn:aws:states:::s3:getObject``; object listings with ``s3:listObjectsV2``;
-``ReaderConfig.MaxItems``), "ItemBatcher (Map)" (``MaxItemsPerBatch``,
-``MaxInputBytesPerBatch``, ``BatchInput``: a child gets ``{"BatchInput": ..., "Items":
-[...]}``), "ResultWriter (Map)" (``manifest.json`` and one ``<STATUS>_0.json`` file per
-status under ``<Prefix>/<map run id>/``; the Map's output is then ``{"MapRunArn",
-"ResultWriterDetails": {"Bucket", "Key"}}``), and aws-behaviour B5 for the
-``States.ItemReaderFailed`` messages.
+``ReaderConfig.MaxItems`` and ``ReaderConfig.ItemsPointer``), "ItemBatcher (Map)"
+(``MaxItemsPerBatch``, ``MaxInputBytesPerBatch``, ``BatchInput``: a child gets
+``{"BatchInput": ..., "Items": [...]}``), "ResultWriter (Map)" (``manifest.json`` and one
+``<STATUS>_0.json`` file per status under ``<Prefix>/<map run id>/``; the Map's output is
+then ``{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}``), and aws-behaviour B5
+for the ``States.ItemReaderFailed`` messages.
 
 Design decision: S3 is reached through the Task integrations
 (``arn:aws:states:::aws-sdk:s3:getObject`` and friends), so the same code reads the
@@ -102,8 +102,30 @@ def parse_object(body: str, config: dict[str, Any]) -> list[JSON]:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise reader_failed(f"Invalid JSON: {error}") from None
+    pointer = config.get("ItemsPointer")
+    if pointer is not None:
+        value = items_at_pointer(value, str(pointer))
     if not isinstance(value, list):
         raise reader_failed(NON_ITERABLE)
+    return value
+
+
+def items_at_pointer(document: JSON, pointer: str) -> JSON:
+    """``ReaderConfig.ItemsPointer``: the value a JSON Pointer (RFC 6901) names in a JSON
+    object read by the ItemReader (``/data/items``; ``~1`` is ``/``, ``~0`` is ``~``)."""
+    if pointer and not pointer.startswith("/"):
+        raise reader_failed(f"The ItemsPointer '{pointer}' is not a valid JSON Pointer.")
+    value = document
+    for token in pointer.split("/")[1:] if pointer else ():
+        key = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            raise reader_failed(
+                f"The ItemsPointer '{pointer}' does not point to a value in the JSON object."
+            )
     return value
 
 

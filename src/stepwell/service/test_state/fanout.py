@@ -20,6 +20,12 @@ from stepwell.engine.execution import Frame
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import MapState, State
+from stepwell.runtime.map_items import (
+    ITEM_READER_FAILED,
+    NON_ITERABLE,
+    MapRunFailure,
+    items_at_pointer,
+)
 from stepwell.service.test_state.request import StateTest
 
 EXCEEDED = e.StatesError(
@@ -57,7 +63,7 @@ def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> M
             if not test.reads_items:
                 items = reading.fields["afterItemsPath"] = _items_path(state, scope, ctx, frame)
         if test.reads_items:
-            items = _reader_items(test.reader_data)
+            items = _reader_items(test.reader_data, test.reader_config, reading.fields)
         _limits(state, scope, ctx, reading)
         if isinstance(items, list) and state.item_selector is not None:
             items = reading.fields["afterItemSelector"] = _selected(state, scope, items, ctx)
@@ -68,8 +74,9 @@ def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> M
     return reading
 
 
-def _reader_items(text: str | None) -> JSON:
-    """The items of ``mapItemReaderData``: a JSON array as read (JSON Lines: one a line)."""
+def _reader_items(text: str | None, config: dict[str, Any], fields: dict[str, Any]) -> JSON:
+    """The items of ``mapItemReaderData``: a JSON array as read (JSON Lines: one a line);
+    with ``ReaderConfig.ItemsPointer``, the array it names (``afterItemsPointer``)."""
     if text is None:
         return None
     try:
@@ -79,6 +86,14 @@ def _reader_items(text: str | None) -> JSON:
             return [orjson.loads(line) for line in text.splitlines() if line.strip()]
         except orjson.JSONDecodeError:
             return None
+    pointer = config.get("ItemsPointer")
+    if isinstance(pointer, str):
+        try:
+            value = fields["afterItemsPointer"] = items_at_pointer(value, pointer)
+        except MapRunFailure as failure:
+            raise e.StatesError(failure.error, failure.cause) from None
+        if not isinstance(value, list):
+            raise e.StatesError(ITEM_READER_FAILED, NON_ITERABLE)
     return value
 
 

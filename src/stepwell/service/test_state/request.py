@@ -48,6 +48,7 @@ class StateTest:
     role_arn: str | None
     reads_items: bool = False  # a Map with an ItemReader (its items are not ItemsPath's)
     reader_data: str | None = None  # stateConfiguration.mapItemReaderData
+    reader_config: dict[str, Any] = field(default_factory=dict)  # ItemReader.ReaderConfig
     batcher: dict[str, Any] | None = None  # a Map's ItemBatcher, as written
     texts: VerbatimTexts = field(default_factory=VerbatimTexts)
 
@@ -97,9 +98,16 @@ def read_request(request: Request) -> StateTest:
         role_arn=request.get("roleArn"),
         reads_items="ItemReader" in body or "ItemReader" in (body.get("ItemProcessor") or {}),
         reader_data=config.get("mapItemReaderData"),
+        reader_config=_reader_config(body),
         batcher=body.get("ItemBatcher") if isinstance(body.get("ItemBatcher"), dict) else None,
         texts=texts,
     )
+
+
+def _reader_config(body: dict[str, Any]) -> dict[str, Any]:
+    reader = body.get("ItemReader")
+    config = reader.get("ReaderConfig") if isinstance(reader, dict) else None
+    return config if isinstance(config, dict) else {}
 
 
 def _definition(text: str) -> dict[str, Any]:

@@ -579,6 +579,64 @@ def test_mocked_error_in_a_map_names_the_state_it_came_from(sfn: Any) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("state", "caused_by"),
+    [
+        (PARALLEL, "B2"),
+        (map_state(ItemProcessor={"StartAt": "Outer", "States": {"Outer": {
+            "Type": "Parallel", "End": True, "Branches": [PASS_BRANCH]}}}), "B"),
+    ],
+)  # fmt: skip
+def test_error_caused_by_a_state_inside_goes_through_retry_then_catch(
+    sfn: Any, state: dict[str, Any], caused_by: str
+) -> None:
+    # API Reference, TestStateConfiguration.errorCausedByState: "The name of the state from
+    # which an error originates when an error is mocked for a Map or Parallel state"; the
+    # error reaches the tested state, whose Retry and Catch then apply (M5, M6).
+    handled = {
+        **state,
+        "Retry": [{"ErrorEquals": ["Other"]}, {"ErrorEquals": ["Inner"], "MaxAttempts": 1}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H"}],
+    }
+    handled.pop("End")
+    handled["Next"] = "H"
+    config = {"errorCausedByState": caused_by}
+    errored = {"errorOutput": {"error": "Inner", "cause": "c"}}
+    first = debug(sfn, handled, input="[1]", mock=errored, stateConfiguration=config)
+    assert (first["status"], first["inspectionData"]["errorDetails"]) == (
+        "RETRIABLE",
+        {"retryIndex": 1, "retryBackoffIntervalSeconds": 1},
+    )
+    config["retrierRetryCount"] = 1
+    last = debug(sfn, handled, input="[1]", mock=errored, stateConfiguration=config)
+    assert (last["status"], last["nextState"], last["inspectionData"]["errorDetails"]) == (
+        "CAUGHT_ERROR",
+        "H",
+        {"catchIndex": 0},
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "request_", "message"),
+    [
+        (map_state(), {"stateConfiguration": {"errorCausedByState": "B"}},
+         "TestState does not support ErrorCausedByState when a mock is not specified."),
+        (map_state(), {"mock": {"errorOutput": {"error": "E"}},
+                       "stateConfiguration": {"errorCausedByState": "Nowhere"}},
+         "State 'Nowhere' specified in errorCausedByState is not a state of the tested Map "
+         "or Parallel state"),
+        (task(End=True), {"mock": {"errorOutput": {"error": "E"}},
+                          "stateConfiguration": {"errorCausedByState": "B"}},
+         "State 'B' specified in errorCausedByState is not a state of the tested Map "
+         "or Parallel state"),
+    ],
+)  # fmt: skip
+def test_error_caused_by_state_must_be_inside_the_tested_state(
+    sfn: Any, state: dict[str, Any], request_: dict[str, Any], message: str
+) -> None:
+    assert refused(sfn, state, **request_) == ("ValidationException", message)
+
+
 def test_distributed_map_with_reader_data(sfn: Any) -> None:
     state = map_state(
         ItemReader={

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 import stepwell
+from stepwell.engine.fanout import threshold_exceeded
 from stepwell.integrations.services import Services
 from stepwell.language.validation import validate_definition
-from stepwell.runtime.map_items import child_inputs, parse_csv, threshold_exceeded
+from stepwell.runtime.map_items import child_inputs, parse_csv
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}

@@ -19,6 +19,7 @@ import orjson
 from stepwell.engine import events as ev
 from stepwell.engine.distributed import item_input
 from stepwell.engine.execution import ExecutionInfo, ExecutionState
+from stepwell.engine.fanout import threshold_exceeded
 from stepwell.integrations.registry import Integrations
 from stepwell.language import model as m
 from stepwell.language.compiler import load_state_machine
@@ -31,7 +32,6 @@ from stepwell.runtime.map_items import (
     child_inputs,
     map_output,
     read_items,
-    threshold_exceeded,
 )
 from stepwell.runtime.map_runs import child_arn, child_machine_arn, map_run_arn
 

@@ -228,17 +228,6 @@ def _batch_text(items: list[JSON], spec: dict[str, Any]) -> bytes:
 # --------------------------------------------------------------------- failures
 
 
-def threshold_exceeded(
-    failed: int, total: int, count: int | None, percentage: float | None
-) -> bool:
-    """More failed items than the Map tolerates (none, by default)."""
-    if failed == 0:
-        return False
-    if count is not None and failed <= count:
-        return False
-    return not (percentage is not None and total and failed * 100 <= percentage * total)
-
-
 # --------------------------------------------------------------------- results
 
 

@@ -39,6 +39,7 @@ import orjson
 
 from stepwell.engine import events as ev
 from stepwell.engine.distributed import item_input
+from stepwell.engine.fanout import threshold_exceeded
 from stepwell.integrations.registry import Integrations
 from stepwell.language import model as m
 from stepwell.language.evaluation import JSON
@@ -52,7 +53,6 @@ from stepwell.runtime.map_items import (
     child_inputs,
     map_output,
     read_items,
-    threshold_exceeded,
 )
 from stepwell.store.base import (
     DEFINITIONS,

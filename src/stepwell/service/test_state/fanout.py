@@ -17,6 +17,7 @@ import orjson
 
 from stepwell.engine.dataflow import jsonata_states, select_path
 from stepwell.engine.execution import Frame
+from stepwell.engine.fanout import threshold_exceeded as failures_exceed
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import MapState, State
@@ -170,6 +171,4 @@ def threshold_exceeded(reading: MapReading, failures: int | None, total: int) ->
     count, percentage = reading.tolerated_count, reading.tolerated_percentage
     if count is None and percentage is None:
         return False
-    if count is not None and failures <= count:
-        return False
-    return not (percentage is not None and total and failures * 100 <= percentage * total)
+    return failures_exceed(failures, total, count, percentage)

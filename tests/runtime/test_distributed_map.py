@@ -88,6 +88,22 @@ def test_b5_parent_history_has_map_run_events_and_no_iterations(key: str) -> Non
     assert name == "machine" and len(label) == 36 and len(run_id) == 36
 
 
+def test_express_children_have_an_express_context() -> None:
+    """ProcessorConfig ExecutionType EXPRESS: Express children (G1: no RedriveCount)."""
+    definition = machine(states={"P": {"Type": "Pass", "Parameters": {"e.$": "$$.Execution"},
+                                       "End": True}})  # fmt: skip
+    definition["States"]["M"]["ItemProcessor"]["ProcessorConfig"] = {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "EXPRESS",
+    }
+    result = stepwell.run(definition, [1, 2])
+    contexts = [item["e"] for item in result.output]
+    assert [context["Input"] for context in contexts] == [1, 2]
+    assert all(":express:machine/" in context["Id"] for context in contexts)
+    assert all("RedriveCount" not in context for context in contexts)
+    assert contexts[0]["Name"] == contexts[0]["Id"].split(":")[7]
+
+
 def test_b5_a_label_names_the_map_run() -> None:
     result = stepwell.run(machine(Label="Rows"), [1])
     run_arn = result.history[3]["mapRunStartedEventDetails"]["mapRunArn"]

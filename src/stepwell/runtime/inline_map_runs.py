@@ -33,7 +33,13 @@ from stepwell.runtime.map_items import (
     map_output,
     read_items,
 )
-from stepwell.runtime.map_runs import child_arn, child_machine_arn, map_run_arn
+from stepwell.runtime.map_runs import (
+    child_arn,
+    child_machine_arn,
+    child_name,
+    is_express_child,
+    map_run_arn,
+)
 
 # (processor, input, identity) → (the child's end state, the clock at its end)
 RunChild = Callable[[m.StateMachine, JSON, ExecutionInfo], tuple[ExecutionState, datetime]]
@@ -70,17 +76,19 @@ def run_map_inline(
     children: list[ChildResult] = []
     failed = 0
     clock = now
+    express = is_express_child(spec)
     for index, (value, size) in enumerate(inputs):
-        arn = child_arn(run, index)
+        arn = child_arn(run, index, express)
         info = ExecutionInfo(
             execution_arn=arn,
-            name=arn.rsplit(":", 1)[-1],
+            name=child_name(arn),
             state_machine_arn=child_machine_arn(run),
             state_machine_name=child_machine_arn(run).rsplit(":", 1)[-1],
             role_arn=parent.role_arn,
             region=parent.region,
             start_time=clock,
             input_text=orjson.dumps(value).decode(),
+            express=express,
         )
         execution, ended = run_child(processor, value, info)
         children.append(_result(info, execution, clock, ended))

@@ -26,6 +26,10 @@ Child executions are normal executions of the ItemProcessor (the processor is ke
 definition of its own), named as AWS names them:
 ``arn:aws:states:REGION:ACCOUNT:execution:MACHINE/LABEL:NAME``, with state machine
 ``arn:aws:states:REGION:ACCOUNT:stateMachine:MACHINE/LABEL`` and ``map_run_arn`` set.
+With ``ExecutionType: EXPRESS`` they are Express executions
+(``...:express:MACHINE/LABEL:NAME:ID``): run as durably here (so the run's counts and
+crash safety hold), but with an Express context object (no ``RedriveCount``, G1), and
+only DescribeExecution and ListExecutions show them (no history), as on AWS.
 """
 
 from __future__ import annotations
@@ -100,10 +104,26 @@ def child_machine_arn(run_arn: str) -> str:
     return f"arn:aws:states:{region}:{account}:stateMachine:{machine_label}"
 
 
-def child_arn(run_arn: str, index: int) -> str:
+def child_arn(run_arn: str, index: int, express: bool = False) -> str:
+    """A child's ARN, derived from the run and the item's index (so a redone step finds
+    it); an EXPRESS child's is an Express execution's:
+    ``arn:aws:states:R:A:express:MACHINE/LABEL:NAME:EXECUTION_ID``."""
     region, account, machine_label, run_id = _resource(run_arn)
     name = uuid.uuid5(_CHILD_NAMES, f"{run_id}/{index}")
+    if express:
+        execution_id = uuid.uuid5(name, "express")
+        return f"arn:aws:states:{region}:{account}:express:{machine_label}:{name}:{execution_id}"
     return f"arn:aws:states:{region}:{account}:execution:{machine_label}:{name}"
+
+
+def child_name(arn: str) -> str:
+    """The execution name in a child's ARN (the Express form ends with an execution id)."""
+    return arn.split(":")[7]
+
+
+def is_express_child(spec: dict[str, Any]) -> bool:
+    """``ProcessorConfig.ExecutionType: EXPRESS``: the children are Express executions."""
+    return spec.get("execution_type") == "EXPRESS"
 
 
 # --------------------------------------------------------------------- starting a run
@@ -338,11 +358,11 @@ class MapRuns:
     def _start_child(self, step: _Step, index: int, text: str, size: int) -> None:
         run = step.record.arn
         now = self.clock.now()
-        arn = child_arn(run, index)
+        arn = child_arn(run, index, is_express_child(step.request["spec"]))
         record = ExecutionRecord(
             arn=arn,
             state_machine_arn=child_machine_arn(run),
-            name=arn.rsplit(":", 1)[-1],
+            name=child_name(arn),
             status="RUNNING",
             input=text,
             start_date=now,
@@ -391,8 +411,9 @@ class MapRuns:
         assert progress is not None
         run = step.record.arn
         children = []
+        express = is_express_child(step.request["spec"])
         for index in range(progress["next"]):
-            child = self.store.get_execution(child_arn(run, index))
+            child = self.store.get_execution(child_arn(run, index, express))
             if child is not None:
                 children.append(_child_result(child))
         output = map_output(self.integrations, step.request["spec"], run, children)

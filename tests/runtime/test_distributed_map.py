@@ -465,3 +465,80 @@ def test_an_unknown_item_reader_resource_fails_the_reader(services: Services) ->
     result = stepwell.run(machine(ItemReader=item_reader), services=services)
     assert result.error == "States.ItemReaderFailed"
     assert "arn:aws:states:::s3:headObject" in (result.cause or "")
+
+
+# ----------------------------------------------------------- ResultWriter.WriterConfig
+# Developer Guide, "ResultWriter (Map)": Transformation NONE (outputs with the execution
+# metadata; the default when exporting to S3), COMPACT (the outputs; the default without a
+# ResultWriter), FLATTEN (the outputs, arrays flattened); a failed child's result stays as
+# NONE gives it. OutputType JSON (an array) or JSONL (JSON Lines). WriterConfig alone
+# previews the formatted results as the state's output, without writing to S3.
+
+LISTING = {"P": {"Type": "Pass", "Parameters": {"xs.$": "States.Array($, $)"},
+                 "OutputPath": "$.xs", "End": True}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "output"),
+    [
+        ({"Transformation": "COMPACT"}, [[1, 1], [2, 2]]),
+        ({"Transformation": "FLATTEN", "OutputType": "JSON"}, [1, 1, 2, 2]),
+        ({"OutputType": "JSON"}, [[1, 1], [2, 2]]),
+    ],
+)
+def test_writer_config_alone_previews_the_results(config: dict[str, Any], output: Any) -> None:
+    definition = machine(states=LISTING, ResultWriter={"WriterConfig": config})
+    result = stepwell.run(definition, [1, 2])
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == output
+
+
+def test_writer_config_none_previews_the_results_with_their_metadata() -> None:
+    definition = machine(ResultWriter={"WriterConfig": {"Transformation": "NONE"}})
+    result = stepwell.run(definition, [1, 2])
+    assert [entry["Output"] for entry in result.output] == ["1", "2"]
+    assert {entry["Status"] for entry in result.output} == {"SUCCEEDED"}
+
+
+def test_a_failed_child_keeps_its_metadata_when_flattened() -> None:
+    definition = machine(
+        states=TASK,
+        ResultWriter={"WriterConfig": {"Transformation": "FLATTEN"}},
+        ToleratedFailureCount=1,
+    )
+    result = stepwell.run(definition, [1, -1], functions={"failing": failing})
+    assert result.output[0] == 10
+    assert (result.output[1]["Status"], result.output[1]["Error"]) == ("FAILED", "ValueError")
+
+
+def exported(services: Services, config: dict[str, Any], items: list[Any]) -> tuple[Any, Any]:
+    writer = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "data", "Prefix": "out"},
+        "WriterConfig": config,
+    }
+    definition = machine(states=LISTING, ResultWriter=writer)
+    result = stepwell.run(definition, items, services=services)
+    assert result.status == "SUCCEEDED", result.cause
+    manifest = read_json(services, result.output["ResultWriterDetails"]["Key"])
+    (succeeded,) = manifest["ResultFiles"]["SUCCEEDED"]
+    body = services.s3.get_object(Bucket="data", Key=succeeded["Key"])["Body"].read()
+    return succeeded["Key"], body.decode()
+
+
+def test_exported_flatten_as_json_lines(services: Services) -> None:
+    key, body = exported(services, {"Transformation": "FLATTEN", "OutputType": "JSONL"}, [1, 2])
+    assert key.endswith("/SUCCEEDED_0.jsonl")
+    assert [json.loads(line) for line in body.splitlines()] == [1, 1, 2, 2]
+
+
+def test_exported_compact_as_a_json_array(services: Services) -> None:
+    key, body = exported(services, {"Transformation": "COMPACT"}, [1, 2])
+    assert key.endswith("/SUCCEEDED_0.json")
+    assert json.loads(body) == [[1, 1], [2, 2]]
+
+
+def test_exported_none_is_the_default_with_a_writer_config(services: Services) -> None:
+    _, body = exported(services, {"OutputType": "JSONL"}, [1])
+    (entry,) = [json.loads(line) for line in body.splitlines()]
+    assert (json.loads(entry["Output"]), entry["Status"]) == ([1, 1], "SUCCEEDED")

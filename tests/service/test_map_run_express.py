@@ -88,3 +88,20 @@ def test_standard_children_keep_their_histories(store: Store) -> None:
     assert events[0]["type"] == "ExecutionStarted"
     context = json.loads(described["output"])[0]["e"]
     assert context["RedriveCount"] == 0
+
+
+def test_a_durable_map_run_formats_its_results_with_writer_config(store: Store) -> None:
+    """Developer Guide, "ResultWriter (Map)": WriterConfig alone formats the state output
+    (FLATTEN: array outputs flattened), through the workers as through ``stepwell.run``."""
+    definition = distributed("EXPRESS")
+    state = definition["States"]["M"]
+    state["ItemProcessor"]["States"]["P"] = {
+        "Type": "Pass",
+        "Parameters": {"xs.$": "States.Array($, $)"},
+        "OutputPath": "$.xs",
+        "End": True,
+    }
+    state["ResultWriter"] = {"WriterConfig": {"Transformation": "FLATTEN"}}
+    h = Harness(store)
+    described = h.run(h.machine(definition), "[1, 2]")
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", [1, 1, 2, 2])

@@ -30,6 +30,7 @@ from stepwell.runtime.map_items import (
     ChildResult,
     MapRunFailure,
     child_inputs,
+    exports_results,
     map_output,
     read_items,
 )
@@ -110,7 +111,7 @@ def run_map_inline(
 def _write_anyway(
     integrations: Integrations, spec: dict[str, Any], run: str, children: list[ChildResult]
 ) -> None:
-    if spec.get("writer"):
+    if exports_results(spec):
         with contextlib.suppress(MapRunFailure):  # the run fails with its own error anyway
             map_output(integrations, spec, run, children)
 

@@ -8,8 +8,10 @@ Sources: Developer Guide, "ItemReader (Map)" (JSON, JSONL and CSV objects read w
 (``MaxItemsPerBatch``, ``MaxInputBytesPerBatch``, ``BatchInput``: a child gets
 ``{"BatchInput": ..., "Items": [...]}``), "ResultWriter (Map)" (``manifest.json`` and one
 ``<STATUS>_0.json`` file per status under ``<Prefix>/<map run id>/``; the Map's output is
-then ``{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}``), and aws-behaviour B5
-for the ``States.ItemReaderFailed`` messages.
+then ``{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}``; ``WriterConfig``
+``Transformation`` NONE/COMPACT/FLATTEN and ``OutputType`` JSON/JSONL, and WriterConfig
+alone to format the state's output without writing), and aws-behaviour B5 for the
+``States.ItemReaderFailed`` messages.
 
 Design decision: S3 is reached through the Task integrations
 (``arn:aws:states:::aws-sdk:s3:getObject`` and friends), so the same code reads the
@@ -270,6 +272,9 @@ def write_results(
 ) -> JSON:
     """Write ``manifest.json`` and the result files; the Map's output names them."""
     arguments = writer.get("Arguments") or {}
+    config = writer.get("WriterConfig") or {}
+    transformation = str(config.get("Transformation") or "NONE")
+    lines = str(config.get("OutputType") or "JSON") == "JSONL"
     bucket = str(arguments.get("Bucket", ""))
     prefix = str(arguments.get("Prefix", "")).rstrip("/")
     folder = (
@@ -277,17 +282,41 @@ def write_results(
     )
     files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
     for status in ("SUCCEEDED", "FAILED", "PENDING"):
-        entries = [_entry(c) for c in children if _file_status(c.status) == status]
-        if not entries:
+        chosen = [c for c in children if _file_status(c.status) == status]
+        if not chosen:
             continue
-        key = f"{folder}/{status}_0.json"
-        body = orjson.dumps(entries)
+        key = f"{folder}/{status}_0.{'jsonl' if lines else 'json'}"
+        body = _results_text(transformed(chosen, transformation), lines)
         _put(integrations, bucket, key, body)
         files[status].append({"Key": key, "Size": len(body)})
     manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": files}
     key = f"{folder}/manifest.json"
     _put(integrations, bucket, key, orjson.dumps(manifest))
     return {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}
+
+
+def transformed(children: Sequence[ChildResult], transformation: str) -> list[JSON]:
+    """``WriterConfig.Transformation``: NONE, each child's entry with its metadata;
+    COMPACT, each child's output; FLATTEN, likewise with array outputs flattened. A child
+    that did not succeed keeps its entry whatever the transformation."""
+    results: list[JSON] = []
+    for child in children:
+        if transformation == "NONE" or child.status != "SUCCEEDED":
+            results.append(_entry(child))
+            continue
+        output = orjson.loads(child.output) if child.output is not None else None
+        if transformation == "FLATTEN" and isinstance(output, list):
+            results.extend(output)
+        else:
+            results.append(output)
+    return results
+
+
+def _results_text(results: list[JSON], lines: bool) -> bytes:
+    """``WriterConfig.OutputType``: a JSON array, or JSON Lines (one result a line)."""
+    if not lines:
+        return orjson.dumps(results)
+    return b"".join(orjson.dumps(result) + b"\n" for result in results)
 
 
 def _file_status(status: str) -> str:
@@ -341,6 +370,11 @@ def _put(integrations: Integrations, bucket: str, key: str, body: bytes) -> None
         raise MapRunFailure(RESULT_WRITER_FAILED, _failure_text(outcome))
 
 
+def exports_results(spec: dict[str, Any]) -> bool:
+    """The ResultWriter writes to S3 (it has a Resource), not only formats (WriterConfig)."""
+    return bool((spec.get("writer") or {}).get("Resource"))
+
+
 def map_output(
     integrations: Integrations,
     spec: dict[str, Any],
@@ -348,7 +382,10 @@ def map_output(
     children: Sequence[ChildResult],
 ) -> JSON:
     """The Map state's result: the results array, or where the ResultWriter put it."""
-    writer = spec.get("writer")
-    if writer is not None and writer.get("Resource"):
+    writer = spec.get("writer") or {}
+    if writer.get("Resource"):
         return write_results(integrations, writer, map_run_arn, children)
+    config = writer.get("WriterConfig")
+    if config:  # WriterConfig alone: the formatted results, not written anywhere
+        return transformed(children, str(config.get("Transformation") or "COMPACT"))
     return result_array(children)

@@ -55,6 +55,7 @@ from stepwell.runtime.map_items import (
     ChildResult,
     MapRunFailure,
     child_inputs,
+    exports_results,
     map_output,
     read_items,
 )
@@ -417,7 +418,7 @@ class MapRuns:
             if child is not None:
                 children.append(_child_result(child))
         output = map_output(self.integrations, step.request["spec"], run, children)
-        if step.request["spec"].get("writer"):
+        if exports_results(step.request["spec"]):
             progress["results_written"] = len(children)
         return output
 
@@ -432,7 +433,8 @@ class MapRuns:
         progress = step.progress
         assert progress is not None
         now = self.clock.now()
-        if status == "FAILED" and step.request["spec"].get("writer") and progress["total"]:
+        exports = exports_results(step.request["spec"])
+        if status == "FAILED" and exports and progress["total"]:
             with contextlib.suppress(MapRunFailure):  # the run fails with its own error anyway
                 self._output(step)
         for arn in progress["running"]:

@@ -279,7 +279,8 @@ def _parallel_result(result: JSON, body: dict[str, Any]) -> None:
 
 
 def _map_result(result: JSON, body: dict[str, Any], config: dict[str, Any]) -> None:
-    if "ResultWriter" in body:
+    writer = body.get("ResultWriter")
+    if isinstance(writer, dict) and "Resource" in writer:  # WriterConfig alone: an array
         if not isinstance(result, dict):
             raise err.ValidationException("Mocked result must be a JSON object.")
         return

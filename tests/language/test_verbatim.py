@@ -94,5 +94,7 @@ def test_i1_kept_values_survive_a_stored_round_trip() -> None:
     assert json_text(restored["input"]) == "[1,  2]"
     assert json_text(restored["list"]) == "[[1,  2],3]"
     assert json_text(restored["other"]) == '{"x":[1,2]}'
+    from_database = restore_stored(orjson.loads(data), memoryview(data))  # a bytea column
+    assert json_text(from_database["input"]) == "[1,  2]"
     plain = orjson.dumps({"a": [1, 2]})
     assert restore_stored(orjson.loads(plain), plain) == {"a": [1, 2]}

@@ -108,10 +108,10 @@ def stored_form(value: Any) -> Any:
     return _default(value)
 
 
-def restore_stored(raw: Any, data: bytes | str) -> Any:
+def restore_stored(raw: Any, data: bytes | bytearray | memoryview | str) -> Any:
     """``raw`` (parsed from ``data``) with each ``{STORED_MARK: text}`` a kept value again;
     ``raw`` itself when ``data`` holds none (the usual case: no walk at all)."""
-    encoded = data.encode() if isinstance(data, str) else data
+    encoded = data.encode() if isinstance(data, str) else bytes(data)
     if _STORED_MARK_BYTES not in encoded:
         return raw
     return _restored(raw)

@@ -105,12 +105,12 @@ def child_machine_arn(run_arn: str) -> str:
     return f"arn:aws:states:{region}:{account}:stateMachine:{machine_label}"
 
 
-def child_arn(run_arn: str, index: int, express: bool = False) -> str:
-    """A child's ARN, derived from the run and the item's index (so a redone step finds
-    it); an EXPRESS child's is an Express execution's:
+def child_arn(run_arn: str, index: int, express: bool = False, redrive: int = 0) -> str:
+    """A child's ARN, derived from the run, the item's index and the run's redrive that
+    started it (so a redone step finds it); an EXPRESS child's is an Express execution's:
     ``arn:aws:states:R:A:express:MACHINE/LABEL:NAME:EXECUTION_ID``."""
     region, account, machine_label, run_id = _resource(run_arn)
-    name = uuid.uuid5(_CHILD_NAMES, f"{run_id}/{index}")
+    name = uuid.uuid5(_CHILD_NAMES, f"{run_id}/{index}" + (f"/{redrive}" if redrive else ""))
     if express:
         execution_id = uuid.uuid5(name, "express")
         return f"arn:aws:states:{region}:{account}:express:{machine_label}:{name}:{execution_id}"
@@ -152,8 +152,34 @@ def create_map_run(
         start_date=now,
         definition_key=parent.definition_key,
     )
-    store.create_execution(record, WorkItem(arn, "start", b"{}", now))
+    stored, created = store.create_execution(record, WorkItem(arn, "start", b"{}", now))
+    if not created and stored.status != "RUNNING":
+        _redrive(store, stored, request, parent.redrive_count, now)
     return arn
+
+
+def _redrive(
+    store: Store, run: ExecutionRecord, request: dict[str, Any], redrive: int, now: float
+) -> None:
+    """Reopen an ended Map Run that the parent's redrive asks for again (Developer Guide,
+    "Redriving Map Runs"), once per redrive of the parent: its ``redrive`` event reruns
+    the children that did not succeed."""
+    before = request_of(run)
+    if before.get("parent_redrive", 0) >= redrive:
+        return  # reopened for this redrive already
+    kept = {**before, "frame": request["frame"], "seq": request["seq"], "parent_redrive": redrive}
+    reopened = replace(
+        run,
+        status="RUNNING",
+        stop_date=None,
+        error=None,
+        cause=None,
+        input=orjson.dumps(kept).decode(),
+        redrive_count=run.redrive_count + 1,
+        redrive_date=now,
+    )
+    item = WorkItem(run.arn, "event", b'{"type":"redrive"}', now)
+    store.redrive_execution(reopened, run.status, b"", (), (item,))
 
 
 def ended_notice(child: ExecutionRecord, now: float) -> WorkItem | None:
@@ -248,11 +274,14 @@ class MapRuns:
             if step.progress is None:
                 self._start(step)
             return
-        progress = step.progress
-        if progress is None or progress["status"] != "RUNNING":
-            return  # a late report for an ended run
         message = orjson.loads(item.payload)
         kind = message.get("type")
+        progress = step.progress
+        if kind == "redrive" and progress is not None and progress["status"] != "RUNNING":
+            self._redrive(step)
+            return
+        if progress is None or progress["status"] != "RUNNING":
+            return  # a late report for an ended run
         if kind == "ended":
             running = progress["running"].pop(message["arn"], None)
             if running is not None:  # else: counted already (a redone step's report)
@@ -322,6 +351,36 @@ class MapRuns:
                 chunk = [[orjson.dumps(v).decode(), n] for v, n in inputs[start : start + CHUNK]]
                 docs.put(_chunk_key(arn, start // CHUNK), orjson.dumps(chunk))
 
+    def _redrive(self, step: _Step) -> None:
+        """Run again the children that did not succeed (and those never started): each
+        as a new child; the ones that succeeded keep their results."""
+        progress = step.progress
+        assert progress is not None
+        progress["redo"] = [
+            index
+            for index in range(progress["next"])
+            if self._child_status(step, index) != "SUCCEEDED"
+        ]
+        for counted in ("failed", "timed_out", "aborted"):
+            progress[f"items_{counted}"] = progress[f"executions_{counted}"] = 0
+        progress["status"], progress["error"], progress["cause"] = "RUNNING", None, None
+        redriven = ev.MapRunStarted(
+            0, 0, step.record.arn, progress["items"], step.record.redrive_count
+        )
+        self._tell_parent(step, redriven, self.clock.now())
+
+    def _child(self, step: _Step, index: int) -> str:
+        """The ARN of the child that ran item ``index`` last."""
+        progress = step.progress
+        assert progress is not None
+        again = progress.get("arns", {}).get(str(index))
+        express = is_express_child(step.request["spec"])
+        return str(again) if again else child_arn(step.record.arn, index, express)
+
+    def _child_status(self, step: _Step, index: int) -> str | None:
+        child = self.store.get_execution(self._child(step, index))
+        return child.status if child is not None else None
+
     # ----------------------------------------------------------------- children
 
     def _dispatch(self, step: _Step) -> None:
@@ -330,9 +389,10 @@ class MapRuns:
         limit = progress["max_concurrency"] or UNBOUNDED
         started = 0
         chunk: tuple[int, list[Any]] | None = None
+        redo: list[int] = progress.get("redo", [])
         while (
             progress["status"] == "RUNNING"
-            and progress["next"] < progress["total"]
+            and (redo or progress["next"] < progress["total"])
             and len(progress["running"]) < limit
         ):
             if started >= STEP_STARTS:
@@ -340,15 +400,17 @@ class MapRuns:
                     WorkItem(step.record.arn, "event", b'{"type":"dispatch"}', self.clock.now())
                 )
                 return
-            index = progress["next"]
+            again = bool(redo)
+            index = redo.pop(0) if again else progress["next"]
             if chunk is None or chunk[0] != index // CHUNK:
                 chunk = (index // CHUNK, self._chunk(step.record.arn, index // CHUNK))
             text, size = chunk[1][index % CHUNK]
-            progress["next"] = index + 1
+            if not again:
+                progress["next"] = index + 1
             started += 1
-            self._start_child(step, index, text, size)
+            self._start_child(step, index, text, size, again)
         idle = progress["status"] == "RUNNING" and not progress["running"]
-        if idle and progress["next"] >= progress["total"]:
+        if idle and not redo and progress["next"] >= progress["total"]:
             self._finish(step)
 
     def _chunk(self, arn: str, number: int) -> list[Any]:
@@ -356,10 +418,14 @@ class MapRuns:
             raw = docs.get(_chunk_key(arn, number))
         return orjson.loads(raw) if raw else []
 
-    def _start_child(self, step: _Step, index: int, text: str, size: int) -> None:
+    def _start_child(self, step: _Step, index: int, text: str, size: int, again: bool) -> None:
         run = step.record.arn
         now = self.clock.now()
-        arn = child_arn(run, index, is_express_child(step.request["spec"]))
+        express = is_express_child(step.request["spec"])
+        arn = child_arn(run, index, express, step.record.redrive_count if again else 0)
+        if again:
+            assert step.progress is not None
+            step.progress.setdefault("arns", {})[str(index)] = arn
         record = ExecutionRecord(
             arn=arn,
             state_machine_arn=child_machine_arn(run),
@@ -412,9 +478,8 @@ class MapRuns:
         assert progress is not None
         run = step.record.arn
         children = []
-        express = is_express_child(step.request["spec"])
         for index in range(progress["next"]):
-            child = self.store.get_execution(child_arn(run, index, express))
+            child = self.store.get_execution(self._child(step, index))
             if child is not None:
                 children.append(_child_result(child))
         output = map_output(self.integrations, step.request["spec"], run, children)

@@ -8,6 +8,7 @@ supported by EXPRESS state machines"; aws-behaviour G1: express executions have 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -105,3 +106,26 @@ def test_a_durable_map_run_formats_its_results_with_writer_config(store: Store) 
     h = Harness(store)
     described = h.run(h.machine(definition), "[1, 2]")
     assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", [1, 1, 2, 2])
+
+
+def test_an_express_child_times_out_after_five_minutes(store: Store) -> None:
+    """Express workflows run for at most five minutes (Developer Guide, "Choosing workflow
+    type in Step Functions"); a Map Run's EXPRESS child that waits longer times out."""
+    definition = distributed("EXPRESS")
+    processor = definition["States"]["M"]["ItemProcessor"]
+    processor["States"] = {"P": {"Type": "Wait", "Seconds": 400, "End": True}}
+    h = Harness(store)
+    execution = h.start(h.machine(definition), "[1]")
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert (described["status"], described["error"]) == (
+        "FAILED",
+        "States.ExceedToleratedFailureThreshold",
+    )
+    (listed,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    counts = h.call("DescribeMapRun", mapRunArn=listed["mapRunArn"])["itemCounts"]
+    assert (counts["timedOut"], counts["succeeded"]) == (1, 0)
+    (child,) = h.call("ListExecutions", mapRunArn=listed["mapRunArn"])["executions"]
+    child_described = h.call("DescribeExecution", executionArn=child["executionArn"])
+    assert child_described["status"] == "TIMED_OUT"
+    assert child_described["stopDate"] - child_described["startDate"] == timedelta(seconds=300)

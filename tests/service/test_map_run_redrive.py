@@ -99,3 +99,24 @@ def test_i1_the_redriven_state_keeps_the_input_text(store: Store) -> None:
     h, _, execution, _ = failed_then_redriven(store, "STANDARD")
     entered = [e for e in h.history(execution) if e["type"] == "MapStateEntered"]
     assert [e["stateEnteredEventDetails"]["input"] for e in entered] == ["[1, -1, 2, -2]"] * 2
+
+
+def test_a_parent_redriven_while_its_map_run_is_still_stopping(store: Store) -> None:
+    """StopExecution ends the parent at once and stops its Map Run in a later step; a
+    redrive in between still gets the Map Run back once it has stopped."""
+    waiting = definition()
+    processor = waiting["States"]["M"]["ItemProcessor"]
+    processor["States"] = {"T": {"Type": "Wait", "Seconds": 10, "End": True}}
+    h = Harness(store)
+    execution = h.start(h.machine(waiting), "[1, 2]")
+    h.worker.run_until_idle()  # the first child waits; the Map Run is running
+    h.call("StopExecution", executionArn=execution)
+    h.worker.advance_one(execution)  # the parent stops; its Map Run has not yet
+    assert h.call("DescribeExecution", executionArn=execution)["status"] == "ABORTED"
+    h.call("RedriveExecution", executionArn=execution)
+    h.worker.advance_one(execution)  # asks for the Map Run again before it has stopped
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", [1, 2])
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    assert h.call("DescribeMapRun", mapRunArn=run["mapRunArn"])["redriveCount"] == 1

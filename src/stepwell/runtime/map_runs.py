@@ -132,8 +132,9 @@ def is_express_child(spec: dict[str, Any]) -> bool:
 
 def create_map_run(
     store: Store, parent: ExecutionRecord, command: ev.StartMapRun, now: float
-) -> str:
-    """Create the Map Run the parent's ``StartMapRun`` asks for (again: the same one)."""
+) -> list[WorkItem]:
+    """Create the Map Run the parent's ``StartMapRun`` asks for (again: the same one);
+    the work the parent's step owes it (a redrive), to commit with that step."""
     arn = map_run_arn(parent.arn, command.spec.get("label"), command.run_id)
     request = {
         "parent": parent.arn,
@@ -142,6 +143,7 @@ def create_map_run(
         "state": command.state_name,
         "graph": command.graph,
         "spec": command.spec,
+        "parent_redrive": parent.redrive_count,  # the parent's redrive that asked for it
     }
     record = ExecutionRecord(
         arn=arn,
@@ -153,33 +155,13 @@ def create_map_run(
         definition_key=parent.definition_key,
     )
     stored, created = store.create_execution(record, WorkItem(arn, "start", b"{}", now))
-    if not created and stored.status != "RUNNING":
-        _redrive(store, stored, request, parent.redrive_count, now)
-    return arn
-
-
-def _redrive(
-    store: Store, run: ExecutionRecord, request: dict[str, Any], redrive: int, now: float
-) -> None:
-    """Reopen an ended Map Run that the parent's redrive asks for again (Developer Guide,
-    "Redriving Map Runs"), once per redrive of the parent: its ``redrive`` event reruns
-    the children that did not succeed."""
-    before = request_of(run)
-    if before.get("parent_redrive", 0) >= redrive:
-        return  # reopened for this redrive already
-    kept = {**before, "frame": request["frame"], "seq": request["seq"], "parent_redrive": redrive}
-    reopened = replace(
-        run,
-        status="RUNNING",
-        stop_date=None,
-        error=None,
-        cause=None,
-        input=orjson.dumps(kept).decode(),
-        redrive_count=run.redrive_count + 1,
-        redrive_date=now,
-    )
-    item = WorkItem(run.arn, "event", b'{"type":"redrive"}', now)
-    store.redrive_execution(reopened, run.status, b"", (), (item,))
+    if created or request_of(stored).get("parent_redrive", 0) >= parent.redrive_count:
+        return []
+    # The parent was redriven and asks for this run again (Developer Guide, "Redriving Map
+    # Runs"): the run's own step reopens it, after any stop it still has to take.
+    redrive = {"type": "redrive", "frame": command.frame, "seq": command.seq}
+    redrive["parent_redrive"] = parent.redrive_count
+    return [WorkItem(arn, "event", orjson.dumps(redrive), now)]
 
 
 def ended_notice(child: ExecutionRecord, now: float) -> WorkItem | None:
@@ -226,6 +208,7 @@ class _Step:
     request: dict[str, Any]
     progress: dict[str, Any] | None
     items: list[WorkItem]
+    reopened: bool = False  # the request (the parent's frame) changed: a redrive
 
 
 class MapRuns:
@@ -250,11 +233,13 @@ class MapRuns:
             self._apply_item(step, item)
         if step.progress is not None and step.progress["status"] == "RUNNING":
             self._dispatch(step)
-        after = record
+        after = step.record
+        if step.reopened:
+            after = replace(after, input=orjson.dumps(step.request).decode())
         if step.progress is not None:
             status = step.progress["status"]
             after = replace(
-                record,
+                after,
                 status=status,
                 output=orjson.dumps(step.progress).decode(),
                 stop_date=self.clock.now() if status != "RUNNING" else None,
@@ -277,8 +262,8 @@ class MapRuns:
         message = orjson.loads(item.payload)
         kind = message.get("type")
         progress = step.progress
-        if kind == "redrive" and progress is not None and progress["status"] != "RUNNING":
-            self._redrive(step)
+        if kind == "redrive":
+            self._reopen(step, message)
             return
         if progress is None or progress["status"] != "RUNNING":
             return  # a late report for an ended run
@@ -351,11 +336,28 @@ class MapRuns:
                 chunk = [[orjson.dumps(v).decode(), n] for v, n in inputs[start : start + CHUNK]]
                 docs.put(_chunk_key(arn, start // CHUNK), orjson.dumps(chunk))
 
+    def _reopen(self, step: _Step, message: dict[str, Any]) -> None:
+        """The redriven parent asks for this run again: report to its new frame, and, if
+        the run has ended, redrive it."""
+        request = step.request
+        if message["parent_redrive"] <= request.get("parent_redrive", 0):
+            return  # a redone step's duplicate
+        request.update(
+            frame=message["frame"], seq=message["seq"], parent_redrive=message["parent_redrive"]
+        )
+        step.reopened = True
+        if step.progress is not None and step.progress["status"] != "RUNNING":
+            self._redrive(step)
+
     def _redrive(self, step: _Step) -> None:
         """Run again the children that did not succeed (and those never started): each
         as a new child; the ones that succeeded keep their results."""
         progress = step.progress
         assert progress is not None
+        now = self.clock.now()
+        step.record = replace(
+            step.record, redrive_count=step.record.redrive_count + 1, redrive_date=now
+        )
         progress["redo"] = [
             index
             for index in range(progress["next"])
@@ -367,7 +369,7 @@ class MapRuns:
         redriven = ev.MapRunStarted(
             0, 0, step.record.arn, progress["items"], step.record.redrive_count
         )
-        self._tell_parent(step, redriven, self.clock.now())
+        self._tell_parent(step, redriven, now)
 
     def _child(self, step: _Step, index: int) -> str:
         """The ARN of the child that ran item ``index`` last."""

@@ -330,7 +330,7 @@ class Worker:
         arn = record.arn
         for command in commands:
             if isinstance(command, ev.StartMapRun):
-                create_map_run(self.store, record, command, self.clock.now())
+                batch.items.extend(create_map_run(self.store, record, command, self.clock.now()))
                 continue
             if isinstance(command, ev.Continue):
                 batch.items.append(

@@ -13,7 +13,10 @@ counts DescribeMapRun reports) as ``output``. Its work items are its events:
   in that same transaction); count it, start the next child, or end the run;
 * ``update``: UpdateMapRun changed MaxConcurrency or the tolerated failures;
 * ``dispatch``: go on starting children (a step starts at most ``STEP_STARTS``);
-* ``stop``: the parent was stopped: abort the running children.
+* ``stop``: the parent was stopped: abort the running children;
+* ``redrive``: the redriven parent asks for the run again (committed with the parent's
+  step): an ended run reruns the children that did not succeed, as new children, and
+  reports ``MapRunRedriven`` (Developer Guide, "Redriving Map Runs").
 
 Crash safety: each step commits the run's progress, consumes its events and enqueues
 what it owes (the parent's ``MapRunStarted``/``MapRunEnded``, stops for children) in one

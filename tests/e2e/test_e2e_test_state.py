@@ -579,6 +579,64 @@ def test_mocked_error_in_a_map_names_the_state_it_came_from(sfn: Any) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("state", "caused_by"),
+    [
+        (PARALLEL, "B2"),
+        (map_state(ItemProcessor={"StartAt": "Outer", "States": {"Outer": {
+            "Type": "Parallel", "End": True, "Branches": [PASS_BRANCH]}}}), "B"),
+    ],
+)  # fmt: skip
+def test_error_caused_by_a_state_inside_goes_through_retry_then_catch(
+    sfn: Any, state: dict[str, Any], caused_by: str
+) -> None:
+    # API Reference, TestStateConfiguration.errorCausedByState: "The name of the state from
+    # which an error originates when an error is mocked for a Map or Parallel state"; the
+    # error reaches the tested state, whose Retry and Catch then apply (M5, M6).
+    handled = {
+        **state,
+        "Retry": [{"ErrorEquals": ["Other"]}, {"ErrorEquals": ["Inner"], "MaxAttempts": 1}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H"}],
+    }
+    handled.pop("End")
+    handled["Next"] = "H"
+    config = {"errorCausedByState": caused_by}
+    errored = {"errorOutput": {"error": "Inner", "cause": "c"}}
+    first = debug(sfn, handled, input="[1]", mock=errored, stateConfiguration=config)
+    assert (first["status"], first["inspectionData"]["errorDetails"]) == (
+        "RETRIABLE",
+        {"retryIndex": 1, "retryBackoffIntervalSeconds": 1},
+    )
+    config["retrierRetryCount"] = 1
+    last = debug(sfn, handled, input="[1]", mock=errored, stateConfiguration=config)
+    assert (last["status"], last["nextState"], last["inspectionData"]["errorDetails"]) == (
+        "CAUGHT_ERROR",
+        "H",
+        {"catchIndex": 0},
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "request_", "message"),
+    [
+        (map_state(), {"stateConfiguration": {"errorCausedByState": "B"}},
+         "TestState does not support ErrorCausedByState when a mock is not specified."),
+        (map_state(), {"mock": {"errorOutput": {"error": "E"}},
+                       "stateConfiguration": {"errorCausedByState": "Nowhere"}},
+         "State 'Nowhere' specified in errorCausedByState is not a state of the tested Map "
+         "or Parallel state"),
+        (task(End=True), {"mock": {"errorOutput": {"error": "E"}},
+                          "stateConfiguration": {"errorCausedByState": "B"}},
+         "State 'B' specified in errorCausedByState is not a state of the tested Map "
+         "or Parallel state"),
+    ],
+)  # fmt: skip
+def test_error_caused_by_state_must_be_inside_the_tested_state(
+    sfn: Any, state: dict[str, Any], request_: dict[str, Any], message: str
+) -> None:
+    assert refused(sfn, state, **request_) == ("ValidationException", message)
+
+
 def test_distributed_map_with_reader_data(sfn: Any) -> None:
     state = map_state(
         ItemReader={
@@ -723,3 +781,51 @@ def test_after_item_batcher_from_item_reader_data(sfn: Any) -> None:
         {"BatchInput": {"run": 1}, "Items": [{"a": 1}, {"a": 2}]},
         {"BatchInput": {"run": 1}, "Items": [{"a": 3}]},
     ]
+
+
+# --------------------------------------------------------------------- ItemsPointer
+
+
+def reader_map(config: dict[str, Any]) -> dict[str, Any]:
+    return map_state(
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": config,
+            "Parameters": {"Bucket": "b", "Key": "k"},
+        },
+        ItemSelector={"v.$": "$$.Map.Item.Value"},
+        ItemProcessor={
+            **PASS_BRANCH,
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        },
+    )
+
+
+def test_after_items_pointer_is_the_array_the_pointer_names(sfn: Any) -> None:
+    # API Reference, InspectionData.afterItemsPointer: "The effective input after the
+    # ItemsPointer filter is applied in a Map state"; ReaderConfig.ItemsPointer selects the
+    # array inside a JSON object (Developer Guide, "ItemReader (Map)").
+    state = reader_map({"InputType": "JSON", "ItemsPointer": "/data/items"})
+    data = '{"data": {"items": [1, 2]}, "other": 3}'
+    answer = debug(sfn, state, mock=mock([1, 2]), stateConfiguration={"mapItemReaderData": data})
+    inspection = answer["inspectionData"]
+    assert json.loads(inspection["afterItemsPointer"]) == [1, 2]
+    assert json.loads(inspection["afterItemSelector"]) == [{"v": 1}, {"v": 2}]
+
+
+def test_no_after_items_pointer_without_an_items_pointer(sfn: Any) -> None:
+    state = reader_map({"InputType": "JSON"})
+    config = {"mapItemReaderData": "[1, 2]"}
+    answer = debug(sfn, state, mock=mock([1, 2]), stateConfiguration=config)
+    assert "afterItemsPointer" not in answer["inspectionData"]
+
+
+def test_an_items_pointer_to_no_array_fails_the_reader(sfn: Any) -> None:
+    state = reader_map({"InputType": "JSON", "ItemsPointer": "/data"})
+    config = {"mapItemReaderData": '{"data": 1}'}
+    answer = debug(sfn, state, mock=mock([1]), stateConfiguration=config)
+    assert (answer["status"], answer["error"], answer["cause"]) == (
+        "FAILED",
+        "States.ItemReaderFailed",
+        "Attempting to map over non-iterable node.",
+    )

@@ -358,3 +358,39 @@ def test_i1_durable_execution_started_keeps_the_input_text(store: Store) -> None
     assert payloads(history, "ParallelStateEntered")[0] == SENT
     described = h.call("DescribeExecution", executionArn=execution)
     assert (described["status"], described["input"]) == ("SUCCEEDED", SENT)
+
+
+WAIT_THEN_PARALLEL = {
+    "StartAt": "W",
+    "States": {
+        "W": {"Type": "Wait", "Seconds": 60, "Next": "P"},
+        "P": {
+            "Type": "Parallel",
+            "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Wait", "Seconds": 5,
+                                                          "Next": "C"},
+                                                    "C": {"Type": "Pass", "End": True}}}],
+            "End": True,
+        },
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("text", [SENT, '{"b": 1.0, "a": [1, 2],  "n": 12345678901234567890}'])
+def test_i1_durable_execution_keeps_the_input_text_across_waits_and_a_restart(
+    store: Store, text: str
+) -> None:
+    """I1: "later inputs with that unmodified value" keep the text as sent, also after the
+    execution waited (its state stored) and a new worker picked it up."""
+    h = Harness(store)
+    execution = h.start(h.machine(WAIT_THEN_PARALLEL, name="verbatim-wait"), text)
+    h.worker.run_until_idle()  # the execution now waits, its state stored
+    restarted = Harness(store)
+    restarted.clock.set(h.clock.now() + 3600)
+    restarted.settle()
+    history = restarted.history(execution)
+    assert payloads(history, "WaitStateExited")[0] == text
+    assert payloads(history, "ParallelStateEntered") == [text]
+    assert payloads(history, "PassStateEntered") == [text]  # after the branch's own Wait
+    assert payloads(history, "ParallelStateExited") == [f"[{text}]"]
+    described = restarted.call("DescribeExecution", executionArn=execution)
+    assert (described["status"], described["output"]) == ("SUCCEEDED", f"[{text}]")

@@ -545,6 +545,37 @@ def test_d5_jsonata_items_not_an_array(items: str, text: str, kind: str, value: 
     )
 
 
+@pytest.mark.parametrize(
+    ("items", "text"),
+    [
+        ("{% $fn := function($x){$x} %}", "$fn := function($x){$x}"),
+        ("{% function($x){$x} %}", "function($x){$x}"),
+        ("{% $sum %}", "$sum"),
+    ],
+)
+def test_d5_jsonata_items_that_is_a_function(items: str, text: str) -> None:
+    """D5: "A function gives The JSONata expression '$fn := function($x){$x}' specified for
+    the field 'Items' returned an unsupported result type."; EvaluationFailed has location
+    Items."""
+    result = run(_map(items))
+    assert result.error == "States.QueryEvaluationError"
+    assert result.cause == (
+        "An error occurred while executing the state 'M' (entered at the event id #2). "
+        f"The JSONata expression '{text}' specified for the field 'Items' returned an "
+        "unsupported result type."
+    )
+    assert details(only(result.history, "EvaluationFailed"))["location"] == "Items"
+
+
+@pytest.mark.parametrize(
+    ("output", "result"),
+    [("{% '' %}", ""), ("{% {'a': ''} %}", {"a": ""}), ("{% [1, ''] %}", [1, ""])],
+)
+def test_d5_an_empty_string_is_not_a_function(output: str, result: object) -> None:
+    definition = jsonata({"P": {"Type": "Pass", "Output": output, "End": True}}, "P")
+    assert run(definition).output == result
+
+
 def test_d5_d6_no_items_field_and_an_input_that_is_not_an_array_has_no_location() -> None:
     """D5: "Map state input must be an array but was: <json>" only without Items; D6:
     EvaluationFailed is written all the same, without location."""

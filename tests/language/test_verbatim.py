@@ -8,9 +8,17 @@ import dataclasses
 from collections import OrderedDict
 from typing import Any
 
+import orjson
 import pytest
 
-from stepwell.language.verbatim import VerbatimDict, VerbatimList, json_text, with_text
+from stepwell.language.verbatim import (
+    VerbatimDict,
+    VerbatimList,
+    json_text,
+    restore_stored,
+    stored_form,
+    with_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -73,3 +81,20 @@ def test_big_integers_and_non_json_values() -> None:
     assert json_text({"n": 2**70}) == '{"n":1180591620717411303424}'
     with pytest.raises(TypeError):
         json_text({"s": {1, 2}})
+
+
+def test_i1_kept_values_survive_a_stored_round_trip() -> None:
+    """I1: the state of a durable execution is stored between steps; kept values keep their
+    text through it, other values stay as they were."""
+    kept = with_text([1, 2], "[1,  2]")
+    state = {"input": kept, "other": {"x": [1, 2]}, "list": [kept, 3]}
+    data = orjson.dumps(state, default=stored_form, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    restored = restore_stored(orjson.loads(data), data)
+    assert restored == state
+    assert json_text(restored["input"]) == "[1,  2]"
+    assert json_text(restored["list"]) == "[[1,  2],3]"
+    assert json_text(restored["other"]) == '{"x":[1,2]}'
+    from_database = restore_stored(orjson.loads(data), memoryview(data))  # a bytea column
+    assert json_text(from_database["input"]) == "[1,  2]"
+    plain = orjson.dumps({"a": [1, 2]})
+    assert restore_stored(orjson.loads(plain), plain) == {"a": [1, 2]}

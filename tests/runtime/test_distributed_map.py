@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 import stepwell
+from stepwell.engine.fanout import threshold_exceeded
 from stepwell.integrations.services import Services
 from stepwell.language.validation import validate_definition
-from stepwell.runtime.map_items import child_inputs, parse_csv, threshold_exceeded
+from stepwell.runtime.map_items import child_inputs, parse_csv
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
@@ -87,6 +88,22 @@ def test_b5_parent_history_has_map_run_events_and_no_iterations(key: str) -> Non
     assert name == "machine" and len(label) == 36 and len(run_id) == 36
 
 
+def test_express_children_have_an_express_context() -> None:
+    """ProcessorConfig ExecutionType EXPRESS: Express children (G1: no RedriveCount)."""
+    definition = machine(states={"P": {"Type": "Pass", "Parameters": {"e.$": "$$.Execution"},
+                                       "End": True}})  # fmt: skip
+    definition["States"]["M"]["ItemProcessor"]["ProcessorConfig"] = {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "EXPRESS",
+    }
+    result = stepwell.run(definition, [1, 2])
+    contexts = [item["e"] for item in result.output]
+    assert [context["Input"] for context in contexts] == [1, 2]
+    assert all(":express:machine/" in context["Id"] for context in contexts)
+    assert all("RedriveCount" not in context for context in contexts)
+    assert contexts[0]["Name"] == contexts[0]["Id"].split(":")[7]
+
+
 def test_b5_a_label_names_the_map_run() -> None:
     result = stepwell.run(machine(Label="Rows"), [1])
     run_arn = result.history[3]["mapRunStartedEventDetails"]["mapRunArn"]
@@ -146,8 +163,14 @@ def test_jsonata_distributed_map() -> None:
         ("[1, 2, 3]", {}, [1, 2, 3]),
         ('{"a": 1}\n\n{"a": 2}\n', {"InputType": "JSONL"}, [{"a": 1}, {"a": 2}]),
         ("[1, 2, 3]", {"InputType": "JSON", "MaxItems": 2}, [1, 2]),
+        # "ItemReader (Map)": ReaderConfig.ItemsPointer, a JSON Pointer (RFC 6901) to the
+        # array inside a JSON object
+        ('{"data": {"items": [1, 2]}}', {"InputType": "JSON", "ItemsPointer": "/data/items"},
+         [1, 2]),
+        ('{"a/b": [{"~": 1}]}', {"InputType": "JSON", "ItemsPointer": "/a~1b"}, [{"~": 1}]),
+        ('{"xs": [[5, 6]]}', {"InputType": "JSON", "ItemsPointer": "/xs/0"}, [5, 6]),
     ],
-)
+)  # fmt: skip
 def test_item_reader_get_object(
     services: Services, body: str, config: dict[str, Any], items: list[Any]
 ) -> None:
@@ -419,8 +442,15 @@ def test_field_errors_fail_the_state(fields: dict[str, Any], given: Any, cause_p
         ("{not json\n", {"InputType": "JSONL"}, "Invalid JSON line"),
         ("[1,", {"InputType": "JSON"}, "Invalid JSON"),
         ("x", {"InputType": "PARQUET"}, "InputType PARQUET is not supported."),
+        ('{"a": 1}', {"InputType": "JSON"}, "Attempting to map over non-iterable node."),
+        ('{"a": 1}', {"InputType": "JSON", "ItemsPointer": "/a"},
+         "Attempting to map over non-iterable node."),
+        ('{"a": 1}', {"InputType": "JSON", "ItemsPointer": "/b"},
+         "The ItemsPointer '/b' does not point to a value in the JSON object."),
+        ('{"a": 1}', {"InputType": "JSON", "ItemsPointer": "a"},
+         "The ItemsPointer 'a' is not a valid JSON Pointer."),
     ],
-)
+)  # fmt: skip
 def test_item_reader_bad_objects(
     services: Services, body: str, config: dict[str, Any], cause_part: str
 ) -> None:
@@ -435,3 +465,80 @@ def test_an_unknown_item_reader_resource_fails_the_reader(services: Services) ->
     result = stepwell.run(machine(ItemReader=item_reader), services=services)
     assert result.error == "States.ItemReaderFailed"
     assert "arn:aws:states:::s3:headObject" in (result.cause or "")
+
+
+# ----------------------------------------------------------- ResultWriter.WriterConfig
+# Developer Guide, "ResultWriter (Map)": Transformation NONE (outputs with the execution
+# metadata; the default when exporting to S3), COMPACT (the outputs; the default without a
+# ResultWriter), FLATTEN (the outputs, arrays flattened); a failed child's result stays as
+# NONE gives it. OutputType JSON (an array) or JSONL (JSON Lines). WriterConfig alone
+# previews the formatted results as the state's output, without writing to S3.
+
+LISTING = {"P": {"Type": "Pass", "Parameters": {"xs.$": "States.Array($, $)"},
+                 "OutputPath": "$.xs", "End": True}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "output"),
+    [
+        ({"Transformation": "COMPACT"}, [[1, 1], [2, 2]]),
+        ({"Transformation": "FLATTEN", "OutputType": "JSON"}, [1, 1, 2, 2]),
+        ({"OutputType": "JSON"}, [[1, 1], [2, 2]]),
+    ],
+)
+def test_writer_config_alone_previews_the_results(config: dict[str, Any], output: Any) -> None:
+    definition = machine(states=LISTING, ResultWriter={"WriterConfig": config})
+    result = stepwell.run(definition, [1, 2])
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == output
+
+
+def test_writer_config_none_previews_the_results_with_their_metadata() -> None:
+    definition = machine(ResultWriter={"WriterConfig": {"Transformation": "NONE"}})
+    result = stepwell.run(definition, [1, 2])
+    assert [entry["Output"] for entry in result.output] == ["1", "2"]
+    assert {entry["Status"] for entry in result.output} == {"SUCCEEDED"}
+
+
+def test_a_failed_child_keeps_its_metadata_when_flattened() -> None:
+    definition = machine(
+        states=TASK,
+        ResultWriter={"WriterConfig": {"Transformation": "FLATTEN"}},
+        ToleratedFailureCount=1,
+    )
+    result = stepwell.run(definition, [1, -1], functions={"failing": failing})
+    assert result.output[0] == 10
+    assert (result.output[1]["Status"], result.output[1]["Error"]) == ("FAILED", "ValueError")
+
+
+def exported(services: Services, config: dict[str, Any], items: list[Any]) -> tuple[Any, Any]:
+    writer = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "data", "Prefix": "out"},
+        "WriterConfig": config,
+    }
+    definition = machine(states=LISTING, ResultWriter=writer)
+    result = stepwell.run(definition, items, services=services)
+    assert result.status == "SUCCEEDED", result.cause
+    manifest = read_json(services, result.output["ResultWriterDetails"]["Key"])
+    (succeeded,) = manifest["ResultFiles"]["SUCCEEDED"]
+    body = services.s3.get_object(Bucket="data", Key=succeeded["Key"])["Body"].read()
+    return succeeded["Key"], body.decode()
+
+
+def test_exported_flatten_as_json_lines(services: Services) -> None:
+    key, body = exported(services, {"Transformation": "FLATTEN", "OutputType": "JSONL"}, [1, 2])
+    assert key.endswith("/SUCCEEDED_0.jsonl")
+    assert [json.loads(line) for line in body.splitlines()] == [1, 1, 2, 2]
+
+
+def test_exported_compact_as_a_json_array(services: Services) -> None:
+    key, body = exported(services, {"Transformation": "COMPACT"}, [1, 2])
+    assert key.endswith("/SUCCEEDED_0.json")
+    assert json.loads(body) == [[1, 1], [2, 2]]
+
+
+def test_exported_none_is_the_default_with_a_writer_config(services: Services) -> None:
+    _, body = exported(services, {"OutputType": "JSONL"}, [1])
+    (entry,) = [json.loads(line) for line in body.splitlines()]
+    assert (json.loads(entry["Output"]), entry["Status"]) == ([1, 1], "SUCCEEDED")

@@ -10,6 +10,8 @@ from stepwell.service import errors as err
 from stepwell.service.test_state.mock_schema import check_mock_result
 
 SDK = "arn:aws:states:::aws-sdk:"
+SYNC2 = {"ExecutionArn": "e", "StateMachineArn": "s", "Status": "SUCCEEDED", "StartDate": "d",
+         "Input": {"n": 1}}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -35,6 +37,13 @@ SDK = "arn:aws:states:::aws-sdk:"
         ("arn:aws:states:::lambda:invoke.waitForTaskToken", {"StatusCode": "x"}, None, None),
         ("arn:aws:states:::lambda:invoke", [1, 1, 1], None, None),
         ("arn:aws:states:::lambda:invoke", {"StatusCode": "x"}, "NONE", None),
+        # .sync:2 answers DescribeExecution with Input and Output as JSON, not text
+        ("arn:aws:states:::states:startExecution.sync:2", SYNC2 | {"Output": {"a": [1]}},
+         None, None),
+        ("arn:aws:states:::states:startExecution.sync:2", SYNC2 | {"Status": "DONE"}, None,
+         "Field 'Status' is not an expected value"),
+        ("arn:aws:states:::states:startExecution.sync",
+         SYNC2 | {"Input": "{}", "Output": {"a": [1]}}, None, "Field 'Output' must be a string"),
     ],
 )  # fmt: skip
 def test_m8_shapes(resource: str, result: Any, mode: str | None, problem: str | None) -> None:

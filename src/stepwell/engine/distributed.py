@@ -17,7 +17,11 @@ ResultWriter, limits), and passes them, with what an ItemSelector needs later (c
 object, variables, inputs), as the command's ``spec``. ``item_input`` evaluates the
 ItemSelector for one item, for the runtime that starts the children. The run's id is a
 name-based UUID of (execution, frame, seq, redrive count), so a step redone after a crash
-asks for the same Map Run and the runtime does not start a second one.
+asks for the same Map Run and the runtime does not start a second one. A redriven
+execution asks for its failed Map Run again (``REDRIVE_MAP_RUN``, Developer Guide,
+"Redriving Map Runs"); the runtime reruns that run's unsuccessful children and reports it
+as redriven (``MapRunRedriven {"mapRunArn", "redriveCount"}`` instead of
+``MapRunStarted``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ from stepwell.language import model as m
 from stepwell.language.evaluation import JSON, EvalContext
 
 _RUN_IDS = uuid.UUID("5d0c1f3e-8a2b-4c7d-9e6f-1a2b3c4d5e6f")
+# ExecutionState.extra: the id of the failed Map Run a redrive of the top-level
+# Distributed Map state runs again (set by RedriveExecution, used once)
+REDRIVE_MAP_RUN = "redrive_map_run"
 STATE_DATA = "STATE_DATA"
 
 
@@ -81,12 +88,13 @@ def start_distributed_map(interp: Interpreter, frame: Frame, state: m.MapState) 
     }
     execution = interp.execution
     seed = f"{execution.info.execution_arn}/{frame.id}/{frame.seq}/{execution.info.redrive_count}"
+    run_id = str(uuid.uuid5(_RUN_IDS, seed))
+    if frame.parent is None:  # a redriven execution redrives this state's failed Map Run
+        run_id = execution.extra.pop(REDRIVE_MAP_RUN, run_id)
     frame.effective_input = map_input
     frame.waiting = "maprun"
     interp.commands.append(
-        ev.StartMapRun(
-            frame.id, frame.seq, state.name, frame.graph, str(uuid.uuid5(_RUN_IDS, seed)), spec
-        )
+        ev.StartMapRun(frame.id, frame.seq, state.name, frame.graph, run_id, spec)
     )
 
 
@@ -95,6 +103,10 @@ def map_run_started(interp: Interpreter, frame: Frame, state: Any, event: Any) -
         return
     history = interp.history
     history.add(frame, "MapStateStarted", "mapStateStartedEventDetails", {"length": event.length})
+    if event.redrive_count:
+        details = {"mapRunArn": event.map_run_arn, "redriveCount": event.redrive_count}
+        history.add(frame, "MapRunRedriven", "mapRunRedrivenEventDetails", details)
+        return
     history.add(
         frame, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": event.map_run_arn}
     )

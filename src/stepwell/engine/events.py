@@ -131,6 +131,7 @@ class MapRunStarted:
     seq: int
     map_run_arn: str
     length: int
+    redrive_count: int = 0  # above 0: an earlier Map Run, redriven (MapRunRedriven)
 
 
 @dataclass(frozen=True, slots=True)

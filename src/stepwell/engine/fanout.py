@@ -364,11 +364,22 @@ def _child_done(interp: Interpreter, parent: Frame, child: Frame) -> None:
 
 def _tolerated(fan: Fanout) -> bool:
     total = len(fan.items or ())
-    if fan.tolerated_count is not None and fan.failures <= fan.tolerated_count:
-        return True
-    if fan.tolerated_percentage is not None and total:
-        return fan.failures * 100 <= fan.tolerated_percentage * total
-    return False
+    return not threshold_exceeded(
+        fan.failures, total, fan.tolerated_count, fan.tolerated_percentage
+    )
+
+
+def threshold_exceeded(
+    failed: int, total: int, count: int | None, percentage: float | None
+) -> bool:
+    """More failed items than a Map tolerates (none, by default): above
+    ``ToleratedFailureCount`` and above ``ToleratedFailurePercentage`` of ``total``. The one
+    rule for inline Maps, Map Runs and TestState."""
+    if failed == 0:
+        return False
+    if count is not None and failed <= count:
+        return False
+    return not (percentage is not None and total and failed * 100 <= percentage * total)
 
 
 def _after_child(interp: Interpreter, parent: Frame, state: Any, ended: int) -> None:

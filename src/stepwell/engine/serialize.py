@@ -22,7 +22,9 @@ from typing import Any
 import orjson
 
 from stepwell.engine.execution import ExecutionInfo, ExecutionState, Fanout, Frame
+from stepwell.language.verbatim import restore_stored, stored_form
 
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
 MAX_DEPTH = 250  # levels of arrays and objects JSON data may nest (see the docstring)
 
 
@@ -45,15 +47,16 @@ def nesting_depth(value: Any) -> int:
 
 
 def dump_execution(execution: ExecutionState) -> bytes:
-    data = asdict(execution)
+    """The state as JSON; values kept as sent keep their text (I1, ``stored_form``)."""
     try:
-        return orjson.dumps(data)
+        return orjson.dumps(execution, default=stored_form, option=_OPTIONS)
     except TypeError:  # an integer beyond 64 bits somewhere in the data
+        data = asdict(execution)
         return json.dumps(data, default=_encode, separators=(",", ":")).encode()
 
 
 def load_execution(data: bytes | str) -> ExecutionState:
-    raw = orjson.loads(data)
+    raw = restore_stored(orjson.loads(data), data)
     info = raw.pop("info")
     frames = raw.pop("frames")
     return ExecutionState(

@@ -196,7 +196,12 @@ class JsonataExpression:
             result = compiled.evaluate_json_or_none(None, bindings)
         except Exception as error:  # the library's failure is the expression's failure
             raise self._evaluation_error(error, field) from None
-        return UNDEFINED if result is None else orjson.loads(result)
+        if result is None:
+            return UNDEFINED
+        value = orjson.loads(result)
+        if '""' in result and _holds_function(value, compiled.evaluate(None, bindings)):
+            raise query_evaluation_error(self.text, field, "returned an unsupported result type.")
+        return value
 
     def _evaluation_error(self, error: Exception, field: str) -> StatesError:
         raised_by_function = INVOCATION.error
@@ -206,6 +211,19 @@ class JsonataExpression:
         return query_evaluation_error(
             self.text, field, f"threw an error during evaluation{separator}{detail}"
         )
+
+
+def _holds_function(value: JSON, native: Any) -> bool:
+    """aws-behaviour D5: a function is not a JSON value ("returned an unsupported result
+    type."). jsonatapy writes a function as ``""`` in JSON text but as ``None`` in Python
+    values, so a ``""`` that is ``None`` natively was a function."""
+    if value == "":
+        return native is None
+    if isinstance(value, dict) and isinstance(native, dict):
+        return any(_holds_function(item, native.get(key)) for key, item in value.items())
+    if isinstance(value, list) and isinstance(native, list):
+        return any(_holds_function(a, b) for a, b in zip(value, native, strict=False))
+    return False
 
 
 def query_evaluation_error(text: str, field: str, what_happened: str) -> StatesError:

@@ -23,6 +23,7 @@ from stepwell.language.jsonata import compile_jsonata_template
 from stepwell.language.templates import compile_payload_template
 
 _PATH_FIELDS = ("MaxItems", "MaxItemsPerBatch", "MaxInputBytesPerBatch")
+EXPRESS_SECONDS = 300  # Developer Guide, "Choosing workflow type": Express, up to 5 minutes
 
 
 def processor_config(body: Mapping[str, JSON]) -> Mapping[str, JSON]:
@@ -41,12 +42,15 @@ def compile_distributed(body: Mapping[str, JSON], language: str) -> m.Distribute
     processor = dict(body.get("ItemProcessor") or body["Iterator"])
     processor.pop("ProcessorConfig", None)
     processor.setdefault("QueryLanguage", language)
+    execution_type = str(config.get("ExecutionType", "STANDARD"))
+    if execution_type == "EXPRESS":  # an Express workflow runs five minutes at most
+        processor["TimeoutSeconds"] = EXPRESS_SECONDS
     reader = _object(body, "ItemReader")
     batcher = dict(_object(body, "ItemBatcher"))
     batch_input = batcher.pop("BatchInput", None)
     writer = _object(body, "ResultWriter")
     return m.DistributedConfig(
-        execution_type=str(config.get("ExecutionType", "STANDARD")),
+        execution_type=execution_type,
         processor_definition=orjson.dumps(processor).decode(),
         reader_resource=_resource(reader),
         reader_arguments=_arguments(reader, jsonata),

@@ -13,9 +13,11 @@ changes the value builds a new plain ``list``/``dict`` (the engine never mutates
 place; ResultPath copies on write), so the text is dropped exactly when the value stops
 being the one that was sent. Only ``json_text`` looks at the text: orjson hands subclasses
 to ``_default`` (``OPT_PASSTHROUGH_SUBCLASS``), which returns the remembered text as an
-``orjson.Fragment``, so serialising stays in C. A copy that lost the slot (e.g. through
-``dataclasses.asdict`` when a durable execution is saved) serialises compact; durable
-executions therefore keep the text for the events written in the step that started them.
+``orjson.Fragment``, so serialising stays in C.
+
+Stored between steps (a durable execution waits, a worker restarts), a kept value is
+written as ``{STORED_MARK: text}`` (``stored_form``) and turned back into a kept value
+when the state is read (``restore_stored``), so the text survives the store.
 """
 
 from __future__ import annotations
@@ -27,9 +29,19 @@ import orjson
 
 from stepwell.language.evaluation import JSON
 
-__all__ = ["VerbatimDict", "VerbatimList", "json_text", "with_text"]
+__all__ = [
+    "STORED_MARK",
+    "VerbatimDict",
+    "VerbatimList",
+    "json_text",
+    "restore_stored",
+    "stored_form",
+    "with_text",
+]
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_SUBCLASS
+STORED_MARK = "\u0000stepwell:verbatim"  # a key no JSON a user sends is expected to hold
+_STORED_MARK_BYTES = orjson.dumps(STORED_MARK)
 
 
 class VerbatimList(list[Any]):
@@ -85,3 +97,40 @@ def _default(value: Any) -> Any:
     if isinstance(value, int):
         return int(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def stored_form(value: Any) -> Any:
+    """orjson ``default`` for storing state: a kept value as ``{STORED_MARK: text}``, other
+    subclasses as their base type."""
+    text = getattr(value, "text", None)
+    if text is not None:
+        return {STORED_MARK: text}
+    return _default(value)
+
+
+def restore_stored(raw: Any, data: bytes | bytearray | memoryview | str) -> Any:
+    """``raw`` (parsed from ``data``) with each ``{STORED_MARK: text}`` a kept value again;
+    ``raw`` itself when ``data`` holds none (the usual case: no walk at all)."""
+    encoded = data.encode() if isinstance(data, str) else bytes(data)
+    if _STORED_MARK_BYTES not in encoded:
+        return raw
+    return _restored(raw)
+
+
+def _restored(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and isinstance(value.get(STORED_MARK), str):
+            text = value[STORED_MARK]
+            return with_text(_parsed(text), text)
+        return {key: _restored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_restored(item) for item in value]
+    return value
+
+
+def _parsed(text: str) -> JSON:
+    try:
+        value: JSON = orjson.loads(text)
+    except orjson.JSONDecodeError:  # integers beyond 64 bits
+        value = json.loads(text)
+    return value

@@ -19,6 +19,7 @@ import orjson
 from stepwell.engine import events as ev
 from stepwell.engine.distributed import item_input
 from stepwell.engine.execution import ExecutionInfo, ExecutionState
+from stepwell.engine.fanout import threshold_exceeded
 from stepwell.integrations.registry import Integrations
 from stepwell.language import model as m
 from stepwell.language.compiler import load_state_machine
@@ -29,11 +30,17 @@ from stepwell.runtime.map_items import (
     ChildResult,
     MapRunFailure,
     child_inputs,
+    exports_results,
     map_output,
     read_items,
-    threshold_exceeded,
 )
-from stepwell.runtime.map_runs import child_arn, child_machine_arn, map_run_arn
+from stepwell.runtime.map_runs import (
+    child_arn,
+    child_machine_arn,
+    child_name,
+    is_express_child,
+    map_run_arn,
+)
 
 # (processor, input, identity) → (the child's end state, the clock at its end)
 RunChild = Callable[[m.StateMachine, JSON, ExecutionInfo], tuple[ExecutionState, datetime]]
@@ -70,17 +77,19 @@ def run_map_inline(
     children: list[ChildResult] = []
     failed = 0
     clock = now
+    express = is_express_child(spec)
     for index, (value, size) in enumerate(inputs):
-        arn = child_arn(run, index)
+        arn = child_arn(run, index, express)
         info = ExecutionInfo(
             execution_arn=arn,
-            name=arn.rsplit(":", 1)[-1],
+            name=child_name(arn),
             state_machine_arn=child_machine_arn(run),
             state_machine_name=child_machine_arn(run).rsplit(":", 1)[-1],
             role_arn=parent.role_arn,
             region=parent.region,
             start_time=clock,
             input_text=orjson.dumps(value).decode(),
+            express=express,
         )
         execution, ended = run_child(processor, value, info)
         children.append(_result(info, execution, clock, ended))
@@ -102,7 +111,7 @@ def run_map_inline(
 def _write_anyway(
     integrations: Integrations, spec: dict[str, Any], run: str, children: list[ChildResult]
 ) -> None:
-    if spec.get("writer"):
+    if exports_results(spec):
         with contextlib.suppress(MapRunFailure):  # the run fails with its own error anyway
             map_output(integrations, spec, run, children)
 

@@ -4,11 +4,13 @@ in-process runner (``local.py``).
 
 Sources: Developer Guide, "ItemReader (Map)" (JSON, JSONL and CSV objects read with
 ``arn:aws:states:::s3:getObject``; object listings with ``s3:listObjectsV2``;
-``ReaderConfig.MaxItems``), "ItemBatcher (Map)" (``MaxItemsPerBatch``,
-``MaxInputBytesPerBatch``, ``BatchInput``: a child gets ``{"BatchInput": ..., "Items":
-[...]}``), "ResultWriter (Map)" (``manifest.json`` and one ``<STATUS>_0.json`` file per
-status under ``<Prefix>/<map run id>/``; the Map's output is then ``{"MapRunArn",
-"ResultWriterDetails": {"Bucket", "Key"}}``), and aws-behaviour B5 for the
+``ReaderConfig.MaxItems`` and ``ReaderConfig.ItemsPointer``), "ItemBatcher (Map)"
+(``MaxItemsPerBatch``, ``MaxInputBytesPerBatch``, ``BatchInput``: a child gets
+``{"BatchInput": ..., "Items": [...]}``), "ResultWriter (Map)" (``manifest.json`` and one
+``<STATUS>_0.json`` file per status under ``<Prefix>/<map run id>/``; the Map's output is
+then ``{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}``; ``WriterConfig``
+``Transformation`` NONE/COMPACT/FLATTEN and ``OutputType`` JSON/JSONL, and WriterConfig
+alone to format the state's output without writing), and aws-behaviour B5 for the
 ``States.ItemReaderFailed`` messages.
 
 Design decision: S3 is reached through the Task integrations
@@ -102,8 +104,30 @@ def parse_object(body: str, config: dict[str, Any]) -> list[JSON]:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise reader_failed(f"Invalid JSON: {error}") from None
+    pointer = config.get("ItemsPointer")
+    if pointer is not None:
+        value = items_at_pointer(value, str(pointer))
     if not isinstance(value, list):
         raise reader_failed(NON_ITERABLE)
+    return value
+
+
+def items_at_pointer(document: JSON, pointer: str) -> JSON:
+    """``ReaderConfig.ItemsPointer``: the value a JSON Pointer (RFC 6901) names in a JSON
+    object read by the ItemReader (``/data/items``; ``~1`` is ``/``, ``~0`` is ``~``)."""
+    if pointer and not pointer.startswith("/"):
+        raise reader_failed(f"The ItemsPointer '{pointer}' is not a valid JSON Pointer.")
+    value = document
+    for token in pointer.split("/")[1:] if pointer else ():
+        key = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            raise reader_failed(
+                f"The ItemsPointer '{pointer}' does not point to a value in the JSON object."
+            )
     return value
 
 
@@ -206,17 +230,6 @@ def _batch_text(items: list[JSON], spec: dict[str, Any]) -> bytes:
 # --------------------------------------------------------------------- failures
 
 
-def threshold_exceeded(
-    failed: int, total: int, count: int | None, percentage: float | None
-) -> bool:
-    """More failed items than the Map tolerates (none, by default)."""
-    if failed == 0:
-        return False
-    if count is not None and failed <= count:
-        return False
-    return not (percentage is not None and total and failed * 100 <= percentage * total)
-
-
 # --------------------------------------------------------------------- results
 
 
@@ -259,6 +272,9 @@ def write_results(
 ) -> JSON:
     """Write ``manifest.json`` and the result files; the Map's output names them."""
     arguments = writer.get("Arguments") or {}
+    config = writer.get("WriterConfig") or {}
+    transformation = str(config.get("Transformation") or "NONE")
+    lines = str(config.get("OutputType") or "JSON") == "JSONL"
     bucket = str(arguments.get("Bucket", ""))
     prefix = str(arguments.get("Prefix", "")).rstrip("/")
     folder = (
@@ -266,17 +282,41 @@ def write_results(
     )
     files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
     for status in ("SUCCEEDED", "FAILED", "PENDING"):
-        entries = [_entry(c) for c in children if _file_status(c.status) == status]
-        if not entries:
+        chosen = [c for c in children if _file_status(c.status) == status]
+        if not chosen:
             continue
-        key = f"{folder}/{status}_0.json"
-        body = orjson.dumps(entries)
+        key = f"{folder}/{status}_0.{'jsonl' if lines else 'json'}"
+        body = _results_text(transformed(chosen, transformation), lines)
         _put(integrations, bucket, key, body)
         files[status].append({"Key": key, "Size": len(body)})
     manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": files}
     key = f"{folder}/manifest.json"
     _put(integrations, bucket, key, orjson.dumps(manifest))
     return {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}
+
+
+def transformed(children: Sequence[ChildResult], transformation: str) -> list[JSON]:
+    """``WriterConfig.Transformation``: NONE, each child's entry with its metadata;
+    COMPACT, each child's output; FLATTEN, likewise with array outputs flattened. A child
+    that did not succeed keeps its entry whatever the transformation."""
+    results: list[JSON] = []
+    for child in children:
+        if transformation == "NONE" or child.status != "SUCCEEDED":
+            results.append(_entry(child))
+            continue
+        output = orjson.loads(child.output) if child.output is not None else None
+        if transformation == "FLATTEN" and isinstance(output, list):
+            results.extend(output)
+        else:
+            results.append(output)
+    return results
+
+
+def _results_text(results: list[JSON], lines: bool) -> bytes:
+    """``WriterConfig.OutputType``: a JSON array, or JSON Lines (one result a line)."""
+    if not lines:
+        return orjson.dumps(results)
+    return b"".join(orjson.dumps(result) + b"\n" for result in results)
 
 
 def _file_status(status: str) -> str:
@@ -330,6 +370,11 @@ def _put(integrations: Integrations, bucket: str, key: str, body: bytes) -> None
         raise MapRunFailure(RESULT_WRITER_FAILED, _failure_text(outcome))
 
 
+def exports_results(spec: dict[str, Any]) -> bool:
+    """The ResultWriter writes to S3 (it has a Resource), not only formats (WriterConfig)."""
+    return bool((spec.get("writer") or {}).get("Resource"))
+
+
 def map_output(
     integrations: Integrations,
     spec: dict[str, Any],
@@ -337,7 +382,10 @@ def map_output(
     children: Sequence[ChildResult],
 ) -> JSON:
     """The Map state's result: the results array, or where the ResultWriter put it."""
-    writer = spec.get("writer")
-    if writer is not None and writer.get("Resource"):
+    writer = spec.get("writer") or {}
+    if writer.get("Resource"):
         return write_results(integrations, writer, map_run_arn, children)
+    config = writer.get("WriterConfig")
+    if config:  # WriterConfig alone: the formatted results, not written anywhere
+        return transformed(children, str(config.get("Transformation") or "COMPACT"))
     return result_array(children)

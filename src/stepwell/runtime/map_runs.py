@@ -13,7 +13,10 @@ counts DescribeMapRun reports) as ``output``. Its work items are its events:
   in that same transaction); count it, start the next child, or end the run;
 * ``update``: UpdateMapRun changed MaxConcurrency or the tolerated failures;
 * ``dispatch``: go on starting children (a step starts at most ``STEP_STARTS``);
-* ``stop``: the parent was stopped: abort the running children.
+* ``stop``: the parent was stopped: abort the running children;
+* ``redrive``: the redriven parent asks for the run again (committed with the parent's
+  step): an ended run reruns the children that did not succeed, as new children, and
+  reports ``MapRunRedriven`` (Developer Guide, "Redriving Map Runs").
 
 Crash safety: each step commits the run's progress, consumes its events and enqueues
 what it owes (the parent's ``MapRunStarted``/``MapRunEnded``, stops for children) in one
@@ -26,6 +29,10 @@ Child executions are normal executions of the ItemProcessor (the processor is ke
 definition of its own), named as AWS names them:
 ``arn:aws:states:REGION:ACCOUNT:execution:MACHINE/LABEL:NAME``, with state machine
 ``arn:aws:states:REGION:ACCOUNT:stateMachine:MACHINE/LABEL`` and ``map_run_arn`` set.
+With ``ExecutionType: EXPRESS`` they are Express executions
+(``...:express:MACHINE/LABEL:NAME:ID``): run as durably here (so the run's counts and
+crash safety hold), but with an Express context object (no ``RedriveCount``, G1), and
+only DescribeExecution and ListExecutions show them (no history), as on AWS.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import orjson
 
 from stepwell.engine import events as ev
 from stepwell.engine.distributed import item_input
+from stepwell.engine.fanout import threshold_exceeded
 from stepwell.integrations.registry import Integrations
 from stepwell.language import model as m
 from stepwell.language.evaluation import JSON
@@ -50,9 +58,9 @@ from stepwell.runtime.map_items import (
     ChildResult,
     MapRunFailure,
     child_inputs,
+    exports_results,
     map_output,
     read_items,
-    threshold_exceeded,
 )
 from stepwell.store.base import (
     DEFINITIONS,
@@ -100,10 +108,26 @@ def child_machine_arn(run_arn: str) -> str:
     return f"arn:aws:states:{region}:{account}:stateMachine:{machine_label}"
 
 
-def child_arn(run_arn: str, index: int) -> str:
+def child_arn(run_arn: str, index: int, express: bool = False, redrive: int = 0) -> str:
+    """A child's ARN, derived from the run, the item's index and the run's redrive that
+    started it (so a redone step finds it); an EXPRESS child's is an Express execution's:
+    ``arn:aws:states:R:A:express:MACHINE/LABEL:NAME:EXECUTION_ID``."""
     region, account, machine_label, run_id = _resource(run_arn)
-    name = uuid.uuid5(_CHILD_NAMES, f"{run_id}/{index}")
+    name = uuid.uuid5(_CHILD_NAMES, f"{run_id}/{index}" + (f"/{redrive}" if redrive else ""))
+    if express:
+        execution_id = uuid.uuid5(name, "express")
+        return f"arn:aws:states:{region}:{account}:express:{machine_label}:{name}:{execution_id}"
     return f"arn:aws:states:{region}:{account}:execution:{machine_label}:{name}"
+
+
+def child_name(arn: str) -> str:
+    """The execution name in a child's ARN (the Express form ends with an execution id)."""
+    return arn.split(":")[7]
+
+
+def is_express_child(spec: dict[str, Any]) -> bool:
+    """``ProcessorConfig.ExecutionType: EXPRESS``: the children are Express executions."""
+    return spec.get("execution_type") == "EXPRESS"
 
 
 # --------------------------------------------------------------------- starting a run
@@ -111,8 +135,9 @@ def child_arn(run_arn: str, index: int) -> str:
 
 def create_map_run(
     store: Store, parent: ExecutionRecord, command: ev.StartMapRun, now: float
-) -> str:
-    """Create the Map Run the parent's ``StartMapRun`` asks for (again: the same one)."""
+) -> list[WorkItem]:
+    """Create the Map Run the parent's ``StartMapRun`` asks for (again: the same one);
+    the work the parent's step owes it (a redrive), to commit with that step."""
     arn = map_run_arn(parent.arn, command.spec.get("label"), command.run_id)
     request = {
         "parent": parent.arn,
@@ -121,6 +146,7 @@ def create_map_run(
         "state": command.state_name,
         "graph": command.graph,
         "spec": command.spec,
+        "parent_redrive": parent.redrive_count,  # the parent's redrive that asked for it
     }
     record = ExecutionRecord(
         arn=arn,
@@ -131,8 +157,14 @@ def create_map_run(
         start_date=now,
         definition_key=parent.definition_key,
     )
-    store.create_execution(record, WorkItem(arn, "start", b"{}", now))
-    return arn
+    stored, created = store.create_execution(record, WorkItem(arn, "start", b"{}", now))
+    if created or request_of(stored).get("parent_redrive", 0) >= parent.redrive_count:
+        return []
+    # The parent was redriven and asks for this run again (Developer Guide, "Redriving Map
+    # Runs"): the run's own step reopens it, after any stop it still has to take.
+    redrive = {"type": "redrive", "frame": command.frame, "seq": command.seq}
+    redrive["parent_redrive"] = parent.redrive_count
+    return [WorkItem(arn, "event", orjson.dumps(redrive), now)]
 
 
 def ended_notice(child: ExecutionRecord, now: float) -> WorkItem | None:
@@ -179,6 +211,7 @@ class _Step:
     request: dict[str, Any]
     progress: dict[str, Any] | None
     items: list[WorkItem]
+    reopened: bool = False  # the request (the parent's frame) changed: a redrive
 
 
 class MapRuns:
@@ -203,11 +236,13 @@ class MapRuns:
             self._apply_item(step, item)
         if step.progress is not None and step.progress["status"] == "RUNNING":
             self._dispatch(step)
-        after = record
+        after = step.record
+        if step.reopened:
+            after = replace(after, input=orjson.dumps(step.request).decode())
         if step.progress is not None:
             status = step.progress["status"]
             after = replace(
-                record,
+                after,
                 status=status,
                 output=orjson.dumps(step.progress).decode(),
                 stop_date=self.clock.now() if status != "RUNNING" else None,
@@ -227,11 +262,14 @@ class MapRuns:
             if step.progress is None:
                 self._start(step)
             return
-        progress = step.progress
-        if progress is None or progress["status"] != "RUNNING":
-            return  # a late report for an ended run
         message = orjson.loads(item.payload)
         kind = message.get("type")
+        progress = step.progress
+        if kind == "redrive":
+            self._reopen(step, message)
+            return
+        if progress is None or progress["status"] != "RUNNING":
+            return  # a late report for an ended run
         if kind == "ended":
             running = progress["running"].pop(message["arn"], None)
             if running is not None:  # else: counted already (a redone step's report)
@@ -301,6 +339,53 @@ class MapRuns:
                 chunk = [[orjson.dumps(v).decode(), n] for v, n in inputs[start : start + CHUNK]]
                 docs.put(_chunk_key(arn, start // CHUNK), orjson.dumps(chunk))
 
+    def _reopen(self, step: _Step, message: dict[str, Any]) -> None:
+        """The redriven parent asks for this run again: report to its new frame, and, if
+        the run has ended, redrive it."""
+        request = step.request
+        if message["parent_redrive"] <= request.get("parent_redrive", 0):
+            return  # a redone step's duplicate
+        request.update(
+            frame=message["frame"], seq=message["seq"], parent_redrive=message["parent_redrive"]
+        )
+        step.reopened = True
+        if step.progress is not None and step.progress["status"] != "RUNNING":
+            self._redrive(step)
+
+    def _redrive(self, step: _Step) -> None:
+        """Run again the children that did not succeed (and those never started): each
+        as a new child; the ones that succeeded keep their results."""
+        progress = step.progress
+        assert progress is not None
+        now = self.clock.now()
+        step.record = replace(
+            step.record, redrive_count=step.record.redrive_count + 1, redrive_date=now
+        )
+        progress["redo"] = [
+            index
+            for index in range(progress["next"])
+            if self._child_status(step, index) != "SUCCEEDED"
+        ]
+        for counted in ("failed", "timed_out", "aborted"):
+            progress[f"items_{counted}"] = progress[f"executions_{counted}"] = 0
+        progress["status"], progress["error"], progress["cause"] = "RUNNING", None, None
+        redriven = ev.MapRunStarted(
+            0, 0, step.record.arn, progress["items"], step.record.redrive_count
+        )
+        self._tell_parent(step, redriven, now)
+
+    def _child(self, step: _Step, index: int) -> str:
+        """The ARN of the child that ran item ``index`` last."""
+        progress = step.progress
+        assert progress is not None
+        again = progress.get("arns", {}).get(str(index))
+        express = is_express_child(step.request["spec"])
+        return str(again) if again else child_arn(step.record.arn, index, express)
+
+    def _child_status(self, step: _Step, index: int) -> str | None:
+        child = self.store.get_execution(self._child(step, index))
+        return child.status if child is not None else None
+
     # ----------------------------------------------------------------- children
 
     def _dispatch(self, step: _Step) -> None:
@@ -309,9 +394,10 @@ class MapRuns:
         limit = progress["max_concurrency"] or UNBOUNDED
         started = 0
         chunk: tuple[int, list[Any]] | None = None
+        redo: list[int] = progress.get("redo", [])
         while (
             progress["status"] == "RUNNING"
-            and progress["next"] < progress["total"]
+            and (redo or progress["next"] < progress["total"])
             and len(progress["running"]) < limit
         ):
             if started >= STEP_STARTS:
@@ -319,15 +405,17 @@ class MapRuns:
                     WorkItem(step.record.arn, "event", b'{"type":"dispatch"}', self.clock.now())
                 )
                 return
-            index = progress["next"]
+            again = bool(redo)
+            index = redo.pop(0) if again else progress["next"]
             if chunk is None or chunk[0] != index // CHUNK:
                 chunk = (index // CHUNK, self._chunk(step.record.arn, index // CHUNK))
             text, size = chunk[1][index % CHUNK]
-            progress["next"] = index + 1
+            if not again:
+                progress["next"] = index + 1
             started += 1
-            self._start_child(step, index, text, size)
+            self._start_child(step, index, text, size, again)
         idle = progress["status"] == "RUNNING" and not progress["running"]
-        if idle and progress["next"] >= progress["total"]:
+        if idle and not redo and progress["next"] >= progress["total"]:
             self._finish(step)
 
     def _chunk(self, arn: str, number: int) -> list[Any]:
@@ -335,14 +423,18 @@ class MapRuns:
             raw = docs.get(_chunk_key(arn, number))
         return orjson.loads(raw) if raw else []
 
-    def _start_child(self, step: _Step, index: int, text: str, size: int) -> None:
+    def _start_child(self, step: _Step, index: int, text: str, size: int, again: bool) -> None:
         run = step.record.arn
         now = self.clock.now()
-        arn = child_arn(run, index)
+        express = is_express_child(step.request["spec"])
+        arn = child_arn(run, index, express, step.record.redrive_count if again else 0)
+        if again:
+            assert step.progress is not None
+            step.progress.setdefault("arns", {})[str(index)] = arn
         record = ExecutionRecord(
             arn=arn,
             state_machine_arn=child_machine_arn(run),
-            name=arn.rsplit(":", 1)[-1],
+            name=child_name(arn),
             status="RUNNING",
             input=text,
             start_date=now,
@@ -392,11 +484,11 @@ class MapRuns:
         run = step.record.arn
         children = []
         for index in range(progress["next"]):
-            child = self.store.get_execution(child_arn(run, index))
+            child = self.store.get_execution(self._child(step, index))
             if child is not None:
                 children.append(_child_result(child))
         output = map_output(self.integrations, step.request["spec"], run, children)
-        if step.request["spec"].get("writer"):
+        if exports_results(step.request["spec"]):
             progress["results_written"] = len(children)
         return output
 
@@ -411,7 +503,8 @@ class MapRuns:
         progress = step.progress
         assert progress is not None
         now = self.clock.now()
-        if status == "FAILED" and step.request["spec"].get("writer") and progress["total"]:
+        exports = exports_results(step.request["spec"])
+        if status == "FAILED" and exports and progress["total"]:
             with contextlib.suppress(MapRunFailure):  # the run fails with its own error anyway
                 self._output(step)
         for arn in progress["running"]:

@@ -330,7 +330,7 @@ class Worker:
         arn = record.arn
         for command in commands:
             if isinstance(command, ev.StartMapRun):
-                create_map_run(self.store, record, command, self.clock.now())
+                batch.items.extend(create_map_run(self.store, record, command, self.clock.now()))
                 continue
             if isinstance(command, ev.Continue):
                 batch.items.append(
@@ -447,6 +447,7 @@ def execution_info(record: ExecutionRecord, machine: StateMachineRecord) -> Exec
         input_text=record.input,
         redrive_count=record.redrive_count,
         redrive_time=to_datetime(record.redrive_date) if record.redrive_date else None,
+        express=len(parts) > 5 and parts[5] == "express",  # a Map Run's EXPRESS child
     )
 
 

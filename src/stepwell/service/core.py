@@ -88,7 +88,14 @@ class ServiceCore:
             raise err.ValidationException(f"Expected an unqualified state machine ARN, got '{arn}'")
         return parsed, self._machine(arn)
 
-    def _execution(self, arn: str) -> ExecutionRecord:
+    def _execution(self, arn: str, dispatched_express: bool = False) -> ExecutionRecord:
+        """The stored execution; ``dispatched_express``: an Express execution a Map Run
+        dispatched is one too (DescribeExecution "aren't supported ... unless a Map Run
+        dispatched them")."""
+        if dispatched_express and _is_express(arn):
+            record = self.store.get_execution(arn)
+            if record is not None and record.map_run_arn is not None:
+                return record
         _reject_express(arn)
         split_arn(arn, "execution")
         record = self.store.get_execution(arn)
@@ -118,9 +125,13 @@ def _reject_express(arn: str) -> None:
     """Express executions have no durable record: AWS refuses their ARNs in the
     operations that read one (API Reference, DescribeExecution: "Executions of an EXPRESS
     state machine aren't supported")."""
-    parts = arn.split(":")
-    if len(parts) > 5 and parts[5] == "express":
+    if _is_express(arn):
         raise err.InvalidArn("Invalid Arn: 'Resource type not valid in this context: express'")
+
+
+def _is_express(arn: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) > 5 and parts[5] == "express"
 
 
 def present(**members: Any) -> Response:

@@ -124,7 +124,7 @@ class ExecutionOperations(MapRunOperations, MachineOperations):
         return response
 
     def describe_execution(self, request: Request) -> Response:
-        record = self._execution(request["executionArn"])
+        record = self._execution(request["executionArn"], dispatched_express=True)
         status, reason = redrive_status(record, self.clock.now())
         return present(
             executionArn=record.arn,

@@ -57,7 +57,8 @@ class MapRunOperations(ServiceCore):
             toleratedFailureCount=settings["tolerated_count"] or 0,
             itemCounts=counts(progress, "items"),
             executionCounts=counts(progress, "executions"),
-            redriveCount=0,
+            redriveCount=record.redrive_count,
+            redriveDate=to_datetime(record.redrive_date) if record.redrive_date else None,
         )
 
     def update_map_run(self, request: Request) -> Response:

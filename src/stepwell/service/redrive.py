@@ -11,9 +11,9 @@ re-entered and waiting on an immediate retry timer, so the interpreter runs it a
 execution in one store transaction (``Store.redrive_execution``), which also drops the
 previous attempt's leftover timers.
 
-Limitation: a Parallel or Map state is redriven whole, where AWS reruns only its failed
-or aborted branches and iterations. An engine entry point that keeps the frames of a
-failed execution would lift this (see the module's report).
+A Parallel or inline Map state reruns only its failed or aborted branches and iterations
+(``redrive_keeps``); a Distributed Map state redrives its Map Run, which reruns only its
+unsuccessful children (Developer Guide, "Redriving Map Runs").
 """
 
 from __future__ import annotations
@@ -25,12 +25,15 @@ from typing import Any
 import orjson
 
 from stepwell.engine import events as ev
+from stepwell.engine.distributed import REDRIVE_MAP_RUN
 from stepwell.engine.execution import ExecutionState, Frame
 from stepwell.engine.history import HISTORY_LIMIT, payload_details
 from stepwell.engine.serialize import dump_execution
 from stepwell.language.model import StateMachine
+from stepwell.language.verbatim import with_text
 from stepwell.runtime.clock import to_datetime
 from stepwell.runtime.codec import encode_event
+from stepwell.runtime.map_runs import is_map_run, request_of
 from stepwell.runtime.worker import execution_info
 from stepwell.service import errors as err
 from stepwell.service.core import Request, Response, ServiceCore
@@ -111,7 +114,15 @@ class RedriveOperations(ServiceCore):
             raise err.ExecutionNotRedrivable(
                 f"Execution '{record.arn}' cannot be redriven: its definition is gone."
             )
-        plan = plan_redrive(machine, machine_record, redriven, history, now, record.redrive_keeps)
+        plan = plan_redrive(
+            machine,
+            machine_record,
+            redriven,
+            history,
+            now,
+            record.redrive_keeps,
+            self._top_level_map_runs(record.arn),
+        )
         if not self.store.redrive_execution(
             redriven, record.status, plan.state, plan.events, plan.items
         ):
@@ -124,6 +135,16 @@ class RedriveOperations(ServiceCore):
             self._run_now.advance_now(record.arn)
         self._wake()
         return {"redriveDate": to_datetime(now)}
+
+    def _top_level_map_runs(self, arn: str) -> dict[str, str]:
+        """The latest Map Run of each top-level Distributed Map state, by state name."""
+        runs = [run for run in self.store.list_executions(arn, None) if is_map_run(run.arn)]
+        found: dict[str, str] = {}
+        for run in sorted(runs, key=lambda run: run.start_date):
+            request = request_of(run)
+            if request.get("frame") == 0:
+                found[str(request.get("state"))] = run.arn
+        return found
 
     def _redrive_for_token(self, arn: str, token: str | None, now: float) -> float | None:
         """The redrive date an earlier request with this client token got, if recent."""
@@ -162,10 +183,12 @@ def plan_redrive(
     history: list[dict[str, Any]],
     now: float,
     keeps: dict[str, Any] | None = None,
+    map_runs: dict[str, str] | None = None,
 ) -> RedrivePlan:
     """The state, events and work items that reopen ``record`` (already updated with its
-    new redrive count) at the top-level state where it stopped."""
-    execution_input = orjson.loads(record.input)
+    new redrive count) at the top-level state where it stopped; a Distributed Map state
+    there redrives its Map Run (``map_runs``: the latest Map Run of each such state)."""
+    execution_input = with_text(orjson.loads(record.input), record.input)  # I1
     resume = _where_it_stopped(machine, history, execution_input)
     last_id = max((e["id"] for e in history), default=0)
     redriven_id, entered_id = last_id + 1, last_id + 2
@@ -189,6 +212,9 @@ def plan_redrive(
         input=execution_input,
         event_count=entered_id,
     )
+    failed_run = (map_runs or {}).get(resume.state)
+    if failed_run is not None:
+        execution.extra[REDRIVE_MAP_RUN] = failed_run.rsplit(":", 1)[-1]
     state_type = machine.root.states[resume.state].type
     events = (
         _event(
@@ -234,7 +260,8 @@ def _where_it_stopped(
         entered = event.get("stateEnteredEventDetails")
         if entered is not None and entered["name"] in top_level:
             resume.state = entered["name"]
-            resume.input = orjson.loads(entered.get("input", "null"))
+            text = entered.get("input", "null")
+            resume.input = with_text(orjson.loads(text), text)  # I1: an unchanged input
         exited = event.get("stateExitedEventDetails")
         if exited is not None and exited["name"] in top_level:
             for name, text in exited.get("assignedVariables", {}).items():

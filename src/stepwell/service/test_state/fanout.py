@@ -17,9 +17,16 @@ import orjson
 
 from stepwell.engine.dataflow import jsonata_states, select_path
 from stepwell.engine.execution import Frame
+from stepwell.engine.fanout import threshold_exceeded as failures_exceed
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import MapState, State
+from stepwell.runtime.map_items import (
+    ITEM_READER_FAILED,
+    NON_ITERABLE,
+    MapRunFailure,
+    items_at_pointer,
+)
 from stepwell.service.test_state.request import StateTest
 
 EXCEEDED = e.StatesError(
@@ -57,7 +64,7 @@ def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> M
             if not test.reads_items:
                 items = reading.fields["afterItemsPath"] = _items_path(state, scope, ctx, frame)
         if test.reads_items:
-            items = _reader_items(test.reader_data)
+            items = _reader_items(test.reader_data, test.reader_config, reading.fields)
         _limits(state, scope, ctx, reading)
         if isinstance(items, list) and state.item_selector is not None:
             items = reading.fields["afterItemSelector"] = _selected(state, scope, items, ctx)
@@ -68,8 +75,9 @@ def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> M
     return reading
 
 
-def _reader_items(text: str | None) -> JSON:
-    """The items of ``mapItemReaderData``: a JSON array as read (JSON Lines: one a line)."""
+def _reader_items(text: str | None, config: dict[str, Any], fields: dict[str, Any]) -> JSON:
+    """The items of ``mapItemReaderData``: a JSON array as read (JSON Lines: one a line);
+    with ``ReaderConfig.ItemsPointer``, the array it names (``afterItemsPointer``)."""
     if text is None:
         return None
     try:
@@ -79,6 +87,14 @@ def _reader_items(text: str | None) -> JSON:
             return [orjson.loads(line) for line in text.splitlines() if line.strip()]
         except orjson.JSONDecodeError:
             return None
+    pointer = config.get("ItemsPointer")
+    if isinstance(pointer, str):
+        try:
+            value = fields["afterItemsPointer"] = items_at_pointer(value, pointer)
+        except MapRunFailure as failure:
+            raise e.StatesError(failure.error, failure.cause) from None
+        if not isinstance(value, list):
+            raise e.StatesError(ITEM_READER_FAILED, NON_ITERABLE)
     return value
 
 
@@ -155,6 +171,4 @@ def threshold_exceeded(reading: MapReading, failures: int | None, total: int) ->
     count, percentage = reading.tolerated_count, reading.tolerated_percentage
     if count is None and percentage is None:
         return False
-    if count is not None and failures <= count:
-        return False
-    return not (percentage is not None and total and failures * 100 <= percentage * total)
+    return failures_exceed(failures, total, count, percentage)

@@ -32,7 +32,13 @@ from stepwell.language.evaluation import JSON
 from stepwell.language.model import PassState
 from stepwell.service.test_state.run import Outcome, TestRun
 
-_READ = ("afterInputPath", "afterItemsPath", "afterItemSelector", "afterItemBatcher")
+_READ = (
+    "afterInputPath",
+    "afterItemsPath",
+    "afterItemsPointer",
+    "afterItemSelector",
+    "afterItemBatcher",
+)
 _LIMITS = ("maxConcurrency", "toleratedFailureCount", "toleratedFailurePercentage")
 
 

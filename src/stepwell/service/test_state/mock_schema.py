@@ -5,7 +5,8 @@ Design decision: the shapes come from botocore's service models, not from tables
 own: ``aws-sdk:<service>:<action>`` is the ``<Action>`` operation's output shape, an
 optimised integration ``arn:aws:states:::<service>:<action>`` likewise, except where Step
 Functions answers with another shape: ``states:startExecution.sync`` returns what
-DescribeExecution returns, and ``lambda:invoke`` returns ``Payload`` as JSON, not a blob.
+DescribeExecution returns (``.sync:2`` with ``Input`` and ``Output`` as JSON, not text),
+and ``lambda:invoke`` returns ``Payload`` as JSON, not a blob.
 Member names are PascalCase, as the integrations return them (``ExecutionArn``).
 
 STRICT (the default) checks present fields and requires the required ones; PRESENT
@@ -32,6 +33,11 @@ _ANY = object()  # a member that holds any JSON (lambda:invoke's Payload)
 _ANSWERED_BY = {
     ("states", "startExecution.sync"): "DescribeExecution",
     ("states", "startExecution.sync:2"): "DescribeExecution",
+}
+# Members an integration returns as JSON where the API returns text or a blob.
+_JSON_MEMBERS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("lambda", "invoke"): ("Payload",),
+    ("states", "startExecution.sync:2"): ("input", "output"),
 }
 _NUMBERS = ("integer", "long", "float", "double")
 
@@ -66,9 +72,8 @@ def output_shape(resource: str) -> Any:
             return None
         operation = _pascal(action)
     shape = _operation_output("stepfunctions" if service == "states" else service, operation)
-    if (service, operation) == ("lambda", "Invoke"):
-        return _LambdaInvoke(shape)
-    return shape
+    as_json = _JSON_MEMBERS.get((service, action))
+    return _WithJson(shape, as_json) if as_json and shape is not None else shape
 
 
 @functools.cache
@@ -89,13 +94,15 @@ def _session() -> Any:
     return get_session()
 
 
-class _LambdaInvoke:
-    """Lambda Invoke's output as Step Functions returns it: ``Payload`` is JSON."""
+class _WithJson:
+    """An output shape as Step Functions returns it, with some text or blob members
+    holding JSON instead (Lambda Invoke's ``Payload``; ``.sync:2``'s ``Input`` and
+    ``Output``)."""
 
     type_name = "structure"
 
-    def __init__(self, shape: Any) -> None:
-        self.members = {**shape.members, "Payload": _ANY}
+    def __init__(self, shape: Any, members: tuple[str, ...]) -> None:
+        self.members = {**shape.members, **dict.fromkeys(members, _ANY)}
         self.required_members = list(shape.required_members)
         self.metadata = shape.metadata
 

@@ -3,8 +3,9 @@
 The checks run in the order AWS runs them, because a request with two problems gets the
 first one's message: the state under test (``stateName``), the state types TestState
 refuses with or without a mock, the definition, the mock's own shape, ``revealSecrets``,
-``roleArn``, the context, then the mocked result (JSON, array or object, the number of
-Parallel branches, the API's output shape, ``mapIterationFailureCount``).
+``errorCausedByState`` (a state inside the tested Map or Parallel), ``roleArn``, the
+context, then the mocked result (JSON, array or object, the number of Parallel branches,
+the API's output shape, ``mapIterationFailureCount``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from stepwell.service.test_state.mock_schema import check_mock_result
 from stepwell.service.test_state.verbatim import VerbatimTexts
 
 _MOCKABLE = ("Task", "Map", "Parallel")
+# stateConfiguration members that need a mock, as AWS names them in its messages
+_MOCK_ONLY = (
+    ("mapIterationFailureCount", "MapIterationFailureCount"),
+    ("errorCausedByState", "ErrorCausedByState"),
+)
 
 
 @dataclass(slots=True)
@@ -48,6 +54,7 @@ class StateTest:
     role_arn: str | None
     reads_items: bool = False  # a Map with an ItemReader (its items are not ItemsPath's)
     reader_data: str | None = None  # stateConfiguration.mapItemReaderData
+    reader_config: dict[str, Any] = field(default_factory=dict)  # ItemReader.ReaderConfig
     batcher: dict[str, Any] | None = None  # a Map's ItemBatcher, as written
     texts: VerbatimTexts = field(default_factory=VerbatimTexts)
 
@@ -64,6 +71,7 @@ def read_request(request: Request) -> StateTest:
     tested, machine, original = machine_for(name, body, language)
     if mock is not None:
         _check_mock(mock, request)
+        _check_error_source(config.get("errorCausedByState"), body)
     elif request.get("context") is not None:
         # API Reference, TestState "context": "may only be specified if a mock is specified"
         raise err.ValidationException(
@@ -97,9 +105,16 @@ def read_request(request: Request) -> StateTest:
         role_arn=request.get("roleArn"),
         reads_items="ItemReader" in body or "ItemReader" in (body.get("ItemProcessor") or {}),
         reader_data=config.get("mapItemReaderData"),
+        reader_config=_reader_config(body),
         batcher=body.get("ItemBatcher") if isinstance(body.get("ItemBatcher"), dict) else None,
         texts=texts,
     )
+
+
+def _reader_config(body: dict[str, Any]) -> dict[str, Any]:
+    reader = body.get("ItemReader")
+    config = reader.get("ReaderConfig") if isinstance(reader, dict) else None
+    return config if isinstance(config, dict) else {}
 
 
 def _definition(text: str) -> dict[str, Any]:
@@ -182,10 +197,11 @@ def _check_testable(
                 f"State type '{kind}' is not supported when a mock is specified"
             )
         return
-    if config.get("mapIterationFailureCount") is not None:
-        raise err.ValidationException(
-            "TestState does not support MapIterationFailureCount when a mock is not specified."
-        )
+    for member, name in _MOCK_ONLY:
+        if config.get(member) is not None:
+            raise err.ValidationException(
+                f"TestState does not support {name} when a mock is not specified."
+            )
     if kind in ("Map", "Parallel"):
         raise err.InvalidDefinition(
             "TestState API does not support Map or Parallel states. Supported state types "
@@ -211,6 +227,23 @@ def _check_mock(mock: dict[str, Any], request: Request) -> None:
         raise err.ValidationException(
             "TestState does not support RevealSecrets when a mock is specified."
         )
+
+
+def _check_error_source(name: str | None, body: dict[str, Any]) -> None:
+    """``errorCausedByState`` names the state inside the tested Map or Parallel that the
+    mocked error comes from (API Reference, TestStateConfiguration)."""
+    if name is None:
+        return
+    inner = [*body.get("Branches", []), body.get("ItemProcessor"), body.get("Iterator")]
+    if body.get("Type") in ("Map", "Parallel") and any(
+        isinstance(graph, dict) and _find_state(graph, name, JSONPATH) is not None
+        for graph in inner
+    ):
+        return
+    raise err.ValidationException(
+        f"State '{name}' specified in errorCausedByState is not a state of the tested Map "
+        "or Parallel state"
+    )
 
 
 def _mock_result(
@@ -246,7 +279,8 @@ def _parallel_result(result: JSON, body: dict[str, Any]) -> None:
 
 
 def _map_result(result: JSON, body: dict[str, Any], config: dict[str, Any]) -> None:
-    if "ResultWriter" in body:
+    writer = body.get("ResultWriter")
+    if isinstance(writer, dict) and "Resource" in writer:  # WriterConfig alone: an array
         if not isinstance(result, dict):
             raise err.ValidationException("Mocked result must be a JSON object.")
         return

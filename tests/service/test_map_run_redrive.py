@@ -1,0 +1,122 @@
+"""Redriving a parent whose Distributed Map failed redrives its Map Run (Developer Guide,
+"Redriving Map Runs"): the same Map Run runs again, only its unsuccessful children (and
+any it never started) run again, the children that succeeded keep their results, and
+DescribeMapRun counts the redrive (``redriveCount``, ``redriveDate``)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from stepwell.store.base import Store
+from tests.service.harness import Harness
+
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+class Flaky:
+    """Fails negative items until ``healed``; counts the calls per item."""
+
+    def __init__(self) -> None:
+        self.healed = False
+        self.calls: Counter[int] = Counter()
+
+    def __call__(self, event: Any) -> Any:
+        self.calls[event] += 1
+        if event < 0 and not self.healed:
+            raise ValueError("not yet")
+        return event * 10
+
+
+def definition(execution_type: str = "STANDARD") -> dict[str, Any]:
+    return {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "MaxConcurrency": 1,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+                    "StartAt": "T",
+                    "States": {"T": {"Type": "Task", "Resource": FN + "flaky", "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+
+
+def failed_then_redriven(store: Store, execution_type: str) -> tuple[Harness, Flaky, str, str]:
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    execution = h.start(h.machine(definition(execution_type)), "[1, -1, 2, -2]")
+    h.settle()
+    assert h.call("DescribeExecution", executionArn=execution)["status"] == "FAILED"
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    flaky.healed = True
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    return h, flaky, execution, run["mapRunArn"]
+
+
+def test_only_the_unsuccessful_children_run_again(store: Store) -> None:
+    h, flaky, execution, _ = failed_then_redriven(store, "STANDARD")
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == [10, -10, 20, -20]
+    # 1 succeeded before the redrive and does not run again; the failed -1 and the
+    # never-started 2 and -2 (MaxConcurrency 1, the run failed at -1) run once more.
+    assert flaky.calls == Counter({1: 1, -1: 2, 2: 1, -2: 1})
+
+
+def test_the_same_map_run_is_redriven_and_counts_it(store: Store) -> None:
+    h, _, execution, run = failed_then_redriven(store, "STANDARD")
+    (again,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    assert again["mapRunArn"] == run
+    described = h.call("DescribeMapRun", mapRunArn=run)
+    assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1)
+    assert "redriveDate" in described
+    assert (described["itemCounts"]["succeeded"], described["itemCounts"]["failed"]) == (4, 0)
+    types = [e["type"] for e in h.history(execution)]
+    redriven = types.index("ExecutionRedriven")
+    assert "MapRunRedriven" in types[redriven:]
+    assert types[-3:] == ["MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]
+    event = next(e for e in h.history(execution) if e["type"] == "MapRunRedriven")
+    assert event["mapRunRedrivenEventDetails"] == {"mapRunArn": run, "redriveCount": 1}
+
+
+def test_express_children_are_redriven_too(store: Store) -> None:
+    h, flaky, execution, _ = failed_then_redriven(store, "EXPRESS")
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert json.loads(described["output"]) == [10, -10, 20, -20]
+    assert flaky.calls[1] == 1
+
+
+def test_i1_the_redriven_state_keeps_the_input_text(store: Store) -> None:
+    """I1: the input as sent is kept by later inputs holding that unchanged value; the
+    state a redrive enters again holds it too."""
+    h, _, execution, _ = failed_then_redriven(store, "STANDARD")
+    entered = [e for e in h.history(execution) if e["type"] == "MapStateEntered"]
+    assert [e["stateEnteredEventDetails"]["input"] for e in entered] == ["[1, -1, 2, -2]"] * 2
+
+
+def test_a_parent_redriven_while_its_map_run_is_still_stopping(store: Store) -> None:
+    """StopExecution ends the parent at once and stops its Map Run in a later step; a
+    redrive in between still gets the Map Run back once it has stopped."""
+    waiting = definition()
+    processor = waiting["States"]["M"]["ItemProcessor"]
+    processor["States"] = {"T": {"Type": "Wait", "Seconds": 10, "End": True}}
+    h = Harness(store)
+    execution = h.start(h.machine(waiting), "[1, 2]")
+    h.worker.run_until_idle()  # the first child waits; the Map Run is running
+    h.call("StopExecution", executionArn=execution)
+    h.worker.advance_one(execution)  # the parent stops; its Map Run has not yet
+    assert h.call("DescribeExecution", executionArn=execution)["status"] == "ABORTED"
+    h.call("RedriveExecution", executionArn=execution)
+    h.worker.advance_one(execution)  # asks for the Map Run again before it has stopped
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", [1, 2])
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    assert h.call("DescribeMapRun", mapRunArn=run["mapRunArn"])["redriveCount"] == 1

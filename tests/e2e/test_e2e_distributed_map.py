@@ -77,7 +77,7 @@ def start(sw: LocalStepwell, map_fields: dict[str, Any], states: dict[str, Any],
 def eventually(sw: LocalStepwell, check: Callable[[], bool]) -> None:
     """Run due work until ``check`` holds: the pool's own threads may be finishing a
     task the test's thread cannot see (a short poll, not a timed assertion)."""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120  # a bound for a loaded machine, not a timing check
     while not check() and time.monotonic() < deadline:
         sw.settle()
         time.sleep(0.02)

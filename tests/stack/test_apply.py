@@ -21,6 +21,8 @@ from stepwell.testing import LocalStack, local_stack, local_stepwell
 
 APP = """
 Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Timeout: 60}  # a first boto3 import on a loaded machine can pass Lambda's 3 s
 Parameters:
   Greeting: {Type: String, Default: hello}
 Resources:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from stepwell.integrations.registry import Integrations
+from stepwell.language.cron import ScheduleExpressionError
 from stepwell.runtime import pool as pool_module
 from stepwell.runtime.clock import VirtualClock
-from stepwell.runtime.cron import ScheduleExpressionError
 from stepwell.runtime.pool import WorkerPool
 from stepwell.runtime.schedules import (
     Schedule,

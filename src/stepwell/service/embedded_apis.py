@@ -26,7 +26,7 @@ from stepwell.integrations.services import ServiceError as EngineError
 from stepwell.integrations.services import Services
 from stepwell.service.errors import ServiceError, UnknownOperationException
 
-EMBEDDED_SERVICES: Final = ("dynamodb", "sqs", "sns")
+EMBEDDED_SERVICES: Final = ("dynamodb", "sqs", "sns", "events")
 _QUEUE_URL_MEMBERS: Final = ("QueueUrl", "QueueUrls")
 
 

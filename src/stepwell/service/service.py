@@ -58,6 +58,10 @@ class Service(
         self.machines = MachineCache(store)
         # The embedded DynamoDB, SQS and SNS, served on the same endpoint (api/routing.py).
         self.embedded_apis = EmbeddedApis(self.integrations.services)
+        # EventBridge rules with a state machine target start executions here.
+        bus = self.integrations.services.events.targets
+        if bus.start_execution is None:
+            bus.start_execution = self.start_execution
         self.routing = routing or random.Random()
         self._wake = wake or (lambda: None)
         # Runs an execution's first step at once (the calling thread), so a short

@@ -8,8 +8,8 @@ codecs, SigV4 and the error formats come with it.
 from typing import Final
 
 from stepwell.api.protocols.base import ServiceApi
-from stepwell.api.services import dynamodb, sns, sqs
+from stepwell.api.services import dynamodb, events, sns, sqs
 
-SERVICE_APIS: Final[tuple[ServiceApi, ...]] = (dynamodb.API, sqs.API, sns.API)
+SERVICE_APIS: Final[tuple[ServiceApi, ...]] = (dynamodb.API, sqs.API, sns.API, events.API)
 
 __all__ = ["SERVICE_APIS"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 NAMESPACE: Final = "events"
 DEFAULT_BUS: Final = "default"
 MAX_TARGETS: Final = 5
+RULES_CACHE_SECONDS: Final = 1.0  # how stale ``listening`` may see other processes' rules
 _RULE_NAME: Final = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
 _STATES: Final = frozenset({"ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"})
 _RULE_FIELDS: Final = (
@@ -98,6 +100,7 @@ class EventsClient(ServiceClient):
         self.account = account
         self.targets = TargetDelivery(queues, topics)
         self._patterns: dict[str, EventPattern] = {}
+        self._cached: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # bus -> (when, rules)
 
     # --- names ------------------------------------------------------------------------------
 
@@ -137,8 +140,23 @@ class EventsClient(ServiceClient):
                 "targets": old["targets"] if old else [],
                 **_ticks(old, expression, state, now),
             }  # fmt: skip
-            documents.put(_key(bus, name), orjson.dumps(rule))
+            self._write(documents, rule)
         return {"RuleArn": rule["Arn"]}
+
+    def listening(self, event: Mapping[str, Any], bus: str = DEFAULT_BUS) -> bool:
+        """Whether an enabled rule with targets would receive ``event``: a cheap check on a
+        recent copy of the rules (this process's changes are seen at once)."""
+        when, rules = self._cached.get(bus, (float("-inf"), []))
+        if time.monotonic() - when > RULES_CACHE_SECONDS:
+            rules = self.rules(bus)
+            self._cached[bus] = (time.monotonic(), rules)
+        return any(rule["targets"] and self._receives(rule, event) for rule in rules)
+
+    def _receives(self, rule: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+        pattern = rule.get("EventPattern")
+        if not pattern or rule["State"] == "DISABLED":
+            return False
+        return self._pattern(str(pattern)).matches(event)
 
     def _describe_rule(self, request: Request) -> Response:
         rule = self.rule(str(request.get("Name", "")), _bus(request.get("EventBusName")))
@@ -162,6 +180,7 @@ class EventsClient(ServiceClient):
             if rule["targets"] and not request.get("Force"):
                 raise validation("Rule can't be deleted since it has targets.")
             documents.delete(_key(bus, name))
+            self._cached.clear()
         return {}
 
     def _enable_rule(self, request: Request) -> Response:
@@ -178,7 +197,7 @@ class EventsClient(ServiceClient):
             if rule.get("ScheduleExpression") and state != rule["State"] == "DISABLED":
                 rule["last_tick"] = self.clock()  # ticks missed while disabled are not fired
             rule["State"] = state
-            documents.put(_key(bus, name), orjson.dumps(rule))
+            self._write(documents, rule)
         return {}
 
     # --- targets ----------------------------------------------------------------------------
@@ -203,7 +222,7 @@ class EventsClient(ServiceClient):
                     f"({MAX_TARGETS} targets per rule).",
                 )
             rule["targets"] = list(by_id.values())
-            documents.put(_key(bus, name), orjson.dumps(rule))
+            self._write(documents, rule)
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
     def _list_targets_by_rule(self, request: Request) -> Response:
@@ -218,7 +237,7 @@ class EventsClient(ServiceClient):
         with self.store.documents(NAMESPACE) as documents:
             rule = _required(documents, bus, name)
             rule["targets"] = [t for t in rule["targets"] if t["Id"] not in ids]
-            documents.put(_key(bus, name), orjson.dumps(rule))
+            self._write(documents, rule)
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
     def _list_rule_names_by_target(self, request: Request) -> Response:
@@ -290,13 +309,7 @@ class EventsClient(ServiceClient):
         self, event: Mapping[str, Any], bus: str = DEFAULT_BUS
     ) -> list[dict[str, Any]]:
         """The enabled pattern rules on ``bus`` that match ``event``."""
-        return [
-            rule
-            for rule in self.rules(bus)
-            if rule.get("EventPattern")
-            and rule["State"] != "DISABLED"
-            and self._pattern(rule["EventPattern"]).matches(event)
-        ]
+        return [rule for rule in self.rules(bus) if self._receives(rule, event)]
 
     def _test_event_pattern(self, request: Request) -> Response:
         pattern = self._pattern(str(request.get("EventPattern", "")))
@@ -328,6 +341,10 @@ class EventsClient(ServiceClient):
         with self.store.documents(NAMESPACE) as documents:
             return [orjson.loads(value) for _, value in documents.scan(prefix)]
 
+    def _write(self, documents: Any, rule: Mapping[str, Any]) -> None:
+        documents.put(_key(rule["EventBusName"], rule["Name"]), orjson.dumps(rule))
+        self._cached.clear()
+
     def rule(self, name: str, bus: str = DEFAULT_BUS) -> dict[str, Any]:
         with self.store.documents(NAMESPACE) as documents:
             return _required(documents, bus, name)
@@ -338,7 +355,7 @@ class EventsClient(ServiceClient):
             rule = _load(documents, DEFAULT_BUS, name)
             if rule is not None and (rule.get("last_tick") or 0.0) < tick:
                 rule["last_tick"] = tick
-                documents.put(_key(DEFAULT_BUS, name), orjson.dumps(rule))
+                self._write(documents, rule)
 
     def failed_deliveries(self) -> list[dict[str, Any]]:
         """Deliveries that failed (missing state machine, queue, function error), oldest first."""

@@ -60,7 +60,7 @@ class TargetDelivery:
         self.queues = queues
         self.topics = topics
         self.start_execution: StartExecution | None = None
-        self.functions: FunctionInvoker | None = topics.functions
+        self.functions: FunctionInvoker | None = None  # None: SNS's (the function registry)
 
     def deliver(
         self,
@@ -100,13 +100,14 @@ class TargetDelivery:
         return str(started["executionArn"])
 
     def _to_function(self, arn: str, text: str, name: str, target: Mapping[str, Any]) -> None:
-        if self.functions is None:
+        functions = self.functions or self.topics.functions
+        if functions is None:
             raise RuntimeError("no functions are bound for Lambda targets")
         try:
             payload: Any = orjson.loads(text)
         except orjson.JSONDecodeError:
             payload = text
-        outcome = self.functions.invoke(arn, payload, name)
+        outcome = functions.invoke(arn, payload, name)
         error = getattr(outcome, "error", None)
         if error is not None:
             raise RuntimeError(f"{error}: {getattr(outcome, 'cause', '')}")

@@ -186,28 +186,28 @@ class Schedules:
     # ----------------------------------------------------------------- firing
 
     def fire_due(self) -> builtins.list[Firing]:
-        """Fire every schedule whose tick has come; returns what fired.
+        """Fire every schedule whose tick has come; returns what fired (one per target).
         Cheap to call often: between ticks it looks at the store every RESCAN_SECONDS."""
         now = self.clock.now()
         if now < self._quiet_until:
             return []
         schedules = [s for s in self.list() if s.enabled]
         due = [(s, tick) for s in schedules if (tick := s.due_tick(now)) is not None]
-        firings = [self._fire(schedule, tick) for schedule, tick in due]
-        for firing in firings:
-            self.events.record_tick(firing.schedule, firing.tick)
+        firings = [firing for schedule, tick in due for firing in self._fire(schedule, tick)]
+        for schedule, tick in due:
+            self.events.record_tick(schedule.name, tick)
         upcoming = [t for s in schedules if (t := s.next_tick(now)) is not None]
         self._quiet_until = min([now + RESCAN_SECONDS, *upcoming])
         return firings
 
-    def _fire(self, schedule: Schedule, tick: float) -> Firing:
-        """Deliver the tick to every target of the rule; the Firing reports the first."""
+    def _fire(self, schedule: Schedule, tick: float) -> builtins.list[Firing]:
+        """Deliver the tick to every target of the rule: one Firing per target."""
         try:
             targets = self.events.rule(schedule.name)["targets"]
         except ServiceError:
             targets = []  # deleted meanwhile
         firings = [self._fire_target(schedule, target, tick) for target in targets]
-        return firings[0] if firings else Firing(schedule.name, tick, None, "no targets")
+        return firings or [Firing(schedule.name, tick, None, "the rule has no targets")]
 
     def _fire_target(self, schedule: Schedule, target: Mapping[str, Any], tick: float) -> Firing:
         arn = str(target.get("Arn", ""))

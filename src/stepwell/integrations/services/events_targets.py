@@ -135,4 +135,6 @@ _SENDERS: Final[Mapping[str, Callable[[TargetDelivery, str, str, str, Mapping[st
     "sns": TargetDelivery._to_topic,
 }
 
-__all__ = ["Delivery", "RuleRef", "StartExecution", "TargetDelivery"]
+TARGET_SERVICES: Final = frozenset(_SENDERS)  # the ARN services Stepwell delivers to
+
+__all__ = ["TARGET_SERVICES", "Delivery", "RuleRef", "StartExecution", "TargetDelivery"]

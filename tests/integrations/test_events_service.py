@@ -1,0 +1,79 @@
+"""The embedded EventBridge on every store: rules and targets are durable and shared by
+every client of the store (another process, a restart), and ``PutEvents`` delivers to the
+targets of the rules that match (Amazon EventBridge API Reference: PutRule, PutTargets,
+PutEvents, DeleteRule; User Guide, "Rules in Amazon EventBridge")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stepwell.integrations.services import Services
+from stepwell.runtime.clock import VirtualClock
+from stepwell.store.base import Store
+from stepwell.store.sqlite import open_sqlite
+
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:bus"
+
+
+def test_rules_are_shared_by_every_client_of_the_store(store: Store) -> None:
+    clock = VirtualClock(1_700_000_000)
+    writer, reader = Services(store, clock.now), Services(store, clock.now)
+    queue = writer.sqs.create_queue(QueueName="bus")["QueueUrl"]
+    writer.events.put_rule(Name="r", EventPattern='{"detail": {"n": [{"numeric": [">", 1]}]}}')
+    writer.events.put_targets(Rule="r", Targets=[{"Id": "q", "Arn": QUEUE_ARN}])
+    assert [r["Name"] for r in reader.events.list_rules()["Rules"]] == ["r"]
+    entries = [{"Source": "s", "DetailType": "d", "Detail": json.dumps({"n": n})} for n in (1, 2)]
+    assert reader.events.put_events(Entries=entries)["FailedEntryCount"] == 0
+    (message,) = writer.sqs.receive_message(QueueUrl=queue)["Messages"]
+    assert json.loads(message["Body"])["detail"] == {"n": 2}
+    assert json.loads(message["Body"])["time"] == "2023-11-14T22:13:20Z"  # the store's clock
+
+
+def test_rules_survive_a_restart(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.db")
+    first = open_sqlite(path)
+    Services(first).events.put_rule(Name="kept", ScheduleExpression="rate(1 day)")
+    first.close()
+    again = open_sqlite(path)
+    try:
+        assert Services(again).events.describe_rule(Name="kept")["ScheduleExpression"] == (
+            "rate(1 day)"
+        )
+    finally:
+        again.close()
+
+
+def test_failed_deliveries_are_recorded_not_raised(store: Store) -> None:
+    events = Services(store).events
+    events.put_rule(Name="r", EventPattern='{"source": ["s"]}')
+    targets = [
+        {"Id": "gone", "Arn": "arn:aws:sqs:us-east-1:123456789012:no-such-queue"},
+        {"Id": "machine", "Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:m"},
+        {"Id": "kinesis", "Arn": "arn:aws:kinesis:us-east-1:123456789012:stream/x"},
+    ]
+    events.put_targets(Rule="r", Targets=targets)
+    reply = events.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}])
+    assert reply["FailedEntryCount"] == 0  # delivery happens after PutEvents answered
+    failed = events.failed_deliveries()
+    assert sorted(f["TargetId"] for f in failed) == ["gone", "kinesis", "machine"]
+    assert all(f["EventId"] == reply["Entries"][0]["EventId"] for f in failed)
+
+
+def test_a_rule_on_another_bus_sees_only_that_bus(store: Store) -> None:
+    services = Services(store)
+    queue = services.sqs.create_queue(QueueName="bus")["QueueUrl"]
+    events = services.events
+    arn = events.put_rule(Name="r", EventBusName="orders", EventPattern='{"source": ["s"]}')
+    assert arn["RuleArn"] == "arn:aws:events:us-east-1:123456789012:rule/orders/r"
+    events.put_targets(Rule="r", EventBusName="orders", Targets=[{"Id": "q", "Arn": QUEUE_ARN}])
+    entry = {"Source": "s", "DetailType": "d", "Detail": "{}"}
+    events.put_events(Entries=[entry])
+    assert "Messages" not in services.sqs.receive_message(QueueUrl=queue)
+    bus_arn = "arn:aws:events:us-east-1:123456789012:event-bus/orders"
+    events.put_events(Entries=[{**entry, "EventBusName": bus_arn}])
+    assert len(services.sqs.receive_message(QueueUrl=queue)["Messages"]) == 1
+    with pytest.raises(events.exceptions.ClientError, match="only on the default event bus"):
+        events.put_rule(Name="tick", EventBusName="orders", ScheduleExpression="rate(1 hour)")

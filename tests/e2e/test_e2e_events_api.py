@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,23 @@ def queue(sqs: Any, name: str) -> tuple[str, str]:
 def receive(sqs: Any, url: str, wait: int = 0) -> list[str]:
     reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
     return [m["Body"] for m in reply.get("Messages", [])]
+
+
+def collect(sqs: Any, url: str, count: int) -> list[str]:
+    """``count`` messages, long-polling while the workers deliver (PutEvents answers first)."""
+    bodies: list[str] = []
+    deadline = time.monotonic() + 10
+    while len(bodies) < count and time.monotonic() < deadline:
+        bodies += receive(sqs, url, wait=2)
+    assert len(bodies) == count, bodies
+    return bodies
+
+
+def eventually(condition: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + 10
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return result
 
 
 def machine(sfn: Any, name: str, definition: dict[str, Any]) -> str:
@@ -158,7 +175,7 @@ def test_put_events_reaches_a_queue_a_topic_a_machine_and_a_function(
     reply = put(events, "shop", {"total": 250}, Resources=["arn:aws:shop:order/1"])
     event_id = reply["Entries"][0]["EventId"]
 
-    (body,) = receive(sqs, direct_url)
+    (body,) = collect(sqs, direct_url, 1)
     event = json.loads(body)
     assert event == {
         "version": "0",
@@ -171,9 +188,9 @@ def test_put_events_reaches_a_queue_a_topic_a_machine_and_a_function(
         "resources": ["arn:aws:shop:order/1"],
         "detail": {"total": 250},
     }
-    assert [json.loads(b)["id"] for b in receive(sqs, fanned_url)] == [event_id]
-    assert [e["id"] for e in RECEIVED] == [event_id]
-    (execution,) = sfn.list_executions(stateMachineArn=handler)["executions"]
+    assert [json.loads(b)["id"] for b in collect(sqs, fanned_url, 1)] == [event_id]
+    assert [e["id"] for e in eventually(lambda: list(RECEIVED))] == [event_id]
+    (execution,) = eventually(lambda: sfn.list_executions(stateMachineArn=handler)["executions"])
     done = wait_until_done(sfn, execution["executionArn"])
     assert done["status"] == "SUCCEEDED" and json.loads(done["input"])["id"] == event_id
 
@@ -213,7 +230,7 @@ def test_input_transformer_and_input_path(events: Any, sqs: Any) -> None:
         ],
     )
     put(events, "shaper", {"order": 42})
-    bodies = sorted((json.loads(b) for b in receive(sqs, url)), key=json.dumps)
+    bodies = sorted((json.loads(b) for b in collect(sqs, url, 3)), key=json.dumps)
     assert bodies == sorted(
         [
             {"order": 42, "note": "order 42 from shaper", "rule": "shaped"},
@@ -235,11 +252,7 @@ def test_a_rule_reacts_to_a_failed_execution(events: Any, sqs: Any, sfn: Any) ->
     events.put_targets(Rule="on-failure", Targets=[{"Id": "q", "Arn": arn}])
     started = sfn.start_execution(stateMachineArn=failing, input='{"order": 7}')
     assert wait_until_done(sfn, started["executionArn"])["status"] == "FAILED"
-    deadline = time.monotonic() + 10
-    bodies: list[str] = []
-    while not bodies and time.monotonic() < deadline:
-        bodies = receive(sqs, url, wait=2)  # the worker pool publishes the notice
-    (body,) = bodies
+    (body,) = collect(sqs, url, 1)  # the worker pool publishes the notice
     event = json.loads(body)
     assert event["source"] == "aws.states"
     assert event["detail-type"] == "Step Functions Execution Status Change"
@@ -278,6 +291,6 @@ def test_aws_cli_round_trip(server: tuple[str, Host], sqs: Any, tmp_path: Path) 
     entries = json.dumps([{"Source": "cli", "DetailType": "t", "Detail": '{"n": 1}'}])
     sent = aws_cli(url, tmp_path, "events", "put-events", "--entries", entries)
     assert sent["FailedEntryCount"] == 0
-    assert [json.loads(b)["detail"] for b in receive(sqs, queue_url)] == [{"n": 1}]
+    assert [json.loads(b)["detail"] for b in collect(sqs, queue_url, 1)] == [{"n": 1}]
     listed = aws_cli(url, tmp_path, "events", "list-rules", "--name-prefix", "cli-")
     assert [r["Name"] for r in listed["Rules"]] == ["cli-rule"]

@@ -52,7 +52,7 @@ class Harness:
 
     def pending_notices(self) -> list[dict[str, Any]]:
         items = self.store.lease_invocations("peek", self.clock.now(), 0.0, 100)
-        return [e for item in items if (e := notice_event(item.payload)) is not None]
+        return [n[0] for item in items if (n := notice_event(item.payload)) is not None]
 
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:status"
@@ -124,3 +124,20 @@ def test_without_a_listening_rule_no_notice_is_made(store: Store) -> None:
     h.worker().advance_one()
     assert h.pending_notices() == []
     assert h.received() == []
+
+
+def test_put_events_answers_first_and_a_worker_delivers_even_after_a_crash(
+    store: Store,
+) -> None:
+    # EventBridge delivers after PutEvents answered; an accepted event is stored first.
+    h = Harness(store)
+    h.rule("orders", {"source": ["shop"]}, QUEUE_ARN)
+    entry = {"Source": "shop", "DetailType": "Order", "Detail": '{"id": 1}'}
+    reply = h.events.call("PutEvents", {"Entries": [entry]})
+    assert h.received() == []  # not yet delivered: the process may die now
+    (pending,) = h.pending_notices()
+    assert pending["id"] == reply["Entries"][0]["EventId"]
+    h.clock.advance(60)
+    h.worker().run_until_idle()
+    (event,) = h.received()
+    assert (event["id"], event["detail"]) == (reply["Entries"][0]["EventId"], {"id": 1})

@@ -238,13 +238,20 @@ MACHINE_RULE = """      Events:
 def test_eventbridge_rule_events_of_functions_and_state_machines(tmp_path: Path) -> None:
     # SAM's EventBridgeRule and CloudWatchEvent events become AWS::Events::Rule resources
     # with an EventPattern and a target (AWS SAM Developer Guide, "EventBridgeRule").
-    template = APP.replace(
-        "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
-        "            FunctionResponseTypes: [ReportBatchItemFailures]\n"
-        + EVENT_RULES[len("      Events:\n") + 1 :],
-    ).replace(
-        "      DefinitionSubstitutions: {GreeterArn: !GetAtt Greeter.Arn}\n",
-        "      DefinitionSubstitutions: {GreeterArn: !GetAtt Greeter.Arn}\n" + MACHINE_RULE,
+    template = (
+        APP.replace(
+            "      Handler: app.consume\n",
+            "      Handler: app.consume\n      Timeout: 60\n",  # a cold start on a busy machine
+        )
+        .replace(
+            "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+            "            FunctionResponseTypes: [ReportBatchItemFailures]\n"
+            + EVENT_RULES[len("      Events:\n") + 1 :],
+        )
+        .replace(
+            "      DefinitionSubstitutions: {GreeterArn: !GetAtt Greeter.Arn}\n",
+            "      DefinitionSubstitutions: {GreeterArn: !GetAtt Greeter.Arn}\n" + MACHINE_RULE,
+        )
     )
     with local_stack(write(tmp_path, template)) as app:
         events = app.host.services.events

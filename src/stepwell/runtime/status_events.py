@@ -4,6 +4,11 @@ with ``{"source": ["aws.states"], "detail": {"status": ["FAILED"]}}`` reacts to 
 failed execution (Step Functions Developer Guide, "Automating Step Functions event
 delivery with EventBridge").
 
+The same notices carry the events of ``PutEvents`` when a Stepwell has workers: the API
+answers once the event is stored, and a worker delivers it (as EventBridge delivers
+after it answered), so an accepted event survives a crash and a slow target never holds
+the caller.
+
 Design decision: durability without a second store. The worker adds a *notice* to the
 step that records the status (an ``invoke`` work item, committed in the same
 transaction), so a crash between the status and the event loses neither; any worker
@@ -71,15 +76,20 @@ def _millis(epoch: float | None) -> int | None:
     return None if epoch is None else round(epoch * 1000)
 
 
-def notice(event: dict[str, Any], now: float) -> WorkItem:
-    """The work item that publishes ``event`` (committed with the status it reports)."""
-    payload = _NOTICE + orjson.dumps({"event": event})[1:]
-    return WorkItem(str(event["resources"][0]), "invoke", payload, now)
+def notice(event: dict[str, Any], now: float, bus: str = "default", owner: str = "") -> WorkItem:
+    """The work item that publishes ``event`` on ``bus``: a status change (committed with
+    the status it reports, ``owner`` its execution) or an event of ``PutEvents``."""
+    payload = _NOTICE + orjson.dumps({"bus": bus, "event": event})[1:]
+    return WorkItem(owner or bus_arn(event, bus), "invoke", payload, now)
 
 
-def notice_event(payload: bytes) -> dict[str, Any] | None:
-    """The event a notice item carries, or None for an ordinary task invocation."""
+def bus_arn(event: dict[str, Any], bus: str) -> str:
+    return f"arn:aws:events:{event.get('region')}:{event.get('account')}:event-bus/{bus}"
+
+
+def notice_event(payload: bytes) -> tuple[dict[str, Any], str] | None:
+    """The event a notice item carries and its bus, or None for a task invocation."""
     if not payload.startswith(_NOTICE):
         return None
-    event: dict[str, Any] = orjson.loads(payload)["event"]
-    return event
+    data = orjson.loads(payload)
+    return data["event"], str(data.get("bus", "default"))

@@ -397,7 +397,7 @@ class Worker:
         event = status_change_event(record, self.clock.now())
         if not self.integrations.services.events.listening(event):
             return []
-        return [notice(event, self.clock.now())]
+        return [notice(event, self.clock.now(), owner=record.arn)]
 
     # ----------------------------------------------------------------- invoking
 
@@ -411,9 +411,9 @@ class Worker:
         return len(items)
 
     def invoke(self, item: WorkItem) -> None:
-        event = notice_event(item.payload)
-        if event is not None:  # a status change event to publish, not a task
-            self.integrations.services.events.publish(event)
+        noticed = notice_event(item.payload)
+        if noticed is not None:  # an event to put on a bus (status_events), not a task
+            self.integrations.services.events.publish(*noticed)
             self.store.finish_invocation(item, self.owner, None)
             return
         command = decode_invocation(item.payload)

@@ -16,9 +16,11 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from stepwell.integrations.registry import Integrations
 from stepwell.runtime.clock import Clock, SystemClock
+from stepwell.runtime.status_events import notice
 from stepwell.runtime.worker import MachineCache
 from stepwell.service import errors as err
 from stepwell.service.arns import Arns
@@ -58,10 +60,13 @@ class Service(
         self.machines = MachineCache(store)
         # The embedded DynamoDB, SQS and SNS, served on the same endpoint (api/routing.py).
         self.embedded_apis = EmbeddedApis(self.integrations.services)
-        # EventBridge rules with a state machine target start executions here.
-        bus = self.integrations.services.events.targets
-        if bus.start_execution is None:
-            bus.start_execution = self.start_execution
+        # EventBridge rules with a state machine target start executions here, and
+        # PutEvents stores its events as notices that the workers deliver (durably).
+        events = self.integrations.services.events
+        if events.targets.start_execution is None:
+            events.targets.start_execution = self.start_execution
+        if events.dispatch is None:
+            events.dispatch = self._dispatch_event
         self.routing = routing or random.Random()
         self._wake = wake or (lambda: None)
         # Runs an execution's first step at once (the calling thread), so a short
@@ -70,6 +75,10 @@ class Service(
         self._activity_signal = threading.Condition()
         self._background: set[threading.Thread] = set()
         self._background_lock = threading.Lock()
+
+    def _dispatch_event(self, event: dict[str, Any], bus: str) -> None:
+        self.store.enqueue(notice(event, self.clock.now(), bus))
+        self._wake()
 
     def handle(self, operation: str, request: Request) -> Response:
         method = _OPERATIONS.get(operation)

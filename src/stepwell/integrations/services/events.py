@@ -55,6 +55,7 @@ MAX_TARGETS: Final = 5
 RULES_CACHE_SECONDS: Final = 1.0  # how stale ``listening`` may see other processes' rules
 _RULE_NAME: Final = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
 _STATES: Final = frozenset({"ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"})
+_SETTINGS: Final = ("EventPattern", "ScheduleExpression", "Description", "RoleArn")
 _RULE_FIELDS: Final = (
     "Name",
     "Arn",
@@ -101,6 +102,9 @@ class EventsClient(ServiceClient):
         self.targets = TargetDelivery(queues, topics)
         self._patterns: dict[str, EventPattern] = {}
         self._cached: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # bus -> (when, rules)
+        # Hands an accepted event to whoever delivers it later (a Stepwell's workers,
+        # durably); None delivers it at once, in the caller's thread.
+        self.dispatch: Callable[[dict[str, Any], str], None] | None = None
 
     # --- names ------------------------------------------------------------------------------
 
@@ -111,8 +115,29 @@ class EventsClient(ServiceClient):
     # --- rules ------------------------------------------------------------------------------
 
     def _put_rule(self, request: Request) -> Response:
+        """Create or update a rule; an update keeps its targets (and a schedule's ticks)."""
         name = _rule_name(request.get("Name"))
         bus = _bus(request.get("EventBusName"))
+        self._check_rule(request, bus)
+        state = str(request.get("State") or "ENABLED")
+        settings = {k: str(request[k]) for k in _SETTINGS if request.get(k)}
+        now = self.clock()
+        with self.store.documents(NAMESPACE) as documents:
+            old = _load(documents, bus, name)
+            rule = {
+                "Name": name,
+                "Arn": self.rule_arn(name, bus),
+                "EventBusName": bus,
+                "State": state,
+                "CreatedBy": self.account,
+                **settings,
+                "targets": old["targets"] if old else [],
+                **_ticks(old, settings.get("ScheduleExpression"), state, now),
+            }
+            self._write(documents, rule)
+        return {"RuleArn": rule["Arn"]}
+
+    def _check_rule(self, request: Request, bus: str) -> None:
         pattern = request.get("EventPattern")
         expression = request.get("ScheduleExpression")
         if not pattern and not expression:
@@ -126,22 +151,6 @@ class EventsClient(ServiceClient):
         state = str(request.get("State") or "ENABLED")
         if state not in _STATES:
             raise validation(f"Parameter State is not valid: {state}")
-        now = self.clock()
-        with self.store.documents(NAMESPACE) as documents:
-            old = _load(documents, bus, name)
-            rule = {
-                "Name": name,
-                "Arn": self.rule_arn(name, bus),
-                "EventBusName": bus,
-                "State": state,
-                "CreatedBy": self.account,
-                **{k: str(request[k]) for k in ("EventPattern", "ScheduleExpression",
-                                                 "Description", "RoleArn") if request.get(k)},
-                "targets": old["targets"] if old else [],
-                **_ticks(old, expression, state, now),
-            }  # fmt: skip
-            self._write(documents, rule)
-        return {"RuleArn": rule["Arn"]}
 
     def listening(self, event: Mapping[str, Any], bus: str = DEFAULT_BUS) -> bool:
         """Whether an enabled rule with targets would receive ``event``: a cheap check on a
@@ -194,7 +203,8 @@ class EventsClient(ServiceClient):
         bus = _bus(request.get("EventBusName"))
         with self.store.documents(NAMESPACE) as documents:
             rule = _required(documents, bus, name)
-            if rule.get("ScheduleExpression") and state != rule["State"] == "DISABLED":
+            resumed = rule["State"] == "DISABLED" and state != "DISABLED"
+            if resumed and rule.get("ScheduleExpression"):
                 rule["last_tick"] = self.clock()  # ticks missed while disabled are not fired
             rule["State"] = state
             self._write(documents, rule)
@@ -257,7 +267,10 @@ class EventsClient(ServiceClient):
             except ServiceError as refused:
                 results.append({"ErrorCode": refused.code, "ErrorMessage": refused.message})
                 continue
-            self.publish(event, bus)
+            if self.dispatch is not None:
+                self.dispatch(event, bus)
+            else:
+                self.publish(event, bus)
             results.append({"EventId": event["id"]})
         failed = sum(1 for r in results if "ErrorCode" in r)
         return {"FailedEntryCount": failed, "Entries": results}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import stepwell
 from stepwell.integrations.services import Services
 from stepwell.runtime.clock import VirtualClock
 from stepwell.store.base import Store
@@ -77,3 +78,31 @@ def test_a_rule_on_another_bus_sees_only_that_bus(store: Store) -> None:
     assert len(services.sqs.receive_message(QueueUrl=queue)["Messages"]) == 1
     with pytest.raises(events.exceptions.ClientError, match="only on the default event bus"):
         events.put_rule(Name="tick", EventBusName="orders", ScheduleExpression="rate(1 hour)")
+
+
+def test_a_put_events_task_puts_on_the_embedded_bus() -> None:
+    # Step Functions Developer Guide, "Add EventBridge events with Step Functions": the
+    # optimized integration's Detail may be a JSON object; the result lists the event ids.
+    services = Services()
+    queue = services.sqs.create_queue(QueueName="bus")["QueueUrl"]
+    services.events.put_rule(Name="done", EventPattern='{"detail-type": ["job done"]}')
+    services.events.put_targets(Rule="done", Targets=[{"Id": "q", "Arn": QUEUE_ARN}])
+    entry = {"Source": "my.flow", "DetailType": "job done", "Detail": {"job.$": "$.job"}}
+    definition = {
+        "StartAt": "Announce",
+        "States": {
+            "Announce": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::events:putEvents",
+                "Parameters": {"Entries": [entry]},
+                "End": True,
+            }
+        },
+    }
+    result = stepwell.run(definition, {"job": 7}, services=services)
+    assert result.status == "SUCCEEDED"
+    assert result.output["FailedEntryCount"] == 0
+    (message,) = services.sqs.receive_message(QueueUrl=queue)["Messages"]
+    event = json.loads(message["Body"])
+    assert (event["source"], event["detail"]) == ("my.flow", {"job": 7})
+    assert event["id"] == result.output["Entries"][0]["EventId"]

@@ -141,3 +141,15 @@ def test_put_events_answers_first_and_a_worker_delivers_even_after_a_crash(
     h.worker().run_until_idle()
     (event,) = h.received()
     assert (event["id"], event["detail"]) == (reply["Entries"][0]["EventId"], {"id": 1})
+
+
+def test_express_workflows_send_no_status_events(store: Store) -> None:
+    # Developer Guide, "Automating Step Functions event delivery with EventBridge": the
+    # events come from standard workflows.
+    h = Harness(store)
+    request = {"name": "quick", "definition": json.dumps(FAIL), "roleArn": ROLE, "type": "EXPRESS"}
+    express = h.service.create_state_machine(request)["stateMachineArn"]
+    h.rule("all-status", {"source": ["aws.states"]}, QUEUE_ARN)
+    h.service.start_execution({"stateMachineArn": express, "input": "{}"})
+    h.worker().run_until_idle()
+    assert h.received() == []

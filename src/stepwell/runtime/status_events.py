@@ -2,7 +2,7 @@
 Change" (source ``aws.states``), put when an execution starts and when it ends, so a rule
 with ``{"source": ["aws.states"], "detail": {"status": ["FAILED"]}}`` reacts to a
 failed execution (Step Functions Developer Guide, "Automating Step Functions event
-delivery with EventBridge").
+delivery with EventBridge": events of *standard* workflows; Express ones send none).
 
 The same notices carry the events of ``PutEvents`` when a Stepwell has workers: the API
 answers once the event is stored, and a worker delivers it (as EventBridge delivers

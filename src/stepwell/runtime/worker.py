@@ -397,6 +397,9 @@ class Worker:
         event = status_change_event(record, self.clock.now())
         if not self.integrations.services.events.listening(event):
             return []
+        machine = self.machines.record(record.state_machine_arn)
+        if machine is not None and machine.type == "EXPRESS":
+            return []  # Express workflows send no status change events
         return [notice(event, self.clock.now(), owner=record.arn)]
 
     # ----------------------------------------------------------------- invoking

@@ -262,6 +262,7 @@ def test_a_rule_reacts_to_a_failed_execution(events: Any, sqs: Any, sfn: Any) ->
     assert detail["stateMachineArn"] == failing
     assert (detail["status"], detail["error"], detail["cause"]) == ("FAILED", "Oops", "bad")
     assert detail["input"] == '{"order": 7}' and detail["output"] is None
+    assert (detail["redriveCount"], detail["redriveStatus"]) == (0, "REDRIVABLE")
     assert isinstance(detail["startDate"], int) and detail["stopDate"] >= detail["startDate"]
     assert receive(sqs, url) == []  # RUNNING did not match; FAILED came once
 

@@ -74,6 +74,10 @@ def test_start_and_end_are_put_on_the_default_bus(store: Store) -> None:
     assert succeeded["detail"]["outputDetails"] == {"included": True}
     assert succeeded["detail"]["startDate"] == int(START * 1000)
     assert succeeded["time"] == "2024-03-04T09:02:00Z"
+    assert (succeeded["detail"]["redriveStatus"], succeeded["detail"]["redriveStatusReason"]) == (
+        "NOT_REDRIVABLE",
+        "Execution is SUCCEEDED and cannot be redriven",
+    )
 
 
 def test_a_notice_survives_a_crash_before_it_is_published(store: Store) -> None:

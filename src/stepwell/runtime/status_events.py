@@ -32,6 +32,7 @@ from stepwell.store.base import ExecutionRecord, WorkItem
 SOURCE: Final = "aws.states"
 DETAIL_TYPE: Final = "Step Functions Execution Status Change"
 _NOTICE: Final = b'{"notice":"events",'
+_REDRIVABLE: Final = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 _IDS: Final = uuid.UUID("3b0e2f6c-91d4-4c7a-b5e8-7a1f0c9d2e64")
 
 
@@ -64,12 +65,18 @@ def status_change_event(record: ExecutionRecord, now: float) -> dict[str, Any]:
             "cause": record.cause,
             "redriveCount": record.redrive_count,
             "redriveDate": _millis(record.redrive_date),
-            "redriveStatus": "REDRIVABLE"
-            if record.status in ("FAILED", "TIMED_OUT", "ABORTED")
-            else "NOT_REDRIVABLE",
-            "redriveStatusReason": None,
+            **_redrive_status(record.status),
         },
     }
+
+
+def _redrive_status(status: str) -> dict[str, Any]:
+    """As DescribeExecution reports it (aws-behaviour.md: "Execution is SUCCEEDED and
+    cannot be redriven")."""
+    if status in _REDRIVABLE:
+        return {"redriveStatus": "REDRIVABLE", "redriveStatusReason": None}
+    reason = f"Execution is {status} and cannot be redriven"
+    return {"redriveStatus": "NOT_REDRIVABLE", "redriveStatusReason": reason}
 
 
 def _millis(epoch: float | None) -> int | None:

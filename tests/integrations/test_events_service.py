@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import stepwell
+from stepwell.integrations.functions import FunctionRegistry
 from stepwell.integrations.services import Services
 from stepwell.runtime.clock import VirtualClock
 from stepwell.store.base import Store
@@ -106,3 +107,49 @@ def test_a_put_events_task_puts_on_the_embedded_bus() -> None:
     event = json.loads(message["Body"])
     assert (event["source"], event["detail"]) == ("my.flow", {"job": 7})
     assert event["id"] == result.output["Entries"][0]["EventId"]
+
+
+def test_function_and_fifo_queue_targets() -> None:
+    # User Guide, "Event bus targets": a Lambda function gets the input as its event; an
+    # SQS FIFO queue target names its message group in SqsParameters.
+    seen: list[object] = []
+
+    def record(event: object) -> dict[str, str]:
+        seen.append(event)
+        return {}
+
+    def broken(event: object) -> None:
+        raise ValueError("no")
+
+    functions = FunctionRegistry()
+    functions.register("record", record)
+    functions.register("broken", broken)
+    services = Services(functions=functions)
+    fifo = services.sqs.create_queue(QueueName="bus.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
+    events = services.events
+    events.put_rule(Name="r", EventPattern='{"source": ["s"]}')
+    function_arn = "arn:aws:lambda:us-east-1:123456789012:function:"
+    template = {"InputPathsMap": {"d": "$.detail-type"}, "InputTemplate": '"it was <d>"'}
+    events.put_targets(
+        Rule="r",
+        Targets=[
+            {"Id": "text", "Arn": function_arn + "record", "InputTransformer": template},
+            {"Id": "json", "Arn": function_arn + "record", "InputPath": "$.detail"},
+            {"Id": "fails", "Arn": function_arn + "broken"},
+            {
+                "Id": "fifo",
+                "Arn": "arn:aws:sqs:us-east-1:123456789012:bus.fifo",
+                "SqsParameters": {"MessageGroupId": "g1"},
+            },
+        ],
+    )
+    events.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": '{"k": 1}'}])
+    assert sorted(map(str, seen)) == ["it was d", "{'k': 1}"]
+    (failed,) = events.failed_deliveries()
+    assert failed["TargetId"] == "fails" and "ValueError" in failed["Error"]
+    (message,) = services.sqs.receive_message(
+        QueueUrl=fifo, MessageSystemAttributeNames=["MessageGroupId"]
+    )["Messages"]
+    assert message["Attributes"]["MessageGroupId"] == "g1"

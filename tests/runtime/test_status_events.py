@@ -157,3 +157,18 @@ def test_express_workflows_send_no_status_events(store: Store) -> None:
     h.service.start_execution({"stateMachineArn": express, "input": "{}"})
     h.worker().run_until_idle()
     assert h.received() == []
+
+
+def test_a_redrive_puts_running_again_with_its_redrive_count(store: Store) -> None:
+    # Developer Guide, "Redriving state machines": a redriven execution runs again
+    # (RUNNING, redriveCount 1) and its events are those of a new attempt.
+    h = Harness(store)
+    failing = h.machine("fails", FAIL)
+    h.rule("all-status", {"source": ["aws.states"]}, QUEUE_ARN)
+    started = h.service.start_execution({"stateMachineArn": failing, "input": "{}"})
+    worker = h.worker()
+    worker.run_until_idle()
+    h.service.redrive_execution({"executionArn": started["executionArn"]})
+    worker.run_until_idle()
+    statuses = [(e["detail"]["status"], e["detail"]["redriveCount"]) for e in h.received()]
+    assert statuses == [("RUNNING", 0), ("FAILED", 0), ("RUNNING", 1), ("FAILED", 1)]

@@ -1,5 +1,6 @@
 """Step Functions' own events on the default event bus: "Step Functions Execution Status
-Change" (source ``aws.states``), put when an execution starts and when it ends, so a rule
+Change" (source ``aws.states``), put when an execution starts (or is redriven) and when it
+ends, so a rule
 with ``{"source": ["aws.states"], "detail": {"status": ["FAILED"]}}`` reacts to a
 failed execution (Step Functions Developer Guide, "Automating Step Functions event
 delivery with EventBridge": events of *standard* workflows; Express ones send none).
@@ -26,7 +27,7 @@ from typing import Any, Final
 
 import orjson
 
-from stepwell.integrations.services.events import iso_time
+from stepwell.integrations.services.events import EventsClient, iso_time
 from stepwell.store.base import ExecutionRecord, WorkItem
 
 SOURCE: Final = "aws.states"
@@ -34,6 +35,19 @@ DETAIL_TYPE: Final = "Step Functions Execution Status Change"
 _NOTICE: Final = b'{"notice":"events",'
 _REDRIVABLE: Final = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 _IDS: Final = uuid.UUID("3b0e2f6c-91d4-4c7a-b5e8-7a1f0c9d2e64")
+
+
+def status_notices(
+    record: ExecutionRecord, bus: EventsClient, now: float, machine_type: str | None
+) -> list[WorkItem]:
+    """The notice of ``record``'s status change, to commit with the status, when a rule
+    would receive it; none for Express workflows."""
+    if machine_type == "EXPRESS":
+        return []
+    event = status_change_event(record, now)
+    if not bus.listening(event):
+        return []
+    return [notice(event, now, owner=record.arn)]
 
 
 def status_change_event(record: ExecutionRecord, now: float) -> dict[str, Any]:

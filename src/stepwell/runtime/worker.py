@@ -51,7 +51,7 @@ from stepwell.runtime.map_runs import (
     is_map_run,
     orphaned_runs,
 )
-from stepwell.runtime.status_events import notice, notice_event, status_change_event
+from stepwell.runtime.status_events import notice_event, status_notices
 from stepwell.runtime.tasks import invocation, outcome_event
 from stepwell.store.base import (
     DEFINITIONS,
@@ -394,13 +394,10 @@ class Worker:
         committed with the status, when a rule would receive it (``status_events``)."""
         if is_map_run(record.arn):
             return []
-        event = status_change_event(record, self.clock.now())
-        if not self.integrations.services.events.listening(event):
-            return []
+        bus = self.integrations.services.events
         machine = self.machines.record(record.state_machine_arn)
-        if machine is not None and machine.type == "EXPRESS":
-            return []  # Express workflows send no status change events
-        return [notice(event, self.clock.now(), owner=record.arn)]
+        kind = machine.type if machine is not None else None
+        return status_notices(record, bus, self.clock.now(), kind)
 
     # ----------------------------------------------------------------- invoking
 

@@ -31,6 +31,7 @@ from stepwell.engine.serialize import dump_execution
 from stepwell.language.model import StateMachine
 from stepwell.runtime.clock import to_datetime
 from stepwell.runtime.codec import encode_event
+from stepwell.runtime.status_events import status_notices
 from stepwell.runtime.worker import execution_info
 from stepwell.service import errors as err
 from stepwell.service.core import Request, Response, ServiceCore
@@ -112,8 +113,10 @@ class RedriveOperations(ServiceCore):
                 f"Execution '{record.arn}' cannot be redriven: its definition is gone."
             )
         plan = plan_redrive(machine, machine_record, redriven, history, now, record.redrive_keeps)
+        bus = self.integrations.services.events
+        running = status_notices(redriven, bus, now, machine_record.type)  # RUNNING again
         if not self.store.redrive_execution(
-            redriven, record.status, plan.state, plan.events, plan.items
+            redriven, record.status, plan.state, plan.events, (*plan.items, *running)
         ):
             raise err.ExecutionNotRedrivable(
                 f"Execution '{record.arn}' cannot be redriven: Execution is RUNNING and "

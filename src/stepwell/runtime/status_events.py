@@ -1,8 +1,7 @@
 """Step Functions' own events on the default event bus: "Step Functions Execution Status
-Change" (source ``aws.states``), put when an execution starts (or is redriven) and when it
-ends, so a rule
-with ``{"source": ["aws.states"], "detail": {"status": ["FAILED"]}}`` reacts to a
-failed execution (Step Functions Developer Guide, "Automating Step Functions event
+Change" (source ``aws.states``), put when an execution starts (or is redriven) and when
+it ends, so a rule with ``{"source": ["aws.states"], "detail": {"status": ["FAILED"]}}``
+reacts to a failed execution (Step Functions Developer Guide, "Automating Step Functions event
 delivery with EventBridge": events of *standard* workflows; Express ones send none).
 
 The same notices carry the events of ``PutEvents`` when a Stepwell has workers: the API

@@ -153,3 +153,21 @@ def test_function_and_fifo_queue_targets() -> None:
         QueueUrl=fifo, MessageSystemAttributeNames=["MessageGroupId"]
     )["Messages"]
     assert message["Attributes"]["MessageGroupId"] == "g1"
+
+
+def test_the_sdk_integration_reaches_the_embedded_bus_too() -> None:
+    services = Services()
+    definition = {
+        "StartAt": "Rules",
+        "States": {
+            "Rules": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:eventbridge:putRule",
+                "Parameters": {"Name": "from-a-task", "EventPattern": '{"source": ["x"]}'},
+                "End": True,
+            }
+        },
+    }
+    result = stepwell.run(definition, {}, services=services)
+    assert result.output == {"RuleArn": "arn:aws:events:us-east-1:123456789012:rule/from-a-task"}
+    assert services.events.describe_rule(Name="from-a-task")["State"] == "ENABLED"

@@ -73,6 +73,7 @@ class Services:
             "sns": self.sns,
             "s3": self.s3,
             "events": self.events,
+            "eventbridge": self.events,  # as aws-sdk:eventbridge:* names it
         }
         return clients.get(service)
 

@@ -1,5 +1,5 @@
-"""Malformed requests to the embedded services' APIs (DynamoDB, SQS, SNS, S3, Lambda) get the
-protocol's 4xx, never a 5xx (issue 11).
+"""Malformed requests to the embedded services' APIs (DynamoDB, SQS, SNS, S3, Lambda,
+EventBridge) get the protocol's 4xx, never a 5xx (issue 11).
 
 Requests are generated from botocore's models for every operation Stepwell implements,
 in every protocol the API speaks: valid requests with members replaced by hostile values
@@ -28,7 +28,9 @@ from stepwell.service.settings import Settings
 from tests.api.api_helpers import AsgiClient, Reply, asgi_client
 
 SESSION = botocore.session.get_session()
-MODELS = {name: load_service_model(name) for name in ("dynamodb", "sqs", "sns", "s3", "lambda")}
+MODELS = {
+    name: load_service_model(name) for name in ("dynamodb", "sqs", "sns", "s3", "events", "lambda")
+}
 QUEUE_URL = "http://127.0.0.1:8083/123456789012/fuzz-queue"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:fuzz-topic"
 STRINGS = [
@@ -57,6 +59,18 @@ STRINGS = [
     "sqs",
     "email",
     "true",
+]
+# EventBridge's own hostile strings: rules, schedules, patterns, templates and paths.
+EVENT_STRINGS = [
+    "fuzz-rule",
+    "rate(5 minutes)",
+    "cron(0 12 * * ? *)",
+    "rate(0 days)",
+    '{"source": ["a"], "detail": {"n": [{"numeric": [">", 1, "<", "x"]}]}}',
+    '{"a": [{"wildcard": "a**b"}], "$or": [{"b": [1]}]}',
+    '{"a": [{"anything-but": {"prefix": 1}}, {"cidr": "10.0.0.0/99"}]}',
+    '{"x": <x>, "y": "<aws.events.event.json>"}',
+    "$.detail[",
 ]
 ATTRIBUTE_VALUES: list[Any] = [
     {"S": "a"},
@@ -119,6 +133,8 @@ def _string(shape_name: str, shape: dict[str, Any]) -> str:
         return TOPIC_ARN
     if "functionname" in lowered:
         return "fuzz-fn"
+    if "rulename" in lowered:
+        return "fuzz-rule"
     return "pk" if shape.get("min", 0) <= 2 else "a" * shape.get("min", 1)
 
 
@@ -131,7 +147,7 @@ def hostile(rng: random.Random, model: ServiceModel, shape_name: str) -> Any:
     if shape_name == "AttributeValue":
         return rng.choice(ATTRIBUTE_VALUES)
     if kind == "string":
-        return rng.choice(STRINGS)
+        return rng.choice(EVENT_STRINGS + STRINGS if model is MODELS["events"] else STRINGS)
     if kind in ("integer", "long", "float", "double"):
         return rng.choice([-1, 0, 1, 10, 21, 901, 10**6, shape.get("max", 5) + 1])
     if kind == "boolean":
@@ -195,13 +211,16 @@ def fuzzed() -> Iterator[tuple[AsgiClient, Host]]:
         services.sqs.call("CreateQueue", {"QueueName": "fuzz-queue"})
         services.sns.call("CreateTopic", {"Name": "fuzz-topic"})
         host.integrations.functions.register("fuzz-fn", lambda event: event)
+        services.events.call("PutRule", {"Name": "fuzz-rule", "EventPattern": '{"source": ["a"]}'})
+        target = {"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:fuzz-queue"}
+        services.events.call("PutTargets", {"Rule": "fuzz-rule", "Targets": [target]})
         yield client, host
     host.stop()
 
 
 def json_request(client: AsgiClient, model: ServiceModel, operation: str, body: bytes) -> Reply:
     headers = {
-        "content-type": "application/x-amz-json-1.0",
+        "content-type": f"application/x-amz-json-{model.json_version}",
         "x-amz-target": f"{model.target_prefix}.{operation}",
     }
     return client.request("POST", "/", headers, body)
@@ -226,7 +245,7 @@ def assert_query_4xx(reply: Reply) -> None:
         assert root.find("./{*}Error/{*}Code") is not None
 
 
-@pytest.mark.parametrize("service", ["dynamodb", "sqs"])
+@pytest.mark.parametrize("service", ["dynamodb", "sqs", "events"])
 def test_json_protocol_fuzz(fuzzed: tuple[AsgiClient, Host], service: str) -> None:
     client, host = fuzzed
     model = MODELS[service]

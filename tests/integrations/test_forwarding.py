@@ -34,7 +34,7 @@ def task(resource: str, parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 def aws_json(received: Received) -> Reply:
-    """Secrets Manager, EventBridge and DynamoDB, one call each."""
+    """Secrets Manager, Athena and DynamoDB, one call each."""
     target = received.headers.get("X-Amz-Target", "")
     content = {"Content-Type": "application/x-amz-json-1.1"}
     if target == "secretsmanager.GetSecretValue":
@@ -53,11 +53,8 @@ def aws_json(received: Received) -> Reply:
             },
             content_type="application/x-amz-json-1.1",
         )
-    if target == "AWSEvents.PutEvents":
-        return json_reply(
-            {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]},
-            content_type="application/x-amz-json-1.1",
-        )
+    if target == "AmazonAthena.StartQueryExecution":
+        return json_reply({"QueryExecutionId": "q-1"}, content_type="application/x-amz-json-1.1")
     if target == "DynamoDB_20120810.PutItem":
         body = {
             "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
@@ -99,13 +96,13 @@ def test_sdk_errors_are_named_service_dot_exception() -> None:
 
 
 def test_optimized_integration_without_embedded_service_is_forwarded() -> None:
-    entries = [{"Source": "stepwell", "DetailType": "done", "Detail": "{}"}]
+    # (EventBridge is embedded now; Athena is not.)
     with local_server(aws_json) as server:
         result = stepwell.run(
-            task("arn:aws:states:::events:putEvents", {"Entries": entries}),
+            task("arn:aws:states:::athena:startQueryExecution", {"QueryString": "SELECT 1"}),
             forward=forward(server.url),
         )
-    assert result.output["Entries"] == [{"EventId": "e-1"}]
+    assert result.output["QueryExecutionId"] == "q-1"
     assert result.output["SdkHttpMetadata"]["HttpStatusCode"] == 200
 
 
@@ -138,9 +135,9 @@ def test_unreachable_endpoint_is_an_sdk_client_exception() -> None:
             "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue",
             "SecretsManager.SdkClientException",
         ),
-        ("arn:aws:states:::events:putEvents", "EventBridge.SdkClientException"),
+        ("arn:aws:states:::athena:startQueryExecution", "Athena.SdkClientException"),
     ]:
-        outcome = integrations.invoke(Invocation(resource, {"SecretId": "x", "Entries": []}))
+        outcome = integrations.invoke(Invocation(resource, {"SecretId": "x", "QueryString": "1"}))
         assert outcome is not None
         assert outcome.error == error
 

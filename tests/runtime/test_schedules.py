@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,9 @@ from typing import Any
 import pytest
 
 from stepwell.integrations.registry import Integrations
+from stepwell.language.cron import ScheduleExpressionError
 from stepwell.runtime import pool as pool_module
 from stepwell.runtime.clock import VirtualClock
-from stepwell.runtime.cron import ScheduleExpressionError
 from stepwell.runtime.pool import WorkerPool
 from stepwell.runtime.schedules import (
     Schedule,
@@ -419,3 +420,79 @@ def test_put_all_applies_a_whole_config(store: Store) -> None:
     )
     assert [s.name for s in schedules.put_all(config)] == ["a", "b"]
     assert [s.name for s in schedules.list()] == ["a", "b"]
+
+
+def test_a_scheduled_rule_put_through_the_eventbridge_api_fires_every_target(
+    store: Store,
+) -> None:
+    # Schedules are EventBridge rules: a rule with a ScheduleExpression and several
+    # targets, put with PutRule/PutTargets, is a schedule the runtime fires (User Guide,
+    # "Creating a rule that runs on a schedule in Amazon EventBridge").
+    h = Harness(store)
+    h.create_machine()
+    events = h.schedules.events
+    queue = events.targets.queues.call("CreateQueue", {"QueueName": "ticks"})["QueueUrl"]
+    events.call("PutRule", {"Name": "every-10", "ScheduleExpression": "rate(10 minutes)"})
+    events.call(
+        "PutTargets",
+        {
+            "Rule": "every-10",
+            "Targets": [
+                {"Id": "machine", "Arn": MACHINE, "Input": '{"from": "rule"}'},
+                {
+                    "Id": "queue",
+                    "Arn": "arn:aws:sqs:us-east-1:123456789012:ticks",
+                    "InputTransformer": {
+                        "InputPathsMap": {"at": "$.time"},
+                        "InputTemplate": '{"tick": <at>, "rule": "<aws.events.rule-name>"}',
+                    },
+                },
+            ],
+        },
+    )
+    assert [s["name"] for s in list_schedules(store, h.clock)] == ["every-10"]  # the CLI sees it
+    h.clock.advance(600)
+    machine, queued = h.schedules.fire_due()  # one firing per target
+    assert machine.error is None and machine.execution_arn is not None
+    assert (queued.error, queued.execution_arn) == (None, None)
+    assert h.schedules.fire_due() == []
+    h.worker.run_until_idle()
+    (execution,) = h.executions()
+    assert execution["name"] == "every-10-20240304T0912Z"
+    described = h.service.describe_execution({"executionArn": execution["executionArn"]})
+    assert json.loads(described["input"]) == {"from": "rule"}
+    received = events.targets.queues.call("ReceiveMessage", {"QueueUrl": queue})["Messages"]
+    assert [json.loads(m["Body"]) for m in received] == [
+        {"tick": "2024-03-04T09:12:00Z", "rule": "every-10"}
+    ]
+    assert events.call("DescribeRule", {"Name": "every-10"})["ScheduleExpression"] == (
+        "rate(10 minutes)"
+    )
+
+
+def test_disable_rule_pauses_a_schedule_without_replaying_missed_ticks(store: Store) -> None:
+    h = Harness(store)
+    h.create_machine()
+    h.schedules.put(Schedule("every-5", "rate(5 minutes)", MACHINE, "{}"))
+    h.schedules.events.call("DisableRule", {"Name": "every-5"})
+    h.clock.advance(900)
+    assert h.schedules.fire_due() == []
+    h.schedules.events.call("EnableRule", {"Name": "every-5"})
+    h.clock.advance(300)
+    assert [f.tick for f in h.schedules.fire_due()] == [START + 1200]
+
+
+def test_schedules_of_an_older_database_become_rules(store: Store) -> None:
+    h = Harness(store)
+    legacy = Schedule("old", "rate(1 hour)", MACHINE, "{}", created=START, last_tick=START + 3600)
+    with store.documents("schedules") as docs:
+        docs.put("old", json.dumps(asdict(legacy)).encode())
+    (adopted,) = h.schedules.list()
+    assert (adopted.name, adopted.expression, adopted.last_tick) == (
+        "old",
+        "rate(1 hour)",
+        START + 3600,
+    )
+    assert h.schedules.events.call("DescribeRule", {"Name": "old"})["State"] == "ENABLED"
+    with store.documents("schedules") as docs:
+        assert docs.scan() == []

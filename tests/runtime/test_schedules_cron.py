@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stepwell.runtime.cron import Cron, Rate, ScheduleExpressionError, parse_schedule
+from stepwell.language.cron import Cron, Rate, ScheduleExpressionError, parse_schedule
 
 
 def at(text: str) -> datetime:

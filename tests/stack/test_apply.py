@@ -216,3 +216,63 @@ def test_event_source_poll_survives_a_missing_queue() -> None:
         source.stop()
         with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):
             source.poll_once()
+
+
+EVENT_RULES = """
+      Events:
+        Orders:
+          Type: EventBridgeRule
+          Properties:
+            Pattern: {source: [shop], detail-type: [Order Placed]}
+            InputTransformer:
+              InputPathsMap: {id: $.detail.id}
+              InputTemplate: '{"Records": [{"messageId": "m", "body": "{\\"id\\": \\"<id>\\"}"}]}'
+"""
+MACHINE_RULE = """      Events:
+        Greetings:
+          Type: CloudWatchEvent
+          Properties:
+            Pattern: {source: [shop], detail-type: [Greeting]}
+            InputPath: $.detail
+"""
+
+
+def test_eventbridge_rule_events_of_functions_and_state_machines(tmp_path: Path) -> None:
+    # SAM's EventBridgeRule and CloudWatchEvent events become AWS::Events::Rule resources
+    # with an EventPattern and a target (AWS SAM Developer Guide, "EventBridgeRule").
+    template = (
+        APP.replace(
+            "      Handler: app.consume\n",
+            "      Handler: app.consume\n      Timeout: 60\n",  # a cold start on a busy machine
+        )
+        .replace(
+            "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+            "            FunctionResponseTypes: [ReportBatchItemFailures]\n"
+            + EVENT_RULES[len("      Events:\n") + 1 :],
+        )
+        .replace(
+            "      DefinitionSubstitutions: {GreeterArn: !GetAtt Greeter.Arn}\n",
+            "      DefinitionSubstitutions: {GreeterArn: !GetAtt Greeter.Arn}\n" + MACHINE_RULE,
+        )
+    )
+    with local_stack(write(tmp_path, template)) as app:
+        events = app.host.services.events
+        rules = {rule["Name"]: rule for rule in events.rules()}
+        assert len(rules) == 2 and all(r["EventPattern"] for r in rules.values())
+        sent = events.put_events(
+            Entries=[
+                {"Source": "shop", "DetailType": "Order Placed", "Detail": '{"id": "o-1"}'},
+                {"Source": "shop", "DetailType": "Greeting", "Detail": '{"name": "bus"}'},
+                {"Source": "elsewhere", "DetailType": "Greeting", "Detail": '{"name": "no"}'},
+            ]
+        )
+        assert sent["FailedEntryCount"] == 0
+        table = app.physical("Orders")
+        dynamodb = app.host.services.dynamodb
+        wait_for(lambda: dynamodb.scan(TableName=table)["Count"] == 1, "the function's write")
+        assert dynamodb.scan(TableName=table)["Items"] == [{"id": {"S": "o-1"}}]
+        sfn = app.client()
+        (execution,) = sfn.list_executions(stateMachineArn=app.physical("Flow"))["executions"]
+        described = finished(app, execution["executionArn"])
+        assert events.failed_deliveries() == []
+    assert json.loads(described["output"]) == {"message": "hello, bus"}

@@ -199,3 +199,27 @@ def test_sam_translator_refusals_are_stack_errors(write_app: Any) -> None:
 def test_a_missing_template_file_is_a_stack_error(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="cannot read the template"):
         plan_stack(tmp_path / "none.yaml", stack_name="s")
+
+
+RULES = """
+Resources:
+  Broken:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [{prefix: 1}]}
+      Targets: [{Id: q, Arn: arn:aws:sqs:us-east-1:123456789012:q}]
+  Streamed:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [shop]}
+      Targets: [{Id: k, Arn: arn:aws:kinesis:us-east-1:123456789012:stream/s}]
+"""
+
+
+def test_rules_are_checked_before_anything_starts(write_app: Any) -> None:
+    # A pattern PutRule would refuse is a problem; a target Stepwell cannot reach, a warning.
+    findings = check_plan(plan_stack(write_app(RULES), stack_name="s"))
+    (problem,) = findings.problems
+    assert problem.startswith("rule Broken: Event pattern is not valid. Reason: prefix")
+    (warning,) = findings.warnings
+    assert "rule Streamed: target arn:aws:kinesis" in warning and "not emulated" in warning

@@ -1,7 +1,8 @@
-"""``stepwell schedules``: EventBridge-style rules (``cron(...)``, ``rate(...)``) that start
-executions. Schedules are not part of the Step Functions API, so these commands work on
-the server's database directly (``--db`` / ``STEPWELL_DB``), as ``stepwell serve`` does;
-the running workers pick changes up on their next tick."""
+"""``stepwell schedules``: EventBridge rules with a schedule (``cron(...)``, ``rate(...)``)
+that start executions. A schedule is the same rule ``aws events put-rule`` makes
+(``runtime.schedules``); these commands work on the server's database directly
+(``--db`` / ``STEPWELL_DB``), as ``stepwell serve`` does, and the running workers pick
+changes up on their next tick."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Task integrations answered by the embedded services (DynamoDB, SQS, SNS, S3).
+"""Task integrations answered by the embedded services (DynamoDB, SQS, SNS, S3, EventBridge).
 
 ``arn:aws:states:::dynamodb:putItem`` and friends are *optimized* integrations: their result
 is the API response plus the ``SdkHttpMetadata`` and ``SdkResponseMetadata`` that Step
@@ -10,8 +10,9 @@ errors named ``DynamoDb.TransactionCanceledException`` (see ``naming.py``).
 The optimized SQS and SNS integrations accept a JSON value for ``MessageBody`` /
 ``Message`` and send its JSON text, as the Developer Guide's examples do
 (``"MessageBody": {"Input.$": "$", "TaskToken.$": "$$.Task.Token"}``). S3's ``putObject``
-does the same with a JSON ``Body``; ``getObject`` returns the body as text and dates as
-ISO 8601 text, as a Task's JSON result must (``json_ready``).
+does the same with a JSON ``Body``, and ``events:putEvents`` with each entry's ``Detail``;
+``getObject`` returns the body as text and dates as ISO 8601 text, as a Task's JSON
+result must (``json_ready``).
 """
 
 from __future__ import annotations
@@ -60,10 +61,22 @@ class EmbeddedTasks:
 
 
 def _with_json_text(resource: ServiceResource, request: dict[str, Any]) -> dict[str, Any]:
+    if (resource.service, resource.action) == ("events", "putEvents"):
+        entries = request.get("Entries")
+        if isinstance(entries, list):
+            request["Entries"] = [_detail_text(entry) for entry in entries]
+        return request
     field = _JSON_VALUED.get((resource.service, resource.action))
     if field is not None and field in request and not isinstance(request[field], str):
         request[field] = orjson.dumps(request[field]).decode()
     return request
+
+
+def _detail_text(entry: Any) -> Any:
+    detail = entry.get("Detail") if isinstance(entry, Mapping) else None
+    if detail is None or isinstance(detail, str):
+        return entry
+    return {**entry, "Detail": orjson.dumps(detail).decode()}
 
 
 def json_ready(value: Any) -> Any:

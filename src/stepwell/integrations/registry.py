@@ -14,7 +14,7 @@ Resolution, in order (``resources.py`` parses the ARN):
    parts of Stepwell add, say, nested executions).
 3. A service that ``ForwardConfig.services`` lists explicitly: forwarded through botocore.
 4. ``arn:aws:states:::http:invoke``: the HTTP Task (``http_task.py``).
-5. DynamoDB, SQS and SNS actions the embedded services implement (``embedded.py``).
+5. DynamoDB, SQS, SNS, S3 and EventBridge actions the embedded services implement (``embedded.py``).
 6. Any other service, when forwarding is configured: forwarded.
 7. Otherwise the task fails with ``States.TaskFailed`` and a cause that says how to
    configure forwarding.

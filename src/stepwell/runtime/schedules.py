@@ -1,19 +1,27 @@
 """Schedules: start an execution at every tick of a ``cron(...)`` or ``rate(...)``
 expression, as an EventBridge scheduled rule with a Step Functions target does.
 
-Schedules live in the store (``documents("schedules")``, one JSON document per schedule),
-so every process sees the same ones and a restart forgets nothing. ``fire_due`` may run
-in any number of processes at once and each tick still starts exactly one execution:
+Design decision: a schedule *is* an EventBridge rule with a ``ScheduleExpression``
+(``integrations.services.events``), kept in the store with the event buses' other rules.
+``Schedule`` is a view of such a rule and its first target, so ``stepwell schedules``,
+``[[schedules]]`` in stepwell.toml, ``PutRule``/``PutTargets`` through the API and
+``AWS::Events::Rule`` in a template all make and see the same rules; this module is the
+runtime that fires them (the rule's last fired tick is kept in its document).
+``fire_due`` may run in any number of processes at once and each tick still starts
+exactly one execution:
 
-* the execution's name is derived from the schedule's name and the tick's time, and its
-  input from the schedule alone, so StartExecution's idempotency by name (same name,
+* the execution's name is derived from the rule's name and the tick's time, and its
+  input from the rule alone, so StartExecution's idempotency by name (same name,
   same input: the same execution) turns every repeat of a tick into a no-op;
 * the last fired tick is recorded after the start, so a process that dies in between
   leaves the tick to be fired again, by name, by whoever looks next.
 
-A tick missed while nothing ran is fired once, late; older missed ticks are not
-replayed (EventBridge does not backfill either). Times come from the runtime's clock,
-so tests drive schedules with a ``VirtualClock``.
+Every target of the rule gets the tick: state machines (as above), Lambda functions
+(``invoke_function``), queues and topics (the event bus's own delivery). A tick missed
+while nothing ran is fired once, late; older missed ticks are not replayed (EventBridge
+does not backfill either). Times come from the runtime's clock, so tests drive schedules
+with a ``VirtualClock``. Schedules of databases written before rules existed (the
+``schedules`` namespace) are moved into rules the first time they are listed.
 """
 
 from __future__ import annotations
@@ -23,18 +31,24 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from stepwell.integrations.services import Services
+from stepwell.integrations.services.base import ServiceError
+from stepwell.integrations.services.events import EventsClient, iso_time
+from stepwell.integrations.services.events_targets import RuleRef
+from stepwell.language.cron import ScheduleExpression, parse_schedule
+from stepwell.language.event_input import target_input
 from stepwell.runtime.clock import Clock, SystemClock, to_datetime
-from stepwell.runtime.cron import ScheduleExpression, parse_schedule
 from stepwell.store.base import Store
 
 log = logging.getLogger("stepwell.schedules")
-NAMESPACE = "schedules"
+LEGACY_NAMESPACE = "schedules"  # where schedules lived before they were rules
+TARGET_ID = "schedule"  # the target a schedule's state machine (or function) is
 RESCAN_SECONDS = 10.0  # how stale this process's view of other processes' schedules gets
 _NAME = re.compile(r"[.\-_A-Za-z0-9]{1,64}")  # EventBridge rule names
 _IDS = uuid.UUID("6a1f3c2e-5b7d-4e9a-8c0b-2d4f6e8a0c1e")
@@ -92,13 +106,18 @@ class Schedules:
         start_execution: StartExecution | None = None,
         region: str = "us-east-1",
         account: str = "123456789012",
+        events: EventsClient | None = None,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.start_execution = start_execution
         self.region = region
         self.account = account
+        self.events = (
+            events or Services(store, self.clock.now, region=region, account=account).events
+        )
         self._quiet_until = 0.0  # nothing of ours is due before this
+        self._legacy_checked = False
         # Runs a Lambda function target (an application's scheduled function); set by
         # whoever binds the functions: (function ARN, event, request id) -> outcome.
         self.invoke_function: InvokeFunction | None = None
@@ -106,68 +125,105 @@ class Schedules:
     # ----------------------------------------------------------------- managing
 
     def put(self, schedule: Schedule) -> Schedule:
-        """Create or replace a schedule. Changing the expression starts it afresh;
-        otherwise the record of fired ticks is kept, so re-applying a config is a no-op."""
+        """Create or replace a schedule (a rule and its one target). Changing the
+        expression starts it afresh; otherwise the record of fired ticks is kept, so
+        re-applying a config is a no-op."""
         _check(schedule)
-        with self.store.documents(NAMESPACE) as docs:
-            raw = docs.get(schedule.name)
-            old = _decode(raw) if raw is not None else None
-            if old is not None and old.expression == schedule.expression:
-                # Re-enabling does not fire the ticks missed while disabled.
-                resumed = schedule.enabled and not old.enabled
-                last = self.clock.now() if resumed else old.last_tick
-                stored = replace(schedule, created=old.created, last_tick=last)
-            else:
-                stored = replace(schedule, created=schedule.created or self.clock.now())
-                stored = replace(stored, last_tick=None)
-            docs.put(stored.name, _encode(stored))
+        rule: dict[str, Any] = {
+            "Name": schedule.name,
+            "ScheduleExpression": schedule.expression,
+            "State": "ENABLED" if schedule.enabled else "DISABLED",
+        }
+        if schedule.description:
+            rule["Description"] = schedule.description
+        target: dict[str, Any] = {"Id": TARGET_ID, "Arn": schedule.state_machine_arn}
+        if schedule.input is not None:
+            target["Input"] = schedule.input
+        self.events.call("PutRule", rule)
+        others = [t["Id"] for t in self.events.rule(schedule.name)["targets"]]
+        if others:
+            self.events.call("RemoveTargets", {"Rule": schedule.name, "Ids": others})
+        self.events.call("PutTargets", {"Rule": schedule.name, "Targets": [target]})
         self._quiet_until = 0.0
+        stored = self.get(schedule.name)
+        assert stored is not None  # just written
         return stored
 
     def put_all(self, schedules: Sequence[Schedule]) -> builtins.list[Schedule]:
         return [self.put(schedule) for schedule in schedules]
 
     def get(self, name: str) -> Schedule | None:
-        with self.store.documents(NAMESPACE) as docs:
-            raw = docs.get(name)
-        return _decode(raw) if raw is not None else None
+        try:
+            rule = self.events.rule(name)
+        except ServiceError:
+            return None
+        return _view(rule)
 
     def list(self) -> builtins.list[Schedule]:
-        with self.store.documents(NAMESPACE) as docs:
-            return [_decode(raw) for _, raw in docs.scan()]
+        self._adopt_legacy()
+        return [s for rule in self.events.rules() if (s := _view(rule)) is not None]
 
     def delete(self, name: str) -> bool:
-        with self.store.documents(NAMESPACE) as docs:
-            found = docs.get(name) is not None
-            docs.delete(name)
-        return found
+        """Delete a schedule's rule (False when there is no scheduled rule of that name)."""
+        if self.get(name) is None:
+            return False
+        self.events.call("DeleteRule", {"Name": name, "Force": True})
+        return True
+
+    def _adopt_legacy(self) -> None:
+        if self._legacy_checked:
+            return
+        self._legacy_checked = True
+        with self.store.documents(LEGACY_NAMESPACE) as docs:
+            legacy = [Schedule(**orjson.loads(raw)) for _, raw in docs.scan()]
+            for schedule in legacy:
+                docs.delete(schedule.name)
+        for schedule in legacy:
+            self.put(schedule)
+            if schedule.last_tick is not None:
+                self.events.record_tick(schedule.name, schedule.last_tick)
 
     # ----------------------------------------------------------------- firing
 
     def fire_due(self) -> builtins.list[Firing]:
-        """Start an execution for every schedule whose tick has come; returns what fired.
+        """Fire every schedule whose tick has come; returns what fired (one per target).
         Cheap to call often: between ticks it looks at the store every RESCAN_SECONDS."""
         now = self.clock.now()
         if now < self._quiet_until:
             return []
         schedules = [s for s in self.list() if s.enabled]
         due = [(s, tick) for s in schedules if (tick := s.due_tick(now)) is not None]
-        firings = [self._fire(schedule, tick) for schedule, tick in due]
-        if firings:
-            self._record(firings)
+        firings = [firing for schedule, tick in due for firing in self._fire(schedule, tick)]
+        for schedule, tick in due:
+            self.events.record_tick(schedule.name, tick)
         upcoming = [t for s in schedules if (t := s.next_tick(now)) is not None]
         self._quiet_until = min([now + RESCAN_SECONDS, *upcoming])
         return firings
 
-    def _fire(self, schedule: Schedule, tick: float) -> Firing:
-        if is_function_arn(schedule.state_machine_arn):
-            return self._invoke(schedule, tick)
+    def _fire(self, schedule: Schedule, tick: float) -> builtins.list[Firing]:
+        """Deliver the tick to every target of the rule: one Firing per target."""
+        try:
+            targets = self.events.rule(schedule.name)["targets"]
+        except ServiceError:
+            targets = []  # deleted meanwhile
+        firings = [self._fire_target(schedule, target, tick) for target in targets]
+        return firings or [Firing(schedule.name, tick, None, "the rule has no targets")]
+
+    def _fire_target(self, schedule: Schedule, target: Mapping[str, Any], tick: float) -> Firing:
+        arn = str(target.get("Arn", ""))
+        if is_function_arn(arn):
+            return self._invoke(schedule, target, tick)
+        if not is_state_machine_arn(arn):
+            rule = RuleRef(schedule.name, self.events.rule_arn(schedule.name))
+            event = self.scheduled_event(schedule.name, tick)
+            delivery = self.events.targets.deliver(rule, target, event, iso_time(tick))
+            return Firing(schedule.name, tick, None, delivery.error)
         if self.start_execution is None:
             raise RuntimeError("these Schedules cannot start executions (no start_execution)")
         request = {
-            "stateMachineArn": schedule.state_machine_arn,
+            "stateMachineArn": arn,
             "name": execution_name(schedule.name, tick),
-            "input": self.execution_input(schedule, tick),
+            "input": self.target_input(schedule.name, target, tick),
         }
         try:
             started = self.start_execution(request)
@@ -179,45 +235,61 @@ class Schedules:
             return Firing(schedule.name, tick, None, f"{kind}: {error}")
         return Firing(schedule.name, tick, str(started["executionArn"]))
 
-    def _invoke(self, schedule: Schedule, tick: float) -> Firing:
+    def _invoke(self, schedule: Schedule, target: Mapping[str, Any], tick: float) -> Firing:
         """A function target gets the event, as EventBridge invokes it asynchronously."""
         if self.invoke_function is None:
             return Firing(schedule.name, tick, None, "no function binding for this target")
-        event = orjson.loads(self.execution_input(schedule, tick))
+        event = orjson.loads(self.target_input(schedule.name, target, tick))
         request_id = str(uuid.uuid5(_IDS, f"{schedule.name}@{tick}/invoke"))
-        outcome = self.invoke_function(schedule.state_machine_arn, event, request_id)
+        outcome = self.invoke_function(str(target["Arn"]), event, request_id)
         if not getattr(outcome, "ok", True):
             log.warning("schedule %s: function failed: %s", schedule.name, outcome)
             return Firing(schedule.name, tick, None, f"{outcome.error}: {outcome.cause}")
         return Firing(schedule.name, tick, None)
 
-    def _record(self, firings: builtins.list[Firing]) -> None:
-        with self.store.documents(NAMESPACE) as docs:
-            for firing in firings:
-                raw = docs.get(firing.schedule)
-                if raw is None:
-                    continue  # deleted meanwhile
-                current = _decode(raw)
-                if current.last_tick is None or current.last_tick < firing.tick:
-                    docs.put(current.name, _encode(replace(current, last_tick=firing.tick)))
+    def target_input(self, name: str, target: Mapping[str, Any], tick: float) -> str:
+        """What a target gets for a tick: its Input (or InputPath, InputTransformer), or
+        the "Scheduled Event" itself."""
+        event = self.scheduled_event(name, tick)
+        return target_input(target, event, name, self.events.rule_arn(name), iso_time(tick))
 
     def execution_input(self, schedule: Schedule, tick: float) -> str:
-        """The schedule's input, or the event EventBridge sends for a scheduled rule
-        (EventBridge User Guide, "Amazon EventBridge events": "Scheduled Event")."""
-        if schedule.input is not None:
-            return schedule.input
-        event = {
+        """The schedule's input, or the event EventBridge sends for a scheduled rule."""
+        target = {} if schedule.input is None else {"Input": schedule.input}
+        return self.target_input(schedule.name, target, tick)
+
+    def scheduled_event(self, name: str, tick: float) -> dict[str, Any]:
+        """The event of a scheduled rule's tick (EventBridge User Guide, "Amazon
+        EventBridge events": "Scheduled Event"); its id is the same for every repeat."""
+        return {
             "version": "0",
-            "id": str(uuid.uuid5(_IDS, f"{schedule.name}@{tick}")),
+            "id": str(uuid.uuid5(_IDS, f"{name}@{tick}")),
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": self.account,
             "time": to_datetime(tick).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": self.region,
-            "resources": [f"arn:aws:events:{self.region}:{self.account}:rule/{schedule.name}"],
+            "resources": [self.events.rule_arn(name)],
             "detail": {},
         }
-        return orjson.dumps(event).decode()
+
+
+def _view(rule: Mapping[str, Any]) -> Schedule | None:
+    """The schedule a rule is (its first target), or None for a pattern rule."""
+    expression = rule.get("ScheduleExpression")
+    if not expression:
+        return None
+    targets = rule.get("targets") or [{}]
+    return Schedule(
+        name=str(rule["Name"]),
+        expression=str(expression),
+        state_machine_arn=str(targets[0].get("Arn", "")),
+        input=targets[0].get("Input"),
+        enabled=rule.get("State") != "DISABLED",
+        description=str(rule.get("Description", "")),
+        created=float(rule.get("created", 0.0)),
+        last_tick=rule.get("last_tick"),
+    )
 
 
 def execution_name(schedule_name: str, tick: float) -> str:
@@ -321,10 +393,8 @@ def _check(schedule: Schedule) -> None:
             f"Invalid schedule name {schedule.name!r}: 1-64 letters, digits, '.', '-' or '_'"
         )
     schedule.compiled()  # ScheduleExpressionError (a ValueError) if EventBridge would refuse
-    parts = schedule.state_machine_arn.split(":")
-    if is_function_arn(schedule.state_machine_arn):
-        pass
-    elif len(parts) < 7 or parts[:3] != ["arn", "aws", "states"] or parts[5] != "stateMachine":
+    arn = schedule.state_machine_arn
+    if not (is_function_arn(arn) or is_state_machine_arn(arn)):
         raise ScheduleError(f"Invalid state machine ARN: {schedule.state_machine_arn!r}")
     if schedule.input is not None:
         try:
@@ -339,13 +409,11 @@ def is_function_arn(arn: str) -> bool:
     return len(parts) >= 7 and parts[:3] == ["arn", "aws", "lambda"] and parts[5] == "function"
 
 
+def is_state_machine_arn(arn: str) -> bool:
+    """A Step Functions target (``arn:aws:states:REGION:ACCOUNT:stateMachine:NAME``)."""
+    parts = arn.split(":")
+    return len(parts) >= 7 and parts[:3] == ["arn", "aws", "states"] and parts[5] == "stateMachine"
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def _encode(schedule: Schedule) -> bytes:
-    return orjson.dumps(asdict(schedule))
-
-
-def _decode(raw: bytes) -> Schedule:
-    return Schedule(**orjson.loads(raw))

@@ -51,6 +51,7 @@ from stepwell.runtime.map_runs import (
     is_map_run,
     orphaned_runs,
 )
+from stepwell.runtime.status_events import notice_event, status_notices
 from stepwell.runtime.tasks import invocation, outcome_event
 from stepwell.store.base import (
     DEFINITIONS,
@@ -272,6 +273,8 @@ class Worker:
             batch.events.extend(result.events)
             self._schedule(record, result.commands, batch)
         after = _record_after(record, execution, self.clock.now())
+        if record.status == "RUNNING" and lease.state is None and _starts(lease):
+            batch.items.extend(self._status_notices(record))
         if record.status == "RUNNING" and after.status != "RUNNING":
             batch.items.extend(self._completions(after))
         return StepOutcome(
@@ -370,10 +373,10 @@ class Worker:
 
     def _completions(self, ended: ExecutionRecord) -> list[WorkItem]:
         """The events that ``ended`` owes the tasks waiting for it, committed with it."""
-        items = []
-        notice = ended_notice(ended, self.clock.now())
-        if notice is not None:
-            items.append(notice)
+        items = self._status_notices(ended)
+        run_notice = ended_notice(ended, self.clock.now())
+        if run_notice is not None:
+            items.append(run_notice)
         items.extend(orphaned_runs(self.store, ended, self.clock.now()))
         for watcher in self.watchers:
             for token, outcome in watcher.completions(ended):
@@ -385,6 +388,16 @@ class Worker:
                     WorkItem(waiting.execution_arn, "event", encode_event(event), self.clock.now())
                 )
         return items
+
+    def _status_notices(self, record: ExecutionRecord) -> list[WorkItem]:
+        """The "Step Functions Execution Status Change" event of ``record``, as a notice
+        committed with the status, when a rule would receive it (``status_events``)."""
+        if is_map_run(record.arn):
+            return []
+        bus = self.integrations.services.events
+        machine = self.machines.record(record.state_machine_arn)
+        kind = machine.type if machine is not None else None
+        return status_notices(record, bus, self.clock.now(), kind)
 
     # ----------------------------------------------------------------- invoking
 
@@ -398,6 +411,11 @@ class Worker:
         return len(items)
 
     def invoke(self, item: WorkItem) -> None:
+        noticed = notice_event(item.payload)
+        if noticed is not None:  # an event to put on a bus (status_events), not a task
+            self.integrations.services.events.publish(*noticed)
+            self.store.finish_invocation(item, self.owner, None)
+            return
         command = decode_invocation(item.payload)
         outcome = self.integrations.invoke(
             invocation(command, item.execution_arn, str(uuid.uuid4()))
@@ -427,6 +445,10 @@ class Worker:
 def _runs_a_job(resource: str) -> bool:
     parsed = parse(resource)
     return parsed is not None and parsed.pattern in (SYNC, SYNC2)
+
+
+def _starts(lease: Lease) -> bool:
+    return any(item.kind == "start" for item in lease.items)
 
 
 def _ended(lease: Lease, outcome: StepOutcome) -> bool:

@@ -33,7 +33,7 @@ from stepwell.service.errors import ServiceError, UnknownOperationException
 from stepwell.service.lambda_api import OPERATIONS as LAMBDA_OPERATIONS
 from stepwell.service.lambda_api import LambdaFunctions
 
-EMBEDDED_SERVICES: Final = ("dynamodb", "sqs", "sns", "s3", "lambda")
+EMBEDDED_SERVICES: Final = ("dynamodb", "sqs", "sns", "s3", "events", "lambda")
 _QUEUE_URL_MEMBERS: Final = ("QueueUrl", "QueueUrls")
 T = TypeVar("T")
 

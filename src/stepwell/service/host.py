@@ -94,9 +94,16 @@ class Host:
             run_now=self.pool.worker if self.pool else None,
         )
         self.nested.connect(self.service)
+        # Schedules are EventBridge rules with a ScheduleExpression (runtime.schedules).
         self.schedules = Schedules(
-            self.store, self.clock, self.service.start_execution, settings.region, settings.account
+            self.store,
+            self.clock,
+            self.service.start_execution,
+            settings.region,
+            settings.account,
+            events=self.services.events,
         )
+        self.schedules.invoke_function = functions.invoke
         if settings.schedules:
             self.schedules.put_all(
                 schedules_from_config(settings.schedules, settings.region, settings.account)

@@ -34,6 +34,7 @@ from stepwell.language.verbatim import with_text
 from stepwell.runtime.clock import to_datetime
 from stepwell.runtime.codec import encode_event
 from stepwell.runtime.map_runs import is_map_run, request_of
+from stepwell.runtime.status_events import status_notices
 from stepwell.runtime.worker import execution_info
 from stepwell.service import errors as err
 from stepwell.service.core import Request, Response, ServiceCore
@@ -123,8 +124,10 @@ class RedriveOperations(ServiceCore):
             record.redrive_keeps,
             self._top_level_map_runs(record.arn),
         )
+        bus = self.integrations.services.events
+        running = status_notices(redriven, bus, now, machine_record.type)  # RUNNING again
         if not self.store.redrive_execution(
-            redriven, record.status, plan.state, plan.events, plan.items
+            redriven, record.status, plan.state, plan.events, (*plan.items, *running)
         ):
             raise err.ExecutionNotRedrivable(
                 f"Execution '{record.arn}' cannot be redriven: Execution is RUNNING and "

@@ -16,9 +16,11 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from stepwell.integrations.registry import Integrations
 from stepwell.runtime.clock import Clock, SystemClock
+from stepwell.runtime.status_events import notice
 from stepwell.runtime.worker import MachineCache
 from stepwell.service import errors as err
 from stepwell.service.arns import Arns
@@ -66,6 +68,13 @@ class Service(
             self.integrations.functions, self.lambda_events, self.clock.now
         )
         self.embedded_apis = EmbeddedApis(services, self.lambda_functions)
+        # EventBridge rules with a state machine target start executions here, and
+        # PutEvents stores its events as notices that the workers deliver (durably).
+        events = self.integrations.services.events
+        if events.targets.start_execution is None:
+            events.targets.start_execution = self.start_execution
+        if events.dispatch is None:
+            events.dispatch = self._dispatch_event
         self.routing = routing or random.Random()
         self._wake = wake or (lambda: None)
         # Runs an execution's first step at once (the calling thread), so a short
@@ -74,6 +83,10 @@ class Service(
         self._activity_signal = threading.Condition()
         self._background: set[threading.Thread] = set()
         self._background_lock = threading.Lock()
+
+    def _dispatch_event(self, event: dict[str, Any], bus: str) -> None:
+        self.store.enqueue(notice(event, self.clock.now(), bus))
+        self._wake()
 
     def handle(self, operation: str, request: Request) -> Response:
         method = _OPERATIONS.get(operation)

@@ -245,18 +245,33 @@ class _Applier:
         self.running.event_sources.append(mapping)
 
     def rule(self, resource: PlannedResource) -> None:
+        """An ``AWS::Events::Rule`` (and SAM's ``Schedule``, ``EventBridgeRule`` and
+        ``CloudWatchEvent`` events, which the translator turns into one): the same rule
+        ``PutRule`` and ``PutTargets`` make, with its pattern or schedule and targets."""
         self.current = resource
         props = resource.properties
-        expression = props.get("ScheduleExpression")
-        if not expression:
-            self.note(
-                f"{resource.logical_id}: event pattern rules are not emulated yet; it never fires"
-            )
-            return
-        enabled = str(props.get("State", "ENABLED")) == "ENABLED"
-        for index, target in enumerate(props.get("Targets") or []):
-            name = resource.name if index == 0 else f"{resource.name}-{index}"
-            self._schedule(name[:64], str(expression), target, enabled)
+        events = self.services.events
+        bus = str(props.get("EventBusName") or "default")
+        request: dict[str, Any] = {
+            "Name": resource.name[:64],
+            "EventBusName": bus,
+            "State": str(props.get("State") or "ENABLED"),
+        }
+        if props.get("EventPattern"):
+            request["EventPattern"] = _json_text(props["EventPattern"])
+        for key in ("ScheduleExpression", "Description"):
+            if props.get(key):
+                request[key] = str(props[key])
+        events.call("PutRule", request)
+        name = request["Name"]
+        targets = [_rule_target(target) for target in props.get("Targets") or []]
+        wanted = {target["Id"] for target in targets}
+        listed = events.call("ListTargetsByRule", {"Rule": name, "EventBusName": bus})
+        stale = [t["Id"] for t in listed["Targets"] if t["Id"] not in wanted]
+        if stale:
+            events.call("RemoveTargets", {"Rule": name, "EventBusName": bus, "Ids": stale})
+        if targets:
+            events.call("PutTargets", {"Rule": name, "EventBusName": bus, "Targets": targets})
 
     def schedule(self, resource: PlannedResource) -> None:
         self.current = resource
@@ -308,6 +323,9 @@ class _Applier:
     def remove_schedule(self, name: str) -> None:
         self.host.schedules.delete(name)
 
+    def remove_rule(self, name: str) -> None:
+        self.services.events.call("DeleteRule", {"Name": name[:64], "Force": True})
+
 
 def function_spec(plan: Plan, resource: PlannedResource, host: Host) -> FunctionSpec:
     props = resource.properties
@@ -353,6 +371,17 @@ def _default_role(plan: Plan, resource: PlannedResource) -> str:
     return f"arn:aws:iam::123456789012:role/{plan.stack}-{resource.logical_id}-Role"
 
 
+_TARGET_MEMBERS = ("Id", "Arn", "Input", "InputPath", "InputTransformer", "SqsParameters")
+
+
+def _rule_target(target: Any) -> dict[str, Any]:
+    """A template's rule target as ``PutTargets`` takes it (what Stepwell delivers by)."""
+    chosen = {key: target[key] for key in _TARGET_MEMBERS if key in target}
+    if "Input" in chosen:
+        chosen["Input"] = _json_text(chosen["Input"])
+    return chosen
+
+
 def _json_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -392,7 +421,7 @@ _REMOVERS: dict[str, Callable[[_Applier, str], None]] = {
     "queue": _Applier.remove_queue,
     "topic": _Applier.remove_topic,
     "state machine": _Applier.remove_state_machine,
-    "rule": _Applier.remove_schedule,
+    "rule": _Applier.remove_rule,
     "schedule": _Applier.remove_schedule,
 }
 

@@ -3,11 +3,15 @@ are shown and it goes on."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from stepwell.integrations.lambda_runtime import supported_runtime, unmet_requirements
+from stepwell.integrations.services.events_targets import TARGET_SERVICES
+from stepwell.language.event_patterns import InvalidEventPattern, parse_pattern
 from stepwell.stack.definitions import definition_problems
 from stepwell.stack.layers import local_layers
 from stepwell.stack.plan import Plan
@@ -55,8 +59,24 @@ def check_plan(plan: Plan) -> Findings:
     for resource in plan.of_kind("state machine"):
         findings.problems.extend(definition_problems(plan, resource))
     for resource in plan.of_kind("rule"):
-        if not resource.properties.get("ScheduleExpression"):
-            findings.warnings.append(
-                f"rule {resource.logical_id}: event pattern rules are not emulated yet"
-            )
+        _check_rule(resource.logical_id, resource.properties, findings)
     return findings
+
+
+def _check_rule(logical_id: str, props: dict[str, Any], findings: Findings) -> None:
+    """A rule's pattern must be valid; targets Stepwell cannot reach are warned about."""
+    pattern = props.get("EventPattern")
+    if pattern:
+        text = pattern if isinstance(pattern, str) else json.dumps(pattern)
+        try:
+            parse_pattern(text)
+        except InvalidEventPattern as problem:
+            findings.problems.append(f"rule {logical_id}: {problem}")
+    for target in props.get("Targets") or []:
+        arn = str(target.get("Arn", "")) if isinstance(target, dict) else ""
+        service = arn.split(":")[2] if arn.count(":") >= 5 else arn
+        if service not in TARGET_SERVICES:
+            findings.warnings.append(
+                f"rule {logical_id}: target {arn or '(none)'} is not emulated; "
+                "Stepwell delivers to state machines, functions, queues and topics"
+            )

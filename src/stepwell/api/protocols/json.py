@@ -1,4 +1,5 @@
-"""AWS JSON 1.0 for the embedded services (DynamoDB, SQS): ``X-Amz-Target: Prefix.Op``.
+"""AWS JSON 1.0 and 1.1 for the embedded services (DynamoDB, SQS; EventBridge speaks
+1.1): ``X-Amz-Target: Prefix.Op``; the two differ only in the content type.
 
 Errors are ``{"__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
 "message": "…"}`` plus the error's extra members (``CancellationReasons``), as AWS
@@ -24,7 +25,7 @@ from stepwell.api.protocols.base import (
 )
 from stepwell.service.errors import SerializationException, UnknownOperationException
 
-CONTENT_TYPE: Final = "application/x-amz-json-1.0"
+CONTENT_TYPE: Final = "application/x-amz-json-{version}"
 
 
 class JsonCodec:
@@ -42,7 +43,7 @@ class JsonCodec:
         self, api: ServiceApi, operation: str, result: Mapping[str, Any], request_id: str
     ) -> Response:
         body = orjson.dumps(api.encoders[operation](result))
-        return Response(body, 200, {REQUEST_ID_HEADER: request_id}, media_type=CONTENT_TYPE)
+        return Response(body, 200, {REQUEST_ID_HEADER: request_id}, media_type=_content_type(api))
 
     def encode_error(self, api: ServiceApi, error: WireError, request_id: str) -> Response:
         document: dict[str, Any] = {
@@ -54,7 +55,11 @@ class JsonCodec:
         if api.query_compatible:
             headers["x-amzn-query-error"] = f"{error.code};{error.fault}"
         body = orjson.dumps(document, default=str)
-        return Response(body, error.status, headers, media_type=CONTENT_TYPE)
+        return Response(body, error.status, headers, media_type=_content_type(api))
+
+
+def _content_type(api: ServiceApi) -> str:
+    return CONTENT_TYPE.format(version=api.model.json_version)
 
 
 def _body(body: bytes) -> Any:

@@ -8,8 +8,14 @@ codecs, SigV4 and the error formats come with it.
 from typing import Final
 
 from stepwell.api.protocols.base import ServiceApi
-from stepwell.api.services import dynamodb, lambda_, sns, sqs
+from stepwell.api.services import dynamodb, events, lambda_, sns, sqs
 
-SERVICE_APIS: Final[tuple[ServiceApi, ...]] = (dynamodb.API, sqs.API, sns.API, lambda_.API)
+SERVICE_APIS: Final[tuple[ServiceApi, ...]] = (
+    dynamodb.API,
+    sqs.API,
+    sns.API,
+    events.API,
+    lambda_.API,
+)
 
 __all__ = ["SERVICE_APIS"]

@@ -1,4 +1,4 @@
-"""The embedded AWS-like services — DynamoDB, SQS, SNS, S3 — and their Python clients.
+"""The embedded AWS-like services — DynamoDB, SQS, SNS, S3, EventBridge — and their Python clients.
 
 ``Services(store, clock)`` opens them over any Stepwell store (or, with no store, over
 memory): ``services.dynamodb``, ``services.sqs``, ``services.sns`` and ``services.s3`` are
@@ -27,6 +27,7 @@ from stepwell.integrations.services.documents import (
     MemoryDocumentStore,
 )
 from stepwell.integrations.services.dynamodb import DocumentItemStore, DynamoDBClient
+from stepwell.integrations.services.events import EventsClient
 from stepwell.integrations.services.s3 import S3Client
 from stepwell.integrations.services.sns import FunctionInvoker, SnsClient
 from stepwell.integrations.services.sqs import SqsClient
@@ -59,6 +60,7 @@ class Services:
             self.store, self._now, self.sqs, region, account, functions=functions, http=http
         )
         self.s3 = S3Client(self.store, self._now, region, account)
+        self.events = EventsClient(self.store, self._now, self.sqs, self.sns, region, account)
 
     def _now(self) -> float:
         return float(self.clock()) if self.clock is not None else time.time()
@@ -70,6 +72,8 @@ class Services:
             "sqs": self.sqs,
             "sns": self.sns,
             "s3": self.s3,
+            "events": self.events,
+            "eventbridge": self.events,  # as aws-sdk:eventbridge:* names it
         }
         return clients.get(service)
 
@@ -79,6 +83,7 @@ __all__ = [
     "DocumentStore",
     "Documents",
     "DynamoDBClient",
+    "EventsClient",
     "MemoryDocumentStore",
     "S3Client",
     "ServiceClient",

@@ -175,7 +175,8 @@ def _wait(interp: Interpreter, frame: Frame, state: m.WaitState) -> None:
     else:
         scope = jsonpath_input(state, frame.input, ctx, frame)
     due = _wait_until(interp.env.now, state, frame, scope, ctx)
-    interp.wait_timer(frame, "wait", max(0.0, (due - interp.env.now).total_seconds()))
+    if not interp.wait_timer(frame, "wait", (due - interp.env.now).total_seconds()):
+        _wait_over(interp, frame, state)  # due already: on at once, like a Pass
 
 
 def _wait_until(

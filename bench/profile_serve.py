@@ -6,7 +6,7 @@ Here each thread gets its own profiler on ``time.thread_time`` and, when the ser
 stops (SIGINT or SIGTERM), the profiles are merged into one ``pstats`` file:
 
     .venv/bin/python bench/profile_serve.py --out serve.prof -- --db /tmp/b.db --port 8083
-    .venv/bin/python -c "import pstats; pstats.Stats('serve.prof').sort_stats('tottime').print_stats(30)"
+    .venv/bin/python -c "import pstats; pstats.Stats('serve.prof').print_stats(30)"
 """
 
 from __future__ import annotations

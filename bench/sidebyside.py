@@ -88,9 +88,9 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> 
 def start_stepwell(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     binary = Path(sys.executable).parent / "stepwell"
+    command = [str(binary), "serve", "--db", str(folder / "bench.db"), "--port", str(port)]
     proc = subprocess.Popen(
-        [str(binary), "serve", "--db", str(folder / "bench.db"), "--port", str(port)]
-        + ["--log-level", "warning"],
+        [*command, "--log-level", "warning"],
         stdout=subprocess.DEVNULL,
         stderr=open(folder / "stepwell.log", "wb"),  # noqa: SIM115
     )
@@ -339,8 +339,10 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
     for index, run in enumerate([*runs, None] if len(runs) > 1 else runs):
         title = f"run {index + 1}" if run is not None else f"median of {len(runs)} runs"
         print(f"\n### {title}\n")
-        print("| workload | transitions/s Stepwell / moto | ratio | server CPU µs per "
-              "transition Stepwell / moto | ratio |")
+        print(
+            "| workload | transitions/s Stepwell / moto | ratio | server CPU µs per "
+            "transition Stepwell / moto | ratio |"
+        )
         print("|---|---|---|---|---|")
         for name in args.workloads:
             ours = _pick(runs, run, "stepwell", name)
@@ -353,7 +355,8 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
         for name in ("wait_0", "retry_catch"):
             cost = _pick(runs, run, "stepwell", name)[1]
             if cost and pass_cost:
-                print(f"\n{name}: {cost / pass_cost:.1f}x pass_chain_10's CPU per transition", end="")
+                ratio = cost / pass_cost
+                print(f"\n{name}: {ratio:.1f}x pass_chain_10's CPU per transition", end="")
         print("\n\n| API call | server CPU µs Stepwell / moto |\n|---|---|")
         for call in ("StartExecution", "DescribeExecution", "SendTaskSuccess"):
             ours_call = _calls(runs, run, "stepwell", call)
@@ -363,7 +366,9 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
         if lateness:
             p50 = _median([t["p50_ms"] for t in lateness])
             worst = max(t["max_ms"] for t in lateness)
-            print(f"\nA due timer (Wait 1 s) fires {p50:.2f} ms late (median), {worst:.2f} ms at most.")
+            print(
+                f"\nA due timer (Wait 1 s) fires {p50:.2f} ms late (median), {worst:.2f} at most."
+            )
         errors = sum(
             r.get("errors", 0) or 0
             for one in ([run] if run else runs)

@@ -173,9 +173,13 @@ class Worker:
     def advance_one(self, arn: str | None = None) -> bool:
         """Lease one execution with due work (``arn``: that one) and step it. False when
         nothing was due or another worker holds it."""
+        return self._advance(arn) is not None
+
+    def _advance(self, arn: str | None) -> tuple[StepOutcome, bool] | None:
+        """``advance_one``: the outcome and whether it was committed (None: no lease)."""
         lease = self.store.lease_execution(self.owner, self.clock.now(), self.lease_seconds, arn)
         if lease is None:
-            return False
+            return None
         try:
             outcome = self._apply(lease)
             committed = self.store.commit_step(lease, outcome)
@@ -189,7 +193,7 @@ class Worker:
         if committed and _ended(lease, outcome):
             for watcher in self.watchers:
                 watcher.forget(outcome.execution)
-        return True
+        return outcome, committed
 
     def _back_off(self, lease: Lease) -> None:
         """The store failed under this step: give the lease back with a retry time that
@@ -246,12 +250,33 @@ class Worker:
                 pass  # the state itself is what cannot be read: count the history
         return len(self.store.history(lease.execution.arn))
 
-    def advance_now(self, arn: str, rounds: int = 8) -> None:
-        """Step one execution while it has work due now (a fresh start, a Wait of 0 s),
-        so a short workflow is done by the time StartExecution answers."""
+    def advance_now(self, arn: str, rounds: int = 8) -> float | None:
+        """Step one execution while it has work due now (a fresh start, a ``Continue``),
+        so a short workflow is done by the time StartExecution answers.
+
+        Returns when the work these steps left to others (a timer, a task to invoke, a
+        parent to tell) is due, the earliest: the caller wakes the pool for it. None when
+        they left nothing (the execution ended), so no thread need look."""
+        due: float | None = None
         for _ in range(rounds):
-            if not self.advance_one(arn):
-                return
+            stepped = self._advance(arn)
+            if stepped is None:
+                return due
+            outcome, committed = stepped
+            now = self.clock.now()
+            if not committed:  # another worker took the execution over
+                return now
+            if not outcome.new_items and outcome.execution.status == "RUNNING":
+                return now  # it may have started a Map Run (written apart): look
+            more = False
+            for item in outcome.new_items:
+                if item.execution_arn == arn and item.kind != "invoke" and item.due <= now:
+                    more = True  # this thread goes on with it
+                else:
+                    due = item.due if due is None else min(due, item.due)
+            if not more:
+                return due
+        return self.clock.now()  # work due now is left: the pool goes on with it
 
     def _apply(self, lease: Lease) -> StepOutcome:
         record = lease.execution

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -46,7 +46,17 @@ class InlineStepper(Protocol):
     owner: str
     lease_seconds: float
 
-    def advance_now(self, arn: str) -> None: ...
+    def advance_now(self, arn: str) -> float | None:
+        """Step it while work is due now; when the work left to others is due (None:
+        none is left)."""
+        ...
+
+
+class Wake(Protocol):
+    """Rouses the runtime's idle workers: for work due now, or (``due``, epoch seconds)
+    for a timer that comes due then (``runtime.pool.WorkerPool.wake``)."""
+
+    def __call__(self, due: float | None = None) -> None: ...
 
 
 class ServiceCore:
@@ -58,7 +68,7 @@ class ServiceCore:
     integrations: Integrations
     machines: MachineCache
     routing: random.Random  # picks an alias's version; seed it for reproducible tests
-    _wake: Callable[[], None]
+    _wake: Wake
     _run_now: InlineStepper | None
     _activity_signal: threading.Condition
     activity_long_poll_seconds: float = 60.0  # GetActivityTask waits this long at most

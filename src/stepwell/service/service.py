@@ -23,7 +23,7 @@ from stepwell.runtime.worker import MachineCache
 from stepwell.service import errors as err
 from stepwell.service.arns import Arns
 from stepwell.service.callbacks import CallbackOperations
-from stepwell.service.core import InlineStepper, Request, Response
+from stepwell.service.core import InlineStepper, Request, Response, Wake
 from stepwell.service.embedded_apis import EmbeddedApis
 from stepwell.service.executions import ExecutionOperations
 from stepwell.service.redrive import RedriveOperations
@@ -46,7 +46,7 @@ class Service(
         store: Store,
         clock: Clock | None = None,
         arns: Arns | None = None,
-        wake: Callable[[], None] | None = None,
+        wake: Wake | None = None,
         integrations: Integrations | None = None,
         run_now: InlineStepper | None = None,
         routing: random.Random | None = None,
@@ -59,7 +59,7 @@ class Service(
         # The embedded DynamoDB, SQS and SNS, served on the same endpoint (api/routing.py).
         self.embedded_apis = EmbeddedApis(self.integrations.services)
         self.routing = routing or random.Random()
-        self._wake = wake or (lambda: None)
+        self._wake: Wake = wake or _no_wake
         # Runs an execution's first step at once (the calling thread), so a short
         # workflow has finished by the time StartExecution answers.
         self._run_now = run_now
@@ -76,6 +76,10 @@ class Service(
         except StoreUnavailable as error:  # not the caller's fault: retryable, with the why
             raise err.ServiceUnavailable(str(error)) from None
         return result
+
+
+def _no_wake(due: float | None = None) -> None:
+    """No runtime in this process to wake."""
 
 
 _OPERATIONS: dict[str, Callable[[Service, Request], Response]] = {

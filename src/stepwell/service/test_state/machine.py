@@ -2,9 +2,10 @@
 
 It holds the state under test first and, in place of every state it can go to (Next,
 Default, a Choice rule's or a Catcher's Next), a stub Wait state that stops the run on
-entry (a day long: a Wait already due would go on at once, as a Pass does). A mocked Map or Parallel state runs as a Task with the same result fields (Retry,
-Catch, ResultSelector, ResultPath, Output, Assign …), answered by the mock; its own
-fields (ItemsPath, MaxConcurrency …) are read beside the run (``fanout.py``).
+entry (a day long: a Wait already due would go on at once, as a Pass does). A mocked
+Map or Parallel state runs as a Task with the same result fields (Retry, Catch,
+ResultSelector, ResultPath, Output, Assign …), answered by the mock; its own fields
+(ItemsPath, MaxConcurrency …) are read beside the run (``fanout.py``).
 """
 
 from __future__ import annotations

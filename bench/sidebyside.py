@@ -47,6 +47,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SHARED_DRIVER = REPO.parent / "shared" / "bench" / "sfnbench.py"
 WORKLOADS = ["pass_chain_10", "choice_loop", "map_100", "parallel_4", "retry_catch", "wait_0"]
+# Ours, beside the driver's six: 9 Waits of 0 s on pass_chain_10's input, to compare a due
+# timer with a Pass per transition with the same fixed costs per execution.
+EXTRA_WORKLOADS = ["wait_chain_10"]
+ENDS = (".asl.json", ".meta.json")
 ROLE = "arn:aws:iam::123456789012:role/bench"
 WAITS = json.dumps(
     {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
@@ -85,12 +89,17 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> 
     raise RuntimeError(f"{url} did not answer")
 
 
-def start_stepwell(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_stepwell(folder: Path, source: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """``stepwell serve`` of this venv, or of another source tree (``source``: its src/)."""
     port = free_port()
     binary = Path(sys.executable).parent / "stepwell"
     command = [str(binary), "serve", "--db", str(folder / "bench.db"), "--port", str(port)]
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     proc = subprocess.Popen(
         [*command, "--log-level", "warning"],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(folder / "stepwell.log", "wb"),  # noqa: SIM115
     )
@@ -157,8 +166,13 @@ def _shared_driver(
     endpoint: str, pid: int, label: str, folder: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
     copy = folder / "driver"
-    if not copy.exists():  # never run code inside ../shared itself
-        shutil.copytree(SHARED_DRIVER.parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    if not copy.exists():  # never run code inside ../shared itself: a writable copy
+        (copy / "workloads").mkdir(parents=True)
+        shutil.copyfile(SHARED_DRIVER, copy / SHARED_DRIVER.name)
+        shared = SHARED_DRIVER.parent / "workloads"
+        ours = [HERE / "workloads" / f"{name}{end}" for name in EXTRA_WORKLOADS for end in ENDS]
+        for path in [*shared.glob("*.json"), *ours]:
+            shutil.copyfile(path, copy / "workloads" / path.name)
     out = folder / f"{label}.json"
     command = [sys.executable, str(copy / "sfnbench.py"), "run", "--endpoint", endpoint]
     command += ["--label", label, "--server-pid", str(pid), "--out", str(out)]
@@ -336,33 +350,34 @@ def _num(value: float | None, spec: str = ",.0f") -> str:
 
 
 def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    sides = ["stepwell", "moto"] if args.baseline is None else ["stepwell", "baseline", "moto"]
+    names = " / ".join(_TITLES[side] for side in sides)
     for index, run in enumerate([*runs, None] if len(runs) > 1 else runs):
+        chosen = [run] if run is not None else runs
         title = f"run {index + 1}" if run is not None else f"median of {len(runs)} runs"
         print(f"\n### {title}\n")
         print(
-            "| workload | transitions/s Stepwell / moto | ratio | server CPU µs per "
-            "transition Stepwell / moto | ratio |"
+            f"| workload | transitions/s {names} | ratio to moto | server CPU µs per transition "
+            f"{names} | moto / Stepwell |"
         )
         print("|---|---|---|---|---|")
         for name in args.workloads:
-            ours = _pick(runs, run, "stepwell", name)
-            peer = _pick(runs, run, "moto", name)
+            rate = {side: _pick(chosen, side, name, "transitions_per_s") for side in sides}
+            cpu = {side: _pick(chosen, side, name, "cpu_us_per_transition") for side in sides}
             print(
-                f"| {name} | {_num(ours[0])} / {_num(peer[0])} | {_ratio(ours[0], peer[0])} "
-                f"| {_num(ours[1])} / {_num(peer[1])} | {_ratio(peer[1], ours[1])} |"
+                f"| {name} | {_row(rate, sides)} | {_ratios(rate, sides, False)} "
+                f"| {_row(cpu, sides)} | {_ratios(cpu, sides, True)} |"
             )
-        pass_cost = _pick(runs, run, "stepwell", "pass_chain_10")[1]
-        for name in ("wait_0", "retry_catch"):
-            cost = _pick(runs, run, "stepwell", name)[1]
-            if cost and pass_cost:
-                ratio = cost / pass_cost
-                print(f"\n{name}: {ratio:.1f}x pass_chain_10's CPU per transition", end="")
-        print("\n\n| API call | server CPU µs Stepwell / moto |\n|---|---|")
+        for side in sides[:-1]:
+            _against_pass(chosen, side)
+        print(f"\n| API call | server CPU µs {names} |\n|---|---|")
         for call in ("StartExecution", "DescribeExecution", "SendTaskSuccess"):
-            ours_call = _calls(runs, run, "stepwell", call)
-            peer_call = _calls(runs, run, "moto", call)
-            print(f"| {call} | {_num(ours_call)} / {_num(peer_call)} |")
-        lateness = [r["timers"] for r in ([run] if run else runs) if r.get("timers")]
+            costs = {
+                side: _median([r.get(f"{side}_calls", {}).get(call) for r in chosen])
+                for side in sides
+            }
+            print(f"| {call} | {_row(costs, sides)} |")
+        lateness = [r["timers"] for r in chosen if r.get("timers")]
         if lateness:
             p50 = _median([t["p50_ms"] for t in lateness])
             worst = max(t["max_ms"] for t in lateness)
@@ -371,30 +386,44 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
             )
         errors = sum(
             r.get("errors", 0) or 0
-            for one in ([run] if run else runs)
-            for side in ("stepwell", "moto")
+            for one in chosen
+            for side in sides
             for r in one.get(side, {}).values()
         )
         if errors:
             print(f"\n{errors} executions ended wrong (see the drivers' output)")
 
 
-def _pick(
-    runs: list[dict[str, Any]], run: dict[str, Any] | None, side: str, name: str
-) -> tuple[float | None, float | None]:
-    chosen = [run] if run is not None else runs
-    rows = [r.get(side, {}).get(name, {}) for r in chosen]
-    return (
-        _median([row.get("transitions_per_s") for row in rows]),
-        _median([row.get("cpu_us_per_transition") for row in rows]),
-    )
+_TITLES = {"stepwell": "Stepwell", "baseline": "before", "moto": "moto"}
 
 
-def _calls(
-    runs: list[dict[str, Any]], run: dict[str, Any] | None, side: str, call: str
-) -> float | None:
-    chosen = [run] if run is not None else runs
-    return _median([r.get(f"{side}_calls", {}).get(call) for r in chosen])
+def _row(values: dict[str, float | None], sides: list[str]) -> str:
+    return " / ".join(_num(values[side]) for side in sides)
+
+
+def _ratios(values: dict[str, float | None], sides: list[str], inverse: bool) -> str:
+    """Each Stepwell's figure against moto's (for CPU, moto's against it: higher is better)."""
+    peer = values["moto"]
+    parts = []
+    for side in sides[:-1]:
+        ours = values[side]
+        parts.append(_ratio(peer, ours) if inverse else _ratio(ours, peer))
+    return " / ".join(parts)
+
+
+def _against_pass(chosen: list[dict[str, Any]], side: str) -> None:
+    pass_cost = _pick(chosen, side, "pass_chain_10", "cpu_us_per_transition")
+    found = []
+    for name in ("wait_0", "retry_catch", "wait_chain_10"):
+        cost = _pick(chosen, side, name, "cpu_us_per_transition")
+        if cost and pass_cost:
+            found.append(f"{name} {cost / pass_cost:.1f}x")
+    if found:
+        print(f"\n{_TITLES[side]}: CPU per transition against pass_chain_10: " + ", ".join(found))
+
+
+def _pick(chosen: list[dict[str, Any]], side: str, name: str, key: str) -> float | None:
+    return _median([r.get(side, {}).get(name, {}).get(key) for r in chosen])
 
 
 # --------------------------------------------------------------------- main
@@ -402,13 +431,19 @@ def _calls(
 
 def one_run(folder: Path, args: argparse.Namespace, rep: int) -> dict[str, Any]:
     run: dict[str, Any] = {}
-    proc, endpoint = start_stepwell(folder / f"sw{rep}")
-    try:
-        run["stepwell"] = run_workloads(endpoint, proc.pid, f"stepwell-rep{rep}", folder, args)
-        run["stepwell_calls"] = api_costs(endpoint, proc.pid, args)
-        run["timers"] = timer_lateness(endpoint)
-    finally:
-        stop(proc)
+    stepwells = [("stepwell", None)]
+    if args.baseline is not None:
+        stepwells.append(("baseline", args.baseline))
+    for side, source in stepwells:
+        (folder / side).mkdir()
+        proc, endpoint = start_stepwell(folder / side, source)
+        try:
+            run[side] = run_workloads(endpoint, proc.pid, f"{side}-rep{rep}", folder, args)
+            run[f"{side}_calls"] = api_costs(endpoint, proc.pid, args)
+            if side == "stepwell":
+                run["timers"] = timer_lateness(endpoint)
+        finally:
+            stop(proc)
     if args.moto_venv is not None:
         proc, endpoint = start_moto(folder, args.moto_venv)
         try:
@@ -425,11 +460,17 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200, help="executions per workload")
     parser.add_argument("-c", "--concurrency", type=int, default=8)
     parser.add_argument("--calls", type=int, default=400, help="API calls per kind")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--workloads", default=",".join(WORKLOADS + EXTRA_WORKLOADS))
     parser.add_argument("--moto-venv", type=Path, default=REPO / ".venv-bench")
     parser.add_argument("--no-moto", action="store_true")
     parser.add_argument("--own-driver", action="store_true", help="not ../shared's driver")
     parser.add_argument("--out", type=Path, help="write every run's figures here (JSON)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the Stepwell of this src/ folder (e.g. an older commit's, from "
+        "`git archive COMMIT src | tar -x -C DIR`): a before column",
+    )
     args = parser.parse_args()
     args.workloads = args.workloads.split(",")
     if args.no_moto or not (args.moto_venv / "bin" / "moto_server").exists():
@@ -442,8 +483,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="stepwell-bench-") as tmp:
         for rep in range(1, args.reps + 1):
             folder = Path(tmp) / f"rep{rep}"
-            for sub in (folder, folder / f"sw{rep}"):
-                sub.mkdir(parents=True, exist_ok=True)
+            folder.mkdir()
             runs.append(one_run(folder, args, rep))
             print(f"run {rep} of {args.reps} done", file=sys.stderr)
     report(runs, args)

@@ -258,10 +258,10 @@ class Worker:
         parent to tell) is due, the earliest: the caller wakes the pool for it. None when
         they left nothing (the execution ended), so no thread need look."""
         due: float | None = None
-        for _ in range(rounds):
+        for attempt in range(rounds):
             stepped = self._advance(arn)
-            if stepped is None:
-                return due
+            if stepped is None:  # nothing due, or leased elsewhere: let the pool look
+                return self.clock.now() if attempt == 0 else due
             outcome, committed = stepped
             now = self.clock.now()
             if not committed:  # another worker took the execution over

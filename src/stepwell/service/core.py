@@ -9,6 +9,7 @@ resource, so every operation reports them the same way.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import uuid
@@ -52,6 +53,9 @@ class InlineStepper(Protocol):
         ...
 
 
+logger = logging.getLogger("stepwell.service")
+
+
 class Wake(Protocol):
     """Rouses the runtime's idle workers: for work due now, or (``due``, epoch seconds)
     for a timer that comes due then (``runtime.pool.WorkerPool.wake``)."""
@@ -76,6 +80,20 @@ class ServiceCore:
     _background_lock: threading.Lock
 
     # ----------------------------------------------------------------- lookups
+
+    def _step_now(self, arn: str) -> None:
+        """Step an execution that has work due now in this thread (so a short workflow
+        has moved on by the time the call answers), then wake the runtime's workers for
+        the work the steps left them, if any; without an inline stepper, wake them."""
+        due: float | None = self.clock.now()
+        if self._run_now is not None:
+            try:
+                due = self._run_now.advance_now(arn)
+            except Exception:  # the work is stored: the runtime's workers go on with it
+                logger.warning("steps of %s deferred to the workers", arn, exc_info=True)
+                due = self.clock.now()
+        if due is not None:
+            self._wake(due)
 
     def _machine(self, arn: str) -> StateMachineRecord:
         """A state machine or one of its versions; an alias ARN names neither."""
@@ -197,7 +215,9 @@ def execution_input(text: str | None, member: str = "input") -> str:
         raise err.InvalidExecutionInput(
             f"Invalid State Machine Execution Input: '{input_problem(text)}'"
         ) from None
-    if nesting_depth(value) > MAX_DEPTH:
+    # Nesting past MAX_DEPTH takes that many brackets: counting them in C rules out the
+    # walk over the value for nearly every input.
+    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(value) > MAX_DEPTH:
         raise err.InvalidExecutionInput(
             f"Invalid State Machine Execution Input: nested more than {MAX_DEPTH} levels deep"
         )

@@ -82,14 +82,10 @@ class ExecutionOperations(MapRunOperations, MachineOperations):
                     f"Test case '{test_case}' given, but no mock configuration is loaded."
                 )
             select(stored.arn, test_case)
-        due: float | None = now
-        if created and inline is not None:
-            try:
-                due = inline.advance_now(stored.arn)
-            except Exception:  # the execution exists: the runtime's workers go on with it
-                logger.warning("first steps of %s deferred to the workers", stored.arn)
-        if due is not None:  # else it ended at once: nothing for the workers to do
-            self._wake(due)
+        if created:
+            self._step_now(stored.arn)
+        else:
+            self._wake()
         return {"executionArn": stored.arn, "startDate": to_datetime(stored.start_date)}
 
     def start_sync_execution(self, request: Request) -> Response:

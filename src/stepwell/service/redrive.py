@@ -120,9 +120,7 @@ class RedriveOperations(ServiceCore):
                 "cannot be redriven"
             )
         self._remember_token(record.arn, token, now)
-        if self._run_now is not None:
-            self._run_now.advance_now(record.arn)
-        self._wake()
+        self._step_now(record.arn)
         return {"redriveDate": to_datetime(now)}
 
     def _redrive_for_token(self, arn: str, token: str | None, now: float) -> float | None:

@@ -302,7 +302,7 @@ class Worker:
         return StepOutcome(
             execution=after,
             state=dump_execution(execution) if execution and not execution.finished else None,
-            events=tuple(_stored_event(e) for e in batch.events),
+            events=_stored_events(batch.events),
             new_items=tuple(batch.items),
             done_items=tuple(item.id for item in lease.items if item.id is not None),
             tokens=tuple(batch.tokens),
@@ -505,3 +505,16 @@ def poison_cause(error: BaseException) -> str:
 
 def _stored_event(event: HistoryEvent) -> dict[str, Any]:
     return {**event, "timestamp": event["timestamp"].timestamp()}
+
+
+def _stored_events(events: list[HistoryEvent]) -> tuple[dict[str, Any], ...]:
+    """``_stored_event`` of each; the events of a step share one time, converted once."""
+    last: Any = None
+    stamp = 0.0
+    stored = []
+    for event in events:
+        when = event["timestamp"]
+        if when is not last:
+            last, stamp = when, when.timestamp()
+        stored.append({**event, "timestamp": stamp})
+    return tuple(stored)

@@ -14,6 +14,7 @@ children, and StopExecution also stops the execution's running Map Runs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -42,6 +43,8 @@ from stepwell.store.base import ExecutionRecord, WorkItem, definition_key
 logger = logging.getLogger("stepwell.service")
 
 _DATA_FIELDS = ("input", "output", "parameters")
+# The same few definitions start every execution: hash each once, not on every start.
+_definition_key = functools.lru_cache(maxsize=32)(definition_key)
 
 
 class ExecutionOperations(MapRunOperations, MachineOperations):
@@ -65,7 +68,7 @@ class ExecutionOperations(MapRunOperations, MachineOperations):
             version_arn=target.version_arn,
             alias_arn=target.alias_arn,
             trace_header=request.get("traceHeader"),
-            definition_key=definition_key(target.machine.definition),
+            definition_key=_definition_key(target.machine.definition),
         )
         inline = self._run_now
         stored, created = self.store.create_execution(

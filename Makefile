@@ -59,8 +59,9 @@ test: lint
 # Stepwell's server beside moto's (bench/sidebyside.py); moto lives in a venv of its own.
 BENCH_VENV ?= .venv-bench
 BENCH_REPS ?= 1
+BENCH_ARGS ?=
 bench: setup $(BENCH_VENV)/.installed
-	$(PY) bench/sidebyside.py --reps $(BENCH_REPS) --moto-venv $(BENCH_VENV)
+	$(PY) bench/sidebyside.py --reps $(BENCH_REPS) --moto-venv $(BENCH_VENV) $(BENCH_ARGS)
 
 $(BENCH_VENV)/.installed:
 	$(PYTHON) -m venv $(BENCH_VENV)

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup example test lint bench soak clean
+.PHONY: setup example test lint bench bench-engine soak clean
 
 setup: $(VENV)/.installed
 
@@ -79,7 +79,19 @@ lint: setup
 test: lint
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=95
 
-bench: setup
+# Stepwell's server beside moto's (bench/sidebyside.py); moto lives in a venv of its own.
+BENCH_VENV ?= .venv-bench
+BENCH_REPS ?= 1
+BENCH_ARGS ?=
+bench: setup $(BENCH_VENV)/.installed
+	$(PY) bench/sidebyside.py --reps $(BENCH_REPS) --moto-venv $(BENCH_VENV) $(BENCH_ARGS)
+
+$(BENCH_VENV)/.installed:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet 'moto[server,stepfunctions]>=5.0'
+	touch $@
+
+bench-engine: setup
 	$(PY) bench/engine_bench.py
 
 # Executions under PostgreSQL restarts, deleted/corrupted SQLite files and hostile
@@ -89,4 +101,4 @@ soak: setup
 	$(PY) bench/soak.py --seconds $(SOAK_SECONDS)
 
 clean:
-	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) .coverage .mypy_cache .ruff_cache .pytest_cache

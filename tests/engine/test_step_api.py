@@ -235,3 +235,83 @@ def test_resource_kind_splits_service_and_action() -> None:
     )
     assert resource_kind(prefix + "aws-sdk:s3:getObject") == ("Task", "aws-sdk:s3", "getObject")
     assert resource_kind("arn:aws:states:us-east-1:1:activity:a")[0] == "Activity"
+
+
+def _types(result: StepResult) -> list[str]:
+    return [event["type"] for event in result.events]
+
+
+def test_a_wait_already_due_goes_on_in_the_same_step_as_a_pass_would() -> None:
+    """A Wait of 0 s, or until a time that has passed, needs no timer: the execution goes
+    on in the step that entered it (one commit, as durable), with the same history."""
+    past = (T0 - timedelta(days=1)).isoformat()
+    result = begin(
+        {
+            "StartAt": "Zero",
+            "States": {
+                "Zero": {"Type": "Wait", "Seconds": 0, "Next": "Past"},
+                "Past": {"Type": "Wait", "Timestamp": past, "Next": "Done"},
+                "Done": {"Type": "Pass", "End": True},
+            },
+        },
+        {"k": 1},
+    )
+    assert result.commands == []
+    assert result.execution.status == "SUCCEEDED"
+    assert result.execution.output == {"k": 1}
+    assert _types(result) == [
+        "ExecutionStarted",
+        "WaitStateEntered",
+        "WaitStateExited",
+        "WaitStateEntered",
+        "WaitStateExited",
+        "PassStateEntered",
+        "PassStateExited",
+        "ExecutionSucceeded",
+    ]
+
+
+def test_a_wait_in_the_future_still_waits_for_its_timer() -> None:
+    machine = load_state_machine(
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}}
+    )
+    first = start(machine, {}, env())
+    timer = only(first.commands, ev.StartTimer)
+    assert (timer.kind, timer.due) == ("wait", T0 + timedelta(seconds=1))
+    assert not first.execution.finished
+    fired = step(machine, first.execution, ev.TimerFired(timer.frame, timer.seq, "wait"), env(1))
+    assert fired.execution.status == "SUCCEEDED"
+
+
+class _NoJitter(random.Random):
+    """A random source whose draws are all 0: FULL jitter gives no back-off at all."""
+
+    def random(self) -> float:
+        return 0.0
+
+
+def test_a_retry_without_back_off_runs_again_in_the_same_step() -> None:
+    """Retry with JitterStrategy FULL may draw a delay of 0 (Developer Guide, "Handling
+    errors in Step Functions workflows", retrier fields): the state runs again at once."""
+    machine = load_state_machine(
+        {
+            "StartAt": "Try",
+            "States": {
+                "Try": {
+                    "Type": "Parallel",
+                    "Branches": [
+                        {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "E"}}}
+                    ],
+                    "Retry": [{"ErrorEquals": ["E"], "MaxAttempts": 2, "JitterStrategy": "FULL"}],
+                    "Catch": [{"ErrorEquals": ["E"], "Next": "Handled"}],
+                    "End": True,
+                },
+                "Handled": {"Type": "Pass", "End": True},
+            },
+        }
+    )
+    result = start(machine, {}, Env(now=T0, rng=_NoJitter()))
+    assert result.commands == []
+    assert result.execution.status == "SUCCEEDED"
+    assert result.execution.output == {"Error": "E", "Cause": None}
+    assert _types(result).count("ParallelStateStarted") == 3  # the first run, two retries

@@ -41,9 +41,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from stepwell.api.auth import CheckedHeaders, HttpRequest, SigV4Verifier
-from stepwell.api.hosts import AllowedHosts
+from stepwell.api.hosts import AllowedHosts, HostCheck
 from stepwell.api.limits import BodyReader, BytesInFlight
 from stepwell.api.model import MODEL
 from stepwell.api.protocol import (
@@ -190,11 +191,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 def api_routes(service: OperationHandler, settings: ApiSettings | None = None) -> list[BaseRoute]:
     """The API's routes, for composing with other routes (the console) in one app."""
+    settings = settings or ApiSettings()
+    return _routes(service, ApiEndpoint(service, settings), settings)
+
+
+def _routes(
+    service: OperationHandler, endpoint: ApiEndpoint, settings: ApiSettings
+) -> list[BaseRoute]:
     from stepwell.api.embedded import ServicesEndpoint, embedded_apis  # imports this module
     from stepwell.api.s3 import s3_routes  # imports this module
 
-    settings = settings or ApiSettings()
-    endpoint = ApiEndpoint(service, settings)
     apis = embedded_apis(service)
     root: list[BaseRoute] = [Route("/", endpoint.invoke, methods=["POST"])]
     if apis is not None:  # DynamoDB, SQS and SNS share "/" (api/routing.py)
@@ -205,16 +211,57 @@ def api_routes(service: OperationHandler, settings: ApiSettings | None = None) -
     return [*s3, *root, Route("/health", health, methods=["GET"])]
 
 
+STEP_FUNCTIONS_TARGET = f"{MODEL.target_prefix}.".encode()
+
+
+class ApiApp(Starlette):
+    """Starlette, with a short way in for Step Functions calls.
+
+    ``POST /`` with an ``X-Amz-Target`` of ``AWSStepFunctions.*`` goes straight to the
+    endpoint, past the middleware stack and the router: their work (routing, error
+    pages) such a call does not need, since the endpoint answers every outcome itself
+    and never raises; the host check (``hosts``) stays. It is a fifth of the CPU of a
+    quick call such as DescribeExecution (bench/sidebyside.py). Every other request
+    takes the full way.
+    """
+
+    def __init__(self, endpoint: ApiEndpoint, hosts: HostCheck | None, **options: Any) -> None:
+        super().__init__(**options)
+        self._endpoint = endpoint
+        self._hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
+            target = host = None
+            for name, value in scope["headers"]:
+                if name == b"x-amz-target" and target is None:
+                    target = value
+                elif name == b"host" and host is None:
+                    host = value.decode("latin-1")
+            if (
+                target is not None
+                and target.startswith(STEP_FUNCTIONS_TARGET)
+                and (self._hosts is None or self._hosts.allows(host))
+            ):
+                scope["app"] = self
+                response = await self._endpoint.invoke(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(service: OperationHandler, settings: ApiSettings | None = None) -> Starlette:
     """The API as an ASGI app serving ``service`` (routes added later share its checks)."""
     settings = settings or ApiSettings()
+    open_to_hosts = not settings.authentication_enabled
     middleware = (
-        []
-        if settings.authentication_enabled
-        else [Middleware(AllowedHosts, allowed_hosts=settings.allowed_hosts)]
+        [Middleware(AllowedHosts, allowed_hosts=settings.allowed_hosts)] if open_to_hosts else []
     )
-    return Starlette(
-        routes=api_routes(service, settings),
+    endpoint = ApiEndpoint(service, settings)
+    return ApiApp(
+        endpoint,
+        HostCheck(settings.allowed_hosts) if open_to_hosts else None,
+        routes=_routes(service, endpoint, settings),
         middleware=middleware,
         exception_handlers={404: http_error, 405: http_error},
     )

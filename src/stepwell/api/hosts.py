@@ -72,25 +72,38 @@ def virtual_host_bucket(name: str, bases: Iterable[str]) -> str | None:
     return None
 
 
-class AllowedHosts:
-    """ASGI middleware answering 403 to HTTP requests for a host not allowed."""
+class HostCheck:
+    """Which ``Host`` headers may be served: loopback names and the allowed hosts."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] = ()) -> None:
-        self.app = app
+    def __init__(self, allowed_hosts: Iterable[str] = ()) -> None:
         self.allowed = LOOPBACK_NAMES | {name.lower() for name in allowed_hosts}
+        self._seen: dict[str, bool] = {}  # header → verdict, for the few hosts clients use
 
     def allows(self, host_header: str | None) -> bool:
         """Whether a request with this ``Host`` header may be served."""
         if host_header is None:
             return True
-        name = host_name(host_header) or ""
-        # boto3 prefixes StartSyncExecution's and TestState's host with "sync-".
-        return (
-            name in self.allowed
-            or name.removeprefix("sync-") in self.allowed
-            or name.removeprefix("s3.") in self.allowed
-            or virtual_host_bucket(name, self.allowed) is not None
-        )
+        verdict = self._seen.get(host_header)
+        if verdict is None:
+            name = host_name(host_header) or ""
+            # boto3 prefixes StartSyncExecution's and TestState's host with "sync-".
+            verdict = (
+                name in self.allowed
+                or name.removeprefix("sync-") in self.allowed
+                or name.removeprefix("s3.") in self.allowed
+                or virtual_host_bucket(name, self.allowed) is not None
+            )
+            if len(self._seen) < 256:
+                self._seen[host_header] = verdict
+        return verdict
+
+
+class AllowedHosts:
+    """ASGI middleware answering 403 to HTTP requests for a host not allowed."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] = ()) -> None:
+        self.app = app
+        self.allows = HostCheck(allowed_hosts).allows
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:

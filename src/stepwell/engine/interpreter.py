@@ -265,7 +265,8 @@ class Interpreter:
         frame.retry_counts[index] = attempt + 1
         frame.retry_total += 1
         delay = retry_delay(retrier, attempt, self.env.random)
-        self.wait_timer(frame, "retry", delay)
+        if not self.wait_timer(frame, "retry", delay):
+            self.ready.append(frame)  # no back-off: the state runs again in this step
         return True
 
     def try_catch(self, frame: Frame, state: State, error: e.StatesError) -> bool:
@@ -328,10 +329,21 @@ class Interpreter:
 
     # ----------------------------------------------------------------- waiting
 
-    def wait_timer(self, frame: Frame, kind: ev.TimerKind, seconds: float) -> None:
+    def wait_timer(self, frame: Frame, kind: ev.TimerKind, seconds: float) -> bool:
+        """Leave the frame waiting for a timer ``seconds`` from now; True if it waits.
+
+        A timer due already (a Wait of 0 s, a Timestamp in the past, a Retry without
+        back-off) fires at once, in this step, as the timer's report would (``seq``
+        moves on): no ``StartTimer``, no round trip through the store, and the caller
+        goes on as after a Pass. The step is still one commit, so this is as durable.
+        """
+        if seconds <= 0:
+            frame.seq += 1
+            return False
         frame.waiting = "retry" if kind == "retry" else "timer"
         due = self.env.now + timedelta(seconds=seconds)
         self.commands.append(ev.StartTimer(frame.id, frame.seq, kind, due))
+        return True
 
     def resume(self, frame: Frame) -> None:
         frame.waiting = ""

@@ -47,7 +47,9 @@ def nesting_depth(value: Any) -> int:
 
 
 def dump_execution(execution: ExecutionState) -> bytes:
-    """The state as JSON; values kept as sent keep their text (I1, ``stored_form``)."""
+    """The state as JSON, written by orjson from the dataclasses in C, no copy made first
+    (frame ids, the only keys that are not text, become text as in ``json``); values kept
+    as sent keep their text (I1, ``stored_form``)."""
     try:
         return orjson.dumps(execution, default=stored_form, option=_OPTIONS)
     except TypeError:  # an integer beyond 64 bits somewhere in the data

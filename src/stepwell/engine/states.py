@@ -70,15 +70,25 @@ def _succeed(interp: Interpreter, frame: Frame, state: m.SucceedState) -> None:
     interp.leave(frame, state, _plain_output(interp, frame, state), None)
 
 
-def _plain_output(interp: Interpreter, frame: Frame, state: m.State) -> JSON:
-    """Output of a state without a result (Succeed, Wait): the input, filtered."""
-    ctx = interp.eval_context(frame, state)
+def _plain_output(
+    interp: Interpreter,
+    frame: Frame,
+    state: m.State,
+    ctx: EvalContext | None = None,
+    data: JSON | None = None,
+) -> JSON:
+    """Output of a state without a result (Succeed, Wait): the input, filtered. A JSONPath
+    state's effective input (``data``) and ``ctx``, when its handler has them already,
+    are not made again."""
+    if ctx is None:
+        ctx = interp.eval_context(frame, state)
     if state.is_jsonata:
         states = jsonata_states(frame.input, ctx)
         output = state.output.evaluate(states, ctx) if state.output is not None else frame.input
         interp.assign(frame, state.assign, states, ctx)
         return output
-    data = jsonpath_input(state, frame.input, ctx, frame)  # Assign's "$": the effective input
+    if data is None:
+        data = jsonpath_input(state, frame.input, ctx, frame)  # Assign's "$": effective input
     output = jsonpath_output(state, frame.input, data, ctx, frame, selector=False)
     interp.assign(frame, state.assign, data, ctx)
     return output
@@ -175,7 +185,10 @@ def _wait(interp: Interpreter, frame: Frame, state: m.WaitState) -> None:
     else:
         scope = jsonpath_input(state, frame.input, ctx, frame)
     due = _wait_until(interp.env.now, state, frame, scope, ctx)
-    interp.wait_timer(frame, "wait", max(0.0, (due - interp.env.now).total_seconds()))
+    if not interp.wait_timer(frame, "wait", (due - interp.env.now).total_seconds()):
+        # Due already: on at once, like a Pass, with what was just evaluated.
+        data = None if state.is_jsonata else scope
+        interp.transition(frame, state, _plain_output(interp, frame, state, ctx, data))
 
 
 def _wait_until(

@@ -14,6 +14,7 @@ again less and less often instead of fifty times a second.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 
@@ -49,6 +50,11 @@ class WorkerPool:
         # found work passes the wake-up on, so idle threads do not stampede the store.
         self._advancers = threading.Condition()
         self._invokers = threading.Condition()
+        # Idle advancers and when each looks again by itself (inf: about to decide), so
+        # that a timer due later than that needs no wake-up; and a count of wake-ups, so a
+        # thread woken while it was deciding how long to sleep does not sleep.
+        self._plans: dict[int, float] = {}
+        self._wakes = {id(self._advancers): 0, id(self._invokers): 0}  # under each's lock
         advance = [
             self._thread(self._advance, self._advancers, f"advance-{n}") for n in range(workers)
         ]
@@ -85,9 +91,20 @@ class WorkerPool:
             thread.start()
         return self
 
-    def wake(self) -> None:
+    def wake(self, due: float | None = None) -> None:
+        """Rouse one idle thread of each kind to look for work, or, for a timer that
+        comes due at ``due`` (epoch seconds), one advancer, and only if every idle
+        advancer would sleep past it: the one roused looks again exactly at ``due``
+        (``_idle_timeout``), so timers fire on time without polling."""
+        if due is not None and due > self.clock.now():
+            with self._advancers:
+                if self._plans and min(self._plans.values()) > due:
+                    self._wakes[id(self._advancers)] += 1
+                    self._advancers.notify()
+            return
         for signal in (self._advancers, self._invokers):
             with signal:
+                self._wakes[id(signal)] += 1
                 signal.notify()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -117,7 +134,13 @@ class WorkerPool:
         self, health: LoopHealth, work: Callable[[], bool], signal: threading.Condition
     ) -> None:
         idle_rounds = 0
+        me = threading.get_ident()
+        plans = self._plans if signal is self._advancers else None
         while not self._stop.is_set():
+            with signal:
+                seen = self._wakes[id(signal)]
+                if plans is not None:
+                    plans[me] = math.inf  # deciding: a timer's wake-up must reach it
             try:
                 if work():
                     health.succeeded()
@@ -130,7 +153,12 @@ class WorkerPool:
             except Exception as error:
                 timeout = health.failed(error)
             with signal:
-                signal.wait(timeout)
+                if self._wakes[id(signal)] == seen:  # else woken while deciding: look again
+                    if plans is not None:
+                        plans[me] = self.clock.now() + timeout
+                    signal.wait(timeout)
+                if plans is not None:
+                    plans.pop(me, None)
 
     def _idle_timeout(self, idle_rounds: int) -> float:
         """How long to sleep: until the next due item, at most IDLE_SECONDS. An item due

@@ -174,9 +174,13 @@ class Worker:
     def advance_one(self, arn: str | None = None) -> bool:
         """Lease one execution with due work (``arn``: that one) and step it. False when
         nothing was due or another worker holds it."""
+        return self._advance(arn) is not None
+
+    def _advance(self, arn: str | None) -> tuple[StepOutcome, bool] | None:
+        """``advance_one``: the outcome and whether it was committed (None: no lease)."""
         lease = self.store.lease_execution(self.owner, self.clock.now(), self.lease_seconds, arn)
         if lease is None:
-            return False
+            return None
         try:
             outcome = self._apply(lease)
             committed = self.store.commit_step(lease, outcome)
@@ -190,7 +194,7 @@ class Worker:
         if committed and _ended(lease, outcome):
             for watcher in self.watchers:
                 watcher.forget(outcome.execution)
-        return True
+        return outcome, committed
 
     def _back_off(self, lease: Lease) -> None:
         """The store failed under this step: give the lease back with a retry time that
@@ -247,12 +251,33 @@ class Worker:
                 pass  # the state itself is what cannot be read: count the history
         return len(self.store.history(lease.execution.arn))
 
-    def advance_now(self, arn: str, rounds: int = 8) -> None:
-        """Step one execution while it has work due now (a fresh start, a Wait of 0 s),
-        so a short workflow is done by the time StartExecution answers."""
-        for _ in range(rounds):
-            if not self.advance_one(arn):
-                return
+    def advance_now(self, arn: str, rounds: int = 8) -> float | None:
+        """Step one execution while it has work due now (a fresh start, a ``Continue``),
+        so a short workflow is done by the time StartExecution answers.
+
+        Returns when the work these steps left to others (a timer, a task to invoke, a
+        parent to tell) is due, the earliest: the caller wakes the pool for it. None when
+        they left nothing (the execution ended), so no thread need look."""
+        due: float | None = None
+        for attempt in range(rounds):
+            stepped = self._advance(arn)
+            if stepped is None:  # nothing due, or leased elsewhere: let the pool look
+                return self.clock.now() if attempt == 0 else due
+            outcome, committed = stepped
+            now = self.clock.now()
+            if not committed:  # another worker took the execution over
+                return now
+            if not outcome.new_items and outcome.execution.status == "RUNNING":
+                return now  # it may have started a Map Run (written apart): look
+            more = False
+            for item in outcome.new_items:
+                if item.execution_arn == arn and item.kind != "invoke" and item.due <= now:
+                    more = True  # this thread goes on with it
+                else:
+                    due = item.due if due is None else min(due, item.due)
+            if not more:
+                return due
+        return self.clock.now()  # work due now is left: the pool goes on with it
 
     def _apply(self, lease: Lease) -> StepOutcome:
         record = lease.execution
@@ -280,7 +305,7 @@ class Worker:
         return StepOutcome(
             execution=after,
             state=dump_execution(execution) if execution and not execution.finished else None,
-            events=tuple(_stored_event(e) for e in batch.events),
+            events=_stored_events(batch.events),
             new_items=tuple(batch.items),
             done_items=tuple(item.id for item in lease.items if item.id is not None),
             tokens=tuple(batch.tokens),
@@ -503,3 +528,16 @@ def poison_cause(error: BaseException) -> str:
 
 def _stored_event(event: HistoryEvent) -> dict[str, Any]:
     return {**event, "timestamp": event["timestamp"].timestamp()}
+
+
+def _stored_events(events: list[HistoryEvent]) -> tuple[dict[str, Any], ...]:
+    """``_stored_event`` of each; the events of a step share one time, converted once."""
+    last: Any = None
+    stamp = 0.0
+    stored = []
+    for event in events:
+        when = event["timestamp"]
+        if when is not last:
+            last, stamp = when, when.timestamp()
+        stored.append({**event, "timestamp": stamp})
+    return tuple(stored)

@@ -71,7 +71,7 @@ class CallbackOperations(ServiceCore):
         )
         if not self.store.resolve_task_token(text, item):
             raise err.TaskDoesNotExist("Task Does Not Exist")
-        self._wake()
+        self._step_now(token.execution_arn)  # the task's outcome is applied at once
 
     # ----------------------------------------------------------------- activities
 

@@ -9,10 +9,11 @@ resource, so every operation reports them the same way.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -46,7 +47,20 @@ class InlineStepper(Protocol):
     owner: str
     lease_seconds: float
 
-    def advance_now(self, arn: str) -> None: ...
+    def advance_now(self, arn: str) -> float | None:
+        """Step it while work is due now; when the work left to others is due (None:
+        none is left)."""
+        ...
+
+
+logger = logging.getLogger("stepwell.service")
+
+
+class Wake(Protocol):
+    """Rouses the runtime's idle workers: for work due now, or (``due``, epoch seconds)
+    for a timer that comes due then (``runtime.pool.WorkerPool.wake``)."""
+
+    def __call__(self, due: float | None = None) -> None: ...
 
 
 class ServiceCore:
@@ -58,7 +72,7 @@ class ServiceCore:
     integrations: Integrations
     machines: MachineCache
     routing: random.Random  # picks an alias's version; seed it for reproducible tests
-    _wake: Callable[[], None]
+    _wake: Wake
     _run_now: InlineStepper | None
     _activity_signal: threading.Condition
     activity_long_poll_seconds: float = 60.0  # GetActivityTask waits this long at most
@@ -66,6 +80,20 @@ class ServiceCore:
     _background_lock: threading.Lock
 
     # ----------------------------------------------------------------- lookups
+
+    def _step_now(self, arn: str) -> None:
+        """Step an execution that has work due now in this thread (so a short workflow
+        has moved on by the time the call answers), then wake the runtime's workers for
+        the work the steps left them, if any; without an inline stepper, wake them."""
+        due: float | None = self.clock.now()
+        if self._run_now is not None:
+            try:
+                due = self._run_now.advance_now(arn)
+            except Exception:  # the work is stored: the runtime's workers go on with it
+                logger.warning("steps of %s deferred to the workers", arn, exc_info=True)
+                due = self.clock.now()
+        if due is not None:
+            self._wake(due)
 
     def _machine(self, arn: str) -> StateMachineRecord:
         """A state machine or one of its versions; an alias ARN names neither."""
@@ -200,7 +228,9 @@ def execution_input(text: str | None, member: str = "input") -> str:
         raise err.InvalidExecutionInput(
             f"Invalid State Machine Execution Input: '{input_problem(text)}'"
         ) from None
-    if nesting_depth(value) > MAX_DEPTH:
+    # Nesting past MAX_DEPTH takes that many brackets: counting them in C rules out the
+    # walk over the value for nearly every input.
+    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(value) > MAX_DEPTH:
         raise _too_deep()
     return text
 

@@ -14,6 +14,7 @@ children, and StopExecution also stops the execution's running Map Runs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -42,6 +43,8 @@ from stepwell.store.base import ExecutionRecord, WorkItem, definition_key
 logger = logging.getLogger("stepwell.service")
 
 _DATA_FIELDS = ("input", "output", "parameters")
+# The same few definitions start every execution: hash each once, not on every start.
+_definition_key = functools.lru_cache(maxsize=32)(definition_key)
 
 
 class ExecutionOperations(MapRunOperations, MachineOperations):
@@ -65,7 +68,7 @@ class ExecutionOperations(MapRunOperations, MachineOperations):
             version_arn=target.version_arn,
             alias_arn=target.alias_arn,
             trace_header=request.get("traceHeader"),
-            definition_key=definition_key(target.machine.definition),
+            definition_key=_definition_key(target.machine.definition),
         )
         inline = self._run_now
         stored, created = self.store.create_execution(
@@ -82,12 +85,10 @@ class ExecutionOperations(MapRunOperations, MachineOperations):
                     f"Test case '{test_case}' given, but no mock configuration is loaded."
                 )
             select(stored.arn, test_case)
-        if created and inline is not None:
-            try:
-                inline.advance_now(stored.arn)
-            except Exception:  # the execution exists: the runtime's workers go on with it
-                logger.warning("first steps of %s deferred to the workers", stored.arn)
-        self._wake()
+        if created:
+            self._step_now(stored.arn)
+        else:
+            self._wake()
         return {"executionArn": stored.arn, "startDate": to_datetime(stored.start_date)}
 
     def start_sync_execution(self, request: Request) -> Response:

@@ -110,12 +110,6 @@ class MapRunOperations(ServiceCore):
             if run.status == "RUNNING":
                 self.store.enqueue(stop_item(run.arn, now))
 
-    def _step_now(self, arn: str) -> None:
-        inline = self._run_now
-        if inline is not None:
-            inline.advance_now(arn)
-        self._wake()
-
 
 def _listed_run(record: ExecutionRecord) -> dict[str, Any]:
     return present(

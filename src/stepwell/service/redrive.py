@@ -134,9 +134,7 @@ class RedriveOperations(ServiceCore):
                 "cannot be redriven"
             )
         self._remember_token(record.arn, token, now)
-        if self._run_now is not None:
-            self._run_now.advance_now(record.arn)
-        self._wake()
+        self._step_now(record.arn)
         return {"redriveDate": to_datetime(now)}
 
     def _top_level_map_runs(self, arn: str) -> dict[str, str]:

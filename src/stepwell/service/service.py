@@ -25,7 +25,7 @@ from stepwell.runtime.worker import MachineCache
 from stepwell.service import errors as err
 from stepwell.service.arns import Arns
 from stepwell.service.callbacks import CallbackOperations
-from stepwell.service.core import InlineStepper, Request, Response
+from stepwell.service.core import InlineStepper, Request, Response, Wake
 from stepwell.service.embedded_apis import EmbeddedApis
 from stepwell.service.executions import ExecutionOperations
 from stepwell.service.lambda_api import LambdaFunctions
@@ -50,7 +50,7 @@ class Service(
         store: Store,
         clock: Clock | None = None,
         arns: Arns | None = None,
-        wake: Callable[[], None] | None = None,
+        wake: Wake | None = None,
         integrations: Integrations | None = None,
         run_now: InlineStepper | None = None,
         routing: random.Random | None = None,
@@ -76,7 +76,7 @@ class Service(
         if events.dispatch is None:
             events.dispatch = self._dispatch_event
         self.routing = routing or random.Random()
-        self._wake = wake or (lambda: None)
+        self._wake: Wake = wake or _no_wake
         # Runs an execution's first step at once (the calling thread), so a short
         # workflow has finished by the time StartExecution answers.
         self._run_now = run_now
@@ -97,6 +97,10 @@ class Service(
         except StoreUnavailable as error:  # not the caller's fault: retryable, with the why
             raise err.ServiceUnavailable(str(error)) from None
         return result
+
+
+def _no_wake(due: float | None = None) -> None:
+    """No runtime in this process to wake."""
 
 
 _OPERATIONS: dict[str, Callable[[Service, Request], Response]] = {

@@ -2,9 +2,10 @@
 
 It holds the state under test first and, in place of every state it can go to (Next,
 Default, a Choice rule's or a Catcher's Next), a stub Wait state that stops the run on
-entry. A mocked Map or Parallel state runs as a Task with the same result fields (Retry,
-Catch, ResultSelector, ResultPath, Output, Assign …), answered by the mock; its own
-fields (ItemsPath, MaxConcurrency …) are read beside the run (``fanout.py``).
+entry (a day long: a Wait already due would go on at once, as a Pass does). A mocked
+Map or Parallel state runs as a Task with the same result fields (Retry, Catch,
+ResultSelector, ResultPath, Output, Assign …), answered by the mock; its own fields
+(ItemsPath, MaxConcurrency …) are read beside the run (``fanout.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from stepwell.service import errors as err
 SELF = "StateName (under test)"  # the tested state's name when it can go to itself
 MOCK_RESOURCE = "arn:aws:states:::stepwell:mock"  # a mocked Map or Parallel runs as a Task
 STATE_TYPES = ("Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map")
-_STUB = {"Type": "Wait", "Seconds": 0, "End": True}
+_STUB = {"Type": "Wait", "Seconds": 86_400, "End": True}
 _TASK_FIELDS = frozenset(
     (
         "Type", "Comment", "QueryLanguage", "InputPath", "OutputPath", "ResultPath",

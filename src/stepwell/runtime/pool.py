@@ -99,7 +99,7 @@ class WorkerPool:
             thread.join(timeout)
 
     def _advance(self) -> bool:
-        return self.worker.advance_one()
+        return self.worker.advance() > 0
 
     def _invoke(self) -> bool:
         return self.worker.invoke_due(limit=1) > 0

@@ -57,6 +57,7 @@ from stepwell.store.base import (
     LEASE_SECONDS,
     ExecutionRecord,
     Lease,
+    LeaseRequest,
     StateMachineRecord,
     StepOutcome,
     Store,
@@ -69,6 +70,8 @@ from stepwell.store.base import (
 log = logging.getLogger("stepwell.runtime")
 RUNTIME = "States.Runtime"
 _MAX_TRACKED = 10_000  # executions whose failures a worker counts (back-off), at most
+BATCH = 16  # executions leased (and committed) together by ``advance``
+ROUNDS = 8  # batches ``advance`` steps before it returns (each commit leases the next)
 
 
 @dataclass(slots=True)
@@ -102,10 +105,19 @@ class MachineCache:
         self._compiled: dict[tuple[str, str], StateMachine] = {}
         self._by_key: dict[str, StateMachine] = {}
         self._children: dict[str, StateMachineRecord] = {}
+        self._looked_up: dict[str, StateMachineRecord | None] = {}
+
+    def batch(self) -> None:
+        """A new batch of steps begins: look state machines up afresh (once per batch,
+        so a deleted one is noticed at the next batch, and a batch of executions of one
+        machine costs one look-up)."""
+        self._looked_up.clear()
 
     def record(self, arn: str) -> StateMachineRecord | None:
         if "/" not in arn.rsplit(":", 1)[-1]:
-            return self.store.get_state_machine(arn)
+            if arn not in self._looked_up:
+                self._looked_up[arn] = self.store.get_state_machine(arn)
+            return self._looked_up[arn]
         # ``stateMachine:MACHINE/LABEL``: the children of a Distributed Map run the
         # processor (their definition_key) as the machine MACHINE's; its identity (name,
         # role) is all they take from it, so it is looked up once.
@@ -170,12 +182,66 @@ class Worker:
 
     # ----------------------------------------------------------------- advancing
 
+    def advance(self, limit: int = BATCH, rounds: int = ROUNDS) -> int:
+        """Lease up to ``limit`` executions with due work, step each, and commit them
+        together with leasing the next batch (``Store.commit_steps``: one round trip on
+        PostgreSQL), for at most ``rounds`` batches. Returns how many steps were
+        committed or refused (0: nothing was due)."""
+        leases = self.store.lease_executions(self._lease_request(limit))
+        stepped = 0
+        for round_number in range(1, rounds + 1):
+            if not leases:
+                break
+            steps = self._step_all(leases)
+            then = self._lease_request(limit) if round_number < rounds else None
+            try:
+                committed, leases = self.store.commit_steps(steps, then)
+            except StoreUnavailable:
+                self._back_off_all([lease for lease, _ in steps])
+                raise
+            stepped += len(steps)
+            self._committed(steps, committed)
+        return stepped
+
+    def _lease_request(self, limit: int) -> LeaseRequest:
+        return LeaseRequest(self.owner, self.clock.now(), self.lease_seconds, limit)
+
+    def _step_all(self, leases: list[Lease]) -> list[tuple[Lease, StepOutcome]]:
+        """Each lease's outcome; a lease whose step fails because of the execution ends
+        it (``_poisoned``); if the store fails, every lease of the batch backs off."""
+        self.machines.batch()
+        steps = []
+        for index, lease in enumerate(leases):
+            try:
+                outcome = self._apply(lease)
+            except StoreUnavailable:
+                self._back_off_all(leases[index:])
+                if steps:
+                    self.store.commit_steps(steps)
+                raise
+            except Exception as error:
+                outcome = self._poisoned(lease, error)
+            steps.append((lease, outcome))
+        return steps
+
+    def _back_off_all(self, leases: list[Lease]) -> None:
+        for lease in leases:
+            self._back_off(lease)
+
+    def _committed(self, steps: list[tuple[Lease, StepOutcome]], committed: list[bool]) -> None:
+        for (lease, outcome), done in zip(steps, committed, strict=True):
+            self._failures.pop(lease.execution.arn, None)
+            if done and _ended(lease, outcome):
+                for watcher in self.watchers:
+                    watcher.forget(outcome.execution)
+
     def advance_one(self, arn: str | None = None) -> bool:
         """Lease one execution with due work (``arn``: that one) and step it. False when
         nothing was due or another worker holds it."""
         lease = self.store.lease_execution(self.owner, self.clock.now(), self.lease_seconds, arn)
         if lease is None:
             return False
+        self.machines.batch()
         try:
             outcome = self._apply(lease)
             committed = self.store.commit_step(lease, outcome)

@@ -1,0 +1,163 @@
+"""Where a durable step's time goes: round trips to the database and Python CPU.
+
+Starts ``--executions`` executions of the benchmark's 10-state chain (queued, nobody
+steps them), then advances them all in this process with one ``Worker`` the way a
+pool's thread does (``advance``: lease a batch, step, commit), and reports
+
+* steps per second and transitions per second;
+* on PostgreSQL, the round trips per step: every frontend message after which the
+  client waits for the server (a ``Query`` or a ``Sync``), counted from libpq's own
+  protocol trace of every connection the store opened, with the statements most sent;
+* with ``--cprofile``, the functions with the most cumulative time.
+
+    .venv/bin/python bench/step_profile.py [--db postgresql://postgres@127.0.0.1/test]
+        [--executions 400] [--batch 16] [--cprofile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import cProfile
+import json
+import os
+import pstats
+import re
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from runtime_bench import CHAIN, ROLE, TRANSITIONS  # noqa: E402
+
+from stepwell.integrations.functions import FunctionRegistry  # noqa: E402
+from stepwell.integrations.registry import Integrations  # noqa: E402
+from stepwell.runtime.clock import SystemClock  # noqa: E402
+from stepwell.runtime.worker import Worker  # noqa: E402
+from stepwell.service.service import Service  # noqa: E402
+from stepwell.store import open_store  # noqa: E402
+
+_MESSAGE = re.compile(r'^F\t\d+\t(Query|Sync|Parse|Bind)\b\s*(?:"([^"]*)")?\s*(?:"([^"]*)")?')
+
+
+def trace_postgres(folder: Path) -> Callable[[], None]:
+    """Make every psycopg connection opened from now on write libpq's protocol trace
+    into ``folder``; returns a function that stops tracing the ones still open."""
+    import psycopg
+    from psycopg import pq
+
+    opened: list[Any] = []
+    connect = psycopg.Connection.connect.__func__  # type: ignore[attr-defined]
+
+    def traced(cls: type, *args: Any, **kwargs: Any) -> Any:
+        conn = connect(cls, *args, **kwargs)
+        handle = open(folder / f"{uuid.uuid4().hex}.trace", "w")  # noqa: SIM115
+        conn.pgconn.trace(handle.fileno())
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        opened.append((conn, handle))
+        return conn
+
+    psycopg.Connection.connect = classmethod(traced)  # type: ignore[method-assign,assignment]
+    psycopg.connect = psycopg.Connection.connect  # the module's alias, bound at import
+
+    def stop() -> None:
+        for conn, handle in opened:
+            if not conn.closed:
+                conn.pgconn.untrace()
+            handle.close()
+
+    return stop
+
+
+def count_round_trips(folder: Path) -> tuple[int, collections.Counter[str]]:
+    """Frontend messages the client waits on (``Query`` and ``Sync``), and how many of
+    them each statement accounts for (by its first line)."""
+    waits: collections.Counter[str] = collections.Counter()
+    for path in folder.glob("*.trace"):
+        prepared: dict[str, str] = {}
+        current = ""
+        for line in path.read_text(errors="replace").splitlines():
+            found = _MESSAGE.match(line)
+            if found is None:
+                continue
+            kind, first, second = found.groups()
+            if kind == "Query":
+                waits[first or ""] += 1
+            elif kind == "Parse":
+                current = prepared[first or ""] = second or ""
+            elif kind == "Bind":
+                current = prepared.get(second or "", current)
+            else:
+                waits[current] += 1
+    return sum(waits.values()), waits
+
+
+def queue_executions(url: str, count: int) -> None:
+    store = open_store(url)
+    service = Service(store)
+    machine = service.handle(
+        "CreateStateMachine",
+        {"name": f"chain{uuid.uuid4().hex[:8]}", "definition": json.dumps(CHAIN), "roleArn": ROLE},
+    )["stateMachineArn"]
+    for _ in range(count):
+        service.handle("StartExecution", {"stateMachineArn": machine, "input": '{"v": 1}'})
+    store.close()
+
+
+def advance_all(url: str, batch: int, profile: cProfile.Profile | None) -> tuple[int, float]:
+    store = open_store(url)
+    worker = Worker(store, Integrations(FunctionRegistry()), SystemClock())
+    advance = getattr(worker, "advance", None)
+    steps = 0
+    begun = time.perf_counter()
+    if profile is not None:
+        profile.enable()
+    while True:
+        done = advance(batch) if advance is not None else int(worker.advance_one())
+        if not done:
+            break
+        steps += done
+    if profile is not None:
+        profile.disable()
+    elapsed = time.perf_counter() - begun
+    store.close()
+    return steps, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default=os.environ.get("STEPWELL_TEST_POSTGRES_URL"))
+    parser.add_argument("--executions", type=int, default=400)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--cprofile", action="store_true")
+    args = parser.parse_args()
+    url = args.db or str(Path(tempfile.mkdtemp()) / "profile.db")
+    postgres = url.startswith(("postgresql://", "postgres://"))
+    if postgres:
+        url = f"{url}?schema=profile_{uuid.uuid4().hex[:10]}"
+    queue_executions(url, args.executions)
+    folder = Path(tempfile.mkdtemp(prefix="stepwell-trace-"))
+    stop = trace_postgres(folder) if postgres else None
+    profile = cProfile.Profile() if args.cprofile else None
+    steps, elapsed = advance_all(url, args.batch, profile)
+    print(
+        f"{'postgres' if postgres else 'sqlite'}: {steps} steps in {elapsed:.2f}s: "
+        f"{steps / elapsed:,.0f} steps/s, {steps * TRANSITIONS / elapsed:,.0f} transitions/s"
+    )
+    if stop is not None:
+        stop()
+        waits, statements = count_round_trips(folder)
+        print(f"round trips: {waits} in all, {waits / max(steps, 1):.2f} per step")
+        for text, count in statements.most_common(12):
+            print(f"  {count / max(steps, 1):6.2f}/step  {text}")
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()

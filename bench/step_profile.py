@@ -23,7 +23,6 @@ import json
 import os
 import pstats
 import re
-import sys
 import tempfile
 import time
 import uuid
@@ -31,16 +30,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from runtime_bench import CHAIN, ROLE, TRANSITIONS  # bench/ is on the path: run as a script
 
-from runtime_bench import CHAIN, ROLE, TRANSITIONS  # noqa: E402
-
-from stepwell.integrations.functions import FunctionRegistry  # noqa: E402
-from stepwell.integrations.registry import Integrations  # noqa: E402
-from stepwell.runtime.clock import SystemClock  # noqa: E402
-from stepwell.runtime.worker import Worker  # noqa: E402
-from stepwell.service.service import Service  # noqa: E402
-from stepwell.store import open_store  # noqa: E402
+from stepwell.integrations.functions import FunctionRegistry
+from stepwell.integrations.registry import Integrations
+from stepwell.runtime.clock import SystemClock
+from stepwell.runtime.worker import Worker
+from stepwell.service.service import Service
+from stepwell.store import open_store
 
 _MESSAGE = re.compile(r'^F\t\d+\t(Query|Sync|Parse|Bind)\b\s*(?:"([^"]*)")?\s*(?:"([^"]*)")?')
 

@@ -210,7 +210,7 @@ class Worker:
         """Each lease's outcome; a lease whose step fails because of the execution ends
         it (``_poisoned``); if the store fails, every lease of the batch backs off."""
         self.machines.batch()
-        steps = []
+        steps: list[tuple[Lease, StepOutcome]] = []
         for index, lease in enumerate(leases):
             try:
                 outcome = self._apply(lease)

@@ -76,7 +76,9 @@ def measure(url: str, workers: int, batch: int, sequential: int) -> tuple[float,
         for _ in range(workers)
     ]
     try:
-        time.sleep(1.5)  # workers up
+        # Workers up: one execution through first (a slow start would count otherwise).
+        service.handle("StartExecution", {"stateMachineArn": machine, "input": '{"v": 1}'})
+        wait_all(service, machine)
         start = time.perf_counter()
         arns = [
             service.handle("StartExecution", {"stateMachineArn": machine, "input": '{"v": 1}'})[

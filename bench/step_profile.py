@@ -39,7 +39,7 @@ from stepwell.runtime.worker import Worker
 from stepwell.service.service import Service
 from stepwell.store import open_store
 
-_MESSAGE = re.compile(r'^F\t\d+\t(Query|Sync|Parse|Bind)\b\s*(?:"([^"]*)")?\s*(?:"([^"]*)")?')
+_MESSAGE = re.compile(r'^F\t\d+\t(Query|Sync|Parse|Bind)\b\s*(?:"([^"]*)")?\s*(?:"([^"]*))?')
 
 
 def trace_postgres(folder: Path) -> Callable[[], None]:

@@ -86,7 +86,9 @@ class PostgresDialect:
             max_size=pool_size,
             kwargs={
                 "options": f"-c search_path={schema}",
-                "autocommit": False,
+                # A lone statement is its own transaction, in one round trip; several
+                # are wrapped in ``conn.transaction()`` (BEGIN ... COMMIT).
+                "autocommit": True,
                 "connect_timeout": CONNECT_TIMEOUT,
             },
             # A connection broken by a server restart is noticed when it is taken back
@@ -165,16 +167,14 @@ class PostgresDialect:
                     )
 
     def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
-        with _unreachable(), self.pool.connection(timeout=POOL_TIMEOUT) as conn:
-            row: Row | None = conn.execute(queries[name], params).fetchone()
-            conn.rollback()
-            return row
+        with self.connection() as conn:
+            rows = _statement(conn, queries[name], params)
+        return rows[0] if rows else None
 
     def check(self) -> None:
         """One round trip to the server (health probe)."""
-        with _unreachable(), self.pool.connection(timeout=POOL_TIMEOUT) as conn:
+        with self.connection() as conn:
             conn.execute("SELECT 1")
-            conn.rollback()
 
     def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%(ns)s))", {"ns": namespace})
@@ -292,6 +292,19 @@ class PostgresStore(SqlStore):
             rows = _statement(conn, self.q["lease_invocations"], params)
         return sorted((item_from_row(row) for row in rows), key=lambda i: (i.due, i.id or 0))
 
+    def next_due(self, now: float = 0.0) -> float | None:
+        row = self._one("next_due_by_queue", {"now": now})
+        return float(row[0]) if row and row[0] is not None else None
+
+    def _one(self, name: str, params: dict[str, Any]) -> Row | None:
+        """A read in one round trip (the shared store's transaction costs three)."""
+        rows = self._all(name, params)
+        return rows[0] if rows else None
+
+    def _all(self, name: str, params: dict[str, Any]) -> list[Row]:
+        with self.dialect.connection() as conn:
+            return _statement(conn, self.q[name], params)
+
     def _lease_batch(self, request: LeaseRequest) -> tuple[str, dict[str, Any]]:
         until = request.now + request.lease_for
         params = {"owner": request.owner, "now": request.now, "until": until}
@@ -304,10 +317,12 @@ class PostgresStore(SqlStore):
         then: LeaseRequest | None,
     ) -> tuple[list[bool], list[Lease]]:
         """Every step's statement, a NOTIFY if work was added, and the next lease, in
-        one pipeline (one round trip) and one transaction."""
+        one pipeline: one round trip, and one transaction (the statements before a
+        pipeline's Sync form one implicit transaction on an autocommit connection: if
+        one fails, none is committed)."""
         cursors = []
         leasing = None
-        with conn.pipeline(), conn.transaction():
+        with conn.pipeline():
             for lease, outcome in steps:
                 cursor = conn.cursor()
                 cursor.execute(self.q["commit_step"], _commit_params(lease, outcome))
@@ -323,10 +338,9 @@ class PostgresStore(SqlStore):
 
 
 def _statement(conn: psycopg.Connection[Any], query: str, params: dict[str, Any]) -> list[Row]:
-    """Run one statement in its own transaction, in one round trip; its rows."""
-    with conn.pipeline(), conn.transaction():
-        cursor = conn.execute(query, params)
-    return cursor.fetchall()
+    """Run one statement on an autocommit connection: its own transaction, one round
+    trip. Its rows."""
+    return conn.execute(query, params).fetchall()
 
 
 def _first(cursor: psycopg.Cursor[Any]) -> Any:

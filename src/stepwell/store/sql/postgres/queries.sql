@@ -118,3 +118,11 @@ WITH inserted AS (
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT record FROM executions WHERE arn = :arn),
        (SELECT count(*) FROM (SELECT pg_notify('stepwell_work', '') FROM inserted) AS told)
+
+-- name: next_due_by_queue
+-- The shared next_due's OR cannot use an index; each half here reads one index entry
+-- (due execution work) or the invoke queue's due order.
+SELECT LEAST(
+    (SELECT MIN(due) FROM work_items WHERE queue = 'execution'),
+    (SELECT MIN(due) FROM work_items WHERE queue = 'invoke' AND lease_expires < :now)
+)

@@ -6,6 +6,11 @@ starts a batch of executions of a 10-state machine and times until all have fini
 (``stepwell.run``, no store) is printed beside them.
 
     .venv/bin/python bench/runtime_bench.py [--postgres postgresql://postgres@127.0.0.1/test]
+        [--workers 1,2,4] [--repeat 3]
+
+With PostgreSQL it prints, per worker count, PostgreSQL's transitions/s as a fraction of
+SQLite's, measured side by side (each round runs both stores in turn), so the ratio
+holds on a noisy machine where the absolute figures do not.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("STEPWELL_TEST_POSTGRES_URL"))
     parser.add_argument("--batch", type=int, default=400)
     parser.add_argument("--sequential", type=int, default=30)
+    parser.add_argument("--workers", default="1,2,4", help="worker process counts")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are printed")
     args = parser.parse_args()
     machine = stepwell.load_state_machine(CHAIN)
     runs = 2000
@@ -116,14 +123,40 @@ def main() -> None:
         stepwell.run(machine, {"v": 1}, history=False, seed=1)
     in_process = runs * TRANSITIONS / (time.perf_counter() - begun)
     print(f"in-process (no store, no history): {in_process:,.0f} transitions/s")
-    print(f"{'store':10} {'workers':>7} {'transitions/s':>14} {'latency p50':>12}")
-    stores = [("sqlite", lambda: str(Path(tempfile.mkdtemp()) / "bench.db"))]
+    stores = {"sqlite": lambda: str(Path(tempfile.mkdtemp()) / "bench.db")}
     if args.postgres:
-        stores.append(("postgres", lambda: f"{args.postgres}?schema=bench_{uuid.uuid4().hex[:10]}"))
-    for name, make_url in stores:
-        for workers in (1, 2, 4):
-            rate, latency = measure(make_url(), workers, args.batch, args.sequential)
+        stores["postgres"] = lambda: f"{args.postgres}?schema=bench_{uuid.uuid4().hex[:10]}"
+    counts = [int(n) for n in args.workers.split(",")]
+    results: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for _ in range(args.repeat):
+        for workers in counts:  # the stores side by side, so a ratio shares the noise
+            for name, make_url in stores.items():
+                measured = measure(make_url(), workers, args.batch, args.sequential)
+                results.setdefault((name, workers), []).append(measured)
+    report(results, counts, list(stores), args.repeat)
+
+
+def report(
+    results: dict[tuple[str, int], list[tuple[float, float]]],
+    counts: list[int],
+    stores: list[str],
+    repeat: int,
+) -> None:
+    """Medians per store and worker count and, with PostgreSQL, its ratio to SQLite (the
+    median of the ratios within each round)."""
+    median = statistics.median
+    print(f"medians of {repeat} round(s)")
+    print(f"{'store':10} {'workers':>7} {'transitions/s':>14} {'latency p50':>12}")
+    for name in stores:
+        for workers in counts:
+            runs = results[(name, workers)]
+            rate, latency = median(r[0] for r in runs), median(r[1] for r in runs)
             print(f"{name:10} {workers:7d} {rate:14,.0f} {latency:10.1f}ms")
+    if "postgres" in stores:
+        for workers in counts:
+            pairs = zip(results[("postgres", workers)], results[("sqlite", workers)], strict=True)
+            ratio = median(pg[0] / lite[0] for pg, lite in pairs)
+            print(f"postgres / sqlite transitions/s, {workers} worker(s): {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ pool's thread does (``advance``: lease a batch, step, commit), and reports
 * on PostgreSQL, the round trips per step: every frontend message after which the
   client waits for the server (a ``Query`` or a ``Sync``), counted from libpq's own
   protocol trace of every connection the store opened, with the statements most sent;
-* with ``--cprofile``, the functions with the most cumulative time.
+* with ``--cprofile``, the functions with the most time of their own;
+* with ``--private-cluster``, on a throwaway PostgreSQL server of its own (tests'
+  ``pg_cluster``, started with ``pg_stat_statements`` loaded; the shared server is never
+  reconfigured): the server's time per statement and the WAL written, per step.
 
     .venv/bin/python bench/step_profile.py [--db postgresql://postgres@127.0.0.1/test]
-        [--executions 400] [--batch 16] [--cprofile]
+        [--executions 400] [--batch 16] [--cprofile] [--private-cluster]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import os
 import pstats
 import re
+import sys
 import tempfile
 import time
 import uuid
@@ -126,13 +130,81 @@ def advance_all(url: str, batch: int, profile: cProfile.Profile | None) -> tuple
     return steps, elapsed
 
 
+def private_server() -> tuple[Any, str]:
+    """A throwaway cluster with pg_stat_statements loaded (durable settings: fsync on)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.store.pg_cluster import PrivateCluster, postgres_bin
+
+    found = postgres_bin()
+    if found is None:
+        raise SystemExit("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    cluster = PrivateCluster(found)
+    options = (
+        f"-p {cluster.port} -k {cluster.root} -c listen_addresses=127.0.0.1"
+        " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+    )
+    log = str(cluster.root / "log")
+    cluster._run("pg_ctl", "-D", str(cluster.data), "-o", options, "-l", log, "-w", "start")
+    with psycopg_connect(cluster.url) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    return cluster, cluster.url
+
+
+def psycopg_connect(url: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
+def server_reset(url: str) -> str:
+    """Forget the statistics so far; the WAL position now."""
+    with psycopg_connect(url) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        return str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])
+
+
+def server_report(url: str, since: str, steps: int) -> None:
+    """Server time per statement, per step, and the WAL written per step."""
+    with psycopg_connect(url) as conn:
+        wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (since,)).fetchone()[
+            0
+        ]
+        rows = conn.execute(
+            "SELECT calls, total_exec_time, wal_bytes, query FROM pg_stat_statements"
+            " ORDER BY total_exec_time DESC LIMIT 8"
+        ).fetchall()
+    total = sum(row[1] for row in rows)
+    print(
+        f"server: {total * 1000 / steps:,.0f} µs of statement time and {wal / steps:,.0f}"
+        " bytes of WAL per step"
+    )
+    for calls, elapsed, wal_bytes, query in rows:
+        text = " ".join(query.split())[:60]
+        print(
+            f"  {elapsed * 1000 / steps:7,.0f} µs/step {calls:6d} calls {wal_bytes / steps:8,.0f}"
+            f" WAL B/step  {text}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=os.environ.get("STEPWELL_TEST_POSTGRES_URL"))
     parser.add_argument("--executions", type=int, default=400)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--private-cluster", action="store_true")
     args = parser.parse_args()
+    cluster = None
+    if args.private_cluster:
+        cluster, args.db = private_server()
+    try:
+        profile_steps(args)
+    finally:
+        if cluster is not None:
+            cluster.destroy()
+
+
+def profile_steps(args: argparse.Namespace) -> None:
     url = args.db or str(Path(tempfile.mkdtemp()) / "profile.db")
     postgres = url.startswith(("postgresql://", "postgres://"))
     if postgres:
@@ -141,6 +213,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="stepwell-trace-"))
     stop = trace_postgres(folder) if postgres else None
     profile = cProfile.Profile() if args.cprofile else None
+    since = server_reset(args.db) if args.private_cluster else ""
     steps, elapsed = advance_all(url, args.batch, profile)
     print(
         f"{'postgres' if postgres else 'sqlite'}: {steps} steps in {elapsed:.2f}s: "
@@ -152,6 +225,8 @@ def main() -> None:
         print(f"round trips: {waits} in all, {waits / max(steps, 1):.2f} per step")
         for text, count in statements.most_common(12):
             print(f"  {count / max(steps, 1):6.2f}/step  {text}")
+    if args.private_cluster:
+        server_report(args.db, since, steps)
     if profile is not None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 

@@ -199,30 +199,58 @@ class Worker:
             except StoreUnavailable:
                 self._back_off_all([lease for lease, _ in steps])
                 raise
+            except Exception:  # one step's data broke the batch: only it may fail
+                log.warning("a batch of steps could not be committed; committing each")
+                steps, committed = self._commit_each(steps)
+                leases = []
             stepped += len(steps)
             self._committed(steps, committed)
         return stepped
+
+    def _commit_each(
+        self, steps: list[tuple[Lease, StepOutcome]]
+    ) -> tuple[list[tuple[Lease, StepOutcome]], list[bool]]:
+        written, committed = [], []
+        for lease, outcome in steps:
+            outcome, done = self._commit_alone(lease, outcome)
+            written.append((lease, outcome))
+            committed.append(done)
+        return written, committed
+
+    def _commit_alone(self, lease: Lease, outcome: StepOutcome) -> tuple[StepOutcome, bool]:
+        """Commit one step; if that raises for a reason other than the store, the step
+        ends its execution instead (``_poisoned``). The outcome written, and whether it
+        was (False: the lease was lost)."""
+        try:
+            return outcome, self.store.commit_step(lease, outcome)
+        except StoreUnavailable:
+            self._back_off(lease)
+            raise
+        except Exception as error:
+            poisoned = self._poisoned(lease, error)
+            return poisoned, self.store.commit_step(lease, poisoned)
 
     def _lease_request(self, limit: int) -> LeaseRequest:
         return LeaseRequest(self.owner, self.clock.now(), self.lease_seconds, limit)
 
     def _step_all(self, leases: list[Lease]) -> list[tuple[Lease, StepOutcome]]:
         """Each lease's outcome; a lease whose step fails because of the execution ends
-        it (``_poisoned``); if the store fails, every lease of the batch backs off."""
+        it (``_poisoned``). If the store fails, nothing of the batch is committed and
+        every lease backs off: each step is redone later from its stored state."""
         self.machines.batch()
-        steps: list[tuple[Lease, StepOutcome]] = []
-        for index, lease in enumerate(leases):
-            try:
-                outcome = self._apply(lease)
-            except StoreUnavailable:
-                self._back_off_all(leases[index:])
-                if steps:
-                    self.store.commit_steps(steps)
-                raise
-            except Exception as error:
-                outcome = self._poisoned(lease, error)
-            steps.append((lease, outcome))
-        return steps
+        try:
+            return [(lease, self._outcome(lease)) for lease in leases]
+        except StoreUnavailable:
+            self._back_off_all(leases)
+            raise
+
+    def _outcome(self, lease: Lease) -> StepOutcome:
+        try:
+            return self._apply(lease)
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            return self._poisoned(lease, error)
 
     def _back_off_all(self, leases: list[Lease]) -> None:
         for lease in leases:
@@ -243,18 +271,12 @@ class Worker:
             return False
         self.machines.batch()
         try:
-            outcome = self._apply(lease)
-            committed = self.store.commit_step(lease, outcome)
+            outcome = self._outcome(lease)
         except StoreUnavailable:
             self._back_off(lease)
             raise
-        except Exception as error:
-            outcome = self._poisoned(lease, error)
-            committed = self.store.commit_step(lease, outcome)
-        self._failures.pop(lease.execution.arn, None)
-        if committed and _ended(lease, outcome):
-            for watcher in self.watchers:
-                watcher.forget(outcome.execution)
+        outcome, committed = self._commit_alone(lease, outcome)
+        self._committed([(lease, outcome)], [committed])
         return True
 
     def _back_off(self, lease: Lease) -> None:

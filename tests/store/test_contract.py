@@ -295,6 +295,17 @@ def test_documents_commit_together_or_not_at_all(store: Store) -> None:
         assert docs.scan() == []
 
 
+def test_peek_reads_a_committed_document_without_a_transaction(store: Store) -> None:
+    with store.documents("nested") as docs:
+        docs.put("child", b"link")
+    assert store.peek("nested", "child") == b"link"
+    assert store.peek("nested", "other") is None
+    assert store.peek("tables", "child") is None
+    with store.documents("nested") as docs:
+        docs.delete("child")
+    assert store.peek("nested", "child") is None
+
+
 def test_the_creator_holds_a_new_executions_lease(store: Store) -> None:
     store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 1.0), ("api", 31.0))
     assert store.lease_execution("pool", now=2.0, lease_for=30) is None  # held by its creator

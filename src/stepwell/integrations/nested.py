@@ -74,9 +74,11 @@ class LinkDocuments(Protocol):
 
 
 class LinkStore(Protocol):
-    """Where links live: the store's exclusive ``documents`` transactions."""
+    """Where links live: the store's exclusive ``documents`` transactions, and its
+    ``peek`` for a read that takes no lock."""
 
     def documents(self, namespace: str) -> AbstractContextManager[LinkDocuments]: ...
+    def peek(self, namespace: str, key: str) -> bytes | None: ...
 
 
 class ChildRecord(Protocol):
@@ -124,6 +126,8 @@ class NestedExecutions:
     def __init__(self, port: ExecutionsPort | None = None, links: LinkStore | None = None) -> None:
         self.port = port
         self.links = links
+        # Children whose end found a link (``completions``): the ones ``forget`` unlinks.
+        self._found: set[str] = set()
 
     def connect(self, port: ExecutionsPort) -> None:
         """Attach the operations once they exist (the Service is built after us)."""
@@ -279,16 +283,20 @@ class NestedExecutions:
         Read-only, so a worker whose commit is refused can ask again."""
         if self.links is None or child.status == "RUNNING":
             return []
-        with self.links.documents(NAMESPACE) as docs:
-            raw = docs.get(child.arn)
+        # Every execution's end asks: a read without the namespace's lock (the link was
+        # committed before the child started), so ends do not queue on one lock.
+        raw = self.links.peek(NAMESPACE, child.arn)
         if raw is None:
             return []
+        self._found.add(child.arn)
         link = Link(**orjson.loads(raw))
         return [(link.token, finished_outcome(_describe_record(child), link.pattern))]
 
     def forget(self, child: ChildRecord) -> None:
-        """After the commit that resolved the parent: drop the link."""
-        if self.links is not None:
+        """After the commit that resolved the parent: drop the link (if there was one:
+        most executions are nobody's ``.sync`` child)."""
+        if self.links is not None and child.arn in self._found:
+            self._found.discard(child.arn)
             self._unlink(child.arn)
 
 

@@ -266,6 +266,11 @@ class Store(Protocol):
         ends, rolls back if it raises. Other processes wait for it."""
         ...
 
+    def peek(self, namespace: str, key: str) -> bytes | None:
+        """One document's value, read without holding ``namespace``: whatever a
+        ``documents`` transaction committed before the read began is seen."""
+        ...
+
     def check(self) -> None:
         """Raise ``StoreUnavailable`` if the store cannot be used now (health probe)."""
         ...

@@ -331,6 +331,10 @@ class MemoryStore:
             yield _MemoryDocuments(draft)
             self._documents[namespace] = draft
 
+    def peek(self, namespace: str, key: str) -> bytes | None:
+        with self._lock:
+            return self._documents.get(namespace, {}).get(key)
+
     def check(self) -> None:
         """Memory is always there."""
 

@@ -442,6 +442,10 @@ class SqlStore:
             self.dialect.lock_namespace(cur, namespace)
             yield _SqlDocuments(cur, self.q, namespace)
 
+    def peek(self, namespace: str, key: str) -> bytes | None:
+        row = self._one("document_get", {"namespace": namespace, "key": key})
+        return bytes(row[0]) if row is not None else None
+
     def check(self) -> None:
         self.dialect.check()
 

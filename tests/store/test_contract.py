@@ -298,12 +298,12 @@ def test_documents_commit_together_or_not_at_all(store: Store) -> None:
 def test_peek_reads_a_committed_document_without_a_transaction(store: Store) -> None:
     with store.documents("nested") as docs:
         docs.put("child", b"link")
-    assert store.peek("nested", "child") == b"link"
-    assert store.peek("nested", "other") is None
-    assert store.peek("tables", "child") is None
+    assert store.peek("nested", ["child", "other"]) == {"child": b"link"}
+    assert store.peek("nested", []) == {}
+    assert store.peek("tables", ["child"]) == {}
     with store.documents("nested") as docs:
         docs.delete("child")
-    assert store.peek("nested", "child") is None
+    assert store.peek("nested", ["child"]) == {}
 
 
 def test_the_creator_holds_a_new_executions_lease(store: Store) -> None:

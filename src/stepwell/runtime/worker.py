@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -86,6 +87,11 @@ class _StepBatch:
 class FinishWatcher(Protocol):
     """Told when an execution ends, it names the tasks that end completes: a parent's
     ``.sync`` task waiting for this child (``integrations.nested``)."""
+
+    def prepare(self, executions: Sequence[ExecutionRecord]) -> None:
+        """This thread is about to step ``executions`` (a batch): a watcher may look up
+        what it needs for all of them at once."""
+        ...
 
     def completions(self, execution: ExecutionRecord) -> list[tuple[str, Outcome]]:
         """(task token, outcome) pairs; read-only, as the commit may yet be refused."""
@@ -237,8 +243,8 @@ class Worker:
         """Each lease's outcome; a lease whose step fails because of the execution ends
         it (``_poisoned``). If the store fails, nothing of the batch is committed and
         every lease backs off: each step is redone later from its stored state."""
-        self.machines.batch()
         try:
+            self._prepare(leases)
             return [(lease, self._outcome(lease)) for lease in leases]
         except StoreUnavailable:
             self._back_off_all(leases)
@@ -251,6 +257,12 @@ class Worker:
             raise
         except Exception as error:
             return self._poisoned(lease, error)
+
+    def _prepare(self, leases: list[Lease]) -> None:
+        """A new batch: state machines are looked up afresh, watchers look ahead."""
+        self.machines.batch()
+        for watcher in self.watchers:
+            watcher.prepare([lease.execution for lease in leases])
 
     def _back_off_all(self, leases: list[Lease]) -> None:
         for lease in leases:
@@ -269,8 +281,8 @@ class Worker:
         lease = self.store.lease_execution(self.owner, self.clock.now(), self.lease_seconds, arn)
         if lease is None:
             return False
-        self.machines.batch()
         try:
+            self._prepare([lease])
             outcome = self._outcome(lease)
         except StoreUnavailable:
             self._back_off(lease)

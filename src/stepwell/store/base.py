@@ -266,9 +266,10 @@ class Store(Protocol):
         ends, rolls back if it raises. Other processes wait for it."""
         ...
 
-    def peek(self, namespace: str, key: str) -> bytes | None:
-        """One document's value, read without holding ``namespace``: whatever a
-        ``documents`` transaction committed before the read began is seen."""
+    def peek(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """The documents of ``keys`` that exist (key → value), read without holding
+        ``namespace``: whatever a ``documents`` transaction committed before the read
+        began is seen. PostgreSQL: one round trip for all the keys."""
         ...
 
     def check(self) -> None:

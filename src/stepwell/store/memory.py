@@ -331,9 +331,10 @@ class MemoryStore:
             yield _MemoryDocuments(draft)
             self._documents[namespace] = draft
 
-    def peek(self, namespace: str, key: str) -> bytes | None:
+    def peek(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
         with self._lock:
-            return self._documents.get(namespace, {}).get(key)
+            values = self._documents.get(namespace, {})
+            return {key: values[key] for key in keys if key in values}
 
     def check(self) -> None:
         """Memory is always there."""

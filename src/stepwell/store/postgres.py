@@ -292,6 +292,10 @@ class PostgresStore(SqlStore):
             rows = _statement(conn, self.q["lease_invocations"], params)
         return sorted((item_from_row(row) for row in rows), key=lambda i: (i.due, i.id or 0))
 
+    def peek(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
+        rows = self._all("documents_get", {"namespace": namespace, "keys": list(keys)})
+        return {row[0]: bytes(row[1]) for row in rows}
+
     def next_due(self, now: float = 0.0) -> float | None:
         row = self._one("next_due_by_queue", {"now": now})
         return float(row[0]) if row and row[0] is not None else None

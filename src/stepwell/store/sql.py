@@ -442,9 +442,13 @@ class SqlStore:
             self.dialect.lock_namespace(cur, namespace)
             yield _SqlDocuments(cur, self.q, namespace)
 
-    def peek(self, namespace: str, key: str) -> bytes | None:
-        row = self._one("document_get", {"namespace": namespace, "key": key})
-        return bytes(row[0]) if row is not None else None
+    def peek(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
+        found = {}
+        for key in keys:
+            row = self._one("document_get", {"namespace": namespace, "key": key})
+            if row is not None:
+                found[key] = bytes(row[0])
+        return found
 
     def check(self) -> None:
         self.dialect.check()

@@ -126,3 +126,7 @@ SELECT LEAST(
     (SELECT MIN(due) FROM work_items WHERE queue = 'execution'),
     (SELECT MIN(due) FROM work_items WHERE queue = 'invoke' AND lease_expires < :now)
 )
+
+-- name: documents_get
+SELECT key, value FROM documents
+WHERE namespace = :namespace AND key = ANY(CAST(:keys AS TEXT[]))

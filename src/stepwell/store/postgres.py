@@ -16,6 +16,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -54,6 +55,7 @@ CHANNEL = "stepwell_work"
 _MIGRATION_LOCK = 7_415_001  # pg_advisory_xact_lock key: one migrator at a time
 POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
 CONNECT_TIMEOUT = 5  # seconds to wait for the server to accept a connection
+RECENT_SECONDS = 0.25  # a pooled connection returned this recently is lent unchecked
 
 
 @contextmanager
@@ -80,6 +82,9 @@ class PostgresDialect:
         self.url = url
         self.schema = schema
         self._ensure_schema()
+        self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -92,8 +97,9 @@ class PostgresDialect:
                 "connect_timeout": CONNECT_TIMEOUT,
             },
             # A connection broken by a server restart is noticed when it is taken back
-            # and replaced; ``check`` tests each before it is lent out.
-            check=ConnectionPool.check_connection,
+            # and replaced; ``check`` tests one that has been idle before lending it.
+            check=self._check_idle,
+            reset=self._returned,
             reconnect_timeout=24 * 3600.0,
             open=True,
         )
@@ -101,6 +107,19 @@ class PostgresDialect:
         self._sessions = threading.local()
         self._opened: list[psycopg.Connection[Any]] = []  # every session, to close
         self._opened_lock = threading.Lock()
+
+    def _returned(self, conn: psycopg.Connection[Any]) -> None:
+        self._returned_at[conn] = time.monotonic()
+
+    def _check_idle(self, conn: psycopg.Connection[Any]) -> None:
+        """Test a connection (one round trip) unless it came back to the pool healthy
+        within ``RECENT_SECONDS``: a busy pool lends its connections again at once, and
+        a check each time doubled the round trips of every read. A server restart takes
+        longer than that, so a connection it broke is still tested before it is lent."""
+        returned = self._returned_at.get(conn)
+        healthy = conn.pgconn.status == psycopg.pq.ConnStatus.OK
+        if returned is None or not healthy or time.monotonic() - returned > RECENT_SECONDS:
+            ConnectionPool.check_connection(conn)
 
     def _ensure_schema(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:

@@ -85,6 +85,7 @@ class PostgresDialect:
         self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
             weakref.WeakKeyDictionary()
         )
+        self._unreachable_at = 0.0
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -108,17 +109,28 @@ class PostgresDialect:
         self._opened: list[psycopg.Connection[Any]] = []  # every session, to close
         self._opened_lock = threading.Lock()
 
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """``_unreachable``, remembering when the server was last found unreachable."""
+        try:
+            with _unreachable():
+                yield
+        except StoreUnavailable:
+            self._unreachable_at = time.monotonic()
+            raise
+
     def _returned(self, conn: psycopg.Connection[Any]) -> None:
         self._returned_at[conn] = time.monotonic()
 
     def _check_idle(self, conn: psycopg.Connection[Any]) -> None:
         """Test a connection (one round trip) unless it came back to the pool healthy
         within ``RECENT_SECONDS``: a busy pool lends its connections again at once, and
-        a check each time doubled the round trips of every read. A server restart takes
-        longer than that, so a connection it broke is still tested before it is lent."""
+        a check each time doubled the round trips of every read. One returned before the
+        server was last found unreachable (restarting) is always tested."""
         returned = self._returned_at.get(conn)
+        recent = returned is not None and time.monotonic() - returned < RECENT_SECONDS
         healthy = conn.pgconn.status == psycopg.pq.ConnStatus.OK
-        if returned is None or not healthy or time.monotonic() - returned > RECENT_SECONDS:
+        if not (recent and healthy and (returned or 0.0) > self._unreachable_at):
             ConnectionPool.check_connection(conn)
 
     def _ensure_schema(self) -> None:
@@ -128,7 +140,7 @@ class PostgresDialect:
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with (
-            _unreachable(),
+            self._reachable(),
             self.pool.connection(timeout=POOL_TIMEOUT) as conn,
             conn.transaction(),
             conn.cursor() as cursor,
@@ -138,7 +150,7 @@ class PostgresDialect:
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection (checked before it is lent), not in a transaction."""
-        with _unreachable(), self.pool.connection(timeout=POOL_TIMEOUT) as conn:
+        with self._reachable(), self.pool.connection(timeout=POOL_TIMEOUT) as conn:
             yield conn
 
     @contextmanager
@@ -148,7 +160,7 @@ class PostgresDialect:
         restarted) is dropped, and the thread's next call opens a fresh one."""
         conn: psycopg.Connection[Any] | None = getattr(self._sessions, "conn", None)
         try:
-            with _unreachable():
+            with self._reachable():
                 if conn is None or conn.closed:
                     conn = self._sessions.conn = psycopg.connect(
                         self.url,
@@ -207,7 +219,7 @@ class PostgresDialect:
         next call: notifications sent meanwhile are lost, which the pool's periodic look
         at the store makes up for."""
         try:
-            with _unreachable():
+            with self._reachable():
                 if self._listener is None:
                     self._listener = psycopg.connect(
                         self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT

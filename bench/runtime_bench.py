@@ -6,7 +6,7 @@ starts a batch of executions of a 10-state machine and times until all have fini
 (``stepwell.run``, no store) is printed beside them.
 
     .venv/bin/python bench/runtime_bench.py [--postgres postgresql://postgres@127.0.0.1/test]
-        [--workers 1,2,4] [--repeat 3]
+        [--workers 1,2,4] [--repeat 3] [--clients 1]
 
 With PostgreSQL it prints, per worker count, PostgreSQL's transitions/s as a fraction of
 SQLite's, measured side by side (each round runs both stores in turn), so the ratio
@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import stepwell
@@ -63,7 +64,9 @@ def start_one(service: Service, machine: str) -> str:
     return arn
 
 
-def measure(url: str, workers: int, batch: int, sequential: int) -> tuple[float, float]:
+def measure(
+    url: str, workers: int, batch: int, sequential: int, clients: int = 1
+) -> tuple[float, float]:
     store = open_store(url)
     service = Service(store)
     machine = service.handle(
@@ -93,7 +96,9 @@ def measure(url: str, workers: int, batch: int, sequential: int) -> tuple[float,
         # Workers up: one execution through first (a slow start would count otherwise).
         wait_all(service, [start_one(service, machine)])
         start = time.perf_counter()
-        wait_all(service, [start_one(service, machine) for _ in range(batch)])
+        with ThreadPoolExecutor(clients) as pool:
+            arns = list(pool.map(lambda _: start_one(service, machine), range(batch)))
+        wait_all(service, arns)
         throughput = batch * TRANSITIONS / (time.perf_counter() - start)
         latencies = []
         for _ in range(sequential):
@@ -115,6 +120,7 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=30)
     parser.add_argument("--workers", default="1,2,4", help="worker process counts")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are printed")
+    parser.add_argument("--clients", type=int, default=1, help="threads starting the batch")
     args = parser.parse_args()
     machine = stepwell.load_state_machine(CHAIN)
     runs = 2000
@@ -131,7 +137,7 @@ def main() -> None:
     for _ in range(args.repeat):
         for workers in counts:  # the stores side by side, so a ratio shares the noise
             for name, make_url in stores.items():
-                measured = measure(make_url(), workers, args.batch, args.sequential)
+                measured = measure(make_url(), workers, args.batch, args.sequential, args.clients)
                 results.setdefault((name, workers), []).append(measured)
     report(results, counts, list(stores), args.repeat)
 

@@ -113,7 +113,7 @@ def queue_executions(url: str, count: int) -> None:
 def advance_all(url: str, batch: int, profile: cProfile.Profile | None) -> tuple[int, float]:
     store = open_store(url)
     worker = Worker(store, Integrations(FunctionRegistry()), SystemClock())
-    advance = getattr(worker, "advance", None)
+    advance = getattr(worker, "advance", None) if batch > 0 else None  # 0: one at a time
     steps = 0
     begun = time.perf_counter()
     if profile is not None:
@@ -190,7 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=os.environ.get("STEPWELL_TEST_POSTGRES_URL"))
     parser.add_argument("--executions", type=int, default=400)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=16, help="0: advance_one, unbatched")
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--private-cluster", action="store_true")
     args = parser.parse_args()

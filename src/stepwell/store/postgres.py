@@ -286,6 +286,10 @@ class PostgresStore(SqlStore):
             row = _statement(conn, self.q["create_execution"], params)[0]
         if row[0] == 1:
             return record, True
+        if row[1] is None:  # inserted meanwhile by a transaction this statement waited for
+            existing = self.get_execution(record.arn)
+            assert existing is not None
+            return existing, False
         return execution_from_json(row[1]), False
 
     def lease_execution(

@@ -1,7 +1,9 @@
 """Worker threads in one process: some advance executions, some run task invocations.
 
 Advancing and invoking run on separate threads so a slow task never holds up state
-transitions. Idle threads sleep until the next due work item, or until woken: by
+transitions. An advancing thread works in batches (``Worker.advance``): it leases several
+executions at once and commits their steps together with leasing the next batch, which
+PostgreSQL does in one round trip. Idle threads sleep until the next due work item, or until woken: by
 ``wake()`` from this process (the service calls it when it adds work) or by the store
 (PostgreSQL's LISTEN/NOTIFY, SQLite's short poll), whichever comes first.
 

@@ -6,6 +6,12 @@ Same SQL as SQLite (``sql/queries.sql``) with two differences: parameters are wr
 waiting on one another. Every transaction that adds work sends ``NOTIFY stepwell_work``
 on commit; idle workers ``LISTEN`` and wake at once instead of polling.
 
+The work path (``PostgresStore``) is what a round trip costs most on: leasing,
+committing a step, starting an execution and reads are single statements of their own
+(``sql/postgres/queries.sql``) on autocommit connections, and a batch of step commits
+plus the next batch's lease goes out as one pipeline: one round trip, one transaction
+(docs/scaling.md has the measurements).
+
 ``schema`` places every table in a schema of its own (created if missing), so several
 Stepwell installations — or test runs — can share one database.
 """

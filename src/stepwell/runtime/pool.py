@@ -3,9 +3,9 @@
 Advancing and invoking run on separate threads so a slow task never holds up state
 transitions. An advancing thread works in batches (``Worker.advance``): it leases several
 executions at once and commits their steps together with leasing the next batch, which
-PostgreSQL does in one round trip. Idle threads sleep until the next due work item, or until woken: by
-``wake()`` from this process (the service calls it when it adds work) or by the store
-(PostgreSQL's LISTEN/NOTIFY, SQLite's short poll), whichever comes first.
+PostgreSQL does in one round trip. Idle threads sleep until the next due work item, or
+until woken: by ``wake()`` from this process (the service calls it when it adds work) or
+by the store (PostgreSQL's LISTEN/NOTIFY, SQLite's short poll), whichever comes first.
 
 No exception ends a thread: a round that raises (the database restarting, a file gone)
 is reported to the thread's ``LoopHealth``, which logs once per streak and says how long

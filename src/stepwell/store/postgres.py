@@ -147,7 +147,7 @@ class PostgresDialect:
     def transaction(self) -> Iterator[Cursor]:
         with (
             self._reachable(),
-            self.pool.connection(timeout=POOL_TIMEOUT) as conn,
+            self._borrowed() as conn,
             conn.transaction(),
             conn.cursor() as cursor,
         ):
@@ -156,8 +156,33 @@ class PostgresDialect:
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection (checked before it is lent), not in a transaction."""
-        with self._reachable(), self.pool.connection(timeout=POOL_TIMEOUT) as conn:
+        with self._reachable(), self._borrowed() as conn:
             yield conn
+
+    @contextmanager
+    def _borrowed(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection from the pool; if it has none for POOL_TIMEOUT (after an outage
+        it reconnects with a back-off that doubles up to many seconds), one of its own
+        for this use, so a server that is back serves at once."""
+        try:
+            conn = self.pool.getconn(timeout=POOL_TIMEOUT)
+        except PoolTimeout:
+            with self._connect() as own:
+                yield own
+            return
+        try:
+            with conn:  # as the pool's own ``connection()``: ends a transaction left open
+                yield conn
+        finally:
+            self.pool.putconn(conn)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            self.url,
+            autocommit=True,
+            options=f"-c search_path={self.schema}",
+            connect_timeout=CONNECT_TIMEOUT,
+        )
 
     @contextmanager
     def session(self) -> Iterator[psycopg.Connection[Any]]:
@@ -168,12 +193,7 @@ class PostgresDialect:
         try:
             with self._reachable():
                 if conn is None or conn.closed:
-                    conn = self._sessions.conn = psycopg.connect(
-                        self.url,
-                        autocommit=True,
-                        options=f"-c search_path={self.schema}",
-                        connect_timeout=CONNECT_TIMEOUT,
-                    )
+                    conn = self._sessions.conn = self._connect()
                     with self._opened_lock:
                         self._opened = [c for c in self._opened if not c.closed] + [conn]
                 yield conn

@@ -218,6 +218,32 @@ def test_a_step_failing_in_the_store_backs_off_in_the_store_and_starves_no_one(
     assert status(service, stuck) == "SUCCEEDED"
 
 
+def test_a_batch_the_store_fails_is_retried_later_execution_by_execution(store: Store) -> None:
+    """Fault 2, outside reason, in a batch (``Worker.advance``): whether the store fails
+    while the batch is stepped or at its commit, nothing of it is committed and each of
+    its executions backs off (no hot retry); once the store is back, all complete."""
+    flaky = FlakyStore(store)
+    clock = VirtualClock(START)
+    service = Service(cast(Store, flaky), clock)
+    worker = Worker(cast(Store, flaky), Integrations(), clock)
+    machine = create_machine(service)
+    arns = [start(service, machine, name=f"e{n}") for n in range(3)]
+    flaky.failing = {"commit_steps"}
+    with pytest.raises(StoreUnavailable):
+        worker.advance()
+    assert [status(service, arn) for arn in arns] == ["RUNNING"] * 3
+    assert worker.advance() == 0  # every execution of the batch waits out its back-off
+    clock.advance(backoff(1) + 0.001)
+    flaky.failing = {"get_state_machine"}  # now while the batch is stepped
+    with pytest.raises(StoreUnavailable):
+        worker.advance()
+    assert worker.advance() == 0
+    flaky.failing.clear()
+    clock.advance(backoff(2) + 0.001)
+    assert worker.advance() == 3
+    assert [status(service, arn) for arn in arns] == ["SUCCEEDED"] * 3
+
+
 def test_a_step_that_breaks_its_batch_commit_fails_alone(store: Store) -> None:
     """Fault 2, inside reason, in a batch (``Worker.advance``): a batch whose commit
     raises for a reason other than the store is committed step by step, and only the

@@ -94,6 +94,15 @@ $(BENCH_VENV)/.installed:
 bench-engine: setup
 	$(PY) bench/engine_bench.py
 
+# The durable runtime: transitions/s with 1, 2 and 4 worker processes on SQLite and, when
+# STEPWELL_TEST_POSTGRES_URL is set, on PostgreSQL beside it, with PostgreSQL's ratio to
+# SQLite per worker count (medians of 3 rounds). `make bench` runs it too when that URL
+# (or RUNTIME_BENCH=1) is set. bench/step_profile.py shows where a step's time goes.
+.PHONY: bench-runtime
+bench: $(if $(or $(STEPWELL_TEST_POSTGRES_URL),$(RUNTIME_BENCH)),bench-runtime)
+bench-runtime: setup
+	$(PY) bench/runtime_bench.py --repeat 3 --sequential 10
+
 # Executions under PostgreSQL restarts, deleted/corrupted SQLite files and hostile
 # requests (bench/soak.py; not part of `make test`). SOAK_SECONDS=600 for longer.
 SOAK_SECONDS ?= 180

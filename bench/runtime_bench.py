@@ -6,6 +6,11 @@ starts a batch of executions of a 10-state machine and times until all have fini
 (``stepwell.run``, no store) is printed beside them.
 
     .venv/bin/python bench/runtime_bench.py [--postgres postgresql://postgres@127.0.0.1/test]
+        [--workers 1,2,4] [--repeat 3] [--clients 1]
+
+With PostgreSQL it prints, per worker count, PostgreSQL's transitions/s as a fraction of
+SQLite's, measured side by side (each round runs both stores in turn), so the ratio
+holds on a noisy machine where the absolute figures do not.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import stepwell
@@ -40,16 +46,27 @@ TRANSITIONS = 10
 ROLE = "arn:aws:iam::123456789012:role/bench"
 
 
-def wait_all(service: Service, machine: str, timeout: float = 300) -> None:
-    """Until no execution of ``machine`` is running (one query per look)."""
+def wait_all(service: Service, arns: list[str], timeout: float = 300) -> None:
+    """Until every execution in ``arns`` has ended: one look-up by ARN per look, past
+    the ones seen ended (a listing of every running execution, every 2 ms, would load
+    the store more than the workers do)."""
     deadline = time.monotonic() + timeout
-    while service.store.list_executions(machine, "RUNNING"):
-        if time.monotonic() > deadline:
-            raise TimeoutError("executions still running")
-        time.sleep(0.002)
+    for arn in arns:
+        while (found := service.store.get_execution(arn)) and found.status == "RUNNING":
+            if time.monotonic() > deadline:
+                raise TimeoutError("executions still running")
+            time.sleep(0.002)
 
 
-def measure(url: str, workers: int, batch: int, sequential: int) -> tuple[float, float]:
+def start_one(service: Service, machine: str) -> str:
+    request = {"stateMachineArn": machine, "input": '{"v": 1}'}
+    arn: str = service.handle("StartExecution", request)["executionArn"]
+    return arn
+
+
+def measure(
+    url: str, workers: int, batch: int, sequential: int, clients: int = 1
+) -> tuple[float, float]:
     store = open_store(url)
     service = Service(store)
     machine = service.handle(
@@ -76,22 +93,17 @@ def measure(url: str, workers: int, batch: int, sequential: int) -> tuple[float,
         for _ in range(workers)
     ]
     try:
-        time.sleep(1.5)  # workers up
+        # Workers up: one execution through first (a slow start would count otherwise).
+        wait_all(service, [start_one(service, machine)])
         start = time.perf_counter()
-        arns = [
-            service.handle("StartExecution", {"stateMachineArn": machine, "input": '{"v": 1}'})[
-                "executionArn"
-            ]
-            for _ in range(batch)
-        ]
-        wait_all(service, machine)
-        assert len(arns) == batch
+        with ThreadPoolExecutor(clients) as pool:
+            arns = list(pool.map(lambda _: start_one(service, machine), range(batch)))
+        wait_all(service, arns)
         throughput = batch * TRANSITIONS / (time.perf_counter() - start)
         latencies = []
         for _ in range(sequential):
             begun = time.perf_counter()
-            service.handle("StartExecution", {"stateMachineArn": machine, "input": '{"v": 1}'})
-            wait_all(service, machine)
+            wait_all(service, [start_one(service, machine)])
             latencies.append(time.perf_counter() - begun)
         return throughput, statistics.median(latencies) * 1000
     finally:
@@ -106,6 +118,9 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("STEPWELL_TEST_POSTGRES_URL"))
     parser.add_argument("--batch", type=int, default=400)
     parser.add_argument("--sequential", type=int, default=30)
+    parser.add_argument("--workers", default="1,2,4", help="worker process counts")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are printed")
+    parser.add_argument("--clients", type=int, default=1, help="threads starting the batch")
     args = parser.parse_args()
     machine = stepwell.load_state_machine(CHAIN)
     runs = 2000
@@ -114,14 +129,40 @@ def main() -> None:
         stepwell.run(machine, {"v": 1}, history=False, seed=1)
     in_process = runs * TRANSITIONS / (time.perf_counter() - begun)
     print(f"in-process (no store, no history): {in_process:,.0f} transitions/s")
-    print(f"{'store':10} {'workers':>7} {'transitions/s':>14} {'latency p50':>12}")
-    stores = [("sqlite", lambda: str(Path(tempfile.mkdtemp()) / "bench.db"))]
+    stores = {"sqlite": lambda: str(Path(tempfile.mkdtemp()) / "bench.db")}
     if args.postgres:
-        stores.append(("postgres", lambda: f"{args.postgres}?schema=bench_{uuid.uuid4().hex[:10]}"))
-    for name, make_url in stores:
-        for workers in (1, 2, 4):
-            rate, latency = measure(make_url(), workers, args.batch, args.sequential)
+        stores["postgres"] = lambda: f"{args.postgres}?schema=bench_{uuid.uuid4().hex[:10]}"
+    counts = [int(n) for n in args.workers.split(",")]
+    results: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for _ in range(args.repeat):
+        for workers in counts:  # the stores side by side, so a ratio shares the noise
+            for name, make_url in stores.items():
+                measured = measure(make_url(), workers, args.batch, args.sequential, args.clients)
+                results.setdefault((name, workers), []).append(measured)
+    report(results, counts, list(stores), args.repeat)
+
+
+def report(
+    results: dict[tuple[str, int], list[tuple[float, float]]],
+    counts: list[int],
+    stores: list[str],
+    repeat: int,
+) -> None:
+    """Medians per store and worker count and, with PostgreSQL, its ratio to SQLite (the
+    median of the ratios within each round)."""
+    median = statistics.median
+    print(f"medians of {repeat} round(s)")
+    print(f"{'store':10} {'workers':>7} {'transitions/s':>14} {'latency p50':>12}")
+    for name in stores:
+        for workers in counts:
+            runs = results[(name, workers)]
+            rate, latency = median(r[0] for r in runs), median(r[1] for r in runs)
             print(f"{name:10} {workers:7d} {rate:14,.0f} {latency:10.1f}ms")
+    if "postgres" in stores:
+        for workers in counts:
+            pairs = zip(results[("postgres", workers)], results[("sqlite", workers)], strict=True)
+            ratio = median(pg[0] / lite[0] for pg, lite in pairs)
+            print(f"postgres / sqlite transitions/s, {workers} worker(s): {ratio:.2f}")
 
 
 if __name__ == "__main__":

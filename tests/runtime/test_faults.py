@@ -51,8 +51,10 @@ class FlakyStore:
     def _concerns(self, args: tuple[Any, ...]) -> bool:
         if self.only_arn is None:
             return True
-        lease = args[0] if args else None
-        return getattr(getattr(lease, "execution", None), "arn", None) == self.only_arn
+        first = args[0] if args else None
+        leases = [step[0] for step in first] if isinstance(first, list) else [first]
+        arns = {getattr(getattr(lease, "execution", None), "arn", None) for lease in leases}
+        return self.only_arn in arns  # a lease, or one of a batch of (lease, outcome)
 
 
 def poll(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
@@ -96,7 +98,14 @@ def test_every_loop_survives_a_store_that_raises_and_recovers(
     pool = WorkerPool(store, Integrations(), workers=2, invokers=1)
     service = Service(store, VirtualClock(START), wake=pool.wake)
     machine = create_machine(service)
-    flaky.failing = {"next_due", "lease_execution", "lease_invocations", "wait_for_work", "check"}
+    flaky.failing = {
+        "next_due",
+        "lease_execution",
+        "lease_executions",
+        "lease_invocations",
+        "wait_for_work",
+        "check",
+    }
     pool.start()
     try:
         acknowledged = [start(service, machine) for _ in range(5)]
@@ -207,6 +216,59 @@ def test_a_step_failing_in_the_store_backs_off_in_the_store_and_starves_no_one(
     flaky.failing.clear()
     assert worker.advance_one()
     assert status(service, stuck) == "SUCCEEDED"
+
+
+def test_a_batch_the_store_fails_is_retried_later_execution_by_execution(store: Store) -> None:
+    """Fault 2, outside reason, in a batch (``Worker.advance``): whether the store fails
+    while the batch is stepped or at its commit, nothing of it is committed and each of
+    its executions backs off (no hot retry); once the store is back, all complete."""
+    flaky = FlakyStore(store)
+    clock = VirtualClock(START)
+    service = Service(cast(Store, flaky), clock)
+    worker = Worker(cast(Store, flaky), Integrations(), clock)
+    machine = create_machine(service)
+    arns = [start(service, machine, name=f"e{n}") for n in range(3)]
+    flaky.failing = {"commit_steps"}
+    with pytest.raises(StoreUnavailable):
+        worker.advance()
+    assert [status(service, arn) for arn in arns] == ["RUNNING"] * 3
+    assert worker.advance() == 0  # every execution of the batch waits out its back-off
+    clock.advance(backoff(1) + 0.001)
+    flaky.failing = {"get_state_machine"}  # now while the batch is stepped
+    with pytest.raises(StoreUnavailable):
+        worker.advance()
+    assert worker.advance() == 0
+    flaky.failing.clear()
+    clock.advance(backoff(2) + 0.001)
+    assert worker.advance() == 3
+    assert [status(service, arn) for arn in arns] == ["SUCCEEDED"] * 3
+
+
+def test_a_step_that_breaks_its_batch_commit_fails_alone(store: Store) -> None:
+    """Fault 2, inside reason, in a batch (``Worker.advance``): a batch whose commit
+    raises for a reason other than the store is committed step by step, and only the
+    execution whose own commit raises ends, with States.Runtime."""
+    flaky = FlakyStore(store)
+    clock = VirtualClock(START)
+    service = Service(cast(Store, flaky), clock)
+    worker = Worker(cast(Store, flaky), Integrations(), clock)
+    machine = create_machine(service)
+    good, bad = start(service, machine, name="good"), start(service, machine, name="bad")
+    refusals: list[str] = []
+
+    def refuse() -> Exception:
+        refusals.append("refused")
+        if len(refusals) == 2:  # the batch, then the bad step alone: then it is written
+            flaky.failing.clear()
+        return ValueError("the database refuses this row")
+
+    flaky.failing, flaky.only_arn, flaky.error = {"commit_steps", "commit_step"}, bad, refuse
+    assert worker.advance() == 2
+    assert refusals == ["refused", "refused"]
+    assert status(service, good) == "SUCCEEDED"
+    failed = service.handle("DescribeExecution", {"executionArn": bad})
+    assert (failed["status"], failed["error"]) == ("FAILED", "States.Runtime")
+    assert "ValueError: the database refuses this row" in failed["cause"]
 
 
 def test_start_execution_answers_for_an_execution_it_created_even_if_its_first_step_fails(

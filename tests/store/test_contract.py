@@ -8,6 +8,7 @@ from typing import Any
 from stepwell.store.base import (
     ActivityRecord,
     ExecutionRecord,
+    LeaseRequest,
     StateMachineRecord,
     StepOutcome,
     Store,
@@ -128,6 +129,76 @@ def test_a_stale_lease_cannot_commit(store: Store) -> None:
     assert store.history(ARN) == []
 
 
+def test_a_batch_lease_takes_the_oldest_due_executions_with_all_their_due_items(
+    store: Store,
+) -> None:
+    for n in (3, 1, 2, 4):
+        store.create_execution(execution(f"{ARN}{n}"), event_item(float(n), f"{ARN}{n}"))
+    store.enqueue(event_item(1.5, f"{ARN}1", payload=b"second"))
+    store.enqueue(event_item(99.0, f"{ARN}1", payload=b"not due"))
+    held = store.lease_execution("w0", now=10.0, lease_for=30, arn=f"{ARN}2")
+    assert held is not None
+    leases = store.lease_executions(LeaseRequest("w1", now=10.0, lease_for=30, limit=2))
+    assert [lease.execution.arn for lease in leases] == [f"{ARN}1", f"{ARN}3"]
+    assert [item.payload for item in leases[0].items] == [b"{}", b"second"]
+    assert {lease.owner for lease in leases} == {"w1"}
+    rest = store.lease_executions(LeaseRequest("w2", now=10.0, lease_for=30, limit=5))
+    assert [lease.execution.arn for lease in rest] == [f"{ARN}4"]
+    assert store.lease_executions(LeaseRequest("w3", now=10.0, lease_for=30, limit=5)) == []
+
+
+def test_a_batch_commit_refuses_only_the_lost_lease_and_leases_the_next_batch(
+    store: Store,
+) -> None:
+    for n in (1, 2):
+        store.create_execution(execution(f"{ARN}{n}"), event_item(1.0, f"{ARN}{n}"))
+    first, second = store.lease_executions(LeaseRequest("w1", now=10.0, lease_for=5, limit=2))
+    taken = store.lease_execution("w2", now=20.0, lease_for=30, arn=f"{ARN}2")  # w1 too slow
+    assert taken is not None
+    event = {"id": 1, "type": "ExecutionStarted", "timestamp": 20.0}
+    token = TaskToken("tok", f"{ARN}1", frame=0, seq=1, created=20.0)
+    committed, leased = store.commit_steps(
+        [
+            (
+                first,
+                outcome(
+                    first,
+                    events=(event,),
+                    tokens=(token,),
+                    new_items=(event_item(20.0, f"{ARN}1", payload=b"next"),),
+                ),
+            ),
+            (second, outcome(second, events=(event,), state=b"lost")),
+        ],
+        LeaseRequest("w1", now=20.0, lease_for=30, limit=4),
+    )
+    assert committed == [True, False]
+    assert [e["type"] for e in store.history(f"{ARN}1")] == ["ExecutionStarted"]
+    assert store.history(f"{ARN}2") == []
+    assert store.get_task_token("tok") == token
+    assert [(lease.execution.arn, [i.payload for i in lease.items]) for lease in leased] == [
+        (f"{ARN}1", [b"next"])  # added by the commit, leased in the same call
+    ]
+    assert leased[0].version == first.version + 1 and leased[0].state == b"state"
+
+
+def test_a_batch_commit_that_ends_an_execution_keeps_none_of_its_tokens(store: Store) -> None:
+    store.create_execution(execution(), event_item(1.0))
+    (lease,) = store.lease_executions(LeaseRequest("w1", now=10.0, lease_for=30, limit=1))
+    token = TaskToken("tok", ARN, frame=0, seq=1, created=10.0)
+    new_event = event_item(11.0)
+    assert store.commit_steps(
+        [(lease, outcome(lease, tokens=(token,), new_items=(new_event,)))]
+    ) == ([True], [])
+    assert store.get_task_token("tok") == token
+    (last,) = store.lease_executions(LeaseRequest("w1", now=12.0, lease_for=30, limit=1))
+    done = replace(last.execution, status="SUCCEEDED")
+    later = TaskToken("later", ARN, frame=0, seq=2, created=12.0)
+    committed, _ = store.commit_steps([(last, outcome(last, execution=done, tokens=(later,)))])
+    assert committed == [True]
+    assert store.get_task_token("tok") is None and store.get_task_token("later") is None
+
+
 def test_release_lets_another_worker_lease(store: Store) -> None:
     store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
     lease = store.lease_execution("w1", now=20.0, lease_for=30)
@@ -222,6 +293,17 @@ def test_documents_commit_together_or_not_at_all(store: Store) -> None:
         assert docs.scan() == [("t/a", b"changed"), ("u/c", b"3")]
     with store.documents("other") as docs:
         assert docs.scan() == []
+
+
+def test_peek_reads_a_committed_document_without_a_transaction(store: Store) -> None:
+    with store.documents("nested") as docs:
+        docs.put("child", b"link")
+    assert store.peek("nested", ["child", "other"]) == {"child": b"link"}
+    assert store.peek("nested", []) == {}
+    assert store.peek("tables", ["child"]) == {}
+    with store.documents("nested") as docs:
+        docs.delete("child")
+    assert store.peek("nested", ["child"]) == {}
 
 
 def test_the_creator_holds_a_new_executions_lease(store: Store) -> None:

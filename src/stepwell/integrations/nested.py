@@ -32,8 +32,9 @@ by the time StartExecution returns, so its result is read at once.
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,9 +75,11 @@ class LinkDocuments(Protocol):
 
 
 class LinkStore(Protocol):
-    """Where links live: the store's exclusive ``documents`` transactions."""
+    """Where links live: the store's exclusive ``documents`` transactions, and its
+    ``peek`` for a read that takes no lock."""
 
     def documents(self, namespace: str) -> AbstractContextManager[LinkDocuments]: ...
+    def peek(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]: ...
 
 
 class ChildRecord(Protocol):
@@ -124,6 +127,10 @@ class NestedExecutions:
     def __init__(self, port: ExecutionsPort | None = None, links: LinkStore | None = None) -> None:
         self.port = port
         self.links = links
+        # Children whose end found a link (``completions``): the ones ``forget`` unlinks.
+        self._found: set[str] = set()
+        # The links of the executions a worker's thread is stepping (``prepare``).
+        self._prepared = threading.local()
 
     def connect(self, port: ExecutionsPort) -> None:
         """Attach the operations once they exist (the Service is built after us)."""
@@ -279,16 +286,32 @@ class NestedExecutions:
         Read-only, so a worker whose commit is refused can ask again."""
         if self.links is None or child.status == "RUNNING":
             return []
-        with self.links.documents(NAMESPACE) as docs:
-            raw = docs.get(child.arn)
+        prepared: dict[str, bytes | None] = getattr(self._prepared, "links", {})
+        if child.arn in prepared:
+            raw = prepared[child.arn]
+        else:
+            raw = self.links.peek(NAMESPACE, [child.arn]).get(child.arn)
         if raw is None:
             return []
+        self._found.add(child.arn)
         link = Link(**orjson.loads(raw))
         return [(link.token, finished_outcome(_describe_record(child), link.pattern))]
 
+    def prepare(self, executions: Sequence[ChildRecord]) -> None:
+        """The calling thread is about to step ``executions``: read their links now, in
+        one look-up without the namespace's lock (a link is committed before its child
+        starts, so a child being stepped has its link already), for ``completions``."""
+        if self.links is None:
+            return
+        arns = [execution.arn for execution in executions]
+        found = self.links.peek(NAMESPACE, arns)
+        self._prepared.links = {arn: found.get(arn) for arn in arns}
+
     def forget(self, child: ChildRecord) -> None:
-        """After the commit that resolved the parent: drop the link."""
-        if self.links is not None:
+        """After the commit that resolved the parent: drop the link (if there was one:
+        most executions are nobody's ``.sync`` child)."""
+        if self.links is not None and child.arn in self._found:
+            self._found.discard(child.arn)
             self._unlink(child.arn)
 
 

@@ -1,9 +1,11 @@
 """Worker threads in one process: some advance executions, some run task invocations.
 
 Advancing and invoking run on separate threads so a slow task never holds up state
-transitions. Idle threads sleep until the next due work item, or until woken: by
-``wake()`` from this process (the service calls it when it adds work) or by the store
-(PostgreSQL's LISTEN/NOTIFY, SQLite's short poll), whichever comes first.
+transitions. An advancing thread works in batches (``Worker.advance``): it leases several
+executions at once and commits their steps together with leasing the next batch, which
+PostgreSQL does in one round trip. Idle threads sleep until the next due work item, or
+until woken: by ``wake()`` from this process (the service calls it when it adds work) or
+by the store (PostgreSQL's LISTEN/NOTIFY, SQLite's short poll), whichever comes first.
 
 No exception ends a thread: a round that raises (the database restarting, a file gone)
 is reported to the thread's ``LoopHealth``, which logs once per streak and says how long
@@ -116,7 +118,7 @@ class WorkerPool:
             thread.join(timeout)
 
     def _advance(self) -> bool:
-        return self.worker.advance_one()
+        return self.worker.advance() > 0
 
     def _invoke(self) -> bool:
         return self.worker.invoke_due(limit=1) > 0

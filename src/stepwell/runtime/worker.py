@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -58,6 +59,7 @@ from stepwell.store.base import (
     LEASE_SECONDS,
     ExecutionRecord,
     Lease,
+    LeaseRequest,
     StateMachineRecord,
     StepOutcome,
     Store,
@@ -70,6 +72,8 @@ from stepwell.store.base import (
 log = logging.getLogger("stepwell.runtime")
 RUNTIME = "States.Runtime"
 _MAX_TRACKED = 10_000  # executions whose failures a worker counts (back-off), at most
+BATCH = 16  # executions leased (and committed) together by ``advance``
+ROUNDS = 8  # batches ``advance`` steps before it returns (each commit leases the next)
 
 
 @dataclass(slots=True)
@@ -84,6 +88,11 @@ class _StepBatch:
 class FinishWatcher(Protocol):
     """Told when an execution ends, it names the tasks that end completes: a parent's
     ``.sync`` task waiting for this child (``integrations.nested``)."""
+
+    def prepare(self, executions: Sequence[ExecutionRecord]) -> None:
+        """This thread is about to step ``executions`` (a batch): a watcher may look up
+        what it needs for all of them at once."""
+        ...
 
     def completions(self, execution: ExecutionRecord) -> list[tuple[str, Outcome]]:
         """(task token, outcome) pairs; read-only, as the commit may yet be refused."""
@@ -103,10 +112,19 @@ class MachineCache:
         self._compiled: dict[tuple[str, str], StateMachine] = {}
         self._by_key: dict[str, StateMachine] = {}
         self._children: dict[str, StateMachineRecord] = {}
+        self._looked_up: dict[str, StateMachineRecord | None] = {}
+
+    def batch(self) -> None:
+        """A new batch of steps begins: look state machines up afresh (once per batch,
+        so a deleted one is noticed at the next batch, and a batch of executions of one
+        machine costs one look-up)."""
+        self._looked_up.clear()
 
     def record(self, arn: str) -> StateMachineRecord | None:
         if "/" not in arn.rsplit(":", 1)[-1]:
-            return self.store.get_state_machine(arn)
+            if arn not in self._looked_up:
+                self._looked_up[arn] = self.store.get_state_machine(arn)
+            return self._looked_up[arn]
         # ``stateMachine:MACHINE/LABEL``: the children of a Distributed Map run the
         # processor (their definition_key) as the machine MACHINE's; its identity (name,
         # role) is all they take from it, so it is looked up once.
@@ -171,6 +189,93 @@ class Worker:
 
     # ----------------------------------------------------------------- advancing
 
+    def advance(self, limit: int = BATCH, rounds: int = ROUNDS) -> int:
+        """Lease up to ``limit`` executions with due work, step each, and commit them
+        together with leasing the next batch (``Store.commit_steps``: one round trip on
+        PostgreSQL), for at most ``rounds`` batches. Returns how many steps were
+        committed or refused (0: nothing was due)."""
+        leases = self.store.lease_executions(self._lease_request(limit))
+        stepped = 0
+        for round_number in range(1, rounds + 1):
+            if not leases:
+                break
+            steps = self._step_all(leases)
+            then = self._lease_request(limit) if round_number < rounds else None
+            try:
+                committed, leases = self.store.commit_steps(steps, then)
+            except StoreUnavailable:
+                self._back_off_all([lease for lease, _ in steps])
+                raise
+            except Exception:  # one step's data broke the batch: only it may fail
+                log.warning("a batch of steps could not be committed; committing each")
+                steps, committed = self._commit_each(steps)
+                leases = []
+            stepped += len(steps)
+            self._committed(steps, committed)
+        return stepped
+
+    def _commit_each(
+        self, steps: list[tuple[Lease, StepOutcome]]
+    ) -> tuple[list[tuple[Lease, StepOutcome]], list[bool]]:
+        written, committed = [], []
+        for lease, outcome in steps:
+            outcome, done = self._commit_alone(lease, outcome)
+            written.append((lease, outcome))
+            committed.append(done)
+        return written, committed
+
+    def _commit_alone(self, lease: Lease, outcome: StepOutcome) -> tuple[StepOutcome, bool]:
+        """Commit one step; if that raises for a reason other than the store, the step
+        ends its execution instead (``_poisoned``). The outcome written, and whether it
+        was (False: the lease was lost)."""
+        try:
+            return outcome, self.store.commit_step(lease, outcome)
+        except StoreUnavailable:
+            self._back_off(lease)
+            raise
+        except Exception as error:
+            poisoned = self._poisoned(lease, error)
+            return poisoned, self.store.commit_step(lease, poisoned)
+
+    def _lease_request(self, limit: int) -> LeaseRequest:
+        return LeaseRequest(self.owner, self.clock.now(), self.lease_seconds, limit)
+
+    def _step_all(self, leases: list[Lease]) -> list[tuple[Lease, StepOutcome]]:
+        """Each lease's outcome; a lease whose step fails because of the execution ends
+        it (``_poisoned``). If the store fails, nothing of the batch is committed and
+        every lease backs off: each step is redone later from its stored state."""
+        try:
+            self._prepare(leases)
+            return [(lease, self._outcome(lease)) for lease in leases]
+        except StoreUnavailable:
+            self._back_off_all(leases)
+            raise
+
+    def _outcome(self, lease: Lease) -> StepOutcome:
+        try:
+            return self._apply(lease)
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            return self._poisoned(lease, error)
+
+    def _prepare(self, leases: list[Lease]) -> None:
+        """A new batch: state machines are looked up afresh, watchers look ahead."""
+        self.machines.batch()
+        for watcher in self.watchers:
+            watcher.prepare([lease.execution for lease in leases])
+
+    def _back_off_all(self, leases: list[Lease]) -> None:
+        for lease in leases:
+            self._back_off(lease)
+
+    def _committed(self, steps: list[tuple[Lease, StepOutcome]], committed: list[bool]) -> None:
+        for (lease, outcome), done in zip(steps, committed, strict=True):
+            self._failures.pop(lease.execution.arn, None)
+            if done and _ended(lease, outcome):
+                for watcher in self.watchers:
+                    watcher.forget(outcome.execution)
+
     def advance_one(self, arn: str | None = None) -> bool:
         """Lease one execution with due work (``arn``: that one) and step it. False when
         nothing was due or another worker holds it."""
@@ -182,18 +287,13 @@ class Worker:
         if lease is None:
             return None
         try:
-            outcome = self._apply(lease)
-            committed = self.store.commit_step(lease, outcome)
+            self._prepare([lease])
+            outcome = self._outcome(lease)
         except StoreUnavailable:
             self._back_off(lease)
             raise
-        except Exception as error:
-            outcome = self._poisoned(lease, error)
-            committed = self.store.commit_step(lease, outcome)
-        self._failures.pop(lease.execution.arn, None)
-        if committed and _ended(lease, outcome):
-            for watcher in self.watchers:
-                watcher.forget(outcome.execution)
+        outcome, committed = self._commit_alone(lease, outcome)
+        self._committed([(lease, outcome)], [committed])
         return outcome, committed
 
     def _back_off(self, lease: Lease) -> None:

@@ -19,6 +19,7 @@ step twice. Times are epoch seconds (floats) throughout.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -143,6 +144,16 @@ class StepOutcome:
     tokens: tuple[TaskToken, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseRequest:
+    """What ``lease_executions`` is asked: up to ``limit`` executions for ``owner``."""
+
+    owner: str
+    now: float
+    lease_for: float
+    limit: int
+
+
 class Documents(Protocol):
     """Key → bytes in one namespace, inside a transaction that holds the namespace
     exclusively: what the embedded services keep (tables, queues, topics, schedules)."""
@@ -204,7 +215,21 @@ class Store(Protocol):
         name one, so they never take an execution another of them holds."""
         ...
 
+    def lease_executions(self, request: LeaseRequest) -> list[Lease]:
+        """Lease up to ``request.limit`` executions with due work, oldest due first;
+        never one with a live lease (the asker's own included). PostgreSQL: one round
+        trip."""
+        ...
+
     def commit_step(self, lease: Lease, outcome: StepOutcome) -> bool: ...
+    def commit_steps(
+        self, steps: Sequence[tuple[Lease, StepOutcome]], then: LeaseRequest | None = None
+    ) -> tuple[list[bool], list[Lease]]:
+        """``commit_step`` each step (each all or nothing, as if alone; the list says
+        which were committed), then, if ``then`` asks, lease the next batch. PostgreSQL
+        sends it all at once: one round trip and one transaction for the batch."""
+        ...
+
     def release(self, lease: Lease, retry_at: float = 0.0) -> None:
         """Give the lease up; nobody leases the execution again before ``retry_at``
         (a back-off after a step failed for a reason outside the execution)."""
@@ -241,8 +266,34 @@ class Store(Protocol):
         ends, rolls back if it raises. Other processes wait for it."""
         ...
 
+    def peek(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """The documents of ``keys`` that exist (key → value), read without holding
+        ``namespace``: whatever a ``documents`` transaction committed before the read
+        began is seen. PostgreSQL: one round trip for all the keys."""
+        ...
+
     def check(self) -> None:
         """Raise ``StoreUnavailable`` if the store cannot be used now (health probe)."""
         ...
 
     def close(self) -> None: ...
+
+
+def lease_each(store: Store, request: LeaseRequest) -> list[Lease]:
+    """``lease_executions`` by ``lease_execution`` calls, for stores where a call is
+    cheap (memory, SQLite)."""
+    leases: list[Lease] = []
+    while len(leases) < request.limit:
+        lease = store.lease_execution(request.owner, request.now, request.lease_for)
+        if lease is None:
+            break
+        leases.append(lease)
+    return leases
+
+
+def commit_each(
+    store: Store, steps: Sequence[tuple[Lease, StepOutcome]], then: LeaseRequest | None
+) -> tuple[list[bool], list[Lease]]:
+    """``commit_steps`` by ``commit_step`` calls (memory, SQLite)."""
+    committed = [store.commit_step(lease, outcome) for lease, outcome in steps]
+    return committed, lease_each(store, then) if then is not None else []

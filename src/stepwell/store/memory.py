@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,11 +20,14 @@ from stepwell.store.base import (
     Documents,
     ExecutionRecord,
     Lease,
+    LeaseRequest,
     StateMachineRecord,
     StepOutcome,
     TaskToken,
     WorkItem,
+    commit_each,
     definition_key,
+    lease_each,
 )
 
 
@@ -211,6 +214,14 @@ class MemoryStore:
                     del self._tokens[text]
             return True
 
+    def lease_executions(self, request: LeaseRequest) -> list[Lease]:
+        return lease_each(self, request)
+
+    def commit_steps(
+        self, steps: Sequence[tuple[Lease, StepOutcome]], then: LeaseRequest | None = None
+    ) -> tuple[list[bool], list[Lease]]:
+        return commit_each(self, steps, then)
+
     def release(self, lease: Lease, retry_at: float = 0.0) -> None:
         with self._lock:
             execution = self._executions[lease.execution.arn]
@@ -319,6 +330,11 @@ class MemoryStore:
             draft = dict(current)
             yield _MemoryDocuments(draft)
             self._documents[namespace] = draft
+
+    def peek(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
+        with self._lock:
+            values = self._documents.get(namespace, {})
+            return {key: values[key] for key in keys if key in values}
 
     def check(self) -> None:
         """Memory is always there."""

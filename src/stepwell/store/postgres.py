@@ -6,6 +6,12 @@ Same SQL as SQLite (``sql/queries.sql``) with two differences: parameters are wr
 waiting on one another. Every transaction that adds work sends ``NOTIFY stepwell_work``
 on commit; idle workers ``LISTEN`` and wake at once instead of polling.
 
+The work path (``PostgresStore``) is what a round trip costs most on: leasing,
+committing a step, starting an execution and reads are single statements of their own
+(``sql/postgres/queries.sql``) on autocommit connections, and a batch of step commits
+plus the next batch's lease goes out as one pipeline: one round trip, one transaction
+(docs/scaling.md has the measurements).
+
 ``schema`` places every table in a schema of its own (created if missing), so several
 Stepwell installations — or test runs — can share one database.
 """
@@ -14,9 +20,12 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 try:
@@ -27,8 +36,23 @@ except ImportError as missing:  # pragma: no cover - the extra is installed for 
         "A postgresql:// database needs the PostgreSQL extra: pip install 'stepwell[postgres]'"
     ) from missing
 
-from stepwell.store.base import StoreUnavailable
-from stepwell.store.sql import Cursor, Row, SqlStore, migrations
+from stepwell.store.base import (
+    ExecutionRecord,
+    Lease,
+    LeaseRequest,
+    StepOutcome,
+    StoreUnavailable,
+    WorkItem,
+)
+from stepwell.store.sql import (
+    Cursor,
+    Row,
+    SqlStore,
+    execution_from_json,
+    item_from_row,
+    json_text,
+    migrations,
+)
 
 log = logging.getLogger("stepwell.store")
 
@@ -37,6 +61,7 @@ CHANNEL = "stepwell_work"
 _MIGRATION_LOCK = 7_415_001  # pg_advisory_xact_lock key: one migrator at a time
 POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
 CONNECT_TIMEOUT = 5  # seconds to wait for the server to accept a connection
+RECENT_SECONDS = 0.25  # a pooled connection returned this recently is lent unchecked
 
 
 @contextmanager
@@ -63,22 +88,56 @@ class PostgresDialect:
         self.url = url
         self.schema = schema
         self._ensure_schema()
+        self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._unreachable_at = 0.0
         self.pool = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
             kwargs={
                 "options": f"-c search_path={schema}",
-                "autocommit": False,
+                # A lone statement is its own transaction, in one round trip; several
+                # are wrapped in ``conn.transaction()`` (BEGIN ... COMMIT).
+                "autocommit": True,
                 "connect_timeout": CONNECT_TIMEOUT,
             },
             # A connection broken by a server restart is noticed when it is taken back
-            # and replaced; ``check`` tests each before it is lent out.
-            check=ConnectionPool.check_connection,
+            # and replaced; ``check`` tests one that has been idle before lending it.
+            check=self._check_idle,
+            reset=self._returned,
             reconnect_timeout=24 * 3600.0,
             open=True,
         )
         self._listener: psycopg.Connection[Any] | None = None
+        self._sessions = threading.local()
+        self._opened: list[psycopg.Connection[Any]] = []  # every session, to close
+        self._opened_lock = threading.Lock()
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """``_unreachable``, remembering when the server was last found unreachable."""
+        try:
+            with _unreachable():
+                yield
+        except StoreUnavailable:
+            self._unreachable_at = time.monotonic()
+            raise
+
+    def _returned(self, conn: psycopg.Connection[Any]) -> None:
+        self._returned_at[conn] = time.monotonic()
+
+    def _check_idle(self, conn: psycopg.Connection[Any]) -> None:
+        """Test a connection (one round trip) unless it came back to the pool healthy
+        within ``RECENT_SECONDS``: a busy pool lends its connections again at once, and
+        a check each time doubled the round trips of every read. One returned before the
+        server was last found unreachable (restarting) is always tested."""
+        returned = self._returned_at.get(conn)
+        recent = returned is not None and time.monotonic() - returned < RECENT_SECONDS
+        healthy = conn.pgconn.status == psycopg.pq.ConnStatus.OK
+        if not (recent and healthy and (returned or 0.0) > self._unreachable_at):
+            ConnectionPool.check_connection(conn)
 
     def _ensure_schema(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -87,12 +146,62 @@ class PostgresDialect:
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with (
-            _unreachable(),
-            self.pool.connection(timeout=POOL_TIMEOUT) as conn,
+            self._reachable(),
+            self._borrowed() as conn,
             conn.transaction(),
             conn.cursor() as cursor,
         ):
             yield cursor  # type: ignore[misc]
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection (checked before it is lent), not in a transaction."""
+        with self._reachable(), self._borrowed() as conn:
+            yield conn
+
+    @contextmanager
+    def _borrowed(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection from the pool; if it has none for POOL_TIMEOUT (after an outage
+        it reconnects with a back-off that doubles up to many seconds), one of its own
+        for this use, so a server that is back serves at once."""
+        try:
+            conn = self.pool.getconn(timeout=POOL_TIMEOUT)
+        except PoolTimeout:
+            with self._connect() as own:
+                yield own
+            return
+        try:
+            with conn:  # as the pool's own ``connection()``: ends a transaction left open
+                yield conn
+        finally:
+            self.pool.putconn(conn)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            self.url,
+            autocommit=True,
+            options=f"-c search_path={self.schema}",
+            connect_timeout=CONNECT_TIMEOUT,
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[psycopg.Connection[Any]]:
+        """This thread's own autocommit connection, for the worker threads' hot path:
+        no pool checkout and no check round trip per use. One that fails (the server
+        restarted) is dropped, and the thread's next call opens a fresh one."""
+        conn: psycopg.Connection[Any] | None = getattr(self._sessions, "conn", None)
+        try:
+            with self._reachable():
+                if conn is None or conn.closed:
+                    conn = self._sessions.conn = self._connect()
+                    with self._opened_lock:
+                        self._opened = [c for c in self._opened if not c.closed] + [conn]
+                yield conn
+        except StoreUnavailable:
+            self._sessions.conn = None
+            if conn is not None:
+                conn.close()
+            raise
 
     def translate(self, query: str) -> str:
         return _PARAM.sub(r"%(\1)s", query)
@@ -115,16 +224,14 @@ class PostgresDialect:
                     )
 
     def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
-        with _unreachable(), self.pool.connection(timeout=POOL_TIMEOUT) as conn:
-            row: Row | None = conn.execute(queries[name], params).fetchone()
-            conn.rollback()
-            return row
+        with self.connection() as conn:
+            rows = _statement(conn, queries[name], params)
+        return rows[0] if rows else None
 
     def check(self) -> None:
         """One round trip to the server (health probe)."""
-        with _unreachable(), self.pool.connection(timeout=POOL_TIMEOUT) as conn:
+        with self.connection() as conn:
             conn.execute("SELECT 1")
-            conn.rollback()
 
     def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%(ns)s))", {"ns": namespace})
@@ -138,7 +245,7 @@ class PostgresDialect:
         next call: notifications sent meanwhile are lost, which the pool's periodic look
         at the store makes up for."""
         try:
-            with _unreachable():
+            with self._reachable():
                 if self._listener is None:
                     self._listener = psycopg.connect(
                         self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
@@ -162,10 +269,204 @@ class PostgresDialect:
 
     def close(self) -> None:
         self._drop_listener()
+        with self._opened_lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened = []
         self.pool.close()
+
+
+class PostgresStore(SqlStore):
+    """``SqlStore`` whose work path is one statement per operation (the data-modifying
+    CTEs of ``sql/postgres/queries.sql``), sent in pipelines: leasing a batch is one
+    round trip, and committing a batch of steps together with leasing the next batch
+    is one round trip and one transaction. The pool's worker threads use connections
+    of their own (``PostgresDialect.session``); everything else uses the pool."""
+
+    dialect: PostgresDialect
+
+    def __init__(self, dialect: PostgresDialect) -> None:
+        super().__init__(dialect)
+        # A step's events, items and tokens travel as arrays in binary format: psycopg's
+        # text format escapes every quote of every JSON document with a regular
+        # expression, which cost more than the database's whole work (profiled).
+        self.q["commit_step"] = re.sub(r"%\((\w+)\)s", r"%(\1)b", self.q["commit_step"])
+
+    def create_execution(
+        self, record: ExecutionRecord, first: WorkItem, lease: tuple[str, float] | None = None
+    ) -> tuple[ExecutionRecord, bool]:
+        params = {
+            "arn": record.arn,
+            "state_machine_arn": record.state_machine_arn,
+            "status": record.status,
+            "start_date": record.start_date,
+            "record": json_text(asdict(record)),
+            "lease_owner": lease[0] if lease else None,
+            "lease_expires": lease[1] if lease else 0.0,
+            "queue": "execution",
+            "kind": first.kind,
+            "payload": first.payload,
+            "due": first.due,
+        }
+        with self.dialect.connection() as conn:
+            row = _statement(conn, self.q["create_execution"], params)[0]
+        if row[0] == 1:
+            return record, True
+        if row[1] is None:  # inserted meanwhile by a transaction this statement waited for
+            existing = self.get_execution(record.arn)
+            assert existing is not None
+            return existing, False
+        return execution_from_json(row[1]), False
+
+    def lease_execution(
+        self, owner: str, now: float, lease_for: float, arn: str | None = None
+    ) -> Lease | None:
+        if arn is None:
+            query, params = self._lease_batch(LeaseRequest(owner, now, lease_for, 1))
+        else:
+            query = self.q["lease_execution_by_arn"]
+            params = {"owner": owner, "now": now, "until": now + lease_for, "arn": arn}
+        with self.dialect.connection() as conn:
+            leases = _leases(_statement(conn, query, params), owner)
+        return leases[0] if leases else None
+
+    def lease_executions(self, request: LeaseRequest) -> list[Lease]:
+        query, params = self._lease_batch(request)
+        with self.dialect.session() as conn:
+            return _leases(_statement(conn, query, params), request.owner)
+
+    def commit_step(self, lease: Lease, outcome: StepOutcome) -> bool:
+        with self.dialect.connection() as conn:
+            return self._commit_batch(conn, [(lease, outcome)], None)[0][0]
+
+    def commit_steps(
+        self, steps: Sequence[tuple[Lease, StepOutcome]], then: LeaseRequest | None = None
+    ) -> tuple[list[bool], list[Lease]]:
+        with self.dialect.session() as conn:
+            return self._commit_batch(conn, steps, then)
+
+    def lease_invocations(
+        self, owner: str, now: float, lease_for: float, limit: int
+    ) -> list[WorkItem]:
+        params = {"owner": owner, "now": now, "until": now + lease_for, "limit": limit}
+        with self.dialect.session() as conn:
+            rows = _statement(conn, self.q["lease_invocations"], params)
+        return sorted((item_from_row(row) for row in rows), key=lambda i: (i.due, i.id or 0))
+
+    def peek(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
+        rows = self._all("documents_get", {"namespace": namespace, "keys": list(keys)})
+        return {row[0]: bytes(row[1]) for row in rows}
+
+    def next_due(self, now: float = 0.0) -> float | None:
+        row = self._one("next_due_by_queue", {"now": now})
+        return float(row[0]) if row and row[0] is not None else None
+
+    def _one(self, name: str, params: dict[str, Any]) -> Row | None:
+        """A read in one round trip (the shared store's transaction costs three)."""
+        rows = self._all(name, params)
+        return rows[0] if rows else None
+
+    def _all(self, name: str, params: dict[str, Any]) -> list[Row]:
+        with self.dialect.connection() as conn:
+            return _statement(conn, self.q[name], params)
+
+    def _lease_batch(self, request: LeaseRequest) -> tuple[str, dict[str, Any]]:
+        until = request.now + request.lease_for
+        params = {"owner": request.owner, "now": request.now, "until": until}
+        return self.q["lease_executions"], {**params, "limit": request.limit}
+
+    def _commit_batch(
+        self,
+        conn: psycopg.Connection[Any],
+        steps: Sequence[tuple[Lease, StepOutcome]],
+        then: LeaseRequest | None,
+    ) -> tuple[list[bool], list[Lease]]:
+        """Every step's statement, a NOTIFY if work was added, and the next lease, in
+        one pipeline: one round trip, and one transaction (the statements before a
+        pipeline's Sync form one implicit transaction on an autocommit connection: if
+        one fails, none is committed)."""
+        cursors = []
+        leasing = None
+        with conn.pipeline():
+            for lease, outcome in steps:
+                cursor = conn.cursor()
+                cursor.execute(self.q["commit_step"], _commit_params(lease, outcome))
+                cursors.append(cursor)
+            if any(outcome.new_items for _, outcome in steps):
+                conn.execute(f"NOTIFY {CHANNEL}")
+            if then is not None:
+                leasing = conn.cursor()
+                leasing.execute(*self._lease_batch(then))
+        committed = [_first(cursor) == 1 for cursor in cursors]
+        leases = _leases(leasing.fetchall(), then.owner) if leasing and then else []
+        return committed, leases
+
+
+def _statement(conn: psycopg.Connection[Any], query: str, params: dict[str, Any]) -> list[Row]:
+    """Run one statement on an autocommit connection: its own transaction, one round
+    trip. Its rows."""
+    return conn.execute(query, params).fetchall()
+
+
+def _first(cursor: psycopg.Cursor[Any]) -> Any:
+    row = cursor.fetchone()
+    return row[0] if row is not None else None
+
+
+def _leases(rows: Sequence[Row], owner: str) -> list[Lease]:
+    """Leases from ``lease_executions`` rows (one per due item; NULL item columns for
+    an execution with none left), in the order of their first due item. Items read in
+    a snapshot older than the locked row (a step was committed in between: the
+    versions differ) are left out, as they may be consumed already."""
+    found: dict[str, tuple[Row, list[WorkItem]]] = {}
+    for row in rows:
+        arn = row[0]
+        entry = found.setdefault(arn, (row, []))
+        if row[4] is not None and row[8] == row[3]:
+            entry[1].append(item_from_row((row[4], arn, row[5], row[6], row[7])))
+    return [
+        Lease(
+            execution=execution_from_json(row[1]),
+            state=bytes(row[2]) if row[2] is not None else None,
+            version=row[3],
+            items=tuple(items),
+            owner=owner,
+        )
+        for row, items in found.values()
+    ]
+
+
+def _commit_params(lease: Lease, outcome: StepOutcome) -> dict[str, Any]:
+    record = outcome.execution
+    ended = record.status != "RUNNING"
+    tokens = [t for t in outcome.tokens if not (ended and t.execution_arn == record.arn)]
+    items = outcome.new_items
+    return {
+        "record": json_text(asdict(record)),
+        "status": record.status,
+        "state": outcome.state,
+        "arn": record.arn,
+        "version": lease.version,
+        "owner": lease.owner,
+        "event_ids": [event["id"] for event in outcome.events],
+        "events": [json_text(event) for event in outcome.events],
+        "done_items": list(outcome.done_items),
+        "item_arns": [item.execution_arn for item in items],
+        "item_queues": ["invoke" if item.kind == "invoke" else "execution" for item in items],
+        "item_kinds": [item.kind for item in items],
+        "item_payloads": [item.payload for item in items],
+        "item_dues": [item.due for item in items],
+        "token_ids": [token.token for token in tokens],
+        "token_arns": [token.execution_arn for token in tokens],
+        "token_activities": [token.activity_arn for token in tokens],
+        "token_statuses": [token.status for token in tokens],
+        "token_created": [token.created for token in tokens],
+        "token_records": [json_text(asdict(token)) for token in tokens],
+        "ended": ended,
+    }
 
 
 def open_postgres(url: str, schema: str = "stepwell") -> SqlStore:
     dialect = PostgresDialect(url, schema)
     dialect.migrate()
-    return SqlStore(dialect)
+    return PostgresStore(dialect)

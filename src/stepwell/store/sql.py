@@ -25,11 +25,14 @@ from stepwell.store.base import (
     Documents,
     ExecutionRecord,
     Lease,
+    LeaseRequest,
     StateMachineRecord,
     StepOutcome,
     TaskToken,
     WorkItem,
+    commit_each,
     definition_key,
+    lease_each,
 )
 
 Row = Sequence[Any]
@@ -76,7 +79,13 @@ class Dialect(Protocol):
 
 
 def load_queries(dialect: Dialect) -> dict[str, str]:
-    text = resources.files("stepwell.store").joinpath("sql/queries.sql").read_text()
+    """The shared named queries, then the dialect's own (``sql/<dialect>/queries.sql``,
+    if any), which add to them."""
+    folder = resources.files("stepwell.store").joinpath("sql")
+    text = folder.joinpath("queries.sql").read_text()
+    own = folder.joinpath(dialect.name, "queries.sql")
+    if own.is_file():
+        text += "\n" + own.read_text()
     queries: dict[str, str] = {}
     for block in re.split(r"^-- name: ", text, flags=re.MULTILINE)[1:]:
         name, _, body = block.partition("\n")
@@ -117,6 +126,10 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+json_text = _json
+execution_from_json = _execution
+
+
 def _item_row(item: WorkItem) -> dict[str, Any]:
     queue = "invoke" if item.kind == "invoke" else "execution"
     return {
@@ -130,6 +143,9 @@ def _item_row(item: WorkItem) -> dict[str, Any]:
 
 def _item(row: Row) -> WorkItem:
     return WorkItem(id=row[0], execution_arn=row[1], kind=row[2], payload=bytes(row[3]), due=row[4])
+
+
+item_from_row = _item
 
 
 class SqlStore:
@@ -316,6 +332,14 @@ class SqlStore:
             if record.status != "RUNNING":
                 cur.execute(self.q["delete_execution_tokens"], {"arn": record.arn})
 
+    def lease_executions(self, request: LeaseRequest) -> list[Lease]:
+        return lease_each(self, request)
+
+    def commit_steps(
+        self, steps: Sequence[tuple[Lease, StepOutcome]], then: LeaseRequest | None = None
+    ) -> tuple[list[bool], list[Lease]]:
+        return commit_each(self, steps, then)
+
     def release(self, lease: Lease, retry_at: float = 0.0) -> None:
         with self.dialect.transaction() as cur:
             cur.execute(
@@ -418,6 +442,14 @@ class SqlStore:
             self.dialect.lock_namespace(cur, namespace)
             yield _SqlDocuments(cur, self.q, namespace)
 
+    def peek(self, namespace: str, keys: Sequence[str]) -> dict[str, bytes]:
+        found = {}
+        for key in keys:
+            row = self._one("document_get", {"namespace": namespace, "key": key})
+            if row is not None:
+                found[key] = bytes(row[0])
+        return found
+
     def check(self) -> None:
         self.dialect.check()
 
@@ -489,4 +521,12 @@ def _token_row(token: TaskToken) -> dict[str, Any]:
     }
 
 
-__all__ = ["Cursor", "Dialect", "SqlStore", "migrations"]
+__all__ = [
+    "Cursor",
+    "Dialect",
+    "SqlStore",
+    "execution_from_json",
+    "item_from_row",
+    "json_text",
+    "migrations",
+]

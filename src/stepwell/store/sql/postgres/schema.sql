@@ -37,7 +37,7 @@ CREATE TABLE work_items (
     lease_owner TEXT,
     lease_expires DOUBLE PRECISION NOT NULL DEFAULT 0
 );
-CREATE INDEX work_items_due ON work_items (queue, due);
+CREATE INDEX work_items_due ON work_items (queue, due, id);
 CREATE INDEX work_items_by_execution ON work_items (execution_arn, due);
 
 CREATE TABLE task_tokens (

@@ -551,6 +551,7 @@ def test_d5_jsonata_items_not_an_array(items: str, text: str, kind: str, value: 
         ("{% $fn := function($x){$x} %}", "$fn := function($x){$x}"),
         ("{% function($x){$x} %}", "function($x){$x}"),
         ("{% $sum %}", "$sum"),
+        ("{% [$substring(?, 1)] %}", "[$substring(?, 1)]"),  # a partial application
     ],
 )
 def test_d5_jsonata_items_that_is_a_function(items: str, text: str) -> None:
@@ -574,6 +575,21 @@ def test_d5_jsonata_items_that_is_a_function(items: str, text: str) -> None:
 def test_d5_an_empty_string_is_not_a_function(output: str, result: object) -> None:
     definition = jsonata({"P": {"Type": "Pass", "Output": output, "End": True}}, "P")
     assert run(definition).output == result
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_d5_an_expression_is_evaluated_once(seed: int) -> None:
+    """D5's check for functions never evaluates an expression a second time: a random
+    choice between "" and null, or between "" and an error, gives one of its own values
+    or its own States.QueryEvaluationError, never a made-up "unsupported result type"."""
+    output = '{% [$random() < 0.5 ? "" : null, $random() < 0.5 ? "" : $error("boom")] %}'
+    definition = jsonata({"P": {"Type": "Pass", "Output": output, "End": True}}, "P")
+    result = stepwell.run(definition, {}, seed=seed)
+    if result.error is None:
+        assert result.output[0] in ("", None) and result.output[1] == ""
+    else:
+        assert result.error == "States.QueryEvaluationError"
+        assert "threw an error during evaluation" in (result.cause or "")
 
 
 def test_d5_d6_no_items_field_and_an_input_that_is_not_an_array_has_no_location() -> None:

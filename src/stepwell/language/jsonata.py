@@ -99,7 +99,12 @@ import orjson
 from stepwell.language.errors import QUERY_EVALUATION_ERROR, ExpressionSyntaxError, StatesError
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.jsonata_functions import FUNCTIONS, INVOCATION
-from stepwell.language.jsonata_isolation import ISOLATION, IsolatedEvaluation, needs_isolation
+from stepwell.language.jsonata_isolation import (
+    BOUNDED_FUNCTIONS,
+    ISOLATION,
+    IsolatedEvaluation,
+    needs_isolation,
+)
 
 EVALUATION_TIMEOUT_MS: Final = 1000
 MAX_STACK_DEPTH: Final = 1000
@@ -112,6 +117,13 @@ _VARIABLE_NAME: Final = re.compile(r"\$(\w+)")
 _STATES_USE: Final = re.compile(r"\$states(?!\w)")
 _STATES_MEMBER_USE: Final = re.compile(r"\$states\s*\.\s*(\w+)")
 _ERROR_CODE: Final = re.compile(r"[A-Z]\d{4}: ")
+# What can make a value a function (D5): a lambda, a partial application (``$f(?, 1)``),
+# or a function named without a call (``$uppercase``).
+_FUNCTION_SYNTAX: Final = re.compile(r"\bfunction\b|λ|[(,]\s*\?\s*[,)]")
+_NAMED_NOT_CALLED: Final = re.compile(r"\$(\w+)\b(?!\s*\()")
+_OTHER_BUILTINS: Final = frozenset(
+    {"map", "filter", "reduce", "each", "sift", "single", "shuffle", "pad", "replace", "eval"}
+)
 
 
 class Undefined(enum.Enum):
@@ -140,6 +152,8 @@ class JsonataExpression:
     _needs_context: bool
     _isolate: bool = False
     """Not trivially bounded: evaluated by ``ISOLATION.evaluator`` when one is installed."""
+    _may_give_function: bool = False
+    """Its value may hold a function (D5), which only a second, native evaluation shows."""
 
     def evaluate(self, states: Mapping[str, JSON], ctx: EvalContext) -> JSON:
         """The value of the expression, or ``UNDEFINED`` when it has none."""
@@ -194,12 +208,17 @@ class JsonataExpression:
             compiled = _compile_for_this_thread(self.text, self._functions)
         try:
             result = compiled.evaluate_json_or_none(None, bindings)
+            native = (
+                compiled.evaluate(None, bindings)
+                if self._may_give_function and result is not None and '""' in result
+                else _NO_FUNCTION
+            )
         except Exception as error:  # the library's failure is the expression's failure
             raise self._evaluation_error(error, field) from None
         if result is None:
             return UNDEFINED
         value = orjson.loads(result)
-        if '""' in result and _holds_function(value, compiled.evaluate(None, bindings)):
+        if native is not _NO_FUNCTION and _holds_function(value, native):
             raise query_evaluation_error(self.text, field, "returned an unsupported result type.")
         return value
 
@@ -211,6 +230,17 @@ class JsonataExpression:
         return query_evaluation_error(
             self.text, field, f"threw an error during evaluation{separator}{detail}"
         )
+
+
+_NO_FUNCTION: Final = object()  # not evaluated natively: no function can be in the value
+
+
+def may_give_function(text: str) -> bool:
+    """Whether an expression's value could hold a function (D5), judged from its text."""
+    if _FUNCTION_SYNTAX.search(text):
+        return True
+    builtins = BOUNDED_FUNCTIONS | FUNCTIONS.keys() | _OTHER_BUILTINS
+    return any(name in builtins for name in _NAMED_NOT_CALLED.findall(text))
 
 
 def _holds_function(value: JSON, native: Any) -> bool:
@@ -266,6 +296,7 @@ def compile_jsonata(text: str) -> JsonataExpression:
         _uses_states="states" in names,
         _needs_context=any(FUNCTIONS[name].needs_context for name in functions),
         _isolate=needs_isolation(text),
+        _may_give_function=may_give_function(text),
     )
 
 

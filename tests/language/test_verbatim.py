@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from stepwell.language.verbatim import (
+    STORED_MARK,
     VerbatimDict,
     VerbatimList,
     json_text,
@@ -98,3 +99,11 @@ def test_i1_kept_values_survive_a_stored_round_trip() -> None:
     assert json_text(from_database["input"]) == "[1,  2]"
     plain = orjson.dumps({"a": [1, 2]})
     assert restore_stored(orjson.loads(plain), plain) == {"a": [1, 2]}
+
+
+def test_user_data_holding_the_stored_mark_key_still_loads() -> None:
+    """A user's object whose only key is the mark, with a text that is not JSON, is data,
+    not a kept value: the stored state still loads, with the object as it was."""
+    state = {"input": {STORED_MARK: "not json"}}
+    data = orjson.dumps(state, default=stored_form, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    assert restore_stored(orjson.loads(data), data) == state

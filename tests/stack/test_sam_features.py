@@ -88,6 +88,24 @@ def test_a_yaml_definition_file_becomes_json_with_its_substitutions(write_app: A
     assert item["Item"] == {"id": {"S": "a1"}}
 
 
+WAIT_UNTIL_YAML = """\
+StartAt: Until
+States:
+  Until: {Type: Wait, Timestamp: 2016-03-14T01:59:00Z, End: true}
+"""
+
+
+def test_an_unquoted_timestamp_in_a_yaml_definition_stays_a_timestamp(write_app: Any) -> None:
+    # YAML reads an unquoted 2016-03-14T01:59:00Z as a date; JSON has only its text.
+    template = YAML_DEFINITION.replace("      DefinitionSubstitutions: {Table: !Ref Items}\n", "")
+    path = write_app(template, {"flow.asl.yaml": WAIT_UNTIL_YAML})
+    assert check_plan(plan_stack(path, stack_name="until")).problems == []
+    with local_stack(path) as app:
+        machine = app.client().describe_state_machine(stateMachineArn=app.physical("Flow"))
+    until = json.loads(machine["definition"])["States"]["Until"]["Timestamp"]
+    assert until.startswith("2016-03-14T01:59:00")
+
+
 def machine_template(definition: str) -> str:
     return (
         "Transform: AWS::Serverless-2016-10-31\nResources:\n  Flow:\n"

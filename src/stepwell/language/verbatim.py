@@ -121,7 +121,10 @@ def _restored(value: Any) -> Any:
     if isinstance(value, dict):
         if len(value) == 1 and isinstance(value.get(STORED_MARK), str):
             text = value[STORED_MARK]
-            return with_text(_parsed(text), text)
+            try:
+                return with_text(_parsed(text), text)
+            except ValueError:  # not a mark this module wrote: data that holds the key
+                return {STORED_MARK: text}
         return {key: _restored(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_restored(item) for item in value]

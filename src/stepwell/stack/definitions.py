@@ -24,7 +24,7 @@ from stepwell.integrations.resources import diagnostics as resource_diagnostics
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.validation import format_invalid_definition, validate_definition
 from stepwell.stack.plan import Plan, PlannedResource
-from stepwell.stack.template import StackError
+from stepwell.stack.template import StackError, scalar_text
 
 _SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
 
@@ -99,4 +99,9 @@ def _yaml_as_json(text: str, resource: PlannedResource) -> str:
         raise StackError(
             f"{resource.logical_id}: its definition file is neither JSON nor YAML: {problem}"
         ) from None
-    return json.dumps(data, indent=2)
+    try:
+        return json.dumps(data, indent=2, default=scalar_text)  # unquoted dates stay text
+    except TypeError as problem:
+        raise StackError(
+            f"{resource.logical_id}: its definition file holds a value JSON cannot: {problem}"
+        ) from None

@@ -33,7 +33,7 @@ def load_template(path: Path) -> Template:
     return parse_template(text, str(path))
 
 
-def _scalar_text(value: Any) -> str:
+def scalar_text(value: Any) -> str:
     """A YAML scalar JSON has no type for, as the text CloudFormation reads: an unquoted
     ``AWSTemplateFormatVersion: 2010-09-09`` is a date to YAML, the string "2010-09-09"
     to CloudFormation (User Guide, "Format version": the value "can only be a literal
@@ -50,7 +50,7 @@ def parse_template(text: str, where: str = "the template") -> Template:
         raise StackError(f"{where} is not valid YAML or JSON: {problem}") from None
     # cfn-flip gives its own ordered dict type; the rest of Stepwell wants plain JSON.
     try:
-        template = json.loads(json.dumps(loaded, default=_scalar_text))
+        template = json.loads(json.dumps(loaded, default=scalar_text))
     except TypeError as problem:
         raise StackError(f"{where} holds a value no template may hold: {problem}") from None
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
@@ -77,7 +77,7 @@ def include_local_files(value: Any, base: Path) -> Any:
                 text = path.read_text(encoding="utf-8")
             except OSError as problem:
                 raise StackError(f"AWS::Include: cannot read {path}: {problem.strerror}") from None
-            included = json.loads(json.dumps(_load_snippet(text, str(path)), default=_scalar_text))
+            included = json.loads(json.dumps(_load_snippet(text, str(path)), default=scalar_text))
             return include_local_files(included, path.parent)
     return {key: include_local_files(item, base) for key, item in value.items()}
 

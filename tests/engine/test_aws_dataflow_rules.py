@@ -47,6 +47,7 @@ def wait_machine(**fields: Any) -> dict[str, Any]:
         (1.5, "The SecondsPath parameter cannot be parsed as a long value: $.s == 1.5"),
         (-1.5, "The SecondsPath parameter cannot be parsed as a long value: $.s == -1.5"),
         ("x", "The SecondsPath parameter cannot be parsed as a long value: $.s == x"),
+        (2**64, f"The SecondsPath parameter cannot be parsed as a long value: $.s == {2**64}"),
     ],
 )
 def test_d1_seconds_path_must_be_a_whole_non_negative_number(value: Any, detail: str) -> None:
@@ -61,6 +62,20 @@ def test_d1_whole_seconds_wait(seconds: Any) -> None:
     result = stepwell.run(wait_machine(SecondsPath="$.s"), {"s": seconds}, start_time=T0)
     assert result.status == "SUCCEEDED"
     assert result.stop_date - T0 == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"SecondsPath": "$.s"}, {"Seconds": "{% $states.input.s %}"}],
+    ids=["path", "jsonata"],
+)
+def test_a_wait_longer_than_a_datetime_holds_waits_until_year_9999(fields: dict[str, str]) -> None:
+    definition = wait_machine(**fields)
+    if "Seconds" in fields:
+        definition["QueryLanguage"] = "JSONata"
+    result = stepwell.run(definition, {"s": 10**15}, start_time=T0)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.stop_date.year == 9999
 
 
 # --------------------------------------------------------------------------- D2

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import ChainMap, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from stepwell.engine import events as ev
@@ -53,6 +53,15 @@ class StepResult:
     execution: ExecutionState
     events: list[HistoryEvent]
     commands: list[ev.Command]
+
+
+def later(now: datetime, seconds: float) -> datetime:
+    """``now`` plus ``seconds``; a wait past the last moment a datetime holds (year 9999)
+    ends there, long after any execution's time limit."""
+    try:
+        return now + timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=now.tzinfo)
 
 
 class Interpreter:
@@ -341,7 +350,7 @@ class Interpreter:
             frame.seq += 1
             return False
         frame.waiting = "retry" if kind == "retry" else "timer"
-        due = self.env.now + timedelta(seconds=seconds)
+        due = later(self.env.now, seconds)
         self.commands.append(ev.StartTimer(frame.id, frame.seq, kind, due))
         return True
 

@@ -24,7 +24,7 @@ from stepwell.engine.dataflow import (
 )
 from stepwell.engine.execution import Frame
 from stepwell.engine.history import payload_details, to_json_text
-from stepwell.engine.interpreter import Interpreter, failure_details
+from stepwell.engine.interpreter import Interpreter, failure_details, later
 from stepwell.language import errors as e
 from stepwell.language import model as m
 from stepwell.language.compiler import PathValue
@@ -191,13 +191,16 @@ def _wait(interp: Interpreter, frame: Frame, state: m.WaitState) -> None:
         interp.transition(frame, state, _plain_output(interp, frame, state, ctx, data))
 
 
+_LONG_MAX = 2**63 - 1
+
+
 def _wait_until(
     now: datetime, state: m.WaitState, frame: Frame, scope: JSON, ctx: EvalContext
 ) -> datetime:
     if state.seconds is not None:
         seconds = state.seconds.evaluate(scope, ctx)
         if isinstance(state.seconds, PathValue):
-            return now + timedelta(seconds=_seconds_path(state, frame, state.seconds, seconds))
+            return later(now, _seconds_path(state, frame, state.seconds, seconds))
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise field_error(
                 state,
@@ -206,7 +209,7 @@ def _wait_until(
                 f"The SecondsPath/Seconds value {to_json_text(seconds)} is not a "
                 "non-negative integer.",
             )
-        return now + timedelta(seconds=seconds)
+        return later(now, seconds)
     assert state.timestamp is not None
     text = state.timestamp.evaluate(scope, ctx)
     moment = parse_timestamp(text) if isinstance(text, str) else None
@@ -230,9 +233,10 @@ def _wait_until(
 
 
 def _seconds_path(state: m.WaitState, frame: Frame, path: PathValue, value: JSON) -> int:
-    """D1: SecondsPath must give a whole, non-negative number (AWS fails on 1.5)."""
+    """D1: SecondsPath must give a whole, non-negative number (AWS fails on 1.5), one a
+    Java long holds."""
     whole = isinstance(value, int | float) and not isinstance(value, bool) and value % 1 == 0
-    if not whole:
+    if not whole or abs(value) > _LONG_MAX:
         detail = "cannot be parsed as a long value"
     elif value < 0:
         detail = "references a negative value"

@@ -8,8 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from stepwell.stack.checks import check_plan
 from stepwell.stack.plan import plan_stack
+from stepwell.stack.template import StackError
 from stepwell.testing import local_stack
 from tests.stack.test_apply import finished
 
@@ -290,3 +293,10 @@ def test_aws_include_of_a_local_file_inserts_it(write_app: Any) -> None:
     assert json.loads(flow.properties["DefinitionString"])["States"]["Hello"]["Result"] == (
         "included"
     )
+
+
+def test_an_aws_include_that_includes_itself_is_an_error(write_app: Any) -> None:
+    looping = "Fn::Transform: {Name: AWS::Include, Parameters: {Location: definition.yaml}}\n"
+    path = write_app(INCLUDING, {"flow/definition.yaml": looping})
+    with pytest.raises(StackError, match="includes itself"):
+        plan_stack(path, stack_name="loop")

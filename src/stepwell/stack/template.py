@@ -58,28 +58,31 @@ def parse_template(text: str, where: str = "the template") -> Template:
     return template
 
 
-def include_local_files(value: Any, base: Path) -> Any:
+def include_local_files(value: Any, base: Path, within: tuple[Path, ...] = ()) -> Any:
     """``value`` with each ``Fn::Transform`` of ``AWS::Include`` whose ``Location`` is a
     local file replaced by that file's content (CloudFormation User Guide, "AWS::Include
     transform": the snippet at ``Location`` is inserted where the transform stands; ``sam
     deploy`` and ``aws cloudformation package`` upload a local ``Location`` first). An
-    include from S3 is left as it is: nothing is fetched."""
+    include from S3 is left as it is: nothing is fetched. ``within``: the files being
+    included around ``value``, so a file that includes itself is an error, not a loop."""
     if isinstance(value, list):
-        return [include_local_files(item, base) for item in value]
+        return [include_local_files(item, base, within) for item in value]
     if not isinstance(value, dict):
         return value
     transform = value.get("Fn::Transform") if len(value) == 1 else None
     if isinstance(transform, dict) and transform.get("Name") == "AWS::Include":
         location = (transform.get("Parameters") or {}).get("Location")
         if isinstance(location, str) and "://" not in location:
-            path = base / location
+            path = (base / location).resolve()
+            if path in within:
+                raise StackError(f"AWS::Include: {path} includes itself")
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as problem:
                 raise StackError(f"AWS::Include: cannot read {path}: {problem.strerror}") from None
             included = json.loads(json.dumps(_load_snippet(text, str(path)), default=scalar_text))
-            return include_local_files(included, path.parent)
-    return {key: include_local_files(item, base) for key, item in value.items()}
+            return include_local_files(included, path.parent, (*within, path))
+    return {key: include_local_files(item, base, within) for key, item in value.items()}
 
 
 def _load_snippet(text: str, where: str) -> Any:

@@ -202,8 +202,51 @@ def test_requests_s3_cannot_read(
     expected: str,
     status: int,
 ) -> None:
-    reply = open_client.request(method, path, {}, body, query)
+    headers = {"content-md5": "AAAAAAAAAAAAAAAAAAAAAA=="} if query == b"delete" else {}
+    reply = open_client.request(method, path, headers, body, query)
     assert (reply.status, code(reply)) == (status, expected), reply.body
+
+
+def test_delete_objects_needs_content_md5_or_a_checksum(
+    host: Host, open_client: AsgiClient
+) -> None:
+    # S3 API Reference, "DeleteObjects": Content-MD5 or x-amz-checksum-* is required; a
+    # plain cross-site form post carries neither.
+    host.services.s3.call("PutObject", {"Bucket": "data", "Key": "kept", "Body": b"x"})
+    body = b"<Delete><Object><Key>kept</Key></Object></Delete>"
+    reply = open_client.request("POST", "/data", {"content-type": "text/plain"}, body, b"delete")
+    assert (reply.status, code(reply)) == (400, "InvalidRequest")
+    assert b"Missing required header for this request: Content-MD5" in reply.body
+    assert stored(host, "kept") == b"x"
+    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    reply = open_client.request("POST", "/data", {"x-amz-checksum-crc32": crc}, body, b"delete")
+    assert reply.status == 200, reply.body
+    with pytest.raises(Exception, match="NoSuchKey"):
+        stored(host, "kept")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"origin": "http://127.0.0.1:8083", "sec-fetch-site": "cross-site"},
+    ],
+)
+def test_cross_site_browser_requests_do_not_reach_s3(
+    host: Host, open_client: AsgiClient, headers: dict[str, str]
+) -> None:
+    # A page elsewhere may post text/plain to 127.0.0.1 without a CORS preflight.
+    host.services.s3.call("PutObject", {"Bucket": "data", "Key": "victim", "Body": b"v"})
+    md5 = base64.b64encode(hashlib.md5(b"<Delete/>").digest()).decode()
+    sent = {"host": HOST, "content-type": "text/plain", "content-md5": md5, **headers}
+    body = b"<Delete><Object><Key>victim</Key></Object></Delete>"
+    reply = open_client.request("POST", "/data", sent, body, b"delete")
+    assert reply.status == 403
+    assert reply.json()["__type"] == "AccessDeniedException"
+    assert open_client.request("PUT", "/data/victim", sent, b"evil").status == 403
+    assert stored(host, "victim") == b"v"
 
 
 def test_ranges_and_copy_sources_are_read_as_s3_reads_them() -> None:

@@ -95,6 +95,9 @@ S3_CODES: Final = {
 REQUEST_ID_HEADERS: Final = ("x-amz-request-id", "x-amzn-RequestId")
 # Operations whose body is an object's bytes, streamed to the store.
 STREAMED_UPLOADS: Final = frozenset({"PutObject", "UploadPart"})
+# Operations that need Content-MD5 or an x-amz-checksum-* header (S3 API Reference,
+# "DeleteObjects": without one, 400 InvalidRequest "Missing required header ...").
+CHECKSUM_REQUIRED: Final = frozenset({"DeleteObjects"})
 
 
 @runtime_checkable
@@ -201,6 +204,8 @@ class S3Endpoint:
             result = await self._put(request, operation, members, checked)
         else:
             body = await self._small_body(request, checked)
+            if operation in CHECKSUM_REQUIRED:
+                _require_checksum(request.headers)
             members = self._members(operation, uri, request, query, body)
             if operation == "GetObject":
                 return await self._get(members, request_id)
@@ -391,6 +396,13 @@ class S3Endpoint:
             return Response(b"", wire.status, headers)
         body = error_document(wire, request_id)
         return Response(body, wire.status, headers, media_type=CONTENT_TYPE)
+
+
+def _require_checksum(headers: Headers) -> None:
+    """Refuse a request without ``Content-MD5`` or an ``x-amz-checksum-*`` header."""
+    if "content-md5" in headers or any(name.startswith("x-amz-checksum-") for name in headers):
+        return
+    raise RestXmlError("InvalidRequest", "Missing required header for this request: Content-MD5")
 
 
 def _has_body(request: Request) -> bool:

@@ -398,3 +398,40 @@ def test_an_expired_presigned_url_is_refused(host: Host) -> None:
         reply = client.request("GET", path, {"host": HOST}, b"", query)
     assert (reply.status, code(reply)) == (403, "AccessDenied")
     assert "expired" in reply.body.decode()
+
+
+def test_non_ascii_metadata_goes_out_rfc2047_encoded(host: Host, open_client: AsgiClient) -> None:
+    # A Task or s3.call may store metadata no HTTP header can carry raw; S3 answers
+    # non-ASCII metadata as RFC 2047 encoded words (S3 User Guide, "Object metadata").
+    request = {"Bucket": "data", "Key": "meta", "Body": b"m", "Metadata": {"who": "日本"}}
+    host.services.s3.call("PutObject", request | {"ContentDisposition": "a\r\nx-evil: 1"})
+    for method in ("GET", "HEAD"):
+        reply = open_client.request(method, "/data/meta", {"host": HOST})
+        assert reply.status == 200, reply.body
+        assert reply.headers["x-amz-meta-who"] == "=?UTF-8?B?5pel5pys?="
+        encoded = base64.b64decode(reply.headers["content-disposition"][10:-2])
+        assert encoded == b"a\r\nx-evil: 1"
+        assert "x-evil" not in reply.headers
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"response-content-type=%E6%97%A5",
+        b"response-content-disposition=attachment%0D%0Ax-evil:%201",
+        b"response-cache-control=a%00b",
+    ],
+)
+def test_response_overrides_no_header_can_carry_are_refused(
+    open_client: AsgiClient, query: bytes
+) -> None:
+    host_headers = {"host": HOST}
+    open_client.request("PUT", "/data/plain", host_headers, b"p")
+    for method in ("GET", "HEAD"):
+        reply = open_client.request(method, "/data/plain", host_headers, b"", query)
+        assert reply.status == 400
+    reply = open_client.request("GET", "/data/plain", host_headers, b"", query)
+    assert code(reply) == "InvalidArgument"
+    fine = b"response-content-type=text/csv"
+    reply = open_client.request("GET", "/data/plain", host_headers, b"", fine)
+    assert (reply.status, reply.headers["content-type"]) == (200, "text/csv")

@@ -58,6 +58,7 @@ from stepwell.api.protocols.rest_xml import (
     RequestDecoder,
     ResponseEncoder,
     RestXmlError,
+    check_response_overrides,
     error_document,
 )
 from stepwell.api.routing import credential_service
@@ -290,6 +291,7 @@ class S3Endpoint:
         body: bytes,
     ) -> dict[str, Any]:
         members = self._decoder.members(operation, uri, request.headers, query, body)
+        check_response_overrides(members)
         return API.validators[operation](members)
 
     # --- objects -------------------------------------------------------------------------------

@@ -114,6 +114,23 @@ def test_malformed_chunked_bodies_are_incomplete_body(body: bytes) -> None:
     assert caught.value.aws_type == "IncompleteBody"
 
 
+def test_trailers_are_bounded_in_number_and_size() -> None:
+    # Trailer lines are kept in memory: an endless trailer must not be.
+    many = b"5\r\nhello\r\n0\r\n" + b"".join(b"x-%d:v\r\n" % i for i in range(17)) + b"\r\n"
+    with pytest.raises(RestXmlError, match="trailers"):
+        AwsChunkedDecoder().feed(many)
+    decoder = AwsChunkedDecoder()
+    decoder.feed(b"5\r\nhello\r\n0\r\n")
+    with pytest.raises(RestXmlError, match="trailers"):
+        for i in range(10_000):
+            decoder.feed(b"x-%d:%s\r\n" % (i, b"v" * 2000))
+    fine = b"5\r\nhello\r\n0\r\n" + b"".join(b"x-%d:v\r\n" % i for i in range(16)) + b"\r\n"
+    decoder = AwsChunkedDecoder()
+    assert decoder.feed(fine) == b"hello"
+    decoder.finish()
+    assert len(decoder.trailers) == 16
+
+
 def test_a_chunked_upload_with_a_trailing_checksum(open_client: AsgiClient, host: Host) -> None:
     body, crc = botocore_chunked(b"0123456789abc")
     headers = {

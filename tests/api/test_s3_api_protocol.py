@@ -30,6 +30,7 @@ from stepwell.api.app import create_app
 from stepwell.api.aws_chunked import AwsChunkedDecoder, ChunkSignatures
 from stepwell.api.protocols.rest_xml import RestXmlError
 from stepwell.api.settings import ApiSettings
+from stepwell.app import server_app
 from stepwell.integrations.services.s3 import byte_range, copy_source
 from stepwell.service.host import Host
 from stepwell.service.settings import Settings
@@ -452,3 +453,47 @@ def test_response_overrides_no_header_can_carry_are_refused(
     fine = b"response-content-type=text/csv"
     reply = open_client.request("GET", "/data/plain", host_headers, b"", fine)
     assert (reply.status, reply.headers["content-type"]) == (200, "text/csv")
+
+
+@pytest.fixture(scope="module")
+def server_client(host: Host) -> Iterator[AsgiClient]:
+    with asgi_client(server_app(host.service, ApiSettings())) as client:
+        yield client
+
+
+def test_a_virtual_host_does_not_take_other_apis_requests(server_client: AsgiClient) -> None:
+    # S3 User Guide, "Virtual hosting of buckets": the Host names the bucket; the other
+    # APIs, the console and /health keep their requests on any allowed Host.
+    virtual = {"host": "data.localhost:8083"}
+    dynamodb = {
+        **virtual,
+        "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": "DynamoDB_20120810.ListTables",
+    }
+    reply = server_client.request("POST", "/", dynamodb, b"{}")
+    assert (reply.status, "TableNames" in reply.json()) == (200, True)
+    form = {**virtual, "content-type": "application/x-www-form-urlencoded"}
+    reply = server_client.request("POST", "/", form, b"Action=ListQueues&Version=2012-11-05")
+    assert reply.status == 200 and b"ListQueuesResponse" in reply.body
+    assert server_client.request("GET", "/health", virtual).json()["status"] == "ok"
+    console = server_client.request("GET", "/console", virtual)
+    assert console.status == 200 and "html" in console.headers["content-type"]
+    lambdas = server_client.request("GET", "/2015-03-31/functions/", virtual)
+    assert lambdas.status == 200 and "Functions" in lambdas.json()
+    server_client.request("PUT", "/gone", virtual, b"g")  # S3's still: a key of "data"
+    body = b"<Delete><Object><Key>gone</Key></Object></Delete>"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    reply = server_client.request("POST", "/", {**virtual, "content-md5": md5}, body, b"delete")
+    assert reply.status == 200 and b"<Deleted><Key>gone</Key>" in reply.body
+
+
+@pytest.mark.parametrize("path", ["/console", "/health", "/console/api/machines"])
+def test_another_route_s_path_with_another_method_is_not_a_bucket(
+    host: Host, server_client: AsgiClient, path: str
+) -> None:
+    reply = server_client.request("PUT", path, {"host": HOST})
+    assert reply.status == 405
+    names = [b["Name"] for b in host.services.s3.call("ListBuckets", {})["Buckets"]]
+    assert path.strip("/").split("/")[0] not in names
+    listed = server_client.request("GET", "/", {"host": HOST})
+    assert listed.status == 200 and b"<Name>data</Name>" in listed.body

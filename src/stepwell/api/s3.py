@@ -4,15 +4,14 @@ Which requests are S3's (``S3Route``, placed before every other route):
 
 1. a SigV4 ``Authorization`` (or a presigned URL's ``X-Amz-Credential``) whose
    credential scope names ``s3`` (any other service's scope goes on to the other APIs);
-2. else a ``Host`` that is a bucket's virtual host (``b.localhost:8083``,
-   ``b.s3.localhost:8083``; ``hosts.virtual_host_bucket``);
-3. else, when authentication is off, a request no other route takes (no
-   ``X-Amz-Target``, no form body): ``GET /`` lists buckets, ``PUT /bucket`` creates one,
-   ``GET /bucket/key`` reads. With SigV4 on, an unsigned request cannot be a valid S3
-   call, and other paths keep their 404.
-
-Step Functions (``POST /`` with ``X-Amz-Target``), the console, ``/health`` and the other
-APIs keep their routes, whatever their method.
+2. else never a request with ``X-Amz-Target`` or a form body (the JSON and query APIs),
+   nor one whose path another route takes, whatever the method (``/console``,
+   ``/health``, Lambda's ``/2015-03-31/…``: ``PUT /health`` is a 405, not a bucket);
+3. else a ``Host`` that is a bucket's virtual host (``b.localhost:8083``,
+   ``b.s3.localhost:8083``; ``hosts.virtual_host_bucket``), where ``POST /`` is S3's too;
+4. else, when authentication is off, the rest: ``GET /`` lists buckets, ``PUT /bucket``
+   creates one, ``GET /bucket/key`` reads. With SigV4 on, an unsigned request cannot be
+   a valid S3 call, and other paths keep their 404.
 
 A request is then read as S3 reads it: bucket and key from the virtual host or the path,
 the operation from the model's URI templates (``api/services/s3.py``), SigV4 (S3's
@@ -160,15 +159,13 @@ class S3Endpoint:
             service = query_credential_service(query)
         if service is not None:
             return service == "s3"
-        if self.virtual_bucket(headers) is not None:
-            return True
-        if self._verifier is not None:  # with SigV4 on, S3 requests are signed for s3
-            return False
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if "x-amz-target" in headers or content_type == FORM_CONTENT_TYPE:
             return False
-        taken = (r for r in others if getattr(r, "name", None) != QUEUE_URL_ROUTE)
-        return not any(route.matches(scope)[0] == Match.FULL for route in taken)
+        virtual = self.virtual_bucket(headers) is not None
+        if not virtual and self._verifier is not None:  # with SigV4 on, S3's are signed
+            return False
+        return not any(_taken(route, scope, virtual) for route in others)
 
     def virtual_bucket(self, headers: Headers) -> str | None:
         name = host_name(headers.get("host", "")) or ""
@@ -434,6 +431,21 @@ def _unquote(text: str) -> str:
         return unquote(text, errors="strict") if "%" in text else text
     except UnicodeDecodeError:
         raise RestXmlError("InvalidURI", "Couldn't parse the specified URI.") from None
+
+
+def _taken(route: BaseRoute, scope: Scope, virtual: bool) -> bool:
+    """Whether another route owns this request's path (a wrong method included).
+
+    ``/{account}/{queue}`` is SQS's only for form posts (checked before). ``POST /`` is
+    Step Functions' only on a loopback name: on a bucket's virtual host it is S3's
+    (``POST /?delete``), and ``GET /`` (ListBuckets) is S3's everywhere.
+    """
+    if getattr(route, "name", None) == QUEUE_URL_ROUTE:
+        return False
+    match = route.matches(scope)[0]
+    if getattr(route, "path", None) == "/":
+        return not virtual and match == Match.FULL
+    return match != Match.NONE
 
 
 class S3Route(BaseRoute):

@@ -28,7 +28,9 @@ from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 
 from stepwell.api.app import create_app
 from stepwell.api.aws_chunked import AwsChunkedDecoder, ChunkSignatures
+from stepwell.api.limits import BytesInFlight
 from stepwell.api.protocols.rest_xml import RestXmlError
+from stepwell.api.s3 import S3Endpoint
 from stepwell.api.settings import ApiSettings
 from stepwell.app import server_app
 from stepwell.integrations.services.s3 import byte_range, copy_source
@@ -497,3 +499,21 @@ def test_another_route_s_path_with_another_method_is_not_a_bucket(
     assert path.strip("/").split("/")[0] not in names
     listed = server_client.request("GET", "/", {"host": HOST})
     assert listed.status == 200 and b"<Name>data</Name>" in listed.body
+
+
+def test_a_small_body_counts_in_the_budget_until_the_operation_answers(host: Host) -> None:
+    # The bytes-in-flight budget bounds memory: a read body is held while S3 works on it.
+    budget = BytesInFlight(1 << 20)
+    seen: list[int] = []
+
+    async def run(long_poll: bool, function: Any, *args: Any) -> Any:
+        seen.append(budget.used)
+        return function(*args)
+
+    endpoint = S3Endpoint(host.service.embedded_apis, ApiSettings(), run, budget)
+    body = b"<Delete><Object><Key>none</Key></Object></Delete>"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    with asgi_client(endpoint) as client:
+        reply = client.request("POST", "/data", {"host": HOST, "content-md5": md5}, body, b"delete")
+    assert reply.status == 200, reply.body
+    assert (seen, budget.used) == ([len(body)], 0)

@@ -180,16 +180,20 @@ class S3Endpoint:
     async def serve(self, request: Request) -> Response:
         """Serve one S3 call; never raises."""
         request_id = new_request_id()
+        settings = self._settings
+        reader = BodyReader(self._budget, settings.max_request_bytes, settings.body_timeout_seconds)
         try:
-            return await self._serve(request, request_id)
+            return await self._serve(request, request_id, reader)
         except ServiceError as error:
             return self._error(request, error, request_id)
         except Exception:
             logger.exception("Internal failure in S3 (request id %s)", request_id)
             failure = InternalFailure("We encountered an internal error. Please try again.")
             return self._error(request, failure, request_id)
+        finally:
+            reader.release()  # the body's bytes count until the operation has answered
 
-    async def _serve(self, request: Request, request_id: str) -> Response:
+    async def _serve(self, request: Request, request_id: str, reader: BodyReader) -> Response:
         bucket, key = self._target(request)
         query = query_parameters(request.url.query)
         target = "service" if not bucket else "object" if key else "bucket"
@@ -201,7 +205,7 @@ class S3Endpoint:
             members = _without_aws_chunked(self._members(operation, uri, request, query, b""))
             result = await self._put(request, operation, members, checked)
         else:
-            body = await self._small_body(request, checked)
+            body = await self._small_body(request, checked, reader)
             if operation in CHECKSUM_REQUIRED:
                 _require_checksum(request.headers)
             members = self._members(operation, uri, request, query, body)
@@ -261,14 +265,11 @@ class S3Endpoint:
             )
         return self._verifier.check_headers(http_request(request, b""))
 
-    async def _small_body(self, request: Request, checked: CheckedHeaders | None) -> bytes:
-        settings = self._settings
-        reader = BodyReader(self._budget, settings.max_request_bytes, settings.body_timeout_seconds)
-        try:
-            reader.check_declared_size(request)
-            body = await reader.read(request)
-        finally:
-            reader.release()
+    async def _small_body(
+        self, request: Request, checked: CheckedHeaders | None, reader: BodyReader
+    ) -> bytes:
+        reader.check_declared_size(request)
+        body = await reader.read(request)
         if self._verifier is not None and checked is not None:
             self._verifier.verify_signature(self._signed(request, body), checked)
             declared = request.headers.get("x-amz-content-sha256", "")

@@ -34,6 +34,7 @@ from stepwell.api.s3 import S3Endpoint
 from stepwell.api.settings import ApiSettings
 from stepwell.app import server_app
 from stepwell.integrations.services.s3 import byte_range, copy_source
+from stepwell.integrations.services.s3_bodies import CHUNK_SIZE
 from stepwell.service.host import Host
 from stepwell.service.settings import Settings
 from tests.api.api_helpers import AsgiClient, Reply, asgi_client
@@ -517,3 +518,27 @@ def test_a_small_body_counts_in_the_budget_until_the_operation_answers(host: Hos
         reply = client.request("POST", "/data", {"host": HOST, "content-md5": md5}, body, b"delete")
     assert reply.status == 200, reply.body
     assert (seen, budget.used) == ([len(body)], 0)
+
+
+def test_an_object_deleted_while_streamed_cuts_the_stream_with_a_warning(
+    host: Host, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A later chunk is gone (s3_bodies: BodyChanged): no traceback, no mixed body; the
+    # response stays incomplete so the server closes the connection.
+    big = bytes(range(256)) * (CHUNK_SIZE // 256 * 2 + 1)
+    host.services.s3.call("PutObject", {"Bucket": "data", "Key": "moving", "Body": big})
+    backend = host.service.embedded_apis
+
+    async def run(long_poll: bool, function: Any, *args: Any) -> Any:
+        if function == backend.next_chunk:
+            host.services.s3.call("DeleteObject", {"Bucket": "data", "Key": "moving"})
+        return function(*args)
+
+    endpoint = S3Endpoint(backend, ApiSettings(), run, BytesInFlight(1 << 30))
+    with caplog.at_level("WARNING", "stepwell.api"), asgi_client(endpoint) as client:
+        reply = client.request("GET", "/data/moving", {"host": HOST})
+    assert reply.status == 200
+    assert 0 < len(reply.body) < len(big) and big.startswith(reply.body)
+    warnings = [r for r in caplog.records if r.name == "stepwell.api"]
+    assert [r.levelname for r in warnings] == ["WARNING"]
+    assert warnings[0].exc_info is None

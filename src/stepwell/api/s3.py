@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 from urllib.parse import unquote
 
@@ -46,7 +46,7 @@ from starlette.types import Receive, Scope, Send
 from stepwell.api.app import http_request
 from stepwell.api.auth import CheckedHeaders, HttpRequest, SigV4Verifier, signing_key
 from stepwell.api.aws_chunked import SIGNED_STREAMING, ChunkSignatures
-from stepwell.api.embedded import QUEUE_URL_ROUTE
+from stepwell.api.embedded import QUEUE_URL_ROUTE, RunInThread
 from stepwell.api.hosts import LOOPBACK_NAMES, host_name, virtual_host_bucket
 from stepwell.api.limits import BodyReader, BytesInFlight
 from stepwell.api.protocol import InternalFailure, new_request_id
@@ -77,7 +77,6 @@ from stepwell.service.errors import ServiceError
 logger = logging.getLogger("stepwell.api")
 
 T = TypeVar("T")
-RunInThread = Callable[..., Awaitable[Any]]
 # The front end's own errors as S3 names them: (code, HTTP status).
 S3_CODES: Final = {
     "ValidationException": ("InvalidArgument", 400),
@@ -175,7 +174,10 @@ class S3Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.serve(Request(scope, receive))
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        except* _StreamCut:
+            pass  # the response stays incomplete: the server closes the connection
 
     async def serve(self, request: Request) -> Response:
         """Serve one S3 call; never raises."""
@@ -364,8 +366,17 @@ class S3Endpoint:
     async def _chunks(self, read: ObjectRead) -> AsyncIterator[bytes]:
         if read.first:
             yield read.first
-        while (chunk := await self._run(False, self._backend.next_chunk, read.rest)) is not None:
-            yield chunk
+        try:
+            while (
+                chunk := await self._run(False, self._backend.next_chunk, read.rest)
+            ) is not None:
+                yield chunk
+        except ServiceError as error:
+            # BodyChanged: overwritten or deleted while being sent. The status is gone: the
+            # client gets a short body on a closed connection (its SDK retries), never a
+            # mix of two bodies.
+            logger.warning("GetObject stopped while sending the object: %s", error.message)
+            raise _StreamCut() from None
 
     # --- responses -----------------------------------------------------------------------------
 
@@ -403,6 +414,10 @@ def _require_checksum(headers: Headers) -> None:
     if "content-md5" in headers or any(name.startswith("x-amz-checksum-") for name in headers):
         return
     raise RestXmlError("InvalidRequest", "Missing required header for this request: Content-MD5")
+
+
+class _StreamCut(Exception):
+    """A GetObject stream stopped before its end (the object changed meanwhile)."""
 
 
 def _has_body(request: Request) -> bool:

@@ -542,3 +542,22 @@ def test_an_object_deleted_while_streamed_cuts_the_stream_with_a_warning(
     warnings = [r for r in caplog.records if r.name == "stepwell.api"]
     assert [r.levelname for r in warnings] == ["WARNING"]
     assert warnings[0].exc_info is None
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "body"),
+    [
+        ("/2015-03-31/functions/victim/invocations", {"content-type": "text/plain"}, b"{}"),
+        ("/", {"content-type": "application/x-www-form-urlencoded"}, b"Action=ListQueues"),
+        ("/", {"content-type": "text/plain"}, b"Action=ListTopics"),
+    ],
+)
+def test_cross_site_simple_requests_reach_no_api(
+    server_client: AsgiClient, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    # Lambda's Invoke and the query APIs' form posts need no CORS preflight either.
+    same = {"host": HOST, **headers}
+    evil = {**same, "origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+    refused = server_client.request("POST", path, evil, body)
+    assert refused.status == 403 and "Cross-site" in refused.json()["message"]
+    assert server_client.request("POST", path, same, body).status != 403

@@ -163,6 +163,43 @@ def test_without_authentication_only_loopback_or_allowed_hosts_are_served(
         assert service.calls == []
 
 
+@pytest.mark.parametrize(
+    ("headers", "served"),
+    [
+        ({}, True),  # SDKs and the CLI send neither header
+        ({"origin": "http://127.0.0.1:8083", "sec-fetch-site": "same-origin"}, True),
+        ({"origin": "http://localhost:3000", "sec-fetch-site": "same-site"}, True),
+        ({"origin": "https://stepwell.internal", "sec-fetch-site": "same-origin"}, True),
+        ({"sec-fetch-site": "none"}, True),
+        ({"origin": "https://evil.example"}, False),
+        ({"origin": "https://127.0.0.1.evil.example"}, False),
+        ({"origin": "null"}, False),
+        ({"origin": "not a url ["}, False),
+        ({"sec-fetch-site": "cross-site"}, False),
+        ({"origin": "http://localhost:8083", "sec-fetch-site": "Cross-Site"}, False),
+    ],
+)
+def test_without_authentication_cross_site_browser_requests_are_refused(
+    headers: dict[str, str], served: bool
+) -> None:
+    # A page on evil.example may send "simple" requests (text/plain, no CORS preflight)
+    # to http://127.0.0.1:8083 with a loopback Host; Origin / Sec-Fetch-Site betray it.
+    service = RecordingService()
+    app = server_app(service, ApiSettings(allowed_hosts=("stepwell.internal",)))
+    with asgi_client(app) as client:
+        api = client.request("POST", "/", {**API_HEADERS, **headers}, b"{}")
+        plain = {**API_HEADERS, "content-type": "text/plain", **headers}
+        other = client.request("POST", "/", plain, b"{}")
+        console = client.request("GET", "/console", {"host": "127.0.0.1:8083", **headers})
+    if served:
+        assert (api.status, console.status) == (200, 200)
+    else:
+        assert (api.status, other.status, console.status) == (403, 403, 403)
+        assert api.json()["__type"] == "AccessDeniedException"
+        assert "Cross-site request refused" in api.json()["message"]
+        assert service.calls == []
+
+
 def test_with_authentication_any_host_reaches_the_signature_check() -> None:
     app = create_app(RecordingService(), ApiSettings(credentials={"AKID": "secret"}))
     with asgi_client(app) as client:

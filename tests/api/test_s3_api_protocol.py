@@ -28,9 +28,13 @@ from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 
 from stepwell.api.app import create_app
 from stepwell.api.aws_chunked import AwsChunkedDecoder, ChunkSignatures
+from stepwell.api.limits import BytesInFlight
 from stepwell.api.protocols.rest_xml import RestXmlError
+from stepwell.api.s3 import S3Endpoint
 from stepwell.api.settings import ApiSettings
+from stepwell.app import server_app
 from stepwell.integrations.services.s3 import byte_range, copy_source
+from stepwell.integrations.services.s3_bodies import CHUNK_SIZE
 from stepwell.service.host import Host
 from stepwell.service.settings import Settings
 from tests.api.api_helpers import AsgiClient, Reply, asgi_client
@@ -112,6 +116,23 @@ def test_malformed_chunked_bodies_are_incomplete_body(body: bytes) -> None:
         decoder.feed(body)
         decoder.finish()
     assert caught.value.aws_type == "IncompleteBody"
+
+
+def test_trailers_are_bounded_in_number_and_size() -> None:
+    # Trailer lines are kept in memory: an endless trailer must not be.
+    many = b"5\r\nhello\r\n0\r\n" + b"".join(b"x-%d:v\r\n" % i for i in range(17)) + b"\r\n"
+    with pytest.raises(RestXmlError, match="trailers"):
+        AwsChunkedDecoder().feed(many)
+    decoder = AwsChunkedDecoder()
+    decoder.feed(b"5\r\nhello\r\n0\r\n")
+    with pytest.raises(RestXmlError, match="trailers"):
+        for i in range(10_000):
+            decoder.feed(b"x-%d:%s\r\n" % (i, b"v" * 2000))
+    fine = b"5\r\nhello\r\n0\r\n" + b"".join(b"x-%d:v\r\n" % i for i in range(16)) + b"\r\n"
+    decoder = AwsChunkedDecoder()
+    assert decoder.feed(fine) == b"hello"
+    decoder.finish()
+    assert len(decoder.trailers) == 16
 
 
 def test_a_chunked_upload_with_a_trailing_checksum(open_client: AsgiClient, host: Host) -> None:
@@ -202,8 +223,51 @@ def test_requests_s3_cannot_read(
     expected: str,
     status: int,
 ) -> None:
-    reply = open_client.request(method, path, {}, body, query)
+    headers = {"content-md5": "AAAAAAAAAAAAAAAAAAAAAA=="} if query == b"delete" else {}
+    reply = open_client.request(method, path, headers, body, query)
     assert (reply.status, code(reply)) == (status, expected), reply.body
+
+
+def test_delete_objects_needs_content_md5_or_a_checksum(
+    host: Host, open_client: AsgiClient
+) -> None:
+    # S3 API Reference, "DeleteObjects": Content-MD5 or x-amz-checksum-* is required; a
+    # plain cross-site form post carries neither.
+    host.services.s3.call("PutObject", {"Bucket": "data", "Key": "kept", "Body": b"x"})
+    body = b"<Delete><Object><Key>kept</Key></Object></Delete>"
+    reply = open_client.request("POST", "/data", {"content-type": "text/plain"}, body, b"delete")
+    assert (reply.status, code(reply)) == (400, "InvalidRequest")
+    assert b"Missing required header for this request: Content-MD5" in reply.body
+    assert stored(host, "kept") == b"x"
+    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    reply = open_client.request("POST", "/data", {"x-amz-checksum-crc32": crc}, body, b"delete")
+    assert reply.status == 200, reply.body
+    with pytest.raises(Exception, match="NoSuchKey"):
+        stored(host, "kept")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"origin": "http://127.0.0.1:8083", "sec-fetch-site": "cross-site"},
+    ],
+)
+def test_cross_site_browser_requests_do_not_reach_s3(
+    host: Host, open_client: AsgiClient, headers: dict[str, str]
+) -> None:
+    # A page elsewhere may post text/plain to 127.0.0.1 without a CORS preflight.
+    host.services.s3.call("PutObject", {"Bucket": "data", "Key": "victim", "Body": b"v"})
+    md5 = base64.b64encode(hashlib.md5(b"<Delete/>").digest()).decode()
+    sent = {"host": HOST, "content-type": "text/plain", "content-md5": md5, **headers}
+    body = b"<Delete><Object><Key>victim</Key></Object></Delete>"
+    reply = open_client.request("POST", "/data", sent, body, b"delete")
+    assert reply.status == 403
+    assert reply.json()["__type"] == "AccessDeniedException"
+    assert open_client.request("PUT", "/data/victim", sent, b"evil").status == 403
+    assert stored(host, "victim") == b"v"
 
 
 def test_ranges_and_copy_sources_are_read_as_s3_reads_them() -> None:
@@ -355,3 +419,145 @@ def test_an_expired_presigned_url_is_refused(host: Host) -> None:
         reply = client.request("GET", path, {"host": HOST}, b"", query)
     assert (reply.status, code(reply)) == (403, "AccessDenied")
     assert "expired" in reply.body.decode()
+
+
+def test_non_ascii_metadata_goes_out_rfc2047_encoded(host: Host, open_client: AsgiClient) -> None:
+    # A Task or s3.call may store metadata no HTTP header can carry raw; S3 answers
+    # non-ASCII metadata as RFC 2047 encoded words (S3 User Guide, "Object metadata").
+    request = {"Bucket": "data", "Key": "meta", "Body": b"m", "Metadata": {"who": "日本"}}
+    host.services.s3.call("PutObject", request | {"ContentDisposition": "a\r\nx-evil: 1"})
+    for method in ("GET", "HEAD"):
+        reply = open_client.request(method, "/data/meta", {"host": HOST})
+        assert reply.status == 200, reply.body
+        assert reply.headers["x-amz-meta-who"] == "=?UTF-8?B?5pel5pys?="
+        encoded = base64.b64decode(reply.headers["content-disposition"][10:-2])
+        assert encoded == b"a\r\nx-evil: 1"
+        assert "x-evil" not in reply.headers
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"response-content-type=%E6%97%A5",
+        b"response-content-disposition=attachment%0D%0Ax-evil:%201",
+        b"response-cache-control=a%00b",
+    ],
+)
+def test_response_overrides_no_header_can_carry_are_refused(
+    open_client: AsgiClient, query: bytes
+) -> None:
+    host_headers = {"host": HOST}
+    open_client.request("PUT", "/data/plain", host_headers, b"p")
+    for method in ("GET", "HEAD"):
+        reply = open_client.request(method, "/data/plain", host_headers, b"", query)
+        assert reply.status == 400
+    reply = open_client.request("GET", "/data/plain", host_headers, b"", query)
+    assert code(reply) == "InvalidArgument"
+    fine = b"response-content-type=text/csv"
+    reply = open_client.request("GET", "/data/plain", host_headers, b"", fine)
+    assert (reply.status, reply.headers["content-type"]) == (200, "text/csv")
+
+
+@pytest.fixture(scope="module")
+def server_client(host: Host) -> Iterator[AsgiClient]:
+    with asgi_client(server_app(host.service, ApiSettings())) as client:
+        yield client
+
+
+def test_a_virtual_host_does_not_take_other_apis_requests(server_client: AsgiClient) -> None:
+    # S3 User Guide, "Virtual hosting of buckets": the Host names the bucket; the other
+    # APIs, the console and /health keep their requests on any allowed Host.
+    virtual = {"host": "data.localhost:8083"}
+    dynamodb = {
+        **virtual,
+        "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": "DynamoDB_20120810.ListTables",
+    }
+    reply = server_client.request("POST", "/", dynamodb, b"{}")
+    assert (reply.status, "TableNames" in reply.json()) == (200, True)
+    form = {**virtual, "content-type": "application/x-www-form-urlencoded"}
+    reply = server_client.request("POST", "/", form, b"Action=ListQueues&Version=2012-11-05")
+    assert reply.status == 200 and b"ListQueuesResponse" in reply.body
+    assert server_client.request("GET", "/health", virtual).json()["status"] == "ok"
+    console = server_client.request("GET", "/console", virtual)
+    assert console.status == 200 and "html" in console.headers["content-type"]
+    lambdas = server_client.request("GET", "/2015-03-31/functions/", virtual)
+    assert lambdas.status == 200 and "Functions" in lambdas.json()
+    server_client.request("PUT", "/gone", virtual, b"g")  # S3's still: a key of "data"
+    body = b"<Delete><Object><Key>gone</Key></Object></Delete>"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    reply = server_client.request("POST", "/", {**virtual, "content-md5": md5}, body, b"delete")
+    assert reply.status == 200 and b"<Deleted><Key>gone</Key>" in reply.body
+
+
+@pytest.mark.parametrize("path", ["/console", "/health", "/console/api/machines"])
+def test_another_route_s_path_with_another_method_is_not_a_bucket(
+    host: Host, server_client: AsgiClient, path: str
+) -> None:
+    reply = server_client.request("PUT", path, {"host": HOST})
+    assert reply.status == 405
+    names = [b["Name"] for b in host.services.s3.call("ListBuckets", {})["Buckets"]]
+    assert path.strip("/").split("/")[0] not in names
+    listed = server_client.request("GET", "/", {"host": HOST})
+    assert listed.status == 200 and b"<Name>data</Name>" in listed.body
+
+
+def test_a_small_body_counts_in_the_budget_until_the_operation_answers(host: Host) -> None:
+    # The bytes-in-flight budget bounds memory: a read body is held while S3 works on it.
+    budget = BytesInFlight(1 << 20)
+    seen: list[int] = []
+
+    async def run(long_poll: bool, function: Any, *args: Any) -> Any:
+        seen.append(budget.used)
+        return function(*args)
+
+    endpoint = S3Endpoint(host.service.embedded_apis, ApiSettings(), run, budget)
+    body = b"<Delete><Object><Key>none</Key></Object></Delete>"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    with asgi_client(endpoint) as client:
+        reply = client.request("POST", "/data", {"host": HOST, "content-md5": md5}, body, b"delete")
+    assert reply.status == 200, reply.body
+    assert (seen, budget.used) == ([len(body)], 0)
+
+
+def test_an_object_deleted_while_streamed_cuts_the_stream_with_a_warning(
+    host: Host, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A later chunk is gone (s3_bodies: BodyChanged): no traceback, no mixed body; the
+    # response stays incomplete so the server closes the connection.
+    big = bytes(range(256)) * (CHUNK_SIZE // 256 * 2 + 1)
+    host.services.s3.call("PutObject", {"Bucket": "data", "Key": "moving", "Body": big})
+    backend = host.service.embedded_apis
+
+    async def run(long_poll: bool, function: Any, *args: Any) -> Any:
+        if function == backend.next_chunk:
+            host.services.s3.call("DeleteObject", {"Bucket": "data", "Key": "moving"})
+        return function(*args)
+
+    endpoint = S3Endpoint(backend, ApiSettings(), run, BytesInFlight(1 << 30))
+    with caplog.at_level("WARNING", "stepwell.api"), asgi_client(endpoint) as client:
+        reply = client.request("GET", "/data/moving", {"host": HOST})
+    assert reply.status == 200
+    assert 0 < len(reply.body) < len(big) and big.startswith(reply.body)
+    warnings = [r for r in caplog.records if r.name == "stepwell.api"]
+    assert [r.levelname for r in warnings] == ["WARNING"]
+    assert warnings[0].exc_info is None
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "body"),
+    [
+        ("/2015-03-31/functions/victim/invocations", {"content-type": "text/plain"}, b"{}"),
+        ("/", {"content-type": "application/x-www-form-urlencoded"}, b"Action=ListQueues"),
+        ("/", {"content-type": "text/plain"}, b"Action=ListTopics"),
+    ],
+)
+def test_cross_site_simple_requests_reach_no_api(
+    server_client: AsgiClient, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    # Lambda's Invoke and the query APIs' form posts need no CORS preflight either.
+    same = {"host": HOST, **headers}
+    evil = {**same, "origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+    refused = server_client.request("POST", path, evil, body)
+    assert refused.status == 403 and "Cross-site" in refused.json()["message"]
+    assert server_client.request("POST", path, same, body).status != 403

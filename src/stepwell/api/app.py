@@ -220,7 +220,7 @@ class ApiApp(Starlette):
     ``POST /`` with an ``X-Amz-Target`` of ``AWSStepFunctions.*`` goes straight to the
     endpoint, past the middleware stack and the router: their work (routing, error
     pages) such a call does not need, since the endpoint answers every outcome itself
-    and never raises; the host check (``hosts``) stays. It is a fifth of the CPU of a
+    and never raises; the host and cross-site checks (``hosts``) stay. It is a fifth of the CPU of a
     quick call such as DescribeExecution (bench/sidebyside.py). Every other request
     takes the full way.
     """
@@ -232,16 +232,20 @@ class ApiApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
-            target = host = None
+            target = host = origin = fetch_site = None
             for name, value in scope["headers"]:
                 if name == b"x-amz-target" and target is None:
                     target = value
                 elif name == b"host" and host is None:
                     host = value.decode("latin-1")
+                elif name == b"origin" and origin is None:
+                    origin = value.decode("latin-1")
+                elif name == b"sec-fetch-site" and fetch_site is None:
+                    fetch_site = value.decode("latin-1")
             if (
                 target is not None
                 and target.startswith(STEP_FUNCTIONS_TARGET)
-                and (self._hosts is None or self._hosts.allows(host))
+                and (self._hosts is None or self._hosts.refusal(host, origin, fetch_site) is None)
             ):
                 scope["app"] = self
                 response = await self._endpoint.invoke(Request(scope, receive))

@@ -21,7 +21,8 @@ carry no chunk signatures; a trailer's own signature is not checked (its checksu
 
 Design decision: an incremental decoder (``feed`` bytes, get payload bytes back) so that
 a body of gigabytes passes through with memory bounded by one line and one read; a chunk
-header line longer than ``MAX_LINE`` is malformed rather than buffered.
+header line longer than ``MAX_LINE`` is malformed rather than buffered, and so are more
+than ``MAX_TRAILER_LINES`` trailer lines or ``MAX_TRAILER_BYTES`` of them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from typing import Final
 from stepwell.api.protocols.rest_xml import RestXmlError
 
 MAX_LINE: Final = 4096
+MAX_TRAILER_LINES: Final = 16
+MAX_TRAILER_BYTES: Final = 16 * 1024
 EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
 SIGNED_STREAMING: Final = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 
@@ -74,10 +77,8 @@ class AwsChunkedDecoder:
         self._chunk_hash = hashlib.sha256()
         self._chunk_signature: str | None = None
         self.trailers: dict[str, str] = {}
-
-    @property
-    def done(self) -> bool:
-        return self._state == "done"
+        self._trailer_lines = 0
+        self._trailer_bytes = 0
 
     def feed(self, data: bytes) -> bytes:
         """The payload bytes that ``data`` completes."""
@@ -162,6 +163,10 @@ class AwsChunkedDecoder:
         if not line:
             self._state = "done"
             return
+        self._trailer_lines += 1
+        self._trailer_bytes += len(line) + 2
+        if self._trailer_lines > MAX_TRAILER_LINES or self._trailer_bytes > MAX_TRAILER_BYTES:
+            raise _malformed(f"more than {MAX_TRAILER_LINES} trailers or {MAX_TRAILER_BYTES} bytes")
         name, separator, value = line.partition(":")
         if not separator:
             raise _malformed(f"bad trailer {line[:40]!r}")

@@ -14,6 +14,13 @@ and so do ``s3.<allowed name>`` and an S3 virtual host, ``BUCKET.<allowed name>`
 (``my-bucket.localhost:8083``), where ``BUCKET`` is a valid bucket name: names under
 ``localhost`` resolve to the loopback address in browsers themselves, and the names under
 an allowed host are its operator's, so no outside page can be reached under them.
+A page on any other site can still send "simple" cross-site requests (a form post, a
+``fetch`` with ``Content-Type: text/plain``, no CORS preflight) with ``Host: 127.0.0.1``:
+they run a function, delete objects, send messages. Browsers mark them: ``Origin`` names
+the page's site and ``Sec-Fetch-Site`` says ``cross-site``. So a request whose
+``Origin`` names a host not allowed (``null`` included) or that says
+``Sec-Fetch-Site: cross-site`` is refused too. SDKs and the AWS CLI send neither header;
+the console's own fetches carry its allowed host as ``Origin``.
 A refused request gets HTTP 403 ``AccessDeniedException`` saying what to configure.
 ``GET /health`` answers any host: probes address the server by IP, and it tells nothing.
 
@@ -97,31 +104,58 @@ class HostCheck:
                 self._seen[host_header] = verdict
         return verdict
 
+    def allows_origin(self, origin: str | None, fetch_site: str | None) -> bool:
+        """Whether a request with these ``Origin`` and ``Sec-Fetch-Site`` is not cross-site."""
+        if fetch_site is not None and fetch_site.strip().lower() == "cross-site":
+            return False
+        if origin is None:
+            return True
+        try:
+            name = urlsplit(origin.strip()).hostname
+        except ValueError:
+            return False
+        return name is not None and name in self.allowed
+
+    def refusal(self, host: str | None, origin: str | None, fetch_site: str | None) -> str | None:
+        """Why a request may not be served, or ``None`` when it may."""
+        if not self.allows(host):
+            return (
+                f"Host '{host or ''}' is not allowed: without authentication Stepwell answers "
+                "only requests addressed to a loopback name (127.0.0.1, localhost, [::1]) or "
+                "to a name in the allowed_hosts setting (STEPWELL_ALLOWED_HOSTS)"
+            )
+        if not self.allows_origin(origin, fetch_site):
+            return (
+                f"Cross-site request refused (Origin '{origin or ''}', Sec-Fetch-Site "
+                f"'{fetch_site or ''}'): without authentication Stepwell answers browsers "
+                "only from a loopback name or a name in the allowed_hosts setting "
+                "(STEPWELL_ALLOWED_HOSTS)"
+            )
+        return None
+
+
+def refusal_response(message: str) -> Response:
+    """HTTP 403 ``AccessDeniedException`` with ``message``."""
+    error = HostNotAllowedException(message)
+    return Response(
+        encode_error(error), 403, error_headers(error, new_request_id()), media_type=CONTENT_TYPE
+    )
+
 
 class AllowedHosts:
     """ASGI middleware answering 403 to HTTP requests for a host not allowed."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] = ()) -> None:
         self.app = app
-        self.allows = HostCheck(allowed_hosts).allows
+        self.refusal = HostCheck(allowed_hosts).refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
-            host = Headers(scope=scope).get("host")
-            if not self.allows(host):
-                await self._refuse(host or "")(scope, receive, send)
+            headers = Headers(scope=scope)
+            reason = self.refusal(
+                headers.get("host"), headers.get("origin"), headers.get("sec-fetch-site")
+            )
+            if reason is not None:
+                await refusal_response(reason)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-    def _refuse(self, host: str) -> Response:
-        error = HostNotAllowedException(
-            f"Host '{host}' is not allowed: without authentication Stepwell answers only "
-            "requests addressed to a loopback name (127.0.0.1, localhost, [::1]) or to "
-            "a name in the allowed_hosts setting (STEPWELL_ALLOWED_HOSTS)"
-        )
-        return Response(
-            encode_error(error),
-            403,
-            error_headers(error, new_request_id()),
-            media_type=CONTENT_TYPE,
-        )

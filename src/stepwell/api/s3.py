@@ -4,15 +4,14 @@ Which requests are S3's (``S3Route``, placed before every other route):
 
 1. a SigV4 ``Authorization`` (or a presigned URL's ``X-Amz-Credential``) whose
    credential scope names ``s3`` (any other service's scope goes on to the other APIs);
-2. else a ``Host`` that is a bucket's virtual host (``b.localhost:8083``,
-   ``b.s3.localhost:8083``; ``hosts.virtual_host_bucket``);
-3. else, when authentication is off, a request no other route takes (no
-   ``X-Amz-Target``, no form body): ``GET /`` lists buckets, ``PUT /bucket`` creates one,
-   ``GET /bucket/key`` reads. With SigV4 on, an unsigned request cannot be a valid S3
-   call, and other paths keep their 404.
-
-Step Functions (``POST /`` with ``X-Amz-Target``), the console, ``/health`` and the other
-APIs keep their routes, whatever their method.
+2. else never a request with ``X-Amz-Target`` or a form body (the JSON and query APIs),
+   nor one whose path another route takes, whatever the method (``/console``,
+   ``/health``, Lambda's ``/2015-03-31/…``: ``PUT /health`` is a 405, not a bucket);
+3. else a ``Host`` that is a bucket's virtual host (``b.localhost:8083``,
+   ``b.s3.localhost:8083``; ``hosts.virtual_host_bucket``), where ``POST /`` is S3's too;
+4. else, when authentication is off, the rest: ``GET /`` lists buckets, ``PUT /bucket``
+   creates one, ``GET /bucket/key`` reads. With SigV4 on, an unsigned request cannot be
+   a valid S3 call, and other paths keep their 404.
 
 A request is then read as S3 reads it: bucket and key from the virtual host or the path,
 the operation from the model's URI templates (``api/services/s3.py``), SigV4 (S3's
@@ -34,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 from urllib.parse import unquote
 
@@ -47,7 +46,7 @@ from starlette.types import Receive, Scope, Send
 from stepwell.api.app import http_request
 from stepwell.api.auth import CheckedHeaders, HttpRequest, SigV4Verifier, signing_key
 from stepwell.api.aws_chunked import SIGNED_STREAMING, ChunkSignatures
-from stepwell.api.embedded import QUEUE_URL_ROUTE
+from stepwell.api.embedded import QUEUE_URL_ROUTE, RunInThread
 from stepwell.api.hosts import LOOPBACK_NAMES, host_name, virtual_host_bucket
 from stepwell.api.limits import BodyReader, BytesInFlight
 from stepwell.api.protocol import InternalFailure, new_request_id
@@ -58,6 +57,7 @@ from stepwell.api.protocols.rest_xml import (
     RequestDecoder,
     ResponseEncoder,
     RestXmlError,
+    check_response_overrides,
     error_document,
 )
 from stepwell.api.routing import credential_service
@@ -77,7 +77,6 @@ from stepwell.service.errors import ServiceError
 logger = logging.getLogger("stepwell.api")
 
 T = TypeVar("T")
-RunInThread = Callable[..., Awaitable[Any]]
 # The front end's own errors as S3 names them: (code, HTTP status).
 S3_CODES: Final = {
     "ValidationException": ("InvalidArgument", 400),
@@ -95,6 +94,9 @@ S3_CODES: Final = {
 REQUEST_ID_HEADERS: Final = ("x-amz-request-id", "x-amzn-RequestId")
 # Operations whose body is an object's bytes, streamed to the store.
 STREAMED_UPLOADS: Final = frozenset({"PutObject", "UploadPart"})
+# Operations that need Content-MD5 or an x-amz-checksum-* header (S3 API Reference,
+# "DeleteObjects": without one, 400 InvalidRequest "Missing required header ...").
+CHECKSUM_REQUIRED: Final = frozenset({"DeleteObjects"})
 
 
 @runtime_checkable
@@ -156,15 +158,13 @@ class S3Endpoint:
             service = query_credential_service(query)
         if service is not None:
             return service == "s3"
-        if self.virtual_bucket(headers) is not None:
-            return True
-        if self._verifier is not None:  # with SigV4 on, S3 requests are signed for s3
-            return False
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if "x-amz-target" in headers or content_type == FORM_CONTENT_TYPE:
             return False
-        taken = (r for r in others if getattr(r, "name", None) != QUEUE_URL_ROUTE)
-        return not any(route.matches(scope)[0] == Match.FULL for route in taken)
+        virtual = self.virtual_bucket(headers) is not None
+        if not virtual and self._verifier is not None:  # with SigV4 on, S3's are signed
+            return False
+        return not any(_taken(route, scope, virtual) for route in others)
 
     def virtual_bucket(self, headers: Headers) -> str | None:
         name = host_name(headers.get("host", "")) or ""
@@ -174,21 +174,28 @@ class S3Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.serve(Request(scope, receive))
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        except* _StreamCut:
+            pass  # the response stays incomplete: the server closes the connection
 
     async def serve(self, request: Request) -> Response:
         """Serve one S3 call; never raises."""
         request_id = new_request_id()
+        settings = self._settings
+        reader = BodyReader(self._budget, settings.max_request_bytes, settings.body_timeout_seconds)
         try:
-            return await self._serve(request, request_id)
+            return await self._serve(request, request_id, reader)
         except ServiceError as error:
             return self._error(request, error, request_id)
         except Exception:
             logger.exception("Internal failure in S3 (request id %s)", request_id)
             failure = InternalFailure("We encountered an internal error. Please try again.")
             return self._error(request, failure, request_id)
+        finally:
+            reader.release()  # the body's bytes count until the operation has answered
 
-    async def _serve(self, request: Request, request_id: str) -> Response:
+    async def _serve(self, request: Request, request_id: str, reader: BodyReader) -> Response:
         bucket, key = self._target(request)
         query = query_parameters(request.url.query)
         target = "service" if not bucket else "object" if key else "bucket"
@@ -200,7 +207,9 @@ class S3Endpoint:
             members = _without_aws_chunked(self._members(operation, uri, request, query, b""))
             result = await self._put(request, operation, members, checked)
         else:
-            body = await self._small_body(request, checked)
+            body = await self._small_body(request, checked, reader)
+            if operation in CHECKSUM_REQUIRED:
+                _require_checksum(request.headers)
             members = self._members(operation, uri, request, query, body)
             if operation == "GetObject":
                 return await self._get(members, request_id)
@@ -258,14 +267,11 @@ class S3Endpoint:
             )
         return self._verifier.check_headers(http_request(request, b""))
 
-    async def _small_body(self, request: Request, checked: CheckedHeaders | None) -> bytes:
-        settings = self._settings
-        reader = BodyReader(self._budget, settings.max_request_bytes, settings.body_timeout_seconds)
-        try:
-            reader.check_declared_size(request)
-            body = await reader.read(request)
-        finally:
-            reader.release()
+    async def _small_body(
+        self, request: Request, checked: CheckedHeaders | None, reader: BodyReader
+    ) -> bytes:
+        reader.check_declared_size(request)
+        body = await reader.read(request)
         if self._verifier is not None and checked is not None:
             self._verifier.verify_signature(self._signed(request, body), checked)
             declared = request.headers.get("x-amz-content-sha256", "")
@@ -285,6 +291,7 @@ class S3Endpoint:
         body: bytes,
     ) -> dict[str, Any]:
         members = self._decoder.members(operation, uri, request.headers, query, body)
+        check_response_overrides(members)
         return API.validators[operation](members)
 
     # --- objects -------------------------------------------------------------------------------
@@ -359,8 +366,17 @@ class S3Endpoint:
     async def _chunks(self, read: ObjectRead) -> AsyncIterator[bytes]:
         if read.first:
             yield read.first
-        while (chunk := await self._run(False, self._backend.next_chunk, read.rest)) is not None:
-            yield chunk
+        try:
+            while (
+                chunk := await self._run(False, self._backend.next_chunk, read.rest)
+            ) is not None:
+                yield chunk
+        except ServiceError as error:
+            # BodyChanged: overwritten or deleted while being sent. The status is gone: the
+            # client gets a short body on a closed connection (its SDK retries), never a
+            # mix of two bodies.
+            logger.warning("GetObject stopped while sending the object: %s", error.message)
+            raise _StreamCut() from None
 
     # --- responses -----------------------------------------------------------------------------
 
@@ -393,6 +409,17 @@ class S3Endpoint:
         return Response(body, wire.status, headers, media_type=CONTENT_TYPE)
 
 
+def _require_checksum(headers: Headers) -> None:
+    """Refuse a request without ``Content-MD5`` or an ``x-amz-checksum-*`` header."""
+    if "content-md5" in headers or any(name.startswith("x-amz-checksum-") for name in headers):
+        return
+    raise RestXmlError("InvalidRequest", "Missing required header for this request: Content-MD5")
+
+
+class _StreamCut(Exception):
+    """A GetObject stream stopped before its end (the object changed meanwhile)."""
+
+
 def _has_body(request: Request) -> bool:
     length = request.headers.get("content-length", "0")
     return length != "0" or "transfer-encoding" in request.headers
@@ -420,6 +447,21 @@ def _unquote(text: str) -> str:
         return unquote(text, errors="strict") if "%" in text else text
     except UnicodeDecodeError:
         raise RestXmlError("InvalidURI", "Couldn't parse the specified URI.") from None
+
+
+def _taken(route: BaseRoute, scope: Scope, virtual: bool) -> bool:
+    """Whether another route owns this request's path (a wrong method included).
+
+    ``/{account}/{queue}`` is SQS's only for form posts (checked before). ``POST /`` is
+    Step Functions' only on a loopback name: on a bucket's virtual host it is S3's
+    (``POST /?delete``), and ``GET /`` (ListBuckets) is S3's everywhere.
+    """
+    if getattr(route, "name", None) == QUEUE_URL_ROUTE:
+        return False
+    match = route.matches(scope)[0]
+    if getattr(route, "path", None) == "/":
+        return not virtual and match == Match.FULL
+    return match != Match.NONE
 
 
 class S3Route(BaseRoute):

@@ -13,6 +13,12 @@ Errors are S3's::
     <Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message>
     <Key>a/b</Key><RequestId>…</RequestId></Error>
 
+Header values go out as HTTP allows them: printable ASCII as is, anything else (user
+metadata ``{"who": "日本"}`` written by a Task, a line break) as an RFC 2047 encoded word
+``=?UTF-8?B?5pel5pys?=``, as S3 returns non-ASCII metadata. A request's
+``response-*`` overrides (GetObject's ``response-content-type`` & co.) with a control
+character or text that is not Latin-1 are refused with ``InvalidArgument``.
+
 Design decision: request XML is parsed with the standard library's expat-based parser,
 which since expat 2.4 bounds entity amplification; a document type declaration is refused
 outright (S3 has no use for one), which rules out external entities too.
@@ -20,6 +26,8 @@ outright (S3 has no use for one), which rules out external entities too.
 
 from __future__ import annotations
 
+import base64
+import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from datetime import datetime
@@ -184,9 +192,9 @@ class ResponseEncoder:
             if value is None:
                 continue
             if reference.get("location") == "header":
-                found[where] = header_text(value)
+                found[where] = header_value(header_text(value))
             elif reference.get("location") == "headers":
-                found.update({f"{where}{k}": str(v) for k, v in dict(value).items()})
+                found.update({f"{where}{k}": header_value(str(v)) for k, v in dict(value).items()})
         return found
 
     def document(self, operation: str, result: Mapping[str, Any]) -> bytes:
@@ -234,6 +242,35 @@ def header_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+_PRINTABLE: Final = re.compile(r"[\t\x20-\x7e]*")
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def header_value(text: str) -> str:
+    """``text`` as a header value may carry it: RFC 2047 ``=?UTF-8?B?…?=`` unless ASCII."""
+    if _PRINTABLE.fullmatch(text):
+        return text
+    return f"=?UTF-8?B?{base64.b64encode(text.encode('utf-8', 'replace')).decode()}?="
+
+
+def check_response_overrides(members: Mapping[str, Any]) -> None:
+    """Refuse ``response-*`` overrides that no header could carry as sent."""
+    for name, value in members.items():
+        if not name.startswith("Response") or not isinstance(value, str):
+            continue
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            bad = True
+        else:
+            bad = _CONTROL.search(value) is not None
+        if bad:
+            raise RestXmlError(
+                "InvalidArgument",
+                f"Invalid value for {name}: control characters or non-Latin-1 text",
+            )
 
 
 def error_document(error: WireError, request_id: str) -> bytes:

@@ -81,6 +81,22 @@ def test_a_rule_on_another_bus_sees_only_that_bus(store: Store) -> None:
         events.put_rule(Name="tick", EventBusName="orders", ScheduleExpression="rate(1 hour)")
 
 
+def test_put_targets_refuses_bad_transformers_as_validation_errors(store: Store) -> None:
+    # Amazon EventBridge API Reference, InputTransformer: InputPathsMap is a map of paths,
+    # InputTemplate 1 to 8,192 characters.
+    events = Services(store).events
+    events.put_rule(Name="r", EventPattern='{"source": ["s"]}')
+    bad = [
+        {"InputPathsMap": ["$.source"], "InputTemplate": "<a>"},
+        {"InputPathsMap": {"a": "$.source"}, "InputTemplate": "x" * 8193},
+    ]
+    for transformer in bad:
+        target = {"Id": "q", "Arn": QUEUE_ARN, "InputTransformer": transformer}
+        with pytest.raises(events.exceptions.ClientError, match="ValidationException"):
+            events.put_targets(Rule="r", Targets=[target])
+    assert events.list_targets_by_rule(Rule="r")["Targets"] == []
+
+
 def test_a_put_events_task_puts_on_the_embedded_bus() -> None:
     # Step Functions Developer Guide, "Add EventBridge events with Step Functions": the
     # optimized integration's Detail may be a JSON object; the result lists the event ids.

@@ -279,6 +279,23 @@ def test_test_event_pattern(events: Any) -> None:
     assert missed["Result"] is False
 
 
+def test_deep_patterns_and_events_are_answered_not_a_500(events: Any) -> None:
+    # Amazon EventBridge quotas, "Event pattern size" (2,048 characters); nesting is bounded.
+    deep_pattern = '{"a":' * 300 + '["b"]' + "}" * 300
+    with pytest.raises(events.exceptions.InvalidEventPatternException, match="nested deeper"):
+        events.put_rule(Name="deep", EventPattern=deep_pattern)
+    with pytest.raises(events.exceptions.InvalidEventPatternException, match="longer than"):
+        events.put_rule(Name="long", EventPattern=json.dumps({"source": ["x" * 2100]}))
+    with pytest.raises(events.exceptions.InvalidEventPatternException, match="nested deeper"):
+        events.test_event_pattern(EventPattern=deep_pattern, Event="{}")
+    event = {"id": "1", "source": "shop", "detail-type": "x", "account": ACCOUNT,
+             "time": "2024-01-01T00:00:00Z", "region": "us-east-1", "resources": [],
+             "detail": {"total": "[" * 900 + "3" + "]" * 900}}  # fmt: skip
+    text = json.dumps(event).replace('"' + event["detail"]["total"] + '"', event["detail"]["total"])
+    matched = events.test_event_pattern(EventPattern='{"detail": {"total": [3]}}', Event=text)
+    assert matched["Result"] is True
+
+
 def test_aws_cli_round_trip(server: tuple[str, Host], sqs: Any, tmp_path: Path) -> None:
     url = server[0]
     queue_url, queue_arn = queue(sqs, "cli-events")

@@ -81,6 +81,49 @@ def test_a_rule_on_another_bus_sees_only_that_bus(store: Store) -> None:
         events.put_rule(Name="tick", EventBusName="orders", ScheduleExpression="rate(1 hour)")
 
 
+def test_put_targets_refuses_bad_transformers_as_validation_errors(store: Store) -> None:
+    # Amazon EventBridge API Reference, InputTransformer: InputPathsMap is a map of paths,
+    # InputTemplate 1 to 8,192 characters.
+    events = Services(store).events
+    events.put_rule(Name="r", EventPattern='{"source": ["s"]}')
+    bad = [
+        {"InputPathsMap": ["$.source"], "InputTemplate": "<a>"},
+        {"InputPathsMap": {"a": "$.source"}, "InputTemplate": "x" * 8193},
+    ]
+    for transformer in bad:
+        target = {"Id": "q", "Arn": QUEUE_ARN, "InputTransformer": transformer}
+        with pytest.raises(events.exceptions.ClientError, match="ValidationException"):
+            events.put_targets(Rule="r", Targets=[target])
+    assert events.list_targets_by_rule(Rule="r")["Targets"] == []
+
+
+def test_put_events_refuses_bad_times_and_oversized_entries(store: Store) -> None:
+    # API Reference, PutEvents / PutEventsResultEntry: a bad entry fails alone
+    # (InvalidArgument); User Guide, "Calculating PutEvents event entry size": 256 KB.
+    events = Services(store).events
+    entry = {"Source": "s", "DetailType": "d", "Detail": "{}"}
+    times = [1e15, float("nan"), float("inf"), -1e20, "not a time"]
+    reply = events.put_events(Entries=[{**entry, "Time": moment} for moment in times])
+    assert reply["FailedEntryCount"] == len(times)
+    assert {r["ErrorCode"] for r in reply["Entries"]} == {"InvalidArgument"}
+    padding = "x" * (256 * 1024)
+    reply = events.put_events(Entries=[entry, {**entry, "Detail": json.dumps({"p": padding})}])
+    ok, big = reply["Entries"]
+    assert "EventId" in ok and big["ErrorCode"] == "InvalidArgument"
+    assert reply["FailedEntryCount"] == 1
+    with pytest.raises(events.exceptions.ClientError, match="less than or equal to 10"):
+        events.put_events(Entries=[entry] * 11)
+    assert events.put_events(Entries=[entry] * 10)["FailedEntryCount"] == 0
+
+
+def test_list_rules_refuses_a_limit_that_is_not_a_number(store: Store) -> None:
+    events = Services(store).events
+    events.put_rule(Name="r", EventPattern='{"source": ["s"]}')
+    for limit in ("ten", 0, float("inf")):
+        with pytest.raises(events.exceptions.ClientError, match="ValidationException"):
+            events.list_rules(Limit=limit)
+
+
 def test_a_put_events_task_puts_on_the_embedded_bus() -> None:
     # Step Functions Developer Guide, "Add EventBridge events with Step Functions": the
     # optimized integration's Detail may be a JSON object; the result lists the event ids.

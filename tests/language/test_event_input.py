@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from stepwell.language.event_input import InvalidTargetInput, check_target_input, target_input
+from stepwell.language.event_input import (
+    InvalidTargetInput,
+    check_target_input,
+    render_template,
+    target_input,
+)
 
 EVENT: dict[str, Any] = {
     "version": "0",
@@ -105,8 +110,40 @@ def test_quotes_in_values_are_escaped_inside_strings() -> None:
         transformer("<x>", **{"aws.events.rule-name": "$.source"}),
         transformer("<x>", x="not a path"),
         transformer("<x>", **{f"v{i}": "$.source" for i in range(101)}),
+        # API Reference, InputTransformer: InputTemplate is at most 8,192 characters.
+        transformer("x" * 8193),
+        {"Id": "t", "Arn": "x", "InputTransformer": {"InputTemplate": 5}},
+        # API Reference, InputTransformer: InputPathsMap is a map of names to paths.
+        {"Id": "t", "Arn": "x", "InputTransformer": {"InputPathsMap": ["$.a"]}},
+        {"Id": "t", "Arn": "x", "InputTransformer": {"InputPathsMap": "$.a"}},
     ],
 )
 def test_invalid_target_inputs_are_refused(target: dict[str, Any]) -> None:
     with pytest.raises(InvalidTargetInput):
         check_target_input(target)
+
+
+def test_a_template_of_the_maximum_length_is_accepted() -> None:
+    check_target_input(transformer("x" * 8192))
+
+
+class _CountingText(str):
+    """A template that counts how many single characters are read from it."""
+
+    reads = 0
+
+    def __getitem__(self, key: Any) -> str:
+        if isinstance(key, int):
+            _CountingText.reads += 1
+        return str.__getitem__(self, key)
+
+
+def test_a_template_is_scanned_once_left_to_right() -> None:
+    # Whether each placeholder sits inside a quoted string is found in one pass, so a
+    # template with thousands of placeholders reads each character at most once.
+    piece = '"<v> \\" x", <v>, '  # a quoted string with an escaped quote
+    template = _CountingText("[" + piece * 2000 + "0]")
+    _CountingText.reads = 0
+    text = render_template(template, {"v": 'a"b'})
+    assert _CountingText.reads <= len(template)
+    assert json.loads(text) == ['a"b " x', 'a"b'] * 2000 + [0]

@@ -197,3 +197,73 @@ def test_invalid_patterns_are_refused(case: str, text: str) -> None:
     with pytest.raises(InvalidEventPattern) as raised:
         parse_pattern(text)
     assert str(raised.value).startswith("Event pattern is not valid. Reason: ")
+
+
+# CF, "Wildcard matching": ``*`` matches any run of characters (including none); the
+# matcher is linear (no regex), so adversarial patterns answer at once.
+WILDCARDS: list[tuple[str, str, bool]] = [
+    ("*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 60, False),
+    ("*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 60 + "b", True),
+    ("*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 11 + "b", False),
+    ("*", "", True),
+    ("a*", "a", True),
+    ("*a", "", False),
+    ("a*a", "a", False),
+    ("a*a", "aa", True),
+    ("ab*ba", "aba", False),
+    ("x*y*z", "xyz", True),
+    ("x*y*z", "xzyz", True),
+    ("x*y*z", "xzy", False),
+    ("/usr/*/other.*", "/usr/local/other.txt", True),
+    ("a\\*b*", "a*bcd", True),
+    ("a\\*b*", "axbcd", False),
+    ("a\\\\*", "a\\tail", True),
+    ("plain", "plain", True),
+    ("plain", "plainer", False),
+]
+
+
+@pytest.mark.parametrize(("glob", "value", "expected"), WILDCARDS)
+def test_wildcard_matching_table(glob: str, value: str, expected: bool) -> None:
+    pattern = parse_pattern(json.dumps({"name": [{"wildcard": glob}]}))
+    assert pattern.matches({"name": value}) is expected
+
+
+def test_a_wildcard_is_matched_without_regular_expressions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Catastrophic backtracking came from compiling globs to regexes: the matcher uses none.
+    import re
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("the wildcard matcher must not use re")
+
+    for name in ("compile", "fullmatch", "match", "search"):
+        monkeypatch.setattr(re, name, refuse)
+    pattern = parse_pattern(json.dumps({"name": [{"wildcard": "*a*a*a*a*a*a*a*a*a*a*a*a*b"}]}))
+    assert not pattern.matches({"name": "a" * 60})
+
+
+def test_a_pattern_longer_than_the_quota_is_refused() -> None:
+    # Amazon EventBridge quotas, "Event pattern size": 2,048 characters by default.
+    fits = json.dumps({"source": ["x" * 2000]})
+    assert parse_pattern(fits).matches({"source": "x" * 2000})
+    with pytest.raises(InvalidEventPattern, match="longer than 2048"):
+        parse_pattern(json.dumps({"source": ["x" * 2100]}))
+
+
+def test_a_deeply_nested_pattern_is_refused_not_a_recursion_error() -> None:
+    text = '{"a":' * 300 + '["b"]' + "}" * 300  # 1,806 characters: within the size quota
+    with pytest.raises(InvalidEventPattern, match="nested deeper"):
+        parse_pattern(text)
+
+
+def test_an_event_nested_a_thousand_arrays_deep_matches() -> None:
+    # EP, "Event patterns with arrays": array values are matched element by element.
+    pattern = parse_pattern('{"a": ["b"]}')
+    deep: Any = "b"
+    for _ in range(1000):
+        deep = [deep]
+    assert pattern.matches({"a": deep})
+    assert not parse_pattern('{"a": ["c"]}').matches({"a": deep})
+    assert parse_pattern('{"a": [{"exists": true}]}').matches({"a": deep})

@@ -276,3 +276,42 @@ def test_eventbridge_rule_events_of_functions_and_state_machines(tmp_path: Path)
         described = finished(app, execution["executionArn"])
         assert events.failed_deliveries() == []
     assert json.loads(described["output"]) == {"message": "hello, bus"}
+
+
+RULES_ON_TWO_BUSES = """
+Resources:
+  OnOrders:
+    Type: AWS::Events::Rule
+    Properties: {EventBusName: orders, EventPattern: {source: [shop]}}
+  OnDefault:
+    Type: AWS::Events::Rule
+    Properties: {EventPattern: {source: [shop]}}
+"""
+
+
+def test_a_removed_rule_is_deleted_from_its_own_event_bus(tmp_path: Path) -> None:
+    # A rule is named by its bus and name (Amazon EventBridge API Reference, DeleteRule:
+    # EventBusName), so removing one from the template deletes it on that bus.
+    settings = Settings(db=str(tmp_path / "app.db"), workers=1, invokers=1)
+    with local_stepwell(settings) as stepwell:
+        events = stepwell.host.services.events
+        first = apply_plan(
+            plan_stack(write(tmp_path, RULES_ON_TWO_BUSES), stack_name="s"),
+            stepwell.host,
+            stepwell.url,
+        )
+        first.close()
+        assert len(events.rules("orders")) == 1 and len(events.rules("default")) == 1
+        only_default = RULES_ON_TWO_BUSES.replace(
+            "  OnOrders:\n    Type: AWS::Events::Rule\n"
+            "    Properties: {EventBusName: orders, EventPattern: {source: [shop]}}\n",
+            "",
+        )
+        second = apply_plan(
+            plan_stack(write(tmp_path, only_default), stack_name="s"),
+            stepwell.host,
+            stepwell.url,
+        )
+        second.close()
+        assert events.rules("orders") == []
+        assert len(events.rules("default")) == 1

@@ -223,3 +223,33 @@ def test_rules_are_checked_before_anything_starts(write_app: Any) -> None:
     assert problem.startswith("rule Broken: Event pattern is not valid. Reason: prefix")
     (warning,) = findings.warnings
     assert "rule Streamed: target arn:aws:kinesis" in warning and "not emulated" in warning
+
+
+def test_rule_targets_are_checked_by_the_service_of_their_arn(write_app: Any) -> None:
+    # An ARN names its service third (arn:partition:service:…); a bare word is no ARN.
+    path = write_app(
+        "Resources:\n"
+        "  Rule:\n    Type: AWS::Events::Rule\n    Properties:\n"
+        "      EventPattern: {source: [shop]}\n"
+        "      Targets:\n"
+        "        - {Id: q, Arn: 'arn:aws:sqs:us-east-1:123456789012:q'}\n"
+        "        - {Id: k, Arn: 'arn:aws:kinesis:us-east-1:123456789012:stream/s'}\n"
+        "        - {Id: w, Arn: sqs}\n",
+        {},
+    )
+    findings = check_plan(plan_stack(path, stack_name="s"))
+    assert findings.problems == []
+    flagged = [w for w in findings.warnings if "is not emulated" in w]
+    assert len(flagged) == 2
+    assert any("kinesis" in w for w in flagged) and any("target sqs " in w for w in flagged)
+
+
+def test_a_too_deep_rule_pattern_is_a_problem_not_a_crash(write_app: Any) -> None:
+    deep = '{"a":' * 300 + '["b"]' + "}" * 300
+    path = write_app(
+        "Resources:\n  Rule:\n    Type: AWS::Events::Rule\n"
+        f"    Properties:\n      EventPattern: '{deep}'\n",
+        {},
+    )
+    (problem,) = check_plan(plan_stack(path, stack_name="s")).problems
+    assert problem.startswith("rule Rule: Event pattern is not valid") and "nested" in problem

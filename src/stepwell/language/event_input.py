@@ -30,6 +30,8 @@ from stepwell.language.errors import ExpressionSyntaxError
 from stepwell.language.jsonpath import PathNotFound, compile_path
 
 MAX_VARIABLES: Final = 100
+# Amazon EventBridge API Reference, InputTransformer: InputTemplate is 1 to 8,192 characters.
+MAX_TEMPLATE_LENGTH: Final = 8192
 PREDEFINED: Final = frozenset(
     {
         "aws.events.rule-arn",
@@ -64,13 +66,27 @@ def check_target_input(target: Mapping[str, Any]) -> None:
         _path(str(target["InputPath"]))
     transformer = target.get("InputTransformer")
     if isinstance(transformer, Mapping):
+        _check_template(transformer.get("InputTemplate"))
         paths = transformer.get("InputPathsMap") or {}
+        if not isinstance(paths, Mapping):
+            raise InvalidTargetInput("InputPathsMap must be a map of variable names to paths.")
         if len(paths) > MAX_VARIABLES:
             raise InvalidTargetInput(f"InputPathsMap has more than {MAX_VARIABLES} variables.")
         for name, path in paths.items():
             if name in PREDEFINED:
                 raise InvalidTargetInput(f"InputPathsMap may not redefine {name}.")
             _path(str(path))
+
+
+def _check_template(template: Any) -> None:
+    if template is None:
+        return
+    if not isinstance(template, str):
+        raise InvalidTargetInput("InputTemplate must be a string.")
+    if len(template) > MAX_TEMPLATE_LENGTH:
+        raise InvalidTargetInput(
+            f"InputTemplate is longer than {MAX_TEMPLATE_LENGTH} characters ({len(template)})."
+        )
 
 
 def _path(text: str) -> Any:
@@ -123,13 +139,14 @@ def render_template(template: str, variables: Mapping[str, Any]) -> str:
     as JSON outside. Names that are not variables are left as they are."""
     pieces: list[str] = []
     position = 0
+    quotes = _QuoteScanner(template)
     for match in _PLACEHOLDER.finditer(template):
         name = match.group(1)
         if name not in variables:
             continue
         pieces.append(template[position : match.start()])
         value = variables[name]
-        if _inside_string(template, match.start()):
+        if quotes.inside_at(match.start()):
             pieces.append(_as_text(value))
         else:
             pieces.append(_json(value))
@@ -138,19 +155,27 @@ def render_template(template: str, variables: Mapping[str, Any]) -> str:
     return "".join(pieces)
 
 
-def _inside_string(template: str, offset: int) -> bool:
-    """Whether ``offset`` lies within a JSON string literal of the template."""
-    inside = False
-    index = 0
-    while index < offset:
-        char = template[index]
-        if inside and char == "\\":
-            index += 2
-            continue
-        if char == '"':
-            inside = not inside
-        index += 1
-    return inside
+class _QuoteScanner:
+    """Whether an offset lies within a JSON string literal of the template, for offsets
+    asked in increasing order: one left-to-right pass over the whole template."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.index = 0
+        self.inside = False
+
+    def inside_at(self, offset: int) -> bool:
+        template, index, inside = self.template, self.index, self.inside
+        while index < offset:
+            char = template[index]
+            if inside and char == "\\":
+                index += 2
+                continue
+            if char == '"':
+                inside = not inside
+            index += 1
+        self.index, self.inside = index, inside
+        return inside
 
 
 def _as_text(value: Any) -> str:

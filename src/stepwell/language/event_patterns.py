@@ -26,7 +26,6 @@ matching an event walks the tree once, with no parsing. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -44,6 +43,10 @@ _COMPARISONS: Final[Mapping[str, Callable[[Decimal, Decimal], bool]]] = {
 }
 _NUMERIC_LIMIT: Final = Decimal("5.0e9")  # EventBridge's numeric matching range
 _ABSENT: Final = object()
+# Amazon EventBridge quotas, "Event pattern size": 2,048 characters (the default quota).
+MAX_PATTERN_LENGTH: Final = 2048
+# Not an AWS figure: a bound on nesting so compiling and matching never exhaust the stack.
+MAX_PATTERN_DEPTH: Final = 100
 
 
 class InvalidEventPattern(ValueError):
@@ -70,6 +73,10 @@ class EventPattern:
 
 def parse_pattern(text: str) -> EventPattern:
     """A pattern from its JSON text (``PutRule``'s ``EventPattern``), validated."""
+    if len(text) > MAX_PATTERN_LENGTH:
+        raise InvalidEventPattern(
+            f"Event pattern is longer than {MAX_PATTERN_LENGTH} characters ({len(text)})"
+        )
     try:
         pattern = orjson.loads(text)
     except orjson.JSONDecodeError as error:
@@ -78,7 +85,21 @@ def parse_pattern(text: str) -> EventPattern:
         raise InvalidEventPattern("Filter is not an object")
     if not pattern:
         raise InvalidEventPattern("Empty objects are not allowed")
+    if _depth(pattern) > MAX_PATTERN_DEPTH:
+        raise InvalidEventPattern(f"Event pattern is nested deeper than {MAX_PATTERN_DEPTH} levels")
     return EventPattern(text, _object(pattern, ""))
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and arrays nest in a parsed pattern, found without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 # --------------------------------------------------------------------- structure
@@ -129,13 +150,17 @@ def _nested(value: Any, nested: Callable[[Any], bool]) -> bool:
 
 
 def _leaves(value: Any) -> list[Any]:
-    """The leaf values of an event field: an array contributes its elements (flattened);
-    an object or a missing field none."""
-    if value is _ABSENT or isinstance(value, dict):
-        return []
-    if isinstance(value, list):
-        return [leaf for element in value for leaf in _leaves(element)]
-    return [value]
+    """The leaf values of an event field: an array contributes its elements (flattened, to
+    any depth, without recursion); an object or a missing field none."""
+    leaves: list[Any] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(reversed(item))
+        elif item is not _ABSENT and not isinstance(item, dict):
+            leaves.append(item)
+    return leaves
 
 
 def _leaf(value: Any, conditions: Sequence[Condition | bool]) -> bool:
@@ -223,12 +248,14 @@ def _wildcard(operand: Any, path: str) -> Condition:
         raise InvalidEventPattern(
             f"Consecutive wildcard characters at pos {text.index('**') + 1} (at {path})"
         )
-    compiled = re.compile(_wildcard_regex(text, path), re.DOTALL)
-    return lambda value: isinstance(value, str) and compiled.fullmatch(value) is not None
+    pieces = _wildcard_pieces(text, path)
+    return lambda value: isinstance(value, str) and _wildcard_matches(pieces, value)
 
 
-def _wildcard_regex(text: str, path: str) -> str:
-    parts: list[str] = []
+def _wildcard_pieces(text: str, path: str) -> tuple[str, ...]:
+    """The literal runs between unescaped stars (``\\*`` a star, ``\\\\`` a backslash)."""
+    pieces: list[str] = []
+    current: list[str] = []
     index = 0
     while index < len(text):
         char = text[index]
@@ -236,12 +263,36 @@ def _wildcard_regex(text: str, path: str) -> str:
             following = text[index + 1 : index + 2]
             if following not in ("*", "\\"):
                 raise InvalidEventPattern(f"Invalid escape in wildcard pattern (at {path})")
-            parts.append(re.escape(following))
+            current.append(following)
             index += 2
             continue
-        parts.append(".*" if char == "*" else re.escape(char))
+        if char == "*":
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
         index += 1
-    return "".join(parts)
+    pieces.append("".join(current))
+    return tuple(pieces)
+
+
+def _wildcard_matches(pieces: Sequence[str], value: str) -> bool:
+    """Linear-time glob: the first piece a prefix, the last a suffix, the middle ones found
+    left to right (leftmost is always safe for ``*``-only globs, so no backtracking)."""
+    if len(pieces) == 1:
+        return value == pieces[0]
+    first, *middle, last = pieces
+    if len(value) < len(first) + len(last) or not value.startswith(first):
+        return False
+    if not value.endswith(last):
+        return False
+    position, end = len(first), len(value) - len(last)
+    for piece in middle:
+        found = value.find(piece, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
 
 
 def _exists(operand: Any, path: str) -> bool:

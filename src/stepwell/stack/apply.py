@@ -295,15 +295,15 @@ class _Applier:
     def delete_removed(self) -> None:
         """Delete what the previous run of this stack made and this one does not."""
         self.current = None
-        now = {(r.kind, r.name) for r in self.plan.resources}
+        now = {_record(r) for r in self.plan.resources}
         with self.host.store.documents(NAMESPACE) as documents:
             raw = documents.get(self.plan.stack)
             documents.put(self.plan.stack, orjson.dumps(sorted(now)))
-        before = {tuple(entry) for entry in orjson.loads(raw)} if raw is not None else set()
-        for kind, name in sorted(before - now):
+        before = {_recorded(entry) for entry in orjson.loads(raw)} if raw is not None else set()
+        for kind, name, *where in sorted(before - now):
             remover = _REMOVERS.get(kind)
             if remover is not None:
-                remover(self, name)
+                remover(self, name, *where)
             self.note(f"{kind} {name}: removed from the template, deleted")
 
     def remove_table(self, name: str) -> None:
@@ -323,8 +323,25 @@ class _Applier:
     def remove_schedule(self, name: str) -> None:
         self.host.schedules.delete(name)
 
-    def remove_rule(self, name: str) -> None:
-        self.services.events.call("DeleteRule", {"Name": name[:64], "Force": True})
+    def remove_rule(self, name: str, bus: str = "default") -> None:
+        request = {"Name": name[:64], "EventBusName": bus, "Force": True}
+        self.services.events.call("DeleteRule", request)
+
+
+def _record(resource: PlannedResource) -> tuple[str, ...]:
+    """What the bookkeeping keeps of a resource to delete it later: its kind and name, and
+    for a rule its event bus too (a rule is found by bus and name)."""
+    if resource.kind == "rule":
+        bus = str(resource.properties.get("EventBusName") or "default")
+        return (resource.kind, resource.name, bus)
+    return (resource.kind, resource.name)
+
+
+def _recorded(entry: list[str]) -> tuple[str, ...]:
+    """A stored record; a rule kept before buses were recorded was on the default bus."""
+    if len(entry) == 2 and entry[0] == "rule":
+        return (entry[0], entry[1], "default")
+    return tuple(entry)
 
 
 def function_spec(plan: Plan, resource: PlannedResource, host: Host) -> FunctionSpec:
@@ -416,7 +433,7 @@ _STEPS: dict[str, Callable[[_Applier, PlannedResource], None]] = {
     "schedule": _Applier.schedule,
 }
 
-_REMOVERS: dict[str, Callable[[_Applier, str], None]] = {
+_REMOVERS: dict[str, Callable[..., None]] = {
     "table": _Applier.remove_table,
     "queue": _Applier.remove_queue,
     "topic": _Applier.remove_topic,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepwell.integrations.lambda_runtime import supported_runtime, unmet_requirements
-from stepwell.integrations.services.events_targets import TARGET_SERVICES
+from stepwell.integrations.services.events_targets import TARGET_SERVICES, arn_service
 from stepwell.language.event_patterns import InvalidEventPattern, parse_pattern
 from stepwell.stack.definitions import definition_problems
 from stepwell.stack.layers import local_layers
@@ -74,8 +74,7 @@ def _check_rule(logical_id: str, props: dict[str, Any], findings: Findings) -> N
             findings.problems.append(f"rule {logical_id}: {problem}")
     for target in props.get("Targets") or []:
         arn = str(target.get("Arn", "")) if isinstance(target, dict) else ""
-        service = arn.split(":")[2] if arn.count(":") >= 5 else arn
-        if service not in TARGET_SERVICES:
+        if arn_service(arn) not in TARGET_SERVICES:
             findings.warnings.append(
                 f"rule {logical_id}: target {arn or '(none)'} is not emulated; "
                 "Stepwell delivers to state machines, functions, queues and topics"

@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 NAMESPACE: Final = "events"
 DEFAULT_BUS: Final = "default"
 MAX_TARGETS: Final = 5
+# Amazon EventBridge API Reference, PutEvents: 1 to 10 entries, each at most 256 KB.
+MAX_PUT_EVENTS_ENTRIES: Final = 10
+MAX_ENTRY_BYTES: Final = 256 * 1024
 RULES_CACHE_SECONDS: Final = 1.0  # how stale ``listening`` may see other processes' rules
 _RULE_NAME: Final = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
 _STATES: Final = frozenset({"ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"})
@@ -260,9 +263,16 @@ class EventsClient(ServiceClient):
     # --- events -----------------------------------------------------------------------------
 
     def _put_events(self, request: Request) -> Response:
+        entries = request.get("Entries") or []
+        if len(entries) > MAX_PUT_EVENTS_ENTRIES:
+            raise validation(
+                "1 validation error detected: Value at 'entries' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_PUT_EVENTS_ENTRIES}"
+            )
         results: list[dict[str, Any]] = []
-        for entry in request.get("Entries") or []:
+        for entry in entries:
             try:
+                _check_entry_size(entry)
                 event, bus = self.envelope(entry)
             except ServiceError as refused:
                 results.append({"ErrorCode": refused.code, "ErrorMessage": refused.message})
@@ -448,7 +458,13 @@ def _page(
     items: list[Any], request: Request, key: Callable[[Any], str]
 ) -> tuple[list[Any], str | None]:
     """One page of ``items`` (sorted by ``key``) after ``NextToken``, and the next token."""
-    limit = int(request.get("Limit") or 100)
+    given = request.get("Limit")
+    try:
+        limit = 100 if given is None else int(given)
+    except (TypeError, ValueError, OverflowError):
+        raise validation("The Limit is not valid.") from None
+    if limit < 1:
+        raise validation("The Limit is not valid.")
     token = request.get("NextToken")
     ordered = sorted(items, key=key)
     if token:
@@ -463,16 +479,34 @@ def _page(
 
 
 def _epoch(moment: Any) -> float:
+    """A ``Time`` as epoch seconds; ``InvalidArgument`` for one no date can hold (NaN,
+    infinity, beyond year 9999) or that is no time at all."""
     if isinstance(moment, datetime):
         return moment.timestamp()
     try:
-        return float(moment)
+        seconds = float(moment)
     except (TypeError, ValueError):
-        pass
+        seconds = None
     try:
-        return datetime.fromisoformat(str(moment)).timestamp()
-    except ValueError:
+        if seconds is None:
+            return datetime.fromisoformat(str(moment)).timestamp()
+        datetime.fromtimestamp(seconds, UTC)  # refuses NaN, infinity and far-off years
+    except (ValueError, OverflowError, OSError):
         raise ServiceError("InvalidArgument", "Parameter Time is not valid.") from None
+    return seconds
+
+
+def _check_entry_size(entry: Mapping[str, Any]) -> None:
+    """User Guide, "Calculating PutEvents event entry size": ``Time`` counts 14 bytes;
+    ``Source``, ``DetailType``, ``Detail`` and each resource their UTF-8 bytes."""
+    size = 14 if entry.get("Time") is not None else 0
+    for member in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(member) or "").encode())
+    size += sum(len(str(resource).encode()) for resource in entry.get("Resources") or [])
+    if size > MAX_ENTRY_BYTES:
+        raise ServiceError(
+            "InvalidArgument", f"Entry size {size} bytes exceeds the limit of {MAX_ENTRY_BYTES}."
+        )
 
 
 EventsClient.operations = {

@@ -75,7 +75,7 @@ class TargetDelivery:
         target_id = str(target.get("Id", ""))
         try:
             text = target_input(target, event, rule.name, rule.arn, ingestion_time)
-            service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+            service = arn_service(arn)
             send = _SENDERS.get(service)
             if send is None:
                 raise ValueError(f"targets of service '{service or arn}' are not emulated")
@@ -137,4 +137,18 @@ _SENDERS: Final[Mapping[str, Callable[[TargetDelivery, str, str, str, Mapping[st
 
 TARGET_SERVICES: Final = frozenset(_SENDERS)  # the ARN services Stepwell delivers to
 
-__all__ = ["TARGET_SERVICES", "Delivery", "RuleRef", "StartExecution", "TargetDelivery"]
+
+def arn_service(arn: str) -> str:
+    """The service of an ARN (``arn:partition:service:region:account:resource``); ``""``
+    for text that is not one."""
+    return arn.split(":")[2] if arn.count(":") >= 5 else ""
+
+
+__all__ = [
+    "TARGET_SERVICES",
+    "Delivery",
+    "RuleRef",
+    "StartExecution",
+    "TargetDelivery",
+    "arn_service",
+]

@@ -20,7 +20,7 @@ from stepwell.runtime.clock import VirtualClock
 from stepwell.runtime.local import LocalExecutions, LocalServiceError
 from stepwell.runtime.worker import Worker
 from stepwell.service.service import Service
-from stepwell.store.base import ExecutionRecord, Store
+from stepwell.store.base import ExecutionRecord, Store, StoreUnavailable
 
 ROLE = "arn:aws:iam::123456789012:role/stepwell"
 PREFIX = "arn:aws:states:us-east-1:123456789012"
@@ -652,3 +652,34 @@ def test_deleting_the_child_machine_fails_the_waiting_parent(store: Store) -> No
     described = h.describe(arn)
     assert (described["status"], described["error"]) == ("FAILED", "States.TaskFailed")
     assert json.loads(described["cause"])["Status"] == "ABORTED"
+
+
+class UnlinkFailsOnce:
+    """The store, but the first exclusive ``documents`` transaction after ``arm`` fails
+    as a database that is briefly away (the unlink after a child's end)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.armed = store, False
+
+    def documents(self, namespace: str) -> Any:
+        if self.armed:
+            self.armed = False
+            raise StoreUnavailable("the database is down")
+        return self.store.documents(namespace)
+
+    def peek(self, namespace: str, keys: Any) -> dict[str, bytes]:
+        return self.store.peek(namespace, keys)
+
+
+def test_a_link_the_store_failed_to_drop_goes_at_the_next_end(store: Store) -> None:
+    h = Harness(store)
+    flaky = UnlinkFailsOnce(store)
+    h.nested.links = flaky
+    first = h.start(parent(".sync", "double"))
+    h.worker.run_until_idle()
+    assert len(h.links()) == 1
+    h.clock.advance(3600)
+    flaky.armed = True  # the child's end commits; dropping its link fails (logged)
+    h.worker.run_until_idle()  # the parent's end, next, drops it
+    assert h.describe(first)["status"] == "SUCCEEDED"
+    assert not flaky.armed and h.links() == []

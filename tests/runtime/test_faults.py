@@ -390,3 +390,81 @@ def test_string_to_json_of_hostile_text_is_an_intrinsic_failure(store: Store, te
     worker.run_until_idle()
     done = service.handle("DescribeExecution", {"executionArn": arn})
     assert (done["status"], done["error"]) == ("FAILED", "States.IntrinsicFailure")
+
+
+class TroubledWatcher:
+    """A finish watcher (``integrations.nested``) whose store calls fail as named."""
+
+    def __init__(self, failing: str, error: Exception) -> None:
+        self.failing, self.error = failing, error
+        self.forgotten: list[str] = []
+
+    def prepare(self, executions: Any) -> None:
+        if self.failing == "prepare":
+            raise self.error
+
+    def completions(self, execution: ExecutionRecord) -> list[Any]:
+        return []
+
+    def forget(self, execution: ExecutionRecord) -> None:
+        self.forgotten.append(execution.arn)
+        if self.failing == "forget":
+            raise self.error
+
+
+def test_a_watcher_failing_after_a_commit_holds_up_no_batch(store: Store) -> None:
+    """Fault 2 after the commit: the batch is written, so a watcher that cannot tidy up
+    is logged and the next batch (leased by that commit) is stepped at once."""
+    clock = VirtualClock(START)
+    service = Service(store, clock)
+    worker = Worker(store, Integrations(), clock)
+    watcher = TroubledWatcher("forget", StoreUnavailable("the database is down"))
+    worker.watchers.append(watcher)
+    machine = create_machine(service)
+    arns = [start(service, machine, name=f"e{n}") for n in range(2)]
+    assert worker.advance(limit=1) == 2
+    assert [status(service, arn) for arn in arns] == ["SUCCEEDED"] * 2
+    assert watcher.forgotten == arns
+
+
+def test_a_batch_failing_for_any_reason_gives_its_leases_back(store: Store) -> None:
+    """Fault 2, a failure outside the store's own calls (a watcher looking ahead): the
+    batch's executions back off, rather than stay leased for ``lease_seconds``."""
+    clock = VirtualClock(START)
+    service = Service(store, clock)
+    troubled = Worker(store, Integrations(), clock)
+    troubled.watchers.append(TroubledWatcher("prepare", RuntimeError("a bug")))
+    machine = create_machine(service)
+    arns = [start(service, machine, name=f"e{n}") for n in range(2)]
+    with pytest.raises(RuntimeError):
+        troubled.advance()
+    clock.advance(backoff(1) + 0.001)
+    assert backoff(1) + 0.001 < troubled.lease_seconds
+    assert Worker(store, Integrations(), clock).advance() == 2
+    assert [status(service, arn) for arn in arns] == ["SUCCEEDED"] * 2
+
+
+def test_a_store_failing_while_a_batch_commits_step_by_step_backs_off_the_rest(
+    store: Store,
+) -> None:
+    """Fault 1 amid fault 2: the batch's commit refuses a row, and while its steps are
+    committed one by one the store goes away: the steps not yet committed all back off
+    (not only the one that failed)."""
+    flaky = FlakyStore(store)
+    clock = VirtualClock(START)
+    service = Service(cast(Store, flaky), clock)
+    worker = Worker(cast(Store, flaky), Integrations(), clock)
+    machine = create_machine(service)
+    first, second = start(service, machine, name="first"), start(service, machine, name="second")
+    errors: list[Exception] = [ValueError("the database refuses this row")]
+
+    def error() -> Exception:
+        return errors.pop() if errors else StoreUnavailable("the database is down")
+
+    flaky.failing, flaky.only_arn, flaky.error = {"commit_steps", "commit_step"}, first, error
+    with pytest.raises(StoreUnavailable):
+        worker.advance()
+    flaky.failing.clear()
+    clock.advance(backoff(1) + 0.001)
+    assert worker.advance() == 2
+    assert [status(service, arn) for arn in (first, second)] == ["SUCCEEDED"] * 2

@@ -496,3 +496,50 @@ def test_schedules_of_an_older_database_become_rules(store: Store) -> None:
     assert h.schedules.events.call("DescribeRule", {"Name": "old"})["State"] == "ENABLED"
     with store.documents("schedules") as docs:
         assert docs.scan() == []
+
+
+FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:tick"
+
+
+def scheduled_rule(schedules: Schedules, name: str, target: str) -> None:
+    events = schedules.events
+    events.call("PutRule", {"Name": name, "ScheduleExpression": "rate(10 minutes)"})
+    events.call("PutTargets", {"Rule": name, "Targets": [{"Id": "t", "Arn": target}]})
+
+
+def test_two_workers_firing_a_tick_at_once_invoke_a_function_once(store: Store) -> None:
+    # A function target has no name to make a repeat harmless (unlike a state machine's
+    # execution): the tick is claimed before it is delivered, by one worker only.
+    h = Harness(store)
+    calls: list[str] = []
+    other = Schedules(store, h.clock, h.service.start_execution)
+    other.invoke_function = lambda arn, event, request_id: calls.append("other")
+
+    def invoke_while_the_other_looks(arn: str, event: Any, request_id: str) -> None:
+        calls.append("first")
+        other.fire_due()  # before this worker records the tick
+
+    first = Schedules(store, h.clock, h.service.start_execution)
+    first.invoke_function = invoke_while_the_other_looks
+    scheduled_rule(first, "every-10", FUNCTION)
+    h.clock.advance(600)
+    (fired,) = first.fire_due()
+    assert fired.error is None
+    assert calls == ["first"]
+    assert first.fire_due() == [] and other.fire_due() == []
+
+
+def test_one_schedule_failing_to_fire_stops_no_other(store: Store) -> None:
+    h = Harness(store)
+    h.create_machine()
+
+    def broken(arn: str, event: Any, request_id: str) -> None:
+        raise RuntimeError("the function binding broke")
+
+    h.schedules.invoke_function = broken
+    scheduled_rule(h.schedules, "a-broken", FUNCTION)
+    scheduled_rule(h.schedules, "b-fine", MACHINE)
+    h.clock.advance(600)
+    (fired,) = h.schedules.fire_due()
+    assert fired.schedule == "b-fine" and fired.execution_arn is not None
+    assert [e["name"] for e in h.executions()] == ["b-fine-20240304T0912Z"]

@@ -172,3 +172,20 @@ def test_a_redrive_puts_running_again_with_its_redrive_count(store: Store) -> No
     worker.run_until_idle()
     statuses = [(e["detail"]["status"], e["detail"]["redriveCount"]) for e in h.received()]
     assert statuses == [("RUNNING", 0), ("FAILED", 0), ("RUNNING", 1), ("FAILED", 1)]
+
+
+def test_a_failed_notice_not_yet_delivered_survives_a_redrive(store: Store) -> None:
+    # A redrive drops the execution's pending work, not its status notices: the FAILED
+    # event of the first attempt still reaches the rule's target (Developer Guide,
+    # "Redriving state machines"; "Automating Step Functions event delivery with
+    # EventBridge").
+    h = Harness(store)
+    failing = h.machine("fails", FAIL)
+    h.rule("failures", {"source": ["aws.states"], "detail": {"status": ["FAILED"]}}, QUEUE_ARN)
+    started = h.service.start_execution({"stateMachineArn": failing, "input": "{}"})
+    assert h.worker().advance_one()  # FAILED is recorded with its notice, not yet delivered
+    h.service.redrive_execution({"executionArn": started["executionArn"]})
+    h.clock.advance(60)
+    h.worker().run_until_idle()
+    statuses = [(e["detail"]["status"], e["detail"]["redriveCount"]) for e in h.received()]
+    assert sorted(statuses) == [("FAILED", 0), ("FAILED", 1)]

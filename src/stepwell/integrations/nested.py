@@ -129,6 +129,7 @@ class NestedExecutions:
         self.links = links
         # Children whose end found a link (``completions``): the ones ``forget`` unlinks.
         self._found: set[str] = set()
+        self._unlinking: set[str] = set()  # links to drop (one that failed is retried)
         # The links of the executions a worker's thread is stepping (``prepare``).
         self._prepared = threading.local()
 
@@ -310,9 +311,14 @@ class NestedExecutions:
     def forget(self, child: ChildRecord) -> None:
         """After the commit that resolved the parent: drop the link (if there was one:
         most executions are nobody's ``.sync`` child)."""
-        if self.links is not None and child.arn in self._found:
+        if self.links is None:
+            return
+        if child.arn in self._found:
+            self._unlinking.add(child.arn)
             self._found.discard(child.arn)
-            self._unlink(child.arn)
+        for arn in list(self._unlinking):
+            self._unlink(arn)  # if this raises, the rest are tried at the next forget
+            self._unlinking.discard(arn)
 
 
 _Start = Callable[[NestedExecutions, Invocation, Request, str], Outcome | None]

@@ -14,7 +14,14 @@ exactly one execution:
   input from the rule alone, so StartExecution's idempotency by name (same name,
   same input: the same execution) turns every repeat of a tick into a no-op;
 * the last fired tick is recorded after the start, so a process that dies in between
-  leaves the tick to be fired again, by name, by whoever looks next.
+  leaves the tick to be fired again, by name, by whoever looks next;
+* targets that a repeat would reach twice (queues, topics, functions) get a tick only
+  from the process that claims it first (``record_tick(..., "delivered_tick")``, a
+  compare-and-set before delivering): at most once, so a process that dies between
+  the claim and the delivery loses that tick for them.
+
+One schedule that fails to fire (the store, a target) is logged and retried at the next
+look; the others fire regardless.
 
 Every target of the rule gets the tick: state machines (as above), Lambda functions
 (``invoke_function``), queues and topics (the event bus's own delivery). A tick missed
@@ -55,6 +62,10 @@ _IDS = uuid.UUID("6a1f3c2e-5b7d-4e9a-8c0b-2d4f6e8a0c1e")
 
 StartExecution = Callable[[dict[str, Any]], Mapping[str, Any]]
 InvokeFunction = Callable[[str, Any, str], Any]
+
+
+class Unbound(RuntimeError):
+    """These Schedules were made without a way to start executions."""
 
 
 class ScheduleError(ValueError):
@@ -193,21 +204,41 @@ class Schedules:
             return []
         schedules = [s for s in self.list() if s.enabled]
         due = [(s, tick) for s in schedules if (tick := s.due_tick(now)) is not None]
-        firings = [firing for schedule, tick in due for firing in self._fire(schedule, tick)]
-        for schedule, tick in due:
-            self.events.record_tick(schedule.name, tick)
+        firings = [
+            firing for schedule, tick in due for firing in self._fire_and_record(schedule, tick)
+        ]
         upcoming = [t for s in schedules if (t := s.next_tick(now)) is not None]
         self._quiet_until = min([now + RESCAN_SECONDS, *upcoming])
         return firings
 
+    def _fire_and_record(self, schedule: Schedule, tick: float) -> builtins.list[Firing]:
+        """``_fire``, then record the tick; if either raises, log it and go on (the tick
+        stays due, for the next look)."""
+        try:
+            firings = self._fire(schedule, tick)
+            self.events.record_tick(schedule.name, tick)
+        except Unbound:
+            raise  # this process is set up wrong: no look will fire it
+        except Exception:
+            log.warning(
+                "schedule %s could not fire %s", schedule.name, iso_time(tick), exc_info=True
+            )
+            return []
+        return firings
+
     def _fire(self, schedule: Schedule, tick: float) -> builtins.list[Firing]:
-        """Deliver the tick to every target of the rule: one Firing per target."""
+        """Deliver the tick to every target of the rule: one Firing per target. Targets
+        other than state machines get it only if this call claims the tick."""
         try:
             targets = self.events.rule(schedule.name)["targets"]
         except ServiceError:
             targets = []  # deleted meanwhile
-        firings = [self._fire_target(schedule, target, tick) for target in targets]
-        return firings or [Firing(schedule.name, tick, None, "the rule has no targets")]
+        if not targets:
+            return [Firing(schedule.name, tick, None, "the rule has no targets")]
+        once = [t for t in targets if not is_state_machine_arn(str(t.get("Arn", "")))]
+        if once and not self.events.record_tick(schedule.name, tick, "delivered_tick"):
+            targets = [t for t in targets if t not in once]  # another call delivers them
+        return [self._fire_target(schedule, target, tick) for target in targets]
 
     def _fire_target(self, schedule: Schedule, target: Mapping[str, Any], tick: float) -> Firing:
         arn = str(target.get("Arn", ""))
@@ -219,7 +250,7 @@ class Schedules:
             delivery = self.events.targets.deliver(rule, target, event, iso_time(tick))
             return Firing(schedule.name, tick, None, delivery.error)
         if self.start_execution is None:
-            raise RuntimeError("these Schedules cannot start executions (no start_execution)")
+            raise Unbound("these Schedules cannot start executions (no start_execution)")
         request = {
             "stateMachineArn": arn,
             "name": execution_name(schedule.name, tick),

@@ -46,7 +46,15 @@ def status_notices(
     event = status_change_event(record, now)
     if not bus.listening(event):
         return []
-    return [notice(event, now, owner=record.arn)]
+    return [notice(event, now, owner=notice_owner(record.arn))]
+
+
+def notice_owner(execution_arn: str) -> str:
+    """The key a status notice is filed under: not the execution's ARN, since a redrive
+    deletes every work item of that ARN and a notice not yet delivered must outlive it.
+    Invoke items are leased by queue, never joined to their execution, so no execution
+    row need bear this key."""
+    return f"{execution_arn}#events"
 
 
 def status_change_event(record: ExecutionRecord, now: float) -> dict[str, Any]:

@@ -199,27 +199,41 @@ class Worker:
         for round_number in range(1, rounds + 1):
             if not leases:
                 break
-            steps = self._step_all(leases)
-            then = self._lease_request(limit) if round_number < rounds else None
+            held = leases  # what this worker must give back if the round fails
             try:
-                committed, leases = self.store.commit_steps(steps, then)
-            except StoreUnavailable:
-                self._back_off_all([lease for lease, _ in steps])
+                steps = self._step_all(leases)
+                then = self._lease_request(limit) if round_number < rounds else None
+                try:
+                    committed, leases = self.store.commit_steps(steps, then)
+                except StoreUnavailable:
+                    raise
+                except Exception:  # one step's data broke the batch: only it may fail
+                    log.warning(
+                        "a batch of steps could not be committed; committing each", exc_info=True
+                    )
+                    held = []  # ``_commit_each`` gives back what it leaves
+                    steps, committed = self._commit_each(steps)
+                    leases = []
+                held = leases  # the next batch's, leased by the commit
+                stepped += len(steps)
+                self._committed(steps, committed)
+            except Exception:
+                self._back_off_all(held)  # not held for lease_seconds after any failure
                 raise
-            except Exception:  # one step's data broke the batch: only it may fail
-                log.warning("a batch of steps could not be committed; committing each")
-                steps, committed = self._commit_each(steps)
-                leases = []
-            stepped += len(steps)
-            self._committed(steps, committed)
         return stepped
 
     def _commit_each(
         self, steps: list[tuple[Lease, StepOutcome]]
     ) -> tuple[list[tuple[Lease, StepOutcome]], list[bool]]:
+        """Commit the steps one by one; if that raises, the steps not yet committed
+        (the failing one included) back off."""
         written, committed = [], []
-        for lease, outcome in steps:
-            outcome, done = self._commit_alone(lease, outcome)
+        for index, (lease, outcome) in enumerate(steps):
+            try:
+                outcome, done = self._commit_alone(lease, outcome)
+            except Exception:
+                self._back_off_all([left for left, _ in steps[index:]])
+                raise
             written.append((lease, outcome))
             committed.append(done)
         return written, committed
@@ -231,7 +245,6 @@ class Worker:
         try:
             return outcome, self.store.commit_step(lease, outcome)
         except StoreUnavailable:
-            self._back_off(lease)
             raise
         except Exception as error:
             poisoned = self._poisoned(lease, error)
@@ -243,13 +256,10 @@ class Worker:
     def _step_all(self, leases: list[Lease]) -> list[tuple[Lease, StepOutcome]]:
         """Each lease's outcome; a lease whose step fails because of the execution ends
         it (``_poisoned``). If the store fails, nothing of the batch is committed and
-        every lease backs off: each step is redone later from its stored state."""
-        try:
-            self._prepare(leases)
-            return [(lease, self._outcome(lease)) for lease in leases]
-        except StoreUnavailable:
-            self._back_off_all(leases)
-            raise
+        every lease backs off (``advance``): each step is redone later from its stored
+        state."""
+        self._prepare(leases)
+        return [(lease, self._outcome(lease)) for lease in leases]
 
     def _outcome(self, lease: Lease) -> StepOutcome:
         try:
@@ -273,8 +283,16 @@ class Worker:
         for (lease, outcome), done in zip(steps, committed, strict=True):
             self._failures.pop(lease.execution.arn, None)
             if done and _ended(lease, outcome):
-                for watcher in self.watchers:
-                    watcher.forget(outcome.execution)
+                self._forget(outcome.execution)
+
+    def _forget(self, execution: ExecutionRecord) -> None:
+        """Tell the watchers ``execution`` ended. The commit is done: a watcher that
+        fails to tidy up is logged, and the batch goes on."""
+        for watcher in self.watchers:
+            try:
+                watcher.forget(execution)
+            except Exception:
+                log.warning("could not tidy up after %s", execution.arn, exc_info=True)
 
     def advance_one(self, arn: str | None = None) -> bool:
         """Lease one execution with due work (``arn``: that one) and step it. False when
@@ -289,10 +307,10 @@ class Worker:
         try:
             self._prepare([lease])
             outcome = self._outcome(lease)
-        except StoreUnavailable:
+            outcome, committed = self._commit_alone(lease, outcome)
+        except Exception:
             self._back_off(lease)
             raise
-        outcome, committed = self._commit_alone(lease, outcome)
         self._committed([(lease, outcome)], [committed])
         return outcome, committed
 

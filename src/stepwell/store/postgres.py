@@ -61,6 +61,7 @@ CHANNEL = "stepwell_work"
 _MIGRATION_LOCK = 7_415_001  # pg_advisory_xact_lock key: one migrator at a time
 POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
 CONNECT_TIMEOUT = 5  # seconds to wait for the server to accept a connection
+OWN_CONNECTIONS = 2  # connections opened beside a pool that has none to lend, at a time
 RECENT_SECONDS = 0.25  # a pooled connection returned this recently is lent unchecked
 
 
@@ -92,6 +93,7 @@ class PostgresDialect:
             weakref.WeakKeyDictionary()
         )
         self._unreachable_at = 0.0
+        self._own = threading.BoundedSemaphore(OWN_CONNECTIONS)  # see ``_borrowed``
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -163,12 +165,19 @@ class PostgresDialect:
     def _borrowed(self) -> Iterator[psycopg.Connection[Any]]:
         """A connection from the pool; if it has none for POOL_TIMEOUT (after an outage
         it reconnects with a back-off that doubles up to many seconds), one of its own
-        for this use, so a server that is back serves at once."""
+        for this use, so a server that is back serves at once. At most OWN_CONNECTIONS
+        of those at a time: under plain overload the pool's wait is the answer (503),
+        not one more server connection per request until max_connections is spent."""
         try:
             conn = self.pool.getconn(timeout=POOL_TIMEOUT)
         except PoolTimeout:
-            with self._connect() as own:
-                yield own
+            if not self._own.acquire(blocking=False):
+                raise
+            try:
+                with self._connect() as own:
+                    yield own
+            finally:
+                self._own.release()
             return
         try:
             with conn:  # as the pool's own ``connection()``: ends a transaction left open
@@ -384,13 +393,16 @@ class PostgresStore(SqlStore):
         """Every step's statement, a NOTIFY if work was added, and the next lease, in
         one pipeline: one round trip, and one transaction (the statements before a
         pipeline's Sync form one implicit transaction on an autocommit connection: if
-        one fails, none is committed)."""
+        one fails, none is committed). Every parameter is built before the pipeline opens:
+        its exit syncs what was queued, so a step raising there would commit the steps
+        before it while the caller sees the batch refused."""
+        params = [_commit_params(lease, outcome) for lease, outcome in steps]
         cursors = []
         leasing = None
         with conn.pipeline():
-            for lease, outcome in steps:
+            for step in params:
                 cursor = conn.cursor()
-                cursor.execute(self.q["commit_step"], _commit_params(lease, outcome))
+                cursor.execute(self.q["commit_step"], step)
                 cursors.append(cursor)
             if any(outcome.new_items for _, outcome in steps):
                 conn.execute(f"NOTIFY {CHANNEL}")

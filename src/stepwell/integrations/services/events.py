@@ -372,13 +372,18 @@ class EventsClient(ServiceClient):
         with self.store.documents(NAMESPACE) as documents:
             return _required(documents, bus, name)
 
-    def record_tick(self, name: str, tick: float) -> None:
-        """Remember that a schedule rule fired ``tick`` (the runtime's schedules)."""
+    def record_tick(self, name: str, tick: float, mark: str = "last_tick") -> bool:
+        """Remember that a schedule rule fired ``tick`` (the runtime's schedules): a
+        compare-and-set under the namespace's lock, True only for the one call (of any
+        process) that moved ``mark`` forward. ``mark="delivered_tick"`` claims a tick for
+        the targets a repeat would reach twice (queues, topics, functions)."""
         with self.store.documents(NAMESPACE) as documents:
             rule = _load(documents, DEFAULT_BUS, name)
-            if rule is not None and (rule.get("last_tick") or 0.0) < tick:
-                rule["last_tick"] = tick
-                self._write(documents, rule)
+            if rule is None or (rule.get(mark) or 0.0) >= tick:
+                return False
+            rule[mark] = tick
+            self._write(documents, rule)
+            return True
 
     def failed_deliveries(self) -> list[dict[str, Any]]:
         """Deliveries that failed (missing state machine, queue, function error), oldest first."""
@@ -450,7 +455,11 @@ def _ticks(
     re-enabling does not fire the ticks missed while disabled."""
     if old is not None and old.get("ScheduleExpression") == expression and expression:
         resumed = state != "DISABLED" and old["State"] == "DISABLED"
-        return {"created": old["created"], "last_tick": now if resumed else old["last_tick"]}
+        return {
+            "created": old["created"],
+            "last_tick": now if resumed else old["last_tick"],
+            "delivered_tick": old.get("delivered_tick"),
+        }
     return {"created": now, "last_tick": None}
 
 

@@ -93,8 +93,12 @@ class Server:
 
         command = [sys.executable, "-m", "stepwell", "serve", "--db", self.db]
         command += ["--port", str(self.port), "--workers", "2", "--log-level", "warning"]
+        # The limit is on address space: glibc's per-thread malloc arenas (64 MiB each,
+        # reserved, not used) would take most of it; two arenas leave it for real use.
+        environment = {**os.environ, "MALLOC_ARENA_MAX": "2"}
         self.process = subprocess.Popen(
             command,
+            env=environment,
             stdout=subprocess.DEVNULL,
             stderr=open(Path(tempfile.gettempdir()) / f"soak-{self.name}.log", "ab"),  # noqa: SIM115
             preexec_fn=limited,

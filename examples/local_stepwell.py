@@ -48,10 +48,15 @@ class LocalStepwell:
         self.host = host
         self.clock = clock
         self.url = url
-        self.sfn: Any = boto3.client(
-            "stepfunctions",
-            endpoint_url=url,
-            region_name=host.settings.region,
+        self.sfn: Any = self.client("stepfunctions")
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of ``service`` on this Stepwell's endpoint, as a user makes one:
+        the embedded DynamoDB, SQS and SNS answer their own APIs there."""
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=self.host.settings.region,
             aws_access_key_id="local",
             aws_secret_access_key="local",
             # StartSyncExecution and TestState would go to http://sync-127.0.0.1:…

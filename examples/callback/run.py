@@ -38,7 +38,7 @@ def answered(local: LocalStepwell, machine: str, queue_url: str) -> None:
     local.settle()
     print(f"  {local.describe(execution)['status']}, waiting for the callback")
     handler = NotificationHandler(local.sfn)
-    poll_once(local.services.sqs, queue_url, handler)
+    poll_once(local.client("sqs"), queue_url, handler)  # plain boto3, as a consumer is
     print(f"  the consumer answered the message for {handler.answered}")
     described = local.run_until_done(execution)
     print(f"  -> {described['status']}, output {described['output']}")
@@ -62,13 +62,14 @@ def _brief(details: dict[str, object]) -> str:
 
 def main() -> None:
     with local_stepwell({}, start=START) as local:
-        queue_url = local.services.sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+        sqs = local.client("sqs")
+        queue_url = sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         machine = local.create_state_machine("InformTeamC", DEFINITION)
         print(f"Stepwell on {local.url}; queue {queue_url}")
         refuse_sync(local)
         answered(local, machine, queue_url)
         unanswered(local, machine)
-        left = local.services.sqs.receive_message(QueueUrl=queue_url).get("Messages", [])
+        left = sqs.receive_message(QueueUrl=queue_url).get("Messages", [])
         inputs = [json.loads(message["Body"])["Input"] for message in left]
         print(f"  the unanswered message is still queued: {inputs}")
 

@@ -76,9 +76,11 @@ class Story:
 
     def record(self, data: Any) -> None:
         key = idempotency_key(data)
-        item = self.local.services.dynamodb.get_item(
-            TableName="IdempotencyTable", Key={"id": {"S": key}}
-        ).get("Item")
+        item = (
+            self.local.client("dynamodb")
+            .get_item(TableName="IdempotencyTable", Key={"id": {"S": key}})
+            .get("Item")
+        )
         if item is None:
             print(f"  record {key[:12]}…: none")
             return
@@ -93,7 +95,7 @@ def _short(output: Any) -> str:
 def main() -> None:
     functions = IdempotentFunctions(random.Random(SEED))
     with local_stepwell(functions.by_name(), start=START) as local:
-        create_table(local.services.dynamodb)
+        create_table(local.client("dynamodb"))  # plain boto3, as a setup script is
         story = Story(local, functions)
         print(f"Stepwell on {local.url}; virtual time starts {START:%Y-%m-%d %H:%M} UTC")
         print("1. The same input twice: the second returns the stored result")

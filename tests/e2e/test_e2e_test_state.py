@@ -664,8 +664,8 @@ class _Api(BaseHTTPRequestHandler):
         length = int(self.headers["Content-Length"])
         received = json.loads(self.rfile.read(length))
         status = 200 if received.get("ok") else 418
-        body = json.dumps({"echo": received, "path": self.path}).encode()
-        self.send_response(status)
+        body = json.dumps({"echo": received, "path": self.path}, indent=2).encode()
+        self.send_response_only(status)  # no Server or Date header: the answer is exact
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -694,6 +694,7 @@ def http_call(url: str) -> dict[str, Any]:
         Parameters={
             "ApiEndpoint": url + "/v1/orders",
             "Method": "POST",
+            "Headers": {"X-Order": 7},
             "QueryParameters": {"q": "1"},
             "RequestBody.$": "$",
             "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:1:connection/c/1"},
@@ -706,6 +707,9 @@ def http_call(url: str) -> dict[str, Any]:
 def test_trace_shows_the_http_request_and_response(
     sfn: Any, api: str, ok: bool, status: str
 ) -> None:
+    """Developer Guide, "Using TestState API to test a state", Example 3: headers as one
+    ``[name: value, …]`` string (the definition's, then User-Agent and Range), the body as
+    sent and as received, status code and message as strings."""
     answer = call(
         sfn,
         http_call(api),
@@ -716,19 +720,41 @@ def test_trace_shows_the_http_request_and_response(
     )
     assert answer["status"] == status
     request, response = answer["inspectionData"]["request"], answer["inspectionData"]["response"]
-    assert (request["protocol"], request["method"], request["url"]) == (
-        "http",
-        "POST",
-        api + "/v1/orders?q=1",
-    )
-    assert json.loads(request["body"]) == {"ok": ok}
-    assert json.loads(request["headers"])["Content-Type"].startswith("application/json")
-    assert response["statusCode"] == ("200" if ok else "418")
-    assert (response["protocol"], json.loads(response["headers"])["Content-Type"]) == (
-        "http",
-        "application/json",
-    )
-    assert json.loads(response["body"]) == {"echo": {"ok": ok}, "path": "/v1/orders?q=1"}
+    assert request == {
+        "protocol": "http",
+        "method": "POST",
+        "url": api + "/v1/orders?q=1",
+        "headers": "[X-Order: 7, User-Agent: Amazon|StepFunctions|HttpInvoke|us-east-1, "
+        "Range: bytes=0-262144]",
+        "body": '{"ok":true}' if ok else '{"ok":false}',
+    }
+    body = json.dumps({"echo": {"ok": ok}, "path": "/v1/orders?q=1"}, indent=2)
+    assert response == {
+        "protocol": "http",
+        "statusCode": "200" if ok else "418",
+        "statusMessage": "OK" if ok else "I'm a Teapot",
+        "headers": f"[Content-Type: application/json, Content-Length: {len(body)}]",
+        "body": body,
+    }
+
+
+def test_trace_without_reveal_secrets_omits_nothing_of_the_definition(sfn: Any, api: str) -> None:
+    """Developer Guide, TRACE inspectionLevel: without revealSecrets AWS omits the secrets an
+    EventBridge connection adds; the definition's own headers, query and body stay.
+    Stepwell reads no connection, so the exchange is the same either way."""
+    shown = [
+        call(
+            sfn,
+            http_call(api),
+            input='{"ok": true}',
+            roleArn=ROLE,
+            inspectionLevel="TRACE",
+            **secrets,
+        )["inspectionData"]["request"]
+        for secrets in ({}, {"revealSecrets": False}, {"revealSecrets": True})
+    ]
+    assert shown[0] == shown[1] == shown[2]
+    assert "X-Order: 7" in shown[0]["headers"]
 
 
 def test_debug_has_no_http_exchange(sfn: Any, api: str) -> None:

@@ -150,20 +150,25 @@ def test_verbatim_text_of_changed_and_nested_values() -> None:
 
 
 def test_http_exchange_corners() -> None:
+    """A request the HTTP Task refuses (States.Runtime) was never sent: no ``request``,
+    no ``response``; one that got no answer (socket error) has a ``request`` only."""
     from stepwell.integrations.http_task import HttpTask
-    from stepwell.service.test_state.http_trace import failure_result, http_request, http_response
+    from stepwell.service.test_state.http_trace import header_list, http_request, trace
 
-    assert http_request(HttpTask(), {"Method": "GET"}) is None  # no ApiEndpoint: no request
-    assert http_response("https://x", "not an object") is None
-    assert failure_result("not json") is None
-    shown = http_response("https://x", {"StatusCode": "200", "ResponseBody": "text"})
-    assert shown == {
-        "protocol": "https",
-        "statusCode": "200",
-        "statusMessage": "",
-        "headers": "{}",
-        "body": "text",
+    assert http_request(HttpTask(), {"Method": "GET"}) is None  # no ApiEndpoint: not sent
+    assert trace(HttpTask(), {"Method": "GET"}, None) == {}
+    sent = {"ApiEndpoint": "https://x.example/p", "Method": "get", "Headers": {"A": [1, 2]}}
+    assert trace(HttpTask(region="eu-west-1"), sent, None) == {
+        "request": {
+            "protocol": "https",
+            "method": "GET",
+            "url": "https://x.example/p",
+            "headers": "[A: 1,2, User-Agent: Amazon|StepFunctions|HttpInvoke|eu-west-1, "
+            "Range: bytes=0-262144]",
+            "body": "",
+        }
     }
+    assert header_list([]) == "[]"
 
 
 @pytest.mark.parametrize(

@@ -66,24 +66,31 @@ class HttpTask:
         self.client = client or (lambda: _client(timeout))
 
     def invoke(self, payload: Any) -> Outcome:
+        return self.exchange(payload)[0]
+
+    def exchange(self, payload: Any) -> tuple[Outcome, httpx.Response | None]:
+        """The task's outcome and the response as received, when one came (TestState's
+        TRACE level shows it)."""
         try:
             request = self.request(payload)
         except HttpTaskError as problem:
-            return Outcome(error="States.Runtime", cause=str(problem))
+            return Outcome(error="States.Runtime", cause=str(problem)), None
         import httpx
 
         try:
             with self.client() as client:
                 response = client.send(client.build_request(**request))
         except httpx.HTTPError as failure:
-            return Outcome(error="States.Http.Socket", cause=f"{type(failure).__name__}: {failure}")
+            cause = f"{type(failure).__name__}: {failure}"
+            return Outcome(error="States.Http.Socket", cause=cause), None
         result = _result(response)
         if not 200 <= response.status_code < 300:
-            return Outcome(
+            failed = Outcome(
                 error=f"States.Http.StatusCode.{response.status_code}",
                 cause=orjson.dumps(result).decode(),
             )
-        return Outcome(output=result)
+            return failed, response
+        return Outcome(output=result), response
 
     def request(self, payload: Any) -> dict[str, Any]:
         """httpx ``build_request`` arguments for the task's Parameters."""

@@ -1,80 +1,89 @@
 """``inspectionData.request`` and ``.response`` at TRACE: the HTTP exchange of an unmocked
 HTTP Task (``arn:aws:states:::http:invoke``; API Reference, "InspectionDataRequest",
-"InspectionDataResponse").
+"InspectionDataResponse"), written as the Developer Guide's TRACE example shows it
+("Using TestState API to test a state", Example 3):
 
-The request is rebuilt from the task's parameters by the HTTP Task integration itself, so
-it is the request that was sent (method, URL with its query, headers, body); the response
-is the task's result (``StatusCode``, ``StatusText``, ``Headers``, ``ResponseBody``), or
-the cause of a ``States.Http.StatusCode.<code>`` failure, which carries the same object.
-Headers are written as a JSON object of name to value (several values joined by ", ").
+- ``request``: ``protocol`` (``https``), ``method``, ``url`` with its query string,
+  ``headers`` and ``body`` (the text sent; ``""`` without one). ``headers`` is one string,
+  ``[name: value, name: value]``: the definition's ``Headers`` in their order (then, on
+  AWS, the connection's), then ``User-Agent`` and ``Range``. Headers the HTTP client adds
+  on its own (``Host``, ``Content-Type``, ``Content-Length`` …) are not listed.
+- ``response``: ``protocol``, ``statusCode`` and ``statusMessage`` as strings,
+  ``headers`` as received in the same ``[name: value, …]`` form, ``body`` the text
+  received, not the parsed ``ResponseBody``.
+
+``revealSecrets``: AWS omits, without it, what an EventBridge connection adds to the
+request (its authorization header, header, query and body parameters); the definition's
+own values and the response are never omitted. Stepwell's HTTP Task reads no connection
+(``integrations/http_task.py``), so there is nothing to omit and both answers are the
+same. AWS also needs the caller to hold ``states:RevealSecrets``; Stepwell has no IAM, so
+every caller holds it.
+
+The exchange is the HTTP Task integration's own (``HttpTask.exchange``): the request is
+rebuilt from the task's parameters by the same code that sent it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-from urllib.parse import urlsplit
-
-import orjson
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from stepwell.integrations.http_task import HttpTask, HttpTaskError
 from stepwell.language.evaluation import JSON
 
+if TYPE_CHECKING:
+    import httpx
+
 HTTP_RESOURCE = "arn:aws:states:::http:invoke"
+_ADDED = ("User-Agent", "Range")  # headers Step Functions adds to every request, in order
 
 
-def http_request(http: HttpTask, payload: JSON) -> dict[str, Any] | None:
+def http_request(http: HttpTask, payload: JSON) -> dict[str, str] | None:
     """InspectionDataRequest for the parameters an HTTP Task was called with."""
     import httpx
 
     try:
         arguments = http.request(payload)
     except HttpTaskError:
-        return None
+        return None  # not sent: the task failed with States.Runtime
     request = httpx.Request(**arguments)
+    sent: dict[str, str] = arguments["headers"]
+    given = payload.get("Headers") if isinstance(payload, Mapping) else None
+    names = dict.fromkeys([*map(str, given if isinstance(given, Mapping) else ()), *_ADDED])
     return {
         "protocol": request.url.scheme,
         "method": request.method,
         "url": str(request.url),
-        "headers": _headers(_raw(request.headers.raw)),
+        "headers": header_list((name, sent[name]) for name in names),
         "body": request.content.decode("utf-8", "replace"),
     }
 
 
-def http_response(url: str, result: JSON) -> dict[str, Any] | None:
-    """InspectionDataResponse from the task's result (or its failure cause, parsed)."""
-    if not isinstance(result, Mapping) or "StatusCode" not in result:
-        return None
-    body = result.get("ResponseBody")
-    headers = result.get("Headers")
+def http_response(response: httpx.Response) -> dict[str, str]:
+    """InspectionDataResponse for the response as it came."""
     return {
-        "protocol": urlsplit(url).scheme,
-        "statusCode": str(result["StatusCode"]),
-        "statusMessage": str(result.get("StatusText", "")),
-        "headers": _headers(headers if isinstance(headers, Mapping) else {}),
-        "body": body if isinstance(body, str) else orjson.dumps(body).decode(),
+        "protocol": response.request.url.scheme,
+        "statusCode": str(response.status_code),
+        "statusMessage": response.reason_phrase,
+        "headers": header_list(
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in response.headers.raw  # names as the server spelled them
+        ),
+        "body": response.text,
     }
 
 
-def failure_result(cause: str | None) -> JSON:
-    try:
-        value: JSON = orjson.loads(cause or "")
-    except orjson.JSONDecodeError:
-        return None
-    return value
+def header_list(headers: Iterable[tuple[str, str]]) -> str:
+    """``[name: value, name: value]``, AWS's text for a list of headers."""
+    return "[" + ", ".join(f"{name}: {value}" for name, value in headers) + "]"
 
 
-def _raw(pairs: list[tuple[bytes, bytes]]) -> dict[str, list[str]]:
-    """Header names as they are sent, not lower-cased."""
-    found: dict[str, list[str]] = {}
-    for name, value in pairs:
-        found.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+def trace(http: HttpTask, payload: JSON, response: Any) -> dict[str, Any]:
+    """``request`` and ``response`` for one exchange, each when there was one."""
+    found: dict[str, Any] = {}
+    request = http_request(http, payload)
+    if request is not None:
+        found["request"] = request
+        if response is not None:
+            found["response"] = http_response(response)
     return found
-
-
-def _headers(headers: Mapping[str, Any]) -> str:
-    joined = {
-        str(name): ", ".join(map(str, values)) if isinstance(values, list) else str(values)
-        for name, values in headers.items()
-    }
-    return orjson.dumps(joined).decode()

@@ -28,6 +28,7 @@ from stepwell.engine.execution import ExecutionInfo, ExecutionState, Frame
 from stepwell.engine.history import HistoryEvent
 from stepwell.engine.interpreter import step
 from stepwell.engine.recovery import first_match
+from stepwell.integrations.functions import Outcome as TaskOutcome
 from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
@@ -38,12 +39,7 @@ from stepwell.service.arns import Arns
 from stepwell.service.core import Request, Response, present
 from stepwell.service.test_state.context import default_context
 from stepwell.service.test_state.fanout import EXCEEDED, read_map, threshold_exceeded
-from stepwell.service.test_state.http_trace import (
-    HTTP_RESOURCE,
-    failure_result,
-    http_request,
-    http_response,
-)
+from stepwell.service.test_state.http_trace import HTTP_RESOURCE, trace
 from stepwell.service.test_state.request import StateTest, read_request
 
 MAX_STEPS = 1_000  # steps one test may take
@@ -230,7 +226,7 @@ class TestRun:
             if self._exceeded():
                 return ev.TaskFailed(command.frame, command.seq, EXCEEDED.error, EXCEEDED.cause)
             return ev.TaskSucceeded(command.frame, command.seq, test.mock_result[0])
-        outcome = self.tester.integrations.invoke(
+        outcome = self._call(
             Invocation(
                 resource=command.resource,
                 payload=command.input,
@@ -241,8 +237,6 @@ class TestRun:
                 timeout_seconds=command.timeout_seconds,
             )
         )
-        if command.resource == HTTP_RESOURCE:
-            self._trace_http(command.input, outcome)
         if outcome is None:
             raise err.ValidationException(
                 f"The resource '{command.resource}' waits for a callback; specify a mock"
@@ -252,15 +246,18 @@ class TestRun:
         self.task_output = (outcome.output,)
         return ev.TaskSucceeded(command.frame, command.seq, outcome.output)
 
-    def _trace_http(self, payload: JSON, outcome: Any) -> None:
-        request = http_request(self.tester.integrations.http, payload)
-        if request is None:
-            return
-        self.http["request"] = request
-        result = outcome.output if outcome.ok else failure_result(outcome.cause)
-        response = http_response(request["url"], result)
-        if response is not None:
-            self.http["response"] = response
+    def _call(self, invocation: Invocation) -> TaskOutcome | None:
+        """The integration's answer; an HTTP Task's exchange is kept for TRACE (unless it
+        is forwarded to AWS, which answers with the outcome only)."""
+        integrations = self.tester.integrations
+        forwarder = integrations.forwarder
+        if invocation.resource != HTTP_RESOURCE or (
+            forwarder is not None and forwarder.config.forwards("http", True)
+        ):
+            return integrations.invoke(invocation)
+        outcome, response = integrations.http.exchange(invocation.payload)
+        self.http = trace(integrations.http, invocation.payload, response)
+        return outcome
 
     def _exceeded(self) -> bool:
         result = self.test.mock_result

@@ -124,6 +124,34 @@ def test_m1_inspection_fields_per_state_type(
     assert set(answer["inspectionData"]) == fields
 
 
+FAILING_STEP_CASES = [
+    ("Parameters", {"Parameters": {"x.$": "$.missing"}}, ["input", "afterInputPath"]),
+    ("ResultSelector", {"ResultSelector": {"x.$": "$.missing"}},
+     ["input", "afterInputPath", "afterParameters", "result"]),
+    ("OutputPath", {"OutputPath": "$.missing"},
+     ["input", "afterInputPath", "afterParameters", "result", "afterResultSelector",
+      "afterResultPath"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fields", "shown"),
+    [case[1:] for case in FAILING_STEP_CASES],
+    ids=[case[0] for case in FAILING_STEP_CASES],
+)
+def test_m1_a_failing_step_shows_the_fields_before_it(
+    sfn: Any, fields: dict[str, Any], shown: list[str]
+) -> None:
+    """Developer Guide, "Using TestState API to test a state", DEBUG inspectionLevel: "the
+    intermediate data processing results up to the point of failure"; the mocked result
+    shows once the task has returned it."""
+    state = task(End=True, **fields)
+    answer = debug(sfn, state, input='{"a": 1}', mock=mock({"Payload": 2}))
+    assert (answer["status"], answer["error"]) == ("FAILED", "States.Runtime")
+    assert list(answer["inspectionData"]) == shown
+    assert answer["inspectionData"].get("result", '{"Payload": 2}') == '{"Payload": 2}'
+
+
 @pytest.mark.parametrize("level", ["DEBUG", "TRACE"])
 def test_m1_pass_with_result_as_aws_shows_it(sfn: Any, level: str) -> None:
     state = {"Type": "Pass", "Result": {"resultKey": "result value"}, "End": True}

@@ -1,9 +1,12 @@
 """``inspectionData``: the state's input and output processing, field by field, with
 exactly the fields AWS returns for each state type (aws-behaviour M1, M2, M3).
 
-DEBUG and TRACE return the same fields; INFO none. The values are replayed on the
-state's compiled fields with the run's context and variables; every value is written
-with the caller's own JSON text where it is unchanged (M12, ``verbatim.py``).
+DEBUG and TRACE return the same fields; INFO none. A state that fails shows "the
+intermediate data processing results up to the point of failure" (Developer Guide, "Using
+TestState API to test a state", DEBUG inspectionLevel): the fields before the one that
+failed. The values are replayed on the state's compiled fields with the run's context and
+variables; every value is written with the caller's own JSON text where it is unchanged
+(M12, ``verbatim.py``).
 
 state (query language)          fields
 Choice, Succeed, Fail, Wait     input, afterInputPath (JSONPath) | input (JSONata)
@@ -12,7 +15,8 @@ Pass without Result             input, afterInputPath, afterParameters, afterRes
                                 afterResultPath
 Task                            input, afterInputPath, afterParameters, result,
                                 afterResultSelector, afterResultPath | input,
-                                afterArguments, result (JSONata); no result when failed
+                                afterArguments, result (JSONata); result when the task
+                                returned one, even if a later field then failed
 Parallel                        input, afterResultSelector, afterResultPath | input
 Map                             input, afterInputPath, afterItemsPath, afterResultSelector,
                                 afterResultPath, maxConcurrency, tolerated* | input,
@@ -96,7 +100,7 @@ def _jsonpath(run: TestRun, outcome: Outcome, found: dict[str, JSON]) -> None:
     found["afterParameters"] = effective
     if kind == "Pass":
         _after_result(run, effective, found, selector=False)
-    elif _succeeded(outcome) and (result := _task_result(run)) is not None:
+    elif (result := _task_result(run)) is not None:
         found["result"] = result[0]
         _after_result(run, result[0], found)
 
@@ -134,7 +138,7 @@ def _jsonata(run: TestRun, outcome: Outcome, found: dict[str, JSON]) -> None:
     found["afterArguments"] = (
         state.arguments.evaluate(scope, ctx) if state.arguments is not None else run.test.input
     )
-    if _succeeded(outcome) and (result := _task_result(run)) is not None:
+    if (result := _task_result(run)) is not None:
         found["result"] = result[0]
 
 

@@ -460,9 +460,13 @@ M8_CASES = [
      "Field 'CapacityUnits' must be a number"),
     ("arn:aws:states:::aws-sdk:lambda:getFunctionConfiguration", {"MemorySize": 127}, None,
      "Field 'MemorySize' is less than the minimum value"),
-    # the maximum is botocore's (32768 in this model; AWS answered for 10241 with 10240)
-    ("arn:aws:states:::aws-sdk:lambda:getFunctionConfiguration", {"MemorySize": 32769}, None,
+    # AWS refused 10241 (its maximum is 10240), though this botocore's model allows 32768
+    ("arn:aws:states:::aws-sdk:lambda:getFunctionConfiguration", {"MemorySize": 10241}, None,
      "Field 'MemorySize' exceeds the maximum value"),
+    ("arn:aws:states:::aws-sdk:lambda:getFunction", {"Configuration": {"MemorySize": 10241}},
+     None, "Field 'MemorySize' exceeds the maximum value"),
+    ("arn:aws:states:::aws-sdk:lambda:getFunctionConfiguration", {"MemorySize": 10240}, None,
+     None),
     ("arn:aws:states:::aws-sdk:lambda:getFunctionConfiguration", {"Runtime": "cobol"}, None,
      "Field 'Runtime' is not an expected value"),
     ("arn:aws:states:::aws-sdk:sfn:describeExecution",

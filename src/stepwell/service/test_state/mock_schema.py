@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from stepwell.integrations.naming import botocore_name
@@ -40,6 +41,16 @@ _JSON_MEMBERS: dict[tuple[str, str], tuple[str, ...]] = {
     ("states", "startExecution.sync:2"): ("input", "output"),
 }
 _NUMBERS = ("integer", "long", "float", "double")
+# Limits AWS checks that differ from this botocore's model, by (service, shape name):
+# AWS refused a mocked Lambda MemorySize of 10241 (aws-behaviour M8), botocore's model
+# now allows up to 32768.
+_AWS_LIMITS: dict[tuple[str, str], dict[str, int]] = {("lambda", "MemorySize"): {"max": 10240}}
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    strict: bool  # required members must be there (STRICT)
+    service: str  # botocore's name of the service, for _AWS_LIMITS
 
 
 def check_mock_result(resource: str, result: JSON, mode: str | None) -> None:
@@ -52,7 +63,8 @@ def check_mock_result(resource: str, result: JSON, mode: str | None) -> None:
         return
     if not isinstance(result, dict):
         return  # only objects are checked; what AWS says of other values is not known
-    problem = _check(shape, result, "", mode == STRICT)
+    service = botocore_name(_service(resource)) or ""
+    problem = _check(shape, result, "", _Rules(mode == STRICT, service))
     if problem is not None:
         raise err.ValidationException(f"Mock result schema validation error: {problem}")
 
@@ -71,9 +83,16 @@ def output_shape(resource: str) -> Any:
         if ".sync" in action:
             return None
         operation = _pascal(action)
-    shape = _operation_output("stepfunctions" if service == "states" else service, operation)
+    shape = _operation_output(_service(resource), operation)
     as_json = _JSON_MEMBERS.get((service, action))
     return _WithJson(shape, as_json) if as_json and shape is not None else shape
+
+
+def _service(resource: str) -> str:
+    """The service a Task resource calls, as ``botocore_name`` takes it."""
+    rest = resource[len(_SDK) :] if resource.startswith(_SDK) else resource[len(_OPTIMISED) :]
+    service = rest.partition(":")[0]
+    return "stepfunctions" if service == "states" else service
 
 
 @functools.cache
@@ -111,17 +130,17 @@ def _pascal(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def _check(shape: Any, value: JSON, name: str, strict: bool) -> str | None:
+def _check(shape: Any, value: JSON, name: str, rules: _Rules) -> str | None:
     if shape is _ANY:
         return None
     kind = shape.type_name
     if kind == "structure":
-        return _structure(shape, value, name, strict)
+        return _structure(shape, value, name, rules)
     if kind == "list":
         if not isinstance(value, list):
             return f"Field '{name}' must be an array"
         for item in value:
-            problem = _check(shape.member, item, name, strict)
+            problem = _check(shape.member, item, name, rules)
             if problem is not None:
                 return problem
         return None
@@ -129,33 +148,33 @@ def _check(shape: Any, value: JSON, name: str, strict: bool) -> str | None:
         if not isinstance(value, dict):
             return f"Field '{name}' must be an object"
         for key, item in value.items():
-            problem = _check(shape.value, item, str(key), strict)
+            problem = _check(shape.value, item, str(key), rules)
             if problem is not None:
                 return problem
         return None
-    return _scalar(shape, value, name)
+    return _scalar(shape, value, name, rules)
 
 
-def _structure(shape: Any, value: JSON, name: str, strict: bool) -> str | None:
+def _structure(shape: Any, value: JSON, name: str, rules: _Rules) -> str | None:
     if not isinstance(value, dict):
         return f"Field '{name}' must be an object"
     members: Mapping[str, Any] = shape.members
-    required = set(shape.required_members) if strict else set()
+    required = set(shape.required_members) if rules.strict else set()
     for member, member_shape in members.items():
         key = _pascal(member)
         if key not in value:
             if member in required:
                 return f"Required field '{key}' is missing"
             continue
-        problem = _check(member_shape, value[key], key, strict)
+        problem = _check(member_shape, value[key], key, rules)
         if problem is not None:
             return problem
     return None
 
 
-def _scalar(shape: Any, value: JSON, name: str) -> str | None:
+def _scalar(shape: Any, value: JSON, name: str, rules: _Rules) -> str | None:
     kind = shape.type_name
-    metadata = shape.metadata
+    metadata = {**shape.metadata, **_AWS_LIMITS.get((rules.service, shape.name), {})}
     if kind in _NUMBERS:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"Field '{name}' must be a number"

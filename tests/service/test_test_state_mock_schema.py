@@ -25,8 +25,10 @@ SYNC2 = {"ExecutionArn": "e", "StateMachineArn": "s", "Status": "SUCCEEDED", "St
         (SDK + "s3:getObject", {"DeleteMarker": "yes"}, None,
          "Field 'DeleteMarker' must be a boolean"),
         (SDK + "s3:getObject", {"DeleteMarker": True}, None, None),
-        (SDK + "sfn:describeExecution", {"Name": "n" * 81}, "PRESENT",
-         "Field 'Name' is greater than the maximum length"),
+        # M8: string length minimums are checked, maximums are not
+        (SDK + "sfn:describeExecution", {"Name": "n" * 81}, "PRESENT", None),
+        (SDK + "sfn:describeExecution", {"Name": ""}, "PRESENT",
+         "Field 'Name' is smaller than the minimum length"),
         ("arn:aws:states:::events:putEvents", {"Entries": [{"ErrorCode": 1}]}, None,
          "Field 'ErrorCode' must be a string"),
         ("arn:aws:states:::events:putEvents", {"Entries": [{"EventId": "e"}]}, None, None),

@@ -519,6 +519,38 @@ def test_m9_items_path_is_read_when_mocked(
     assert set(answer["inspectionData"]) == {"input", "afterInputPath"}
 
 
+PREFIX = "An error occurred while executing the state 'StateName' (entered at the event id #2). "
+
+
+@pytest.mark.parametrize(
+    ("fields", "cause"),
+    [
+        ({"Items": "{% 'string' %}"},
+         "The JSONata expression ''string'' specified for the field 'Items' returned an "
+         "unexpected result type. Expected 'array', but was 'string' for value: \"string\""),
+        ({"Items": "{% $states.input %}"},
+         "The JSONata expression '$states.input' specified for the field 'Items' returned an "
+         "unexpected result type. Expected 'array', but was 'object' for value: {\"a\":1}"),
+        ({}, 'Map state input must be an array but was: {"a":1}'),
+    ],
+)  # fmt: skip
+def test_m9_jsonata_items_are_read_when_mocked(
+    sfn: Any, fields: dict[str, Any], cause: str
+) -> None:
+    """M9 for a JSONata Map: its Items (or input) must be an array even with a mock; the
+    causes are D5's, and the state's Catch applies as to any Map failure."""
+    state = map_state(QueryLanguage="JSONata", **fields)
+    state["Catch"] = [{"ErrorEquals": ["States.QueryEvaluationError"], "Next": "H"}]
+    answer = debug(sfn, state, input='{"a": 1}', mock=mock([1]))
+    assert (answer["status"], answer["nextState"], answer["error"], answer["cause"]) == (
+        "CAUGHT_ERROR",
+        "H",
+        "States.QueryEvaluationError",
+        PREFIX + cause,
+    )
+    assert answer["inspectionData"] == {"input": '{"a": 1}', "errorDetails": {"catchIndex": 0}}
+
+
 # --------------------------------------------------------------------- M12
 
 

@@ -129,7 +129,7 @@ def _items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -
     if isinstance(items, list):
         return items
     if state.items is not None and state.is_jsonata:
-        raise field_error(state, frame, "Items", _items_not_an_array(state.items, items))
+        raise field_error(state, frame, "Items", items_not_an_array(state.items, items))
     if state.items_path is not None and not state.is_jsonata:
         raise runtime_error(
             state,
@@ -144,7 +144,7 @@ def _items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -
     raise runtime_error(state, frame, detail)
 
 
-def _items_not_an_array(items: Any, value: JSON) -> str:
+def items_not_an_array(items: Any, value: JSON) -> str:
     """D5: "The JSONata expression '<expr>' specified for the field 'Items' returned an
     unexpected result type. Expected 'array', but was '<type>' for value: <json>"."""
     template = getattr(items, "value", None)

@@ -1,11 +1,12 @@
 """A mocked Map or Parallel state's own fields, read beside the run (M3, M5, M9).
 
 The mock stands for the iterations or branches, so nothing runs them; what the state
-reads before it starts them still happens: InputPath, ``ItemsPath`` (even with a mock: a
-value that is not an array fails the state, M9), ``MaxConcurrency`` and the tolerated
-failure fields, which ``inspectionData`` reports. With ``mapIterationFailureCount``, the
-failures count against the tolerated thresholds only (M5): above them the state fails
-with ``States.ExceedToleratedFailureThreshold``, which its Retry and Catch then see.
+reads before it starts them still happens: InputPath, ``ItemsPath`` or JSONata ``Items``
+(even with a mock: a value that is not an array fails the state, M9, D5),
+``MaxConcurrency`` and the tolerated failure fields, which ``inspectionData`` reports.
+With ``mapIterationFailureCount``, the failures count against the tolerated thresholds
+only (M5): above them the state fails with ``States.ExceedToleratedFailureThreshold``,
+which its Retry and Catch then see.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 
 import orjson
 
-from stepwell.engine.dataflow import jsonata_states, select_path
+from stepwell.engine.dataflow import field_error, jsonata_states, select_path
 from stepwell.engine.execution import Frame
+from stepwell.engine.fanout import items_not_an_array
 from stepwell.engine.fanout import threshold_exceeded as failures_exceed
+from stepwell.engine.history import to_json_text
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import MapState, State
@@ -57,7 +60,7 @@ def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> M
         if state.is_jsonata:
             scope: JSON = jsonata_states(raw, ctx)
             if not test.reads_items:
-                items = state.items.evaluate(scope, ctx) if state.items is not None else raw
+                items = _jsonata_items(state, scope, raw, ctx, frame)
         else:
             scope = select_path(state.input_path, raw, ctx, state, frame)
             reading.fields["afterInputPath"] = scope
@@ -128,6 +131,20 @@ def _selected(state: MapState, scope: JSON, items: list[JSON], ctx: EvalContext)
             item_scope = scope
         selected.append(state.item_selector.evaluate(item_scope, item_ctx))
     return selected
+
+
+def _jsonata_items(
+    state: MapState, scope: JSON, raw: JSON, ctx: EvalContext, frame: Frame
+) -> list[JSON]:
+    """``Items``, or the input without it: an array, else the state fails (D5), mocked or
+    not, as an ``ItemsPath`` does (M9)."""
+    items = state.items.evaluate(scope, ctx) if state.items is not None else raw
+    if isinstance(items, list):
+        return items
+    if state.items is not None:
+        raise field_error(state, frame, "Items", items_not_an_array(state.items, items))
+    detail = f"Map state input must be an array but was: {to_json_text(items)}"
+    raise e.StatesError(e.QUERY_EVALUATION_ERROR, detail)
 
 
 def _items_path(state: MapState, scope: JSON, ctx: EvalContext, frame: Frame) -> JSON:

@@ -78,7 +78,7 @@ def header_list(headers: Iterable[tuple[str, str]]) -> str:
     return "[" + ", ".join(f"{name}: {value}" for name, value in headers) + "]"
 
 
-def trace(http: HttpTask, payload: JSON, response: Any) -> dict[str, Any]:
+def trace(http: HttpTask, payload: JSON, response: httpx.Response | None) -> dict[str, Any]:
     """``request`` and ``response`` for one exchange, each when there was one."""
     found: dict[str, Any] = {}
     request = http_request(http, payload)

@@ -903,6 +903,26 @@ def test_after_items_pointer_is_the_array_the_pointer_names(sfn: Any) -> None:
     assert json.loads(inspection["afterItemSelector"]) == [{"v": 1}, {"v": 2}]
 
 
+@pytest.mark.parametrize(
+    ("config", "data", "expected"),
+    [
+        ({"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}, "id,name\n1,a\n2,b\n",
+         [{"v": {"id": "1", "name": "a"}}, {"v": {"id": "2", "name": "b"}}]),
+        ({"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["k"]}, "1\n2\n",
+         [{"v": {"k": "1"}}, {"v": {"k": "2"}}]),
+    ],
+)  # fmt: skip
+def test_csv_reader_data_is_read_as_rows(
+    sfn: Any, config: dict[str, Any], data: str, expected: list[Any]
+) -> None:
+    """API Reference, TestStateConfiguration.mapItemReaderData: "The data read by ItemReader
+    ... as found in its original source"; a CSV object's rows are objects keyed by the
+    headers (Developer Guide, "ItemReader (Map)"), each value a string."""
+    answer = debug(sfn, reader_map(config), mock=mock([1, 2]),
+                   stateConfiguration={"mapItemReaderData": data})  # fmt: skip
+    assert json.loads(answer["inspectionData"]["afterItemSelector"]) == expected
+
+
 def test_no_after_items_pointer_without_an_items_pointer(sfn: Any) -> None:
     state = reader_map({"InputType": "JSON"})
     config = {"mapItemReaderData": "[1, 2]"}

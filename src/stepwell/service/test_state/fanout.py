@@ -29,6 +29,7 @@ from stepwell.runtime.map_items import (
     NON_ITERABLE,
     MapRunFailure,
     items_at_pointer,
+    parse_csv,
 )
 from stepwell.service.test_state.request import StateTest
 
@@ -79,10 +80,16 @@ def read_map(state: State, test: StateTest, ctx: EvalContext, frame: Frame) -> M
 
 
 def _reader_items(text: str | None, config: dict[str, Any], fields: dict[str, Any]) -> JSON:
-    """The items of ``mapItemReaderData``: a JSON array as read (JSON Lines: one a line);
-    with ``ReaderConfig.ItemsPointer``, the array it names (``afterItemsPointer``)."""
+    """The items of ``mapItemReaderData``: a JSON array as read (JSON Lines: one a line;
+    CSV: a row an object, as ``ReaderConfig`` says); with ``ReaderConfig.ItemsPointer``,
+    the array it names (``afterItemsPointer``)."""
     if text is None:
         return None
+    if str(config.get("InputType", "")).upper() == "CSV":
+        try:
+            return parse_csv(text, config)
+        except MapRunFailure as failure:
+            raise e.StatesError(failure.error, failure.cause) from None
     try:
         value: JSON = orjson.loads(text)
     except orjson.JSONDecodeError:

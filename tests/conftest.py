@@ -25,19 +25,18 @@ SKIP_POSTGRES = (
 
 
 def open_test_store(kind: str, tmp_path: Path) -> tuple[Store, object]:
-    """A fresh store of ``kind`` and a handle for ``drop_test_store``."""
+    """A fresh store of ``kind``, opened as ``open_store`` opens it for a server (the
+    same class: PostgreSQL's is ``PostgresStore``), and a handle for ``drop_test_store``."""
     if kind == "memory":
         return MemoryStore(), None
     if kind == "sqlite":
         return open_sqlite(str(tmp_path / f"{uuid.uuid4().hex}.db")), None
     if not POSTGRES_URL:
         pytest.skip(SKIP_POSTGRES)
-    from stepwell.store.postgres import PostgresDialect
-    from stepwell.store.sql import SqlStore
+    from stepwell.store.postgres import open_postgres
 
-    dialect = PostgresDialect(POSTGRES_URL, f"t_{uuid.uuid4().hex[:16]}")
-    dialect.migrate()
-    return SqlStore(dialect), dialect
+    opened = open_postgres(POSTGRES_URL, f"t_{uuid.uuid4().hex[:16]}")
+    return opened, opened.dialect
 
 
 def drop_test_store(store: Store, handle: object) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -404,3 +405,25 @@ def test_payloads_above_lambdas_quotas_are_refused(lam: Any) -> None:
         )
     big = b'"' + b"x" * (2 * 1024 * 1024) + b'"'
     assert len(payload(lam.invoke(FunctionName="echo", Payload=big))["event"]) == 2 * 1024 * 1024
+
+
+def test_a_throttled_invoke_is_lambdas_429(stepwell: tuple[str, Host]) -> None:
+    # API Reference, Invoke: TooManyRequestsException (HTTP 429) with a Reason, raised
+    # before the function runs; here when every synchronous slot is taken.
+    url, host = stepwell
+    functions = host.service.lambda_functions
+    slots = functions._sync_slots
+    functions._sync_slots = threading.BoundedSemaphore(1)
+    functions._sync_slots.acquire()  # the one slot is busy
+    lam = service_client(url, "lambda")  # no retries
+    before = len(RECEIVED)
+    try:
+        with pytest.raises(lam.exceptions.TooManyRequestsException) as raised:
+            lam.invoke(FunctionName="record", Payload=b'{"id": 10}')
+    finally:
+        functions._sync_slots = slots
+    error = raised.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert error["Reason"] == "ConcurrentInvocationLimitExceeded"
+    assert error["Type"] == "User"
+    assert len(RECEIVED) == before  # nothing ran

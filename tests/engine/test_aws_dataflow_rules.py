@@ -409,3 +409,27 @@ def test_i1_durable_execution_keeps_the_input_text_across_waits_and_a_restart(
     assert payloads(history, "ParallelStateExited") == [f"[{text}]"]
     described = restarted.call("DescribeExecution", executionArn=execution)
     assert (described["status"], described["output"]) == ("SUCCEEDED", f"[{text}]")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"\\u0000stepwell:verbatim":"[1,  2]"}',  # the mark's key with a JSON text
+        '{"\\u0000stepwell:verbatim": "{\\"a\\":  1}", "b": [1,  2]}',  # and kept text
+        '[{"\\u0000stepwell:verbatim":"[3]"}, {"\\u0000stepwell:key:x":"1"}]',
+        '{"\\u0000stepwell:verbatim":"[4]","n":123456789012345678901234567890}',  # big
+    ],
+)
+def test_user_data_holding_the_stored_mark_is_never_reinterpreted(store: Store, text: str) -> None:
+    """Language.verbatim stores kept texts with a mark between steps; a user's object that
+    holds the mark's key is data, and comes back as it was sent, even when its value is
+    JSON text."""
+    h = Harness(store)
+    execution = h.start(h.machine(WAIT_THEN_PARALLEL, name="forged-mark"), text)
+    h.worker.run_until_idle()  # the execution now waits, its state stored
+    restarted = Harness(store)
+    restarted.clock.set(h.clock.now() + 3600)
+    restarted.settle()
+    described = restarted.call("DescribeExecution", executionArn=execution)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == [json.loads(text)]

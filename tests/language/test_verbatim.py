@@ -15,9 +15,9 @@ from stepwell.language.verbatim import (
     STORED_MARK,
     VerbatimDict,
     VerbatimList,
+    dump_stored,
     json_text,
     restore_stored,
-    stored_form,
     with_text,
 )
 
@@ -89,7 +89,7 @@ def test_i1_kept_values_survive_a_stored_round_trip() -> None:
     text through it, other values stay as they were."""
     kept = with_text([1, 2], "[1,  2]")
     state = {"input": kept, "other": {"x": [1, 2]}, "list": [kept, 3]}
-    data = orjson.dumps(state, default=stored_form, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    data = dump_stored(state)
     restored = restore_stored(orjson.loads(data), data)
     assert restored == state
     assert json_text(restored["input"]) == "[1,  2]"
@@ -105,5 +105,28 @@ def test_user_data_holding_the_stored_mark_key_still_loads() -> None:
     """A user's object whose only key is the mark, with a text that is not JSON, is data,
     not a kept value: the stored state still loads, with the object as it was."""
     state = {"input": {STORED_MARK: "not json"}}
-    data = orjson.dumps(state, default=stored_form, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    data = dump_stored(state)
     assert restore_stored(orjson.loads(data), data) == state
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {STORED_MARK: "[1,  2]"},  # the mark with JSON text: still the user's object
+        {STORED_MARK: '{"a":  1}', "other": 1},
+        {"\u0000stepwell:key:x": [{"\u0000stepwell:": "\u0000stepwell:verbatim"}]},
+        ["\u0000stepwell:verbatim", {STORED_MARK: "3"}],
+    ],
+)
+def test_user_data_is_never_read_back_as_a_mark(data: Any) -> None:
+    """Only a mark ``dump_stored`` wrote reads back as a kept value: user keys that look
+    like one are escaped, beside kept values and inside them."""
+    kept = with_text({"k": [1]}, '{"k":  [1]}')
+    inner = with_text([data], f"[ {orjson.dumps(data).decode()} ]")
+    state = {"user": data, "kept": kept, "inner": inner}
+    stored = dump_stored(state)
+    restored = restore_stored(orjson.loads(stored), stored)
+    assert restored == state
+    assert not isinstance(restored["user"], VerbatimList | VerbatimDict)
+    assert json_text(restored["kept"]) == '{"k":  [1]}'
+    assert json_text(restored["inner"]) == inner.text

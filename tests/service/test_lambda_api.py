@@ -3,6 +3,8 @@ for what the end-to-end suite does not reach cheaply. Lambda API Reference, "Inv
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -10,7 +12,12 @@ import pytest
 
 from stepwell.integrations.functions import FunctionRegistry, TaskError
 from stepwell.integrations.services import MemoryDocumentStore
-from stepwell.service.lambda_api import MAX_SYNC_PAYLOAD, LambdaError, LambdaFunctions
+from stepwell.service.lambda_api import (
+    MAX_SYNC_PAYLOAD,
+    SYNC_CONCURRENCY,
+    LambdaError,
+    LambdaFunctions,
+)
 from stepwell.service.lambda_events import AsyncInvocations
 
 
@@ -84,3 +91,49 @@ def test_a_client_context_must_be_base64_json_object(api: LambdaFunctions, conte
     assert raised.value.aws_type == "InvalidParameterValueException"
     ok = api.handle("Invoke", {"FunctionName": "echo", "ClientContext": "e30=", "Payload": b"1"})
     assert ok["Payload"] == b"1"
+
+
+def test_synchronous_runs_beyond_the_concurrency_limit_are_throttled() -> None:
+    # A few long RequestResponse invocations must not hold every API thread: past the
+    # limit Invoke answers 429 TooManyRequestsException at once, before anything runs,
+    # as Lambda does when a function's concurrency is exceeded (API Reference, Invoke;
+    # Reason ConcurrentInvocationLimitExceeded).
+    running = threading.Semaphore(0)
+    release = threading.Event()
+    ran: list[Any] = []
+
+    def slow(event: Any) -> Any:
+        ran.append(event)
+        if event.get("wait"):
+            running.release()
+            release.wait()
+        return event
+
+    api = LambdaFunctions(
+        FunctionRegistry({"slow": slow}), AsyncInvocations(MemoryDocumentStore(), lambda: 0.0)
+    )
+    held = ThreadPoolExecutor(SYNC_CONCURRENCY)
+    waiting = [
+        held.submit(api.handle, "Invoke", {"FunctionName": "slow", "Payload": b'{"wait": 1}'})
+        for _ in range(SYNC_CONCURRENCY)
+    ]
+    try:
+        for _ in range(SYNC_CONCURRENCY):
+            assert running.acquire(timeout=10)
+        with pytest.raises(LambdaError) as raised:
+            api.handle("Invoke", {"FunctionName": "slow", "Payload": b'{"n": 1}'})
+        assert raised.value.aws_type == "TooManyRequestsException"
+        assert raised.value.status == 429
+        assert raised.value.extra["Reason"] == "ConcurrentInvocationLimitExceeded"
+        assert {"n": 1} not in ran  # refused before it ran
+        # Other operations are served meanwhile, and events are still accepted.
+        assert api.handle("GetFunction", {"FunctionName": "slow"})["Configuration"]
+        event = api.handle("Invoke", {"FunctionName": "slow", "InvocationType": "DryRun"})
+        assert event["StatusCode"] == 204
+    finally:
+        release.set()
+        held.shutdown()
+    assert all(done.result()["StatusCode"] == 200 for done in waiting)
+    # A slot freed is a slot again.
+    again = api.handle("Invoke", {"FunctionName": "slow", "Payload": b'{"n": 2}'})
+    assert again["StatusCode"] == 200

@@ -8,11 +8,15 @@ at least one minute before the second attempt and two minutes before the third.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+import pytest
 
 from stepwell.integrations.functions import Outcome
 from stepwell.integrations.services import MemoryDocumentStore
 from stepwell.runtime.clock import VirtualClock
+from stepwell.service import lambda_events
 from stepwell.service.lambda_events import LEASE_MARGIN_SECONDS, AsyncInvocations
 from stepwell.store.base import Store
 
@@ -104,3 +108,54 @@ def test_an_event_for_a_function_that_is_gone_is_discarded() -> None:
     queue.drain(10)
     assert queue.pending() == []
     queue.close()
+
+
+class Gate:
+    """A function runner whose first call waits until ``release`` (a long run), and that
+    remembers every event it ran."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.released = threading.Event()
+        self.calls: list[Any] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, function: str, event: Any) -> Outcome:
+        with self._lock:
+            self.calls.append(event)
+            first = len(self.calls) == 1
+        if first:
+            self.started.set()
+            self.released.wait()
+        return Outcome(output=event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def test_a_long_run_and_the_event_waiting_behind_it_each_run_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every store: neither a run that outlasts its first lease nor a backlog may make a
+    # second worker run an event that the first one runs, or is still due to run.
+    monkeypatch.setattr(lambda_events, "RUNNERS", 1)  # one runner: the second event waits
+    runner, clock = Gate(), VirtualClock(1_000.0)
+    first = AsyncInvocations(store, clock.now)
+    first.run = runner
+    first.submit("slow", {"n": 1}, timeout=3)
+    assert runner.started.wait(10)
+    first.submit("slow", {"n": 2}, timeout=3)  # waits behind the long run
+    clock.advance(40)
+    first.redeliver_due()  # the periodic job of the process that runs them
+    clock.advance(LEASE_MARGIN_SECONDS)  # past any lease taken at submit
+    second = AsyncInvocations(store, clock.now)  # another worker process
+    second.run = runner
+    second.redeliver_due()
+    second.drain(10)
+    runner.release()
+    first.drain(10)
+    second.drain(10)
+    assert sorted(event["n"] for event in runner.calls) == [1, 2]  # each ran once
+    assert first.pending() == []
+    first.close()
+    second.close()

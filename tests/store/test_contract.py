@@ -317,3 +317,20 @@ def test_the_creator_holds_a_new_executions_lease(store: Store) -> None:
     )
     assert later[1]
     assert store.lease_execution("pool", now=40.0, lease_for=30) is not None  # lease ran out
+
+
+def test_the_contract_runs_against_the_store_a_server_opens(store: Store) -> None:
+    """Each store here is the class ``open_store`` gives a server for that backend, so the
+    contract covers the code a server runs (PostgreSQL's pipelined ``PostgresStore``)."""
+    from stepwell.store.memory import MemoryStore
+    from stepwell.store.sql import SqlStore
+
+    dialect = getattr(store, "dialect", None)
+    if dialect is None:
+        assert type(store) is MemoryStore
+    elif type(dialect).__name__ == "SqliteDialect":
+        assert type(store) is SqlStore
+    else:
+        from stepwell.store.postgres import PostgresStore
+
+        assert type(store) is PostgresStore

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from stepwell.engine.execution import ExecutionInfo, ExecutionState, Fanout, Frame
-from stepwell.language.verbatim import restore_stored, stored_form
+from stepwell.language.verbatim import dump_stored, escape_keys, restore_stored
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
 MAX_DEPTH = 250  # levels of arrays and objects JSON data may nest (see the docstring)
@@ -49,11 +49,11 @@ def nesting_depth(value: Any) -> int:
 def dump_execution(execution: ExecutionState) -> bytes:
     """The state as JSON, written by orjson from the dataclasses in C, no copy made first
     (frame ids, the only keys that are not text, become text as in ``json``); values kept
-    as sent keep their text (I1, ``stored_form``)."""
+    as sent keep their text (I1, ``dump_stored``)."""
     try:
-        return orjson.dumps(execution, default=stored_form, option=_OPTIONS)
+        return dump_stored(execution, _OPTIONS)
     except TypeError:  # an integer beyond 64 bits somewhere in the data
-        data = asdict(execution)
+        data = escape_keys(asdict(execution))
         return json.dumps(data, default=_encode, separators=(",", ":")).encode()
 
 

@@ -16,13 +16,18 @@ to ``_default`` (``OPT_PASSTHROUGH_SUBCLASS``), which returns the remembered tex
 ``orjson.Fragment``, so serialising stays in C.
 
 Stored between steps (a durable execution waits, a worker restarts), a kept value is
-written as ``{STORED_MARK: text}`` (``stored_form``) and turned back into a kept value
-when the state is read (``restore_stored``), so the text survives the store.
+written as ``{STORED_MARK: text}`` (``dump_stored``) and turned back into a kept value
+when the state is read (``restore_stored``), so the text survives the store. The mark
+cannot be forged: user data may hold any key, so every key of user data that begins like
+a mark (``STORED_PREFIX``) is stored escaped and unescaped on reading, and only a mark
+``dump_stored`` wrote reads back as one. Checking costs one count over the written bytes;
+the escaping walk runs only for states whose data holds such a key (never in practice).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import orjson
@@ -31,17 +36,21 @@ from stepwell.language.evaluation import JSON
 
 __all__ = [
     "STORED_MARK",
+    "STORED_PREFIX",
     "VerbatimDict",
     "VerbatimList",
+    "dump_stored",
+    "escape_keys",
     "json_text",
     "restore_stored",
-    "stored_form",
     "with_text",
 ]
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_SUBCLASS
-STORED_MARK = "\u0000stepwell:verbatim"  # a key no JSON a user sends is expected to hold
-_STORED_MARK_BYTES = orjson.dumps(STORED_MARK)
+STORED_PREFIX = "\u0000stepwell:"  # how every key Stepwell adds to stored data begins
+STORED_MARK = STORED_PREFIX + "verbatim"  # {STORED_MARK: text}: a kept value
+_ESCAPED = STORED_PREFIX + "key:"  # a user's key that begins with STORED_PREFIX, escaped
+_PREFIX_BYTES = orjson.dumps(STORED_PREFIX)[:-1]  # the opening quote, no closing one
 
 
 class VerbatimList(list[Any]):
@@ -99,20 +108,71 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def stored_form(value: Any) -> Any:
-    """orjson ``default`` for storing state: a kept value as ``{STORED_MARK: text}``, other
-    subclasses as their base type."""
-    text = getattr(value, "text", None)
-    if text is not None:
+def dump_stored(value: Any, option: int = 0) -> bytes:
+    """``value`` as JSON to store: each kept value as ``{STORED_MARK: text}``, and each key
+    of user data that begins with ``STORED_PREFIX`` escaped, so that reading it back
+    (``restore_stored``) never mistakes user data for a mark."""
+    marks = 0
+
+    def default(item: Any) -> Any:
+        nonlocal marks
+        text = getattr(item, "text", None)
+        if text is None:
+            return _default(item)
+        marks += 1
         return {STORED_MARK: text}
-    return _default(value)
+
+    data = orjson.dumps(value, default=default, option=option | _OPTIONS)
+    # Each mark spells the prefix once (a quote inside a string is escaped, so no text
+    # does): more means user data holds it, in a key or a string.
+    if data.count(_PREFIX_BYTES) == marks:
+        return data
+    return _dump_escaped(value, option)
+
+
+def _dump_escaped(value: Any, option: int) -> bytes:
+    """``dump_stored`` when user data holds the prefix: written once with a mark no data
+    can hold (a random key), read back, its keys escaped and its marks made the usual
+    ones, written again."""
+    private = f"{STORED_PREFIX}mark:{secrets.token_hex(16)}"
+
+    def default(item: Any) -> Any:
+        text = getattr(item, "text", None)
+        return _default(item) if text is None else {private: text}
+
+    plain = orjson.loads(orjson.dumps(value, default=default, option=option | _OPTIONS))
+    return orjson.dumps(_escaped(plain, private))
+
+
+def escape_keys(value: Any) -> Any:
+    """Plain data (no kept values) with its keys that begin with ``STORED_PREFIX``
+    escaped, as ``dump_stored`` writes them (for data stored by other means)."""
+    return _escaped(value, None)
+
+
+def _escaped(value: Any, mark: str | None) -> Any:
+    if isinstance(value, dict):
+        if mark is not None and len(value) == 1 and mark in value:
+            return {STORED_MARK: value[mark]}
+        return {
+            _ESCAPED + key if _is_ours(key) else key: _escaped(item, mark)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_escaped(item, mark) for item in value]
+    return value
+
+
+def _is_ours(key: Any) -> bool:
+    return isinstance(key, str) and key.startswith(STORED_PREFIX)
 
 
 def restore_stored(raw: Any, data: bytes | bytearray | memoryview | str) -> Any:
-    """``raw`` (parsed from ``data``) with each ``{STORED_MARK: text}`` a kept value again;
-    ``raw`` itself when ``data`` holds none (the usual case: no walk at all)."""
+    """``raw`` (parsed from ``data``, written by ``dump_stored``) with each mark a kept
+    value again and each escaped key as it was; ``raw`` itself when ``data`` holds
+    neither (the usual case: no walk at all)."""
     encoded = data.encode() if isinstance(data, str) else bytes(data)
-    if _STORED_MARK_BYTES not in encoded:
+    if _PREFIX_BYTES not in encoded:
         return raw
     return _restored(raw)
 
@@ -123,9 +183,12 @@ def _restored(value: Any) -> Any:
             text = value[STORED_MARK]
             try:
                 return with_text(_parsed(text), text)
-            except ValueError:  # not a mark this module wrote: data that holds the key
+            except ValueError:  # written before marks were unforgeable: user data
                 return {STORED_MARK: text}
-        return {key: _restored(item) for key, item in value.items()}
+        return {
+            key.removeprefix(_ESCAPED) if _is_ours(key) else key: _restored(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [_restored(item) for item in value]
     return value

@@ -13,6 +13,11 @@ what a Lambda API caller sees on top, as the Lambda API Reference describes it:
   the invocation's log (``START``/``END``/``REPORT`` lines around what the function
   printed, when its runtime keeps output: worker processes do, in-process callables not);
 * ``Event`` answers 202 and runs the function later (``lambda_events``), ``DryRun`` 204;
+* at most ``SYNC_CONCURRENCY`` ``RequestResponse`` runs at a time: each holds one of the
+  API's worker threads (``api.settings.ApiSettings.worker_threads``, 40) for as long as
+  the function runs, so past the limit Invoke answers ``429 TooManyRequestsException``
+  (``Reason: ConcurrentInvocationLimitExceeded``) before anything runs, as Lambda does
+  when the concurrency limit is reached, and long functions never starve other callers;
 * a payload that is not JSON is ``InvalidRequestContentException``, before anything runs;
 * ``GetFunction`` and ``ListFunctions`` describe each function as ``FunctionConfiguration``:
   a template function with its template's runtime, handler, timeout, memory and
@@ -27,6 +32,7 @@ import hashlib
 import inspect
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -70,6 +76,7 @@ _FUNCTION_REFERENCE: Final = re.compile(
 MAX_LIST_ITEMS: Final = 50  # "ListFunctions returns a maximum of 50 items in each response"
 DEFAULT_TIMEOUT: Final = 3
 DEFAULT_MEMORY: Final = 128
+SYNC_CONCURRENCY: Final = 10  # a quarter of the API's worker threads
 
 
 class LambdaError(ServiceError):
@@ -81,6 +88,15 @@ class LambdaError(ServiceError):
         self.code = exception
         self.status = status
         self.extra = {"Type": "User" if status < 500 else "Service"}
+
+
+class TooManyRequests(LambdaError):
+    """Invoke past the concurrency limit: refused before the function runs (the caller's
+    SDK retries it with back-off)."""
+
+    def __init__(self) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.", 429)
+        self.extra["Reason"] = "ConcurrentInvocationLimitExceeded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +120,7 @@ class LambdaFunctions:
         self.events = events
         self._clock = clock
         self._seen: dict[str, float] = {}  # when a function was first described: LastModified
+        self._sync_slots = threading.BoundedSemaphore(SYNC_CONCURRENCY)
         events.run = self._run_event
 
     def handle(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -132,7 +149,12 @@ class LambdaFunctions:
             return {"StatusCode": 202}
         request_id = str(uuid.uuid4())
         tail = request.get("LogType") == "Tail"
-        outcome, log = self._run(ref.name, event, request_id, keep_log=tail)
+        if not self._sync_slots.acquire(blocking=False):
+            raise TooManyRequests()
+        try:
+            outcome, log = self._run(ref.name, event, request_id, keep_log=tail)
+        finally:
+            self._sync_slots.release()
         response = {"StatusCode": 200, "ExecutedVersion": LATEST, **_answer(outcome)}
         if tail:
             response["LogResult"] = _log_result(log)

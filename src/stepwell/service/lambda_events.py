@@ -8,18 +8,24 @@ handles errors and retries with asynchronous invocation").
 
 Design decision: the event is written to the store (the ``lambda-events`` documents
 namespace, the same transactions the embedded services use) before Invoke answers 202,
-and deleted only once the function has run. It is run at once on a small thread pool;
-it carries a lease (its due time moved past the function's timeout), so an event whose
-run was cut short (the server stopped, the process died) becomes due again and is run by
-``redeliver_due``, which the worker pool calls periodically. Delivery is therefore
-at-least-once, as on AWS. A failure is retried as Lambda does; an event that fails three
-times, or whose function no longer exists, is discarded with a warning in the log (no
-dead-letter queues for functions yet).
+and deleted only once the function has run. It is due at once and run soon on a small
+thread pool, but a run takes the event only when it starts: in one transaction it checks
+that the event is still due and moves its due time past the function's timeout (its
+lease, with a token naming this run). A backlog therefore holds no lease: an event
+waiting here may be taken by another process, and then this one skips it. While a run
+lasts longer than half its lease (an in-process function has no timeout), the periodic
+``redeliver_due`` renews it. An event whose run was cut short (the server stopped, the
+process died) becomes due again when its lease ends and is run by ``redeliver_due``,
+which the worker pool calls periodically. Delivery is therefore at-least-once, as on
+AWS. A failure is retried as Lambda does; an event that fails three times, or whose
+function no longer exists, is discarded with a warning in the log (no dead-letter queues
+for functions yet).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -28,7 +34,7 @@ from typing import Any, Final
 import orjson
 
 from stepwell.integrations.functions import Outcome
-from stepwell.integrations.services import DocumentStore
+from stepwell.integrations.services import Documents, DocumentStore
 
 logger = logging.getLogger("stepwell.lambda")
 
@@ -49,18 +55,20 @@ class AsyncInvocations:
         self._clock = clock
         self._pool: ThreadPoolExecutor | None = None
         self._running: set[Future[None]] = set()
+        self._lock = threading.Lock()
+        self._queued: set[str] = set()  # events handed to the pool, not yet started
+        self._held: dict[str, str] = {}  # events running here: key -> lease token
         self.run: Runner | None = None  # set by the Lambda API (lambda_api.LambdaFunctions)
 
     def submit(self, function: str, event: Any, timeout: float) -> str:
         """Keep the event, then run it soon; returns its key."""
         key = f"event/{uuid.uuid4()}"
-        now = self._clock()
         record = {
             "function": function,
             "event": event,
             "attempts": 0,
             "timeout": timeout,
-            "due": now + timeout + LEASE_MARGIN_SECONDS,  # leased to the run starting now
+            "due": self._clock(),  # due now: the run that starts first takes it
         }
         with self._store.documents(NAMESPACE) as documents:
             documents.put(key, orjson.dumps(record))
@@ -68,21 +76,25 @@ class AsyncInvocations:
         return key
 
     def pending(self) -> list[dict[str, Any]]:
-        """The events not yet run (or being run), oldest lease first."""
+        """The events not yet run (or being run), oldest due time first."""
         with self._store.documents(NAMESPACE) as documents:
             records = [orjson.loads(value) for _, value in documents.scan("event/")]
         return sorted(records, key=lambda record: float(record["due"]))
 
     def redeliver_due(self) -> int:
-        """Run every event whose lease or retry delay has ended; how many."""
+        """Renew the leases of the runs in progress here, and hand every event that is
+        due (a lease or a retry delay ended) and not already waiting here to the pool;
+        how many were handed over."""
         now = self._clock()
+        with self._lock:
+            held, queued = dict(self._held), set(self._queued)
         due: list[str] = []
         with self._store.documents(NAMESPACE) as documents:
             for key, value in documents.scan("event/"):
                 record = orjson.loads(value)
-                if float(record["due"]) <= now:
-                    record["due"] = now + float(record["timeout"]) + LEASE_MARGIN_SECONDS
-                    documents.put(key, orjson.dumps(record))
+                if key in held:
+                    self._renew(documents, key, record, held[key], now)
+                elif float(record["due"]) <= now and key not in queued:
                     due.append(key)
         for key in due:
             self._start(key)
@@ -98,34 +110,72 @@ class AsyncInvocations:
             self._pool = None
 
     def _start(self, key: str) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(RUNNERS, thread_name_prefix="stepwell-lambda-event")
-        future = self._pool.submit(self._deliver, key)
-        self._running.add(future)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(RUNNERS, thread_name_prefix="stepwell-lambda-event")
+            self._queued.add(key)
+            future = self._pool.submit(self._deliver, key)
+            self._running.add(future)
         future.add_done_callback(self._running.discard)
 
     def _deliver(self, key: str) -> None:
-        """Run one event and record how it went; never raises (it runs on a pool)."""
+        """Take the event if it is still due, run it and record how it went; never
+        raises (it runs on a pool)."""
+        with self._lock:
+            self._queued.discard(key)
+        if self.run is None:
+            return
+        token = str(uuid.uuid4())
         try:
-            with self._store.documents(NAMESPACE) as documents:
-                value = documents.get(key)
-            if value is None or self.run is None:
+            record = self._take(key, token)
+            if record is None:  # run, being run or retried later by someone else
                 return
-            record = orjson.loads(value)
+            with self._lock:
+                self._held[key] = token
             outcome = self.run(str(record["function"]), record["event"])
-            self._settle(key, record, outcome)
+            self._settle(key, record, token, outcome)
         except Exception:
             logger.exception("Asynchronous invocation %s failed to run; it will be retried", key)
+        finally:
+            with self._lock:
+                self._held.pop(key, None)
 
-    def _settle(self, key: str, record: dict[str, Any], outcome: Outcome) -> None:
+    def _take(self, key: str, token: str) -> dict[str, Any] | None:
+        """Lease the event to the run ``token`` if it is due; the record, or None."""
+        now = self._clock()
+        with self._store.documents(NAMESPACE) as documents:
+            value = documents.get(key)
+            if value is None:
+                return None
+            record: dict[str, Any] = orjson.loads(value)
+            if float(record["due"]) > now:
+                return None
+            record.update(due=now + _lease_seconds(record), lease=token)
+            documents.put(key, orjson.dumps(record))
+        return record
+
+    def _renew(
+        self, documents: Documents, key: str, record: dict[str, Any], token: str, now: float
+    ) -> None:
+        """Move the lease of a run in progress here past another timeout, once half of
+        it is used."""
+        lease = _lease_seconds(record)
+        if record.get("lease") == token and float(record["due"]) - now < lease / 2:
+            record["due"] = now + lease
+            documents.put(key, orjson.dumps(record))
+
+    def _settle(self, key: str, record: dict[str, Any], token: str, outcome: Outcome) -> None:
         attempts = int(record["attempts"]) + 1
         final = attempts >= ATTEMPTS or outcome.error == "ResourceNotFoundException"
         with self._store.documents(NAMESPACE) as documents:
+            value = documents.get(key)
+            if value is None or orjson.loads(value).get("lease") != token:
+                return  # the lease ended and another run took the event: it settles it
             if outcome.ok or final:
                 documents.delete(key)
             else:
                 due = self._clock() + RETRY_DELAY_SECONDS * attempts
-                record.update(attempts=attempts, due=due)
+                record.update(attempts=attempts, due=due, lease=None)
                 documents.put(key, orjson.dumps(record))
         if not outcome.ok and final:
             logger.warning(
@@ -135,3 +185,9 @@ class AsyncInvocations:
                 outcome.error,
                 outcome.cause,
             )
+
+
+def _lease_seconds(record: dict[str, Any]) -> float:
+    """How long a run may take before another may take its event: the function's timeout
+    and a margin."""
+    return float(record["timeout"]) + LEASE_MARGIN_SECONDS

@@ -62,6 +62,9 @@ _MIGRATION_LOCK = 7_415_001  # pg_advisory_xact_lock key: one migrator at a time
 POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
 CONNECT_TIMEOUT = 5  # seconds to wait for the server to accept a connection
 OWN_CONNECTIONS = 2  # connections opened beside a pool that has none to lend, at a time
+# lease_executions looks at this many due items per execution asked for (an execution
+# may have several due at once), before keeping the executions with the oldest.
+SCAN_PER_LEASE = 4
 RECENT_SECONDS = 0.25  # a pooled connection returned this recently is lent unchecked
 
 
@@ -330,11 +333,7 @@ class PostgresStore(SqlStore):
     def lease_execution(
         self, owner: str, now: float, lease_for: float, arn: str | None = None
     ) -> Lease | None:
-        if arn is None:
-            query, params = self._lease_batch(LeaseRequest(owner, now, lease_for, 1))
-        else:
-            query = self.q["lease_execution_by_arn"]
-            params = {"owner": owner, "now": now, "until": now + lease_for, "arn": arn}
+        query, params = self._lease_batch(LeaseRequest(owner, now, lease_for, 1), arn)
         with self.dialect.connection() as conn:
             leases = _leases(_statement(conn, query, params), owner)
         return leases[0] if leases else None
@@ -379,10 +378,19 @@ class PostgresStore(SqlStore):
         with self.dialect.connection() as conn:
             return _statement(conn, self.q[name], params)
 
-    def _lease_batch(self, request: LeaseRequest) -> tuple[str, dict[str, Any]]:
-        until = request.now + request.lease_for
-        params = {"owner": request.owner, "now": request.now, "until": until}
-        return self.q["lease_executions"], {**params, "limit": request.limit}
+    def _lease_batch(
+        self, request: LeaseRequest, arn: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """``lease_executions``: up to ``request.limit`` executions, or the one ``arn``."""
+        params = {
+            "owner": request.owner,
+            "now": request.now,
+            "until": request.now + request.lease_for,
+            "limit": request.limit,
+            "scan": request.limit * SCAN_PER_LEASE,
+            "arn": arn,
+        }
+        return self.q["lease_executions"], params
 
     def _commit_batch(
         self,

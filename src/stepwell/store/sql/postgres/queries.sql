@@ -6,34 +6,31 @@
 -- another. Same ":name" parameters as sql/queries.sql.
 
 -- name: lease_executions
--- Up to :limit executions with work due and no live lease, oldest due work first,
--- leased to :owner; one row per due item. Every part of a statement reads the snapshot
--- taken when it began, but a row locked FOR UPDATE is the latest one: if a step of the
--- execution was committed in between, ``seen_version`` (the snapshot's) differs from
--- ``version`` (the locked row's), the items read may be consumed already, and the
--- store leases the execution without items (it is stepped empty, which releases it).
-WITH picked AS (
-    SELECT e.arn FROM work_items w JOIN executions e ON e.arn = w.execution_arn
-    WHERE w.queue = 'execution' AND w.due <= :now AND e.lease_expires < :now
+-- Executions with work due and no live lease, leased to :owner; one row per due item.
+-- Without :arn: up to :limit executions, oldest due work first, found among the first
+-- :scan due items (more than :limit: an execution may have several, another worker may
+-- be leasing some). With :arn:
+-- that execution, if it has work due and no live lease but one :owner holds.
+-- Every part of a statement reads the snapshot taken when it began, but a row locked
+-- FOR UPDATE is the latest one: if a step of the execution was committed in between,
+-- ``seen_version`` (the snapshot's) differs from ``version`` (the locked row's), the
+-- items read may be consumed already, and the store leases the execution without items
+-- (it is stepped empty, which releases it).
+WITH due AS (
+    SELECT e.arn, w.due, w.id FROM work_items w JOIN executions e ON e.arn = w.execution_arn
+    WHERE CAST(:arn AS text) IS NULL
+      AND w.queue = 'execution' AND w.due <= :now AND e.lease_expires < :now
     ORDER BY w.due, w.id
+    LIMIT :scan
+), oldest AS (  -- each execution's first due item
+    SELECT DISTINCT ON (arn) arn, due, id FROM due ORDER BY arn, due, id
+), picked AS (  -- only the executions leased are locked; those others lock are skipped
+    SELECT e.arn FROM executions e JOIN oldest o ON o.arn = e.arn
+    WHERE e.lease_expires < :now
+    ORDER BY o.due, o.id
     LIMIT :limit
     FOR UPDATE OF e SKIP LOCKED
-), leased AS (
-    UPDATE executions SET lease_owner = :owner, lease_expires = :until
-    WHERE arn IN (SELECT arn FROM picked)
-    RETURNING arn, record, state, version
-)
-SELECT l.arn, l.record, l.state, l.version, w.id, w.kind, w.payload, w.due,
-       (SELECT s.version FROM executions s WHERE s.arn = l.arn) AS seen_version
-FROM leased l LEFT JOIN LATERAL (
-    SELECT id, kind, payload, due FROM work_items
-    WHERE execution_arn = l.arn AND kind <> 'invoke' AND due <= :now  -- by ARN, not by due
-) w ON TRUE
-ORDER BY w.due, w.id
-
--- name: lease_execution_by_arn
--- The execution :arn, if it has work due and no live lease but one :owner holds.
-WITH picked AS (
+), named AS (
     SELECT arn FROM executions
     WHERE arn = :arn AND (lease_expires < :now OR lease_owner = :owner)
       AND EXISTS (SELECT 1 FROM work_items w
@@ -41,7 +38,7 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE executions SET lease_owner = :owner, lease_expires = :until
-    WHERE arn IN (SELECT arn FROM picked)
+    WHERE arn IN (SELECT arn FROM picked UNION ALL SELECT arn FROM named)
     RETURNING arn, record, state, version
 )
 SELECT l.arn, l.record, l.state, l.version, w.id, w.kind, w.payload, w.due,

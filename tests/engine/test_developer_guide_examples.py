@@ -1,0 +1,535 @@
+"""Worked examples of the AWS Step Functions Developer Guide and the States Language
+specification, run end to end through the engine (``stepwell.run``), one table per page.
+
+Each row is an example the page prints with its exact input and output (or error). Where
+the page is inconsistent with itself (the ResultPath page rewrites its own input between
+"Default example" and "Default behavior example"), the row keeps the input it starts from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import stepwell
+from stepwell import TaskError
+
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def one_state(state: dict[str, Any], name: str = "S") -> dict[str, Any]:
+    return {"StartAt": name, "States": {name: {**state, "End": True}}}
+
+
+def hello(event: Any) -> str:
+    """The Lambda function of the tutorial "Creating a Lambda state machine"."""
+    return f"Hello, {event['who']}!"
+
+
+# ------------------------------------------------------------------------------------------
+# "Specifying state output using ResultPath in Step Functions" (input-output-resultpath)
+
+HELLO_INPUT = {
+    "comment": "This is a test of the input and output of a Task state.",
+    "details": "Default example",
+    "who": "AWS Step Functions",
+}
+STRINGS_INPUT = {
+    "comment": "An input comment.",
+    "strings": {"string1": "foo", "string2": "bar", "string3": "baz"},
+    "who": "AWS Step Functions",
+}
+
+RESULT_PATH_EXAMPLES: list[tuple[str, dict[str, Any], Any, Any]] = [
+    ("replace input (no ResultPath)", {}, HELLO_INPUT, "Hello, AWS Step Functions!"),
+    ("replace input ($)", {"ResultPath": "$"}, HELLO_INPUT, "Hello, AWS Step Functions!"),
+    ("discard result (null)", {"ResultPath": None}, HELLO_INPUT, HELLO_INPUT),
+    (
+        "include result with input",
+        {"ResultPath": "$.taskresult"},
+        HELLO_INPUT,
+        {**HELLO_INPUT, "taskresult": "Hello, AWS Step Functions!"},
+    ),
+    (
+        "insert into a child node",
+        {"ResultPath": "$.strings.lambdaresult"},
+        STRINGS_INPUT,
+        {
+            "comment": "An input comment.",
+            "strings": {
+                "string1": "foo",
+                "string2": "bar",
+                "string3": "baz",
+                "lambdaresult": "Hello, AWS Step Functions!",
+            },
+            "who": "AWS Step Functions",
+        },
+    ),
+    (
+        "update a node in the input",
+        {"ResultPath": "$.comment"},
+        HELLO_INPUT,
+        {**HELLO_INPUT, "comment": "Hello, AWS Step Functions!"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "given", "expected"),
+    [row[1:] for row in RESULT_PATH_EXAMPLES],
+    ids=[row[0] for row in RESULT_PATH_EXAMPLES],
+)
+def test_result_path_page(fields: dict[str, Any], given: Any, expected: Any) -> None:
+    state = {"Type": "Task", "Resource": FN + "HelloFunction", **fields}
+    result = stepwell.run(one_state(state), given, functions={"HelloFunction": hello})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == expected
+
+
+# ------------------------------------------------------------------------------------------
+# "InputPath, Parameters and ResultSelector" (input-output-inputpath-params), "Pass workflow
+# state" (state-pass), "Accessing execution data from the Context object"
+# (input-output-contextobject) and "ItemSelector (Map)" (input-output-itemselector)
+
+PASS_EXAMPLES: list[tuple[str, dict[str, Any], Any, Any]] = [
+    (
+        "InputPath selects dataset2",
+        {"Type": "Pass", "InputPath": "$.dataset2"},
+        {
+            "comment": "Example for InputPath.",
+            "dataset1": {"val1": 1, "val2": 2, "val3": 3},
+            "dataset2": {"val1": "a", "val2": "b", "val3": "c"},
+        },
+        {"val1": "a", "val2": "b", "val3": "c"},
+    ),
+    (
+        "Parameters select what I care about",
+        {
+            "Type": "Pass",
+            "Parameters": {
+                "comment": "Selecting what I care about.",
+                "MyDetails": {
+                    "size.$": "$.product.details.size",
+                    "exists.$": "$.product.availability",
+                    "StaticValue": "foo",
+                },
+            },
+        },
+        {
+            "comment": "Example for Parameters.",
+            "product": {
+                "details": {"color": "blue", "size": "small", "material": "cotton"},
+                "availability": "in stock",
+                "sku": "2317",
+                "cost": "$23",
+            },
+        },
+        {
+            "comment": "Selecting what I care about.",
+            "MyDetails": {"size": "small", "exists": "in stock", "StaticValue": "foo"},
+        },
+    ),
+    (
+        "Pass Result placed at ResultPath",
+        {
+            "Type": "Pass",
+            "Result": {"x-datum": 0.381018, "y-datum": 622.2269926397355},
+            "ResultPath": "$.coords",
+        },
+        {"georefOf": "Home"},
+        {"georefOf": "Home", "coords": {"x-datum": 0.381018, "y-datum": 622.2269926397355}},
+    ),
+    (
+        "intrinsic States.Array builds BuildId",
+        {"Type": "Pass", "Parameters": {"BuildId.$": "States.Array($.Id)"}},
+        {"Id": 123456},
+        {"BuildId": [123456]},
+    ),
+    (
+        "intrinsic States.ArrayPartition in chunks of four",
+        {"Type": "Pass", "Parameters": {"inputArray.$": "States.ArrayPartition($.inputArray,4)"}},
+        {"inputArray": [1, 2, 3, 4, 5, 6, 7, 8, 9]},
+        {"inputArray": [[1, 2, 3, 4], [5, 6, 7, 8], [9]]},
+    ),
+    (
+        "intrinsic States.ArrayRange(1, 9, 2)",
+        {"Type": "Pass", "Parameters": {"array.$": "States.ArrayRange(1, 9, 2)"}},
+        {},
+        {"array": [1, 3, 5, 7, 9]},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("state", "given", "expected"),
+    [row[1:] for row in PASS_EXAMPLES],
+    ids=[row[0] for row in PASS_EXAMPLES],
+)
+def test_pass_state_examples(state: dict[str, Any], given: Any, expected: Any) -> None:
+    result = stepwell.run(one_state(state), given)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == expected
+
+
+def _map(fields: dict[str, Any], processor: dict[str, Any] | None = None) -> dict[str, Any]:
+    inner = processor or {"StartAt": "TestPass", "States": {"TestPass": {"Type": "Pass"}}}
+    inner = {**inner, "States": {k: {**v, "End": True} for k, v in inner["States"].items()}}
+    return one_state({"Type": "Map", "ItemProcessor": inner, **fields}, "ExampleMapState")
+
+
+def test_context_object_map_item_index_and_value() -> None:
+    """Context object page, "Context object data for Map states": the inputs of the
+    iterations are ``{"ContextIndex": i, "ContextValue": item}``."""
+    definition = _map(
+        {
+            "ItemSelector": {
+                "ContextIndex.$": "$$.Map.Item.Index",
+                "ContextValue.$": "$$.Map.Item.Value",
+            }
+        }
+    )
+    people = [{"who": "bob"}, {"who": "meg"}, {"who": "joe"}]
+    result = stepwell.run(definition, people)
+    assert result.output == [
+        {"ContextValue": {"who": "bob"}, "ContextIndex": 0},
+        {"ContextValue": {"who": "meg"}, "ContextIndex": 1},
+        {"ContextValue": {"who": "joe"}, "ContextIndex": 2},
+    ]
+
+
+def test_item_selector_page() -> None:
+    """ItemSelector (Map): ``{"size": 10, "value.$": "$$.Map.Item.Value"}`` gives an
+    iteration ``{"size": 10, "value": {"resize": "true", "format": "jpg"}}``."""
+    items = [
+        {"resize": "true", "format": "jpg"},
+        {"resize": "false", "format": "png"},
+        {"resize": "true", "format": "jpg"},
+    ]
+    result = stepwell.run(
+        _map({"ItemSelector": {"size": 10, "value.$": "$$.Map.Item.Value"}}), items
+    )
+    assert result.output == [{"size": 10, "value": item} for item in items]
+
+
+def test_map_state_example_with_parameters() -> None:
+    """Map state page, "Map state example with parameters": each iteration gets the parcel
+    and the courier; ResultPath ``$.detail.shipped`` writes the results into the raw
+    input (not the InputPath selection)."""
+    shipped = [
+        {"prod": "R31", "dest-code": 9511, "quantity": 1344},
+        {"prod": "S39", "dest-code": 9511, "quantity": 40},
+        {"prod": "R31", "dest-code": 9833, "quantity": 12},
+        {"prod": "R40", "dest-code": 9860, "quantity": 887},
+        {"prod": "R40", "dest-code": 9511, "quantity": 1220},
+    ]
+    given = {
+        "ship-date": "2016-03-14T01:59:00Z",
+        "detail": {"delivery-partner": "UQS", "shipped": shipped},
+    }
+    calls: list[Any] = []
+
+    def ship_val(event: Any) -> Any:
+        calls.append(event)
+        return {"valid": event["parcel"]["prod"]}
+
+    fields = {
+        "InputPath": "$.detail",
+        "ItemsPath": "$.shipped",
+        "MaxConcurrency": 0,
+        "ResultPath": "$.detail.shipped",
+        "Parameters": {"parcel.$": "$$.Map.Item.Value", "courier.$": "$.delivery-partner"},
+    }
+    processor = {
+        "StartAt": "Validate",
+        "States": {"Validate": {"Type": "Task", "Resource": FN + "ship-val"}},
+    }
+    result = stepwell.run(_map(fields, processor), given, functions={"ship-val": ship_val})
+    assert calls[0] == {
+        "parcel": {"prod": "R31", "dest-code": 9511, "quantity": 1344},
+        "courier": "UQS",
+    }
+    assert result.output == {
+        "ship-date": "2016-03-14T01:59:00Z",
+        "detail": {
+            "delivery-partner": "UQS",
+            "shipped": [{"valid": item["prod"]} for item in shipped],
+        },
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# "Handling errors in Step Functions workflows" (concepts-error-handling) and the States
+# Language specification, "Retrying after error"
+
+
+def _scheduled_offsets(result: Any) -> list[float]:
+    return [
+        (event["timestamp"] - T0).total_seconds()
+        for event in result.history
+        if event["type"] == "LambdaFunctionScheduled"
+    ]
+
+
+def test_retry_waits_3_then_4_5_seconds() -> None:
+    """ "This example of a Retry makes 2 retry attempts after waiting for 3 and 4.5 seconds."""
+
+    def times_out(event: Any) -> Any:
+        raise TaskError("States.Timeout", "took too long")
+
+    retrier = {
+        "ErrorEquals": ["States.Timeout"],
+        "IntervalSeconds": 3,
+        "MaxAttempts": 2,
+        "BackoffRate": 1.5,
+    }
+    state = {"Type": "Task", "Resource": FN + "X", "Retry": [retrier]}
+    result = stepwell.run(one_state(state), {}, functions={"X": times_out}, start_time=T0)
+    assert (result.status, result.error) == ("FAILED", "States.Timeout")
+    assert _scheduled_offsets(result) == [0, 3, 3 + 4.5]
+
+
+def test_retry_except_timeout() -> None:
+    """ "This example of a Retry field retries any error except States.Timeout"."""
+    attempts: list[str] = []
+
+    def fails(event: Any) -> Any:
+        attempts.append(event["error"])
+        raise TaskError(event["error"], "no")
+
+    retry = [
+        {"ErrorEquals": ["States.Timeout"], "MaxAttempts": 0},
+        {"ErrorEquals": ["States.ALL"]},
+    ]
+    definition = one_state({"Type": "Task", "Resource": FN + "X", "Retry": retry})
+    stepwell.run(definition, {"error": "States.Timeout"}, functions={"X": fails})
+    assert attempts == ["States.Timeout"]
+    attempts.clear()
+    stepwell.run(definition, {"error": "Other"}, functions={"X": fails})
+    assert attempts == ["Other"] * 4  # the first try and MaxAttempts' default of 3
+
+
+def test_complex_retry_scenario() -> None:
+    """Spec, "Complex retry scenarios": a retrier's parameters apply across all its visits.
+    Errors ErrorA, ErrorB, ErrorC, ErrorB: waits of 1, 2 and 5 seconds; the fourth error
+    matches the first retrier, whose ceiling of two retries is reached, so the Catch
+    sends the execution to Z. (An older Developer Guide page told a five-error variant,
+    retrying the fourth; the current specification tells this one.)"""
+    errors = iter(["ErrorA", "ErrorB", "ErrorC", "ErrorB", "ErrorB"])
+
+    def task_x(event: Any) -> Any:
+        raise TaskError(next(errors), "failed")
+
+    definition = {
+        "StartAt": "X",
+        "States": {
+            "X": {
+                "Type": "Task",
+                "Resource": FN + "X",
+                "Next": "Y",
+                "Retry": [
+                    {
+                        "ErrorEquals": ["ErrorA", "ErrorB"],
+                        "IntervalSeconds": 1,
+                        "BackoffRate": 2.0,
+                        "MaxAttempts": 2,
+                    },
+                    {"ErrorEquals": ["ErrorC"], "IntervalSeconds": 5},
+                ],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Z"}],
+            },
+            "Y": {"Type": "Pass", "End": True},
+            "Z": {"Type": "Pass", "End": True},
+        },
+    }
+    result = stepwell.run(definition, {}, functions={"X": task_x}, start_time=T0)
+    assert _scheduled_offsets(result) == [0, 1, 1 + 2, 1 + 2 + 5]
+    assert result.output == {"Error": "ErrorB", "Cause": "failed"}
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in result.history
+        if "stateEnteredEventDetails" in e
+    ]
+    assert entered == ["X", "Z"]
+
+
+@pytest.mark.parametrize("error", ["HandledError", "States.TaskFailed"])
+def test_handling_a_failure_using_catch(error: str) -> None:
+    """ "Handling a failure using Catch": FailFunction's error goes to the fallback Pass
+    state, whose Result is the output; States.TaskFailed matches any error a Lambda
+    function outputs."""
+
+    def fail_function(event: Any) -> Any:
+        raise TaskError("HandledError", "error")
+
+    definition = {
+        "StartAt": "HelloWorld",
+        "States": {
+            "HelloWorld": {
+                "Type": "Task",
+                "Resource": FN + "FailFunction",
+                "Catch": [{"ErrorEquals": [error], "Next": "fallback"}],
+                "End": True,
+            },
+            "fallback": {"Type": "Pass", "Result": "Hello, AWS Step Functions!", "End": True},
+        },
+    }
+    result = stepwell.run(definition, {}, functions={"FailFunction": fail_function})
+    assert (result.status, result.output) == ("SUCCEEDED", "Hello, AWS Step Functions!")
+
+
+def test_catch_result_path_keeps_the_input() -> None:
+    """ "Use ResultPath to include both error and input in a Catch": with
+    ``"ResultPath": "$.error-info"`` the error output is added to the input."""
+
+    def fails(event: Any) -> Any:
+        raise TaskError("java.lang.Exception", "boom")
+
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": FN + "X",
+                "Catch": [
+                    {
+                        "ErrorEquals": ["java.lang.Exception"],
+                        "ResultPath": "$.error-info",
+                        "Next": "RecoveryState",
+                    },
+                    {"ErrorEquals": ["States.ALL"], "Next": "EndState"},
+                ],
+                "End": True,
+            },
+            "RecoveryState": {"Type": "Pass", "End": True},
+            "EndState": {"Type": "Pass", "End": True},
+        },
+    }
+    result = stepwell.run(definition, {"foo": "bar"}, functions={"X": fails})
+    assert result.output == {
+        "foo": "bar",
+        "error-info": {"Error": "java.lang.Exception", "Cause": "boom"},
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# "Transforming data with JSONata in Step Functions" (transforming-data): the functions
+# Step Functions adds to JSONata, and JSONata's clock functions
+
+
+def _jsonata_output(expression: str, given: Any = None) -> Any:
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "S",
+        "States": {"S": {"Type": "Pass", "Output": "{% " + expression + " %}", "End": True}},
+    }
+    return stepwell.run(definition, given if given is not None else {}, start_time=T0)
+
+
+JSONATA_FUNCTION_EXAMPLES: list[tuple[str, Any]] = [
+    ("$partition([1,2,3,4], 2)", [[1, 2], [3, 4]]),
+    ("$partition([1, 2, 3, 4, 5, 6, 7, 8, 9], 3)", [[1, 2, 3], [4, 5, 6], [7, 8, 9]]),
+    ("$range(0, 10, 2)", [0, 2, 4, 6, 8, 10]),
+    ("$hash('input data', 'SHA-1')", "aaff4a450a104cd177d28d18d74485e8cae074b7"),
+    ('$parse(\'{"key": "value"}\')', {"key": "value"}),
+    ("$random(42) = $random(42)", True),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), JSONATA_FUNCTION_EXAMPLES)
+def test_step_functions_jsonata_functions(expression: str, expected: Any) -> None:
+    result = _jsonata_output(expression)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("$now()", "2024-01-01T00:00:00.000Z"),
+        ("$millis()", int(T0.timestamp() * 1000)),
+        ("$fromMillis($millis() + 1000)", "2024-01-01T00:00:01.000Z"),
+    ],
+)
+def test_now_and_millis_tell_the_time_the_state_was_entered(expression: str, expected: Any) -> None:
+    """JSONata's ``$now()`` and ``$millis()`` work in every JSONata field: they read the
+    state's entry time (``$states.context.State.EnteredTime``), even when no other field
+    of the state mentions ``$states``. (They failed with "the context object has no valid
+    State.EnteredTime" before.)"""
+    result = _jsonata_output(expression)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == expected
+
+
+def test_now_in_a_wait_timestamp() -> None:
+    """A JSONata Wait ``Timestamp`` computed from ``$now()`` waits from the entry time."""
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "W",
+        "States": {
+            "W": {
+                "Type": "Wait",
+                "Timestamp": "{% $fromMillis($millis() + 60000) %}",
+                "End": True,
+            }
+        },
+    }
+    result = stepwell.run(definition, {}, start_time=T0)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.stop_date - T0 == timedelta(seconds=60)
+
+
+@pytest.mark.parametrize(
+    ("query_language", "fields"),
+    [
+        (
+            "JSONPath",
+            {
+                "Parameters": {
+                    "static": "Hello",
+                    "title.$": "$.title",
+                    "name.$": "$customerName",
+                    "not-evaluated": "$customerName",
+                }
+            },
+        ),
+        (
+            "JSONata",
+            {
+                "Arguments": {
+                    "static": "Hello",
+                    "title": "{% $states.input.title %}",
+                    "name": "{% $customerName %}",
+                    "not-evaluated": "$customerName",
+                }
+            },
+        ),
+    ],
+)
+def test_conversion_from_jsonpath_to_jsonata(query_language: str, fields: dict[str, Any]) -> None:
+    """Transforming data with JSONata, the opening sample: given input
+    ``{"title": "Doctor"}`` and the variable customerName assigned "María", "both state
+    machines will produce" the same result; a string without ``.$`` or ``{% %}`` is a
+    literal."""
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "Assign": {"customerName": "María"}, "Next": "T"},
+            "T": {
+                "QueryLanguage": query_language,
+                "Type": "Task",
+                "Resource": FN + "echo",
+                "End": True,
+                **fields,
+            },
+        },
+    }
+    result = stepwell.run(definition, {"title": "Doctor"}, functions={"echo": lambda e: e})
+    assert result.output == {
+        "static": "Hello",
+        "title": "Doctor",
+        "name": "María",
+        "not-evaluated": "$customerName",
+    }

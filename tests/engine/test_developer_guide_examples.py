@@ -533,3 +533,46 @@ def test_conversion_from_jsonpath_to_jsonata(query_language: str, fields: dict[s
         "name": "María",
         "not-evaluated": "$customerName",
     }
+
+
+# ------------------------------------------------------------------------------------------
+# "Wait workflow state" (state-wait) and "Fail workflow state" (state-fail)
+
+WAIT_EXAMPLES: list[tuple[str, dict[str, Any], Any, float]] = [
+    ("wait_ten_seconds", {"Seconds": 10}, {}, 10),
+    ("wait_until a past timestamp goes on at once", {"Timestamp": "2016-03-14T01:59:00Z"}, {}, 0),
+    (
+        "TimestampPath",
+        {"TimestampPath": "$.expirydate"},
+        {"expirydate": "2024-01-01T00:01:00Z"},
+        60,
+    ),
+    ("SecondsPath", {"SecondsPath": "$.expiryseconds"}, {"expiryseconds": 10}, 10),
+    ("an offset timestamp", {"Timestamp": "2023-12-31T23:00:30.5-01:00"}, {}, 30.5),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "given", "seconds"),
+    [row[1:] for row in WAIT_EXAMPLES],
+    ids=[row[0] for row in WAIT_EXAMPLES],
+)
+def test_wait_state_examples(fields: dict[str, Any], given: Any, seconds: float) -> None:
+    result = stepwell.run(one_state({"Type": "Wait", **fields}, "W"), given, start_time=T0)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == given
+    assert (result.stop_date - T0).total_seconds() == seconds
+
+
+def test_fail_state_example() -> None:
+    """Fail workflow state: ``"Error": "ErrorA", "Cause": "Kaiju attack"`` ends the
+    execution with that error and cause, in ``executionFailedEventDetails``."""
+    definition = {
+        "StartAt": "FailState",
+        "States": {"FailState": {"Type": "Fail", "Error": "ErrorA", "Cause": "Kaiju attack"}},
+    }
+    result = stepwell.run(definition, {})
+    assert (result.status, result.error, result.cause) == ("FAILED", "ErrorA", "Kaiju attack")
+    last = result.history[-1]
+    assert last["type"] == "ExecutionFailed"
+    assert last["executionFailedEventDetails"] == {"error": "ErrorA", "cause": "Kaiju attack"}

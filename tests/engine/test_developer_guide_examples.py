@@ -106,6 +106,12 @@ PASS_EXAMPLES: list[tuple[str, dict[str, Any], Any, Any]] = [
         {"val1": "a", "val2": "b", "val3": "c"},
     ),
     (
+        "a path can yield a selection of values",
+        {"Type": "Pass", "InputPath": "$.a[0:2]"},
+        {"a": [1, 2, 3, 4]},
+        [1, 2],
+    ),
+    (
         "Parameters select what I care about",
         {
             "Type": "Pass",
@@ -576,3 +582,266 @@ def test_fail_state_example() -> None:
     last = result.history[-1]
     assert last["type"] == "ExecutionFailed"
     assert last["executionFailedEventDetails"] == {"error": "ErrorA", "cause": "Kaiju attack"}
+
+
+# ------------------------------------------------------------------------------------------
+# "Choice workflow state" (state-choice)
+
+
+def _choose(rule: dict[str, Any], given: Any) -> Any:
+    definition = {
+        "StartAt": "C",
+        "States": {
+            "C": {"Type": "Choice", "Choices": [{**rule, "Next": "Yes"}], "Default": "No"},
+            "Yes": {"Type": "Pass", "Result": "matched", "End": True},
+            "No": {"Type": "Pass", "Result": "default", "End": True},
+        },
+    }
+    result = stepwell.run(definition, given)
+    return result.output if result.succeeded else (result.error, result.cause)
+
+
+CHOICE_RULE_EXAMPLES: list[tuple[str, dict[str, Any], Any, str]] = [
+    ("NumericEquals 1", {"Variable": "$.foo", "NumericEquals": 1}, {"foo": 1}, "matched"),
+    (
+        "StringEquals MyString",
+        {"Variable": "$.foo", "StringEquals": "MyString"},
+        {"foo": "MyString"},
+        "matched",
+    ),
+    (
+        "StringGreaterThan MyStringABC",
+        {"Variable": "$.foo", "StringGreaterThan": "MyStringABC"},
+        {"foo": "MyStringABD"},
+        "matched",
+    ),
+    (
+        "TimestampEquals 2001-01-01T12:00:00Z",
+        {"Variable": "$.foo", "TimestampEquals": "2001-01-01T12:00:00Z"},
+        {"foo": "2001-01-01T12:00:00Z"},
+        "matched",
+    ),
+    # "Step Functions doesn't attempt to match a numeric field to a string value."
+    (
+        "a number is not the string",
+        {"Variable": "$.foo", "StringEquals": "1"},
+        {"foo": 1},
+        "default",
+    ),
+    (
+        "a string is not the number",
+        {"Variable": "$.foo", "NumericEquals": 1},
+        {"foo": "1"},
+        "default",
+    ),
+    # "because timestamp fields are logically strings, it's possible that a field
+    # considered to be a timestamp can be matched by a StringEquals comparator"
+    (
+        "a timestamp matched by StringEquals",
+        {"Variable": "$.foo", "StringEquals": "2001-01-01T12:00:00Z"},
+        {"foo": "2001-01-01T12:00:00Z"},
+        "matched",
+    ),
+    # String comparisons behave as Java's String.compareTo: UTF-16 code units, so U+FFFF
+    # sorts after an emoji (a surrogate pair starting with 0xD83D).
+    (
+        "compareTo orders UTF-16 code units",
+        {"Variable": "$.foo", "StringGreaterThan": "\U0001f600"},
+        {"foo": "\uffff"},
+        "matched",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "given", "expected"),
+    [row[1:] for row in CHOICE_RULE_EXAMPLES],
+    ids=[row[0] for row in CHOICE_RULE_EXAMPLES],
+)
+def test_choice_rule_examples(rule: dict[str, Any], given: Any, expected: str) -> None:
+    assert _choose(rule, given) == expected
+
+
+CHOICE_STATE_X = {
+    "StartAt": "ChoiceStateX",
+    "States": {
+        "ChoiceStateX": {
+            "Type": "Choice",
+            "Choices": [
+                {"Not": {"Variable": "$.type", "StringEquals": "Private"}, "Next": "Public"},
+                {"Variable": "$.value", "NumericEquals": 0, "Next": "ValueIsZero"},
+                {
+                    "And": [
+                        {"Variable": "$.value", "NumericGreaterThanEquals": 20},
+                        {"Variable": "$.value", "NumericLessThan": 30},
+                    ],
+                    "Next": "ValueInTwenties",
+                },
+            ],
+            "Default": "DefaultState",
+        },
+        "Public": {"Type": "Pass", "Result": "Public", "End": True},
+        "ValueIsZero": {"Type": "Pass", "Result": "ValueIsZero", "End": True},
+        "ValueInTwenties": {"Type": "Pass", "Result": "ValueInTwenties", "End": True},
+        "DefaultState": {"Type": "Fail", "Cause": "No Matches!"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"type": "Private", "value": 22}, "ValueInTwenties"),
+        ({"type": "Public", "value": 22}, "Public"),
+        ({"type": "Private", "value": 0}, "ValueIsZero"),
+    ],
+)
+def test_choice_state_example(given: Any, expected: str) -> None:
+    """The page's ChoiceStateX: input ``{"type": "Private", "value": 22}`` goes to
+    ValueInTwenties (the Tasks are Pass states here)."""
+    result = stepwell.run(CHOICE_STATE_X, given)
+    assert result.output == expected
+
+
+def test_choice_state_example_default_fails_with_no_matches() -> None:
+    result = stepwell.run(CHOICE_STATE_X, {"type": "Private", "value": 5})
+    assert (result.status, result.cause) == ("FAILED", "No Matches!")
+    assert "error" not in result.history[-1]["executionFailedEventDetails"]  # rule D7
+
+
+def test_choice_state_example_without_type_fails() -> None:
+    """ "If the state input doesn't contain the $.type field, the execution fails and an
+    error is displayed in the execution history"."""
+    result = stepwell.run(CHOICE_STATE_X, {"value": 22})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.history[-1]["type"] == "ExecutionFailed"
+
+
+# ------------------------------------------------------------------------------------------
+# "Example: Manipulating state data with paths in Step Functions workflows"
+# (input-output-example)
+
+
+def test_inputpath_resultpath_outputpath_example() -> None:
+    """InputPath sends only the lambda node to the function, ResultPath inserts the
+    result under data in the original input, OutputPath passes only data on."""
+    calls: list[Any] = []
+
+    def hello_function(event: Any) -> str:
+        calls.append(event)
+        return hello(event)
+
+    state = {
+        "Type": "Task",
+        "Resource": FN + "HelloFunction",
+        "InputPath": "$.lambda",
+        "ResultPath": "$.data.lambdaresult",
+        "OutputPath": "$.data",
+    }
+    given = {
+        "comment": "An input comment.",
+        "data": {"val1": 23, "val2": 17},
+        "extra": "foo",
+        "lambda": {"who": "AWS Step Functions"},
+    }
+    definition = one_state(state, "HelloWorld")
+    result = stepwell.run(definition, given, functions={"HelloFunction": hello_function})
+    assert calls == [{"who": "AWS Step Functions"}]
+    assert result.output == {
+        "val1": 23,
+        "val2": 17,
+        "lambdaresult": "Hello, AWS Step Functions!",
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# "Intrinsic functions for JSONPath states in Step Functions" (intrinsic-functions): each
+# example as a Pass state's Parameters field, with the page's input and output.
+
+INTRINSIC_EXAMPLES: list[tuple[str, Any, Any]] = [
+    (
+        "States.Format('Hello, my name is {}.', $.name)",
+        {"name": "Arnav"},
+        "Hello, my name is Arnav.",
+    ),
+    (
+        "States.Format($.template, $.name)",
+        {"name": "Arnav", "template": "Hello, my name is {}."},
+        "Hello, my name is Arnav.",
+    ),
+    (
+        "States.StringToJson($.escapedJsonString)",
+        {"escapedJsonString": '{"foo": "bar"}'},
+        {"foo": "bar"},
+    ),
+    ("States.JsonToString($.unescapedJson)", {"unescapedJson": {"foo": "bar"}}, '{"foo":"bar"}'),
+    (
+        "States.Array('Foo', 2020, $.someJson, null)",
+        {"someJson": {"random": "abcdefg"}},
+        ["Foo", 2020, {"random": "abcdefg"}, None],
+    ),
+    (
+        "States.ArrayContains($.inputArray, $.lookingFor)",
+        {"inputArray": [1, 2, 3, 4, 5, 6, 7, 8, 9], "lookingFor": 5},
+        True,
+    ),
+    (
+        "States.ArrayGetItem($.inputArray, $.index)",
+        {"inputArray": [1, 2, 3, 4, 5, 6, 7, 8, 9], "index": 5},
+        6,
+    ),
+    ("States.ArrayLength($.inputArray)", {"inputArray": [1, 2, 3, 4, 5, 6, 7, 8, 9]}, 9),
+    ("States.ArrayUnique($.inputArray)", {"inputArray": [1, 2, 3, 3, 3, 3, 3, 3, 4]}, [1, 2, 3, 4]),
+    ("States.Base64Encode($.input)", {"input": "Data to encode"}, "RGF0YSB0byBlbmNvZGU="),
+    ("States.Base64Decode($.base64)", {"base64": "RGF0YSB0byBlbmNvZGU="}, "Data to encode"),
+    (
+        "States.Hash($.Data, $.Algorithm)",
+        {"Data": "input data", "Algorithm": "SHA-1"},
+        "aaff4a450a104cd177d28d18d74485e8cae074b7",
+    ),
+    (
+        "States.JsonMerge($.json1, $.json2, false)",
+        {"json1": {"a": {"a1": 1, "a2": 2}, "b": 2}, "json2": {"a": {"a3": 1, "a4": 2}, "c": 3}},
+        {"a": {"a3": 1, "a4": 2}, "b": 2, "c": 3},
+    ),
+    ("States.MathAdd($.value1, $.step)", {"value1": 111, "step": -1}, 110),
+    (
+        "States.StringSplit($.inputString, $.splitter)",
+        {"inputString": "1,2,3,4,5", "splitter": ","},
+        ["1", "2", "3", "4", "5"],
+    ),
+    (
+        "States.StringSplit($.inputString, $.splitter)",
+        {"inputString": "This.is+a,test=string", "splitter": ".+,="},
+        ["This", "is", "a", "test", "string"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("expression", "given", "expected"), INTRINSIC_EXAMPLES)
+def test_intrinsic_function_examples(expression: str, given: Any, expected: Any) -> None:
+    state = {"Type": "Pass", "Parameters": {"value.$": expression}}
+    result = stepwell.run(one_state(state), given)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"value": expected}
+
+
+def test_math_random_example_stays_in_range() -> None:
+    """States.MathRandom($.start, $.end) with start 1 and end 999 "returns a random number
+    between the start and end values"; with a seed the number is the same every time."""
+    state = {
+        "Type": "Pass",
+        "Parameters": {
+            "random.$": "States.MathRandom($.start, $.end)",
+            "seeded.$": "States.MathRandom($.start, $.end, 42)",
+        },
+    }
+    outputs = [stepwell.run(one_state(state), {"start": 1, "end": 999}).output for _ in range(5)]
+    assert all(1 <= out["random"] <= 999 for out in outputs)
+    assert len({out["seeded"] for out in outputs}) == 1
+
+
+def test_uuid_example_is_a_version_4_uuid() -> None:
+    state = {"Type": "Pass", "Parameters": {"uuid.$": "States.UUID()"}}
+    value = stepwell.run(one_state(state), {}).output["uuid"]
+    assert len(value) == 36 and value[14] == "4"

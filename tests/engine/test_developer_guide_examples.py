@@ -845,3 +845,118 @@ def test_uuid_example_is_a_version_4_uuid() -> None:
     state = {"Type": "Pass", "Parameters": {"uuid.$": "States.UUID()"}}
     value = stepwell.run(one_state(state), {}).output["uuid"]
     assert len(value) == 36 and value[14] == "4"
+
+
+# ------------------------------------------------------------------------------------------
+# "Paths" and "Input and output processing" (amazon-states-language-paths,
+# amazon-states-language-input-output-processing)
+
+FOO_BAR_CAR = {"foo": 123, "bar": ["a", "b", "c"], "car": {"cdr": True}}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("$.foo", 123), ("$.bar", ["a", "b", "c"]), ("$.car.cdr", True)],
+)
+def test_reference_path_examples(path: str, expected: Any) -> None:
+    for field in ("InputPath", "OutputPath"):
+        result = stepwell.run(one_state({"Type": "Pass", field: path}), FOO_BAR_CAR)
+        assert result.output == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "output_path", "expected"),
+    [
+        (
+            {"title": "Numbers to add", "numbers": {"val1": 3, "val2": 4}},
+            "$",
+            {"title": "Numbers to add", "numbers": {"val1": 3, "val2": 4}, "sum": 7},
+        ),
+        ({"numbers": {"val1": 3, "val2": 4}}, "$.sum", 7),
+    ],
+)
+def test_numbers_to_add_example(given: Any, output_path: str, expected: Any) -> None:
+    """The task receives only the numbers object; it returns 7; ResultPath ``$.sum``."""
+    state = {
+        "Type": "Task",
+        "Resource": FN + "add",
+        "InputPath": "$.numbers",
+        "ResultPath": "$.sum",
+        "OutputPath": output_path,
+    }
+    add = lambda numbers: numbers["val1"] + numbers["val2"]  # noqa: E731
+    result = stepwell.run(one_state(state), given, functions={"add": add})
+    assert result.output == expected
+
+
+def test_an_output_path_that_matches_nothing_is_an_error() -> None:
+    """ "If the OutputPath doesn't match an item in the state's input, an exception
+    specifies an invalid path"."""
+    result = stepwell.run(one_state({"Type": "Pass", "OutputPath": "$.nope"}), {"a": 1})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert "Invalid path '$.nope'" in (result.cause or "")
+
+
+@pytest.mark.parametrize("field", ["InputPath", "OutputPath"])
+def test_a_null_path_gives_an_empty_object(field: str) -> None:
+    """InputPath null: "the task receives JSON text representing an empty object {}";
+    OutputPath null: "JSON text representing an empty object {} is sent to the next
+    state"."""
+    seen: list[Any] = []
+
+    def record(event: Any) -> Any:
+        seen.append(event)
+        return "result"
+
+    state = {"Type": "Task", "Resource": FN + "record", field: None}
+    result = stepwell.run(one_state(state), {"a": 1}, functions={"record": record})
+    if field == "InputPath":
+        assert (seen, result.output) == ([{}], "result")
+    else:
+        assert (seen, result.output) == ([{"a": 1}], {})
+
+
+# ------------------------------------------------------------------------------------------
+# "Parallel workflow state" (state-parallel)
+
+
+def _fun_with_math(**fields: Any) -> dict[str, Any]:
+    def branch(name: str) -> dict[str, Any]:
+        return {
+            "StartAt": name,
+            "States": {name: {"Type": "Task", "Resource": FN + name, "End": True}},
+        }
+
+    state = {"Type": "Parallel", "Branches": [branch("Add"), branch("Subtract")], **fields}
+    return one_state(state, "FunWithMath")
+
+
+MATH = {"Add": lambda pair: pair[0] + pair[1], "Subtract": lambda pair: pair[0] - pair[1]}
+
+
+def test_parallel_fun_with_math() -> None:
+    """Given ``[3, 2]``, Add returns 5 and Subtract 1; the Parallel state's output is
+    ``[5, 1]``, one element per branch in branch order."""
+    result = stepwell.run(_fun_with_math(), [3, 2], functions=MATH)
+    assert result.output == [5, 1]
+
+
+def test_parallel_output_inserted_with_result_path() -> None:
+    """ "The output array can be inserted into the input data ... by using a ResultPath"."""
+    fields = {"InputPath": "$.pair", "ResultPath": "$.results"}
+    result = stepwell.run(_fun_with_math(**fields), {"pair": [3, 2]}, functions=MATH)
+    assert result.output == {"pair": [3, 2], "results": [5, 1]}
+
+
+def test_a_failing_branch_fails_the_parallel_state() -> None:
+    """ "If any branch fails ... the entire Parallel state is considered to have failed";
+    unhandled, the execution stops with that error."""
+
+    def subtract(pair: Any) -> Any:
+        raise TaskError("NegativeResult", "3 - 5 < 0")
+
+    result = stepwell.run(_fun_with_math(), [3, 5], functions={**MATH, "Subtract": subtract})
+    assert (result.status, result.error, result.cause) == ("FAILED", "NegativeResult", "3 - 5 < 0")
+    types = [event["type"] for event in result.history]
+    assert "ParallelStateFailed" in types
+    assert types[-1] == "ExecutionFailed"

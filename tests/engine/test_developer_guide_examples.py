@@ -642,6 +642,26 @@ CHOICE_RULE_EXAMPLES: list[tuple[str, dict[str, Any], Any, str]] = [
         {"foo": "2001-01-01T12:00:00Z"},
         "matched",
     ),
+    # Timestamps: "An uppercase T must separate the date and time portions. An uppercase
+    # Z must denote that a numeric time zone offset isn't present."
+    (
+        "a lowercase t is not a timestamp",
+        {"Variable": "$.foo", "IsTimestamp": True},
+        {"foo": "2016-08-18t17:33:00Z"},
+        "default",
+    ),
+    (
+        "a lowercase z is not a timestamp",
+        {"Variable": "$.foo", "IsTimestamp": True},
+        {"foo": "2016-08-18T17:33:00z"},
+        "default",
+    ),
+    (
+        "a numeric offset is a timestamp",
+        {"Variable": "$.foo", "IsTimestamp": True},
+        {"foo": "2016-08-18T17:33:00+01:00"},
+        "matched",
+    ),
     # String comparisons behave as Java's String.compareTo: UTF-16 code units, so U+FFFF
     # sorts after an emoji (a surrogate pair starting with 0xD83D).
     (
@@ -960,3 +980,58 @@ def test_a_failing_branch_fails_the_parallel_state() -> None:
     types = [event["type"] for event in result.history]
     assert "ParallelStateFailed" in types
     assert types[-1] == "ExecutionFailed"
+
+
+def test_four_retries_wait_3_4_5_6_75_and_10_125_seconds() -> None:
+    """Errors page: "a Retry field that will make four retry attempts after waits of 3,
+    4.5, 6.75 and 10.125 seconds"."""
+
+    def times_out(event: Any) -> Any:
+        raise TaskError("States.Timeout", "took too long")
+
+    retrier = {
+        "ErrorEquals": ["States.Timeout"],
+        "IntervalSeconds": 3,
+        "MaxAttempts": 4,
+        "BackoffRate": 1.5,
+    }
+    state = {"Type": "Task", "Resource": FN + "X", "Retry": [retrier]}
+    result = stepwell.run(one_state(state), {}, functions={"X": times_out}, start_time=T0)
+    waits = [3, 4.5, 6.75, 10.125]
+    assert _scheduled_offsets(result) == [sum(waits[:n]) for n in range(5)]
+
+
+def test_retrier_parameters_reset_when_the_state_is_left() -> None:
+    """ "Once the system transitions to another state, no matter how, all Retrier
+    parameters are reset": on its second visit X again gets two retries, and the interval
+    starts again at one second."""
+    calls: list[int] = []
+
+    def flaky(event: Any) -> Any:
+        calls.append(len(calls) + 1)
+        if len(calls) in (1, 2, 4, 5):
+            raise TaskError("ErrorA", "not yet")
+        return event
+
+    definition = {
+        "StartAt": "X",
+        "States": {
+            "X": {
+                "Type": "Task",
+                "Resource": FN + "X",
+                "Retry": [{"ErrorEquals": ["ErrorA"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+                "Next": "C",
+            },
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.round", "NumericEquals": 1, "Next": "Again"}],
+                "Default": "Done",
+            },
+            "Again": {"Type": "Pass", "Result": 2, "ResultPath": "$.round", "Next": "X"},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    result = stepwell.run(definition, {"round": 1}, functions={"X": flaky}, start_time=T0)
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(calls) == 6
+    assert _scheduled_offsets(result) == [0, 1, 3, 3, 4, 6]

@@ -1035,3 +1035,18 @@ def test_retrier_parameters_reset_when_the_state_is_left() -> None:
     assert result.status == "SUCCEEDED", result.cause
     assert len(calls) == 6
     assert _scheduled_offsets(result) == [0, 1, 3, 3, 4, 6]
+
+
+def test_items_path_pirates_example() -> None:
+    """ItemsPath (Map): ``"ItemsPath": "$.ThingsPiratesSay"`` runs the SayWord Pass state
+    once per item of that array, and not for ThingsGiantsSay."""
+    given = {
+        "ThingsPiratesSay": [{"say": "Avast!"}, {"say": "Yar!"}, {"say": "Walk the Plank!"}],
+        "ThingsGiantsSay": [{"say": "Fee!"}, {"say": "Fi!"}, {"say": "Fo!"}, {"say": "Fum!"}],
+    }
+    processor = {"StartAt": "SayWord", "States": {"SayWord": {"Type": "Pass"}}}
+    definition = _map({"ItemsPath": "$.ThingsPiratesSay"}, processor)
+    result = stepwell.run(definition, given)
+    assert result.output == given["ThingsPiratesSay"]
+    entered = [e for e in result.history if e["type"] == "PassStateEntered"]
+    assert len(entered) == 3

@@ -15,6 +15,8 @@ import pytest
 
 import stepwell
 from stepwell import TaskError
+from stepwell.language.evaluation import EvalContext
+from stepwell.language.templates import compile_payload_template
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -1050,3 +1052,27 @@ def test_items_path_pirates_example() -> None:
     assert result.output == given["ThingsPiratesSay"]
     entered = [e for e in result.history if e["type"] == "PassStateEntered"]
     assert len(entered) == 3
+
+
+# ------------------------------------------------------------------------------------------
+# States Language specification, "Payload template" (the context object is given whole,
+# as the spec supposes one holding only DayOfWeek)
+
+
+def test_spec_payload_template_example() -> None:
+    template = compile_payload_template(
+        {
+            "flagged": True,
+            "parts": {"first.$": "$.vals[0]", "last3.$": "$.vals[-3:]"},
+            "weekday.$": "$$.DayOfWeek",
+            "formattedOutput.$": "States.Format('Today is {}', $$.DayOfWeek)",
+        }
+    )
+    given = {"flagged": 7, "vals": [0, 10, 20, 30, 40, 50]}
+    effective = template.evaluate(given, EvalContext(context={"DayOfWeek": "TUESDAY"}))
+    assert effective == {
+        "flagged": True,
+        "parts": {"first": 0, "last3": [30, 40, 50]},
+        "weekday": "TUESDAY",
+        "formattedOutput": "Today is TUESDAY",
+    }

@@ -1076,3 +1076,58 @@ def test_spec_payload_template_example() -> None:
         "weekday": "TUESDAY",
         "formattedOutput": "Today is TUESDAY",
     }
+
+
+# ------------------------------------------------------------------------------------------
+# "InputPath, Parameters and ResultSelector": ResultSelector examples
+
+
+def test_result_selector_emr_example() -> None:
+    """ResultSelector picks resourceType and ClusterId from an EMR createCluster.sync
+    result; ResultPath ``$.EMROutput`` merges them with the state input."""
+    emr_result = {
+        "resourceType": "elasticmapreduce",
+        "resource": "createCluster.sync",
+        "output": {
+            "SdkHttpMetadata": {
+                "HttpHeaders": {
+                    "Content-Length": "1112",
+                    "Content-Type": "application/x-amz-JSON-1.1",
+                    "Date": "Mon, 25 Nov 2019 19:41:29 GMT",
+                    "x-amzn-RequestId": "1234-5678-9012",
+                },
+                "HttpStatusCode": 200,
+            },
+            "SdkResponseMetadata": {"RequestId": "1234-5678-9012"},
+            "ClusterId": "AKIAIOSFODNN7EXAMPLE",
+        },
+    }
+    state = {
+        "Type": "Task",
+        "Resource": FN + "emr",
+        "ResultSelector": {"ClusterId.$": "$.output.ClusterId", "ResourceType.$": "$.resourceType"},
+        "ResultPath": "$.EMROutput",
+    }
+    definition = one_state(state, "Create Cluster")
+    given = {"OtherDataFromInput": {}}
+    result = stepwell.run(definition, given, functions={"emr": lambda event: emr_result})
+    assert result.output == {
+        "OtherDataFromInput": {},
+        "EMROutput": {"ClusterId": "AKIAIOSFODNN7EXAMPLE", "ResourceType": "elasticmapreduce"},
+    }
+
+
+def test_result_selector_flattens_an_array_of_arrays() -> None:
+    """ "Flattening an array of arrays": ``"flattenArray.$": "$[*][*]"`` on a Parallel
+    state's ``[[1, 2, 3], [4, 5, 6]]``."""
+
+    def branch(name: str, result: list[int]) -> dict[str, Any]:
+        return {"StartAt": name, "States": {name: {"Type": "Pass", "Result": result, "End": True}}}
+
+    state = {
+        "Type": "Parallel",
+        "Branches": [branch("A", [1, 2, 3]), branch("B", [4, 5, 6])],
+        "ResultSelector": {"flattenArray.$": "$[*][*]"},
+    }
+    result = stepwell.run(one_state(state), {})
+    assert result.output == {"flattenArray": [1, 2, 3, 4, 5, 6]}

@@ -1131,3 +1131,184 @@ def test_result_selector_flattens_an_array_of_arrays() -> None:
     }
     result = stepwell.run(one_state(state), {})
     assert result.output == {"flattenArray": [1, 2, 3, 4, 5, 6]}
+
+
+# ------------------------------------------------------------------------------------------
+# "Transforming data with JSONata in Step Functions": JSONata examples
+
+
+def test_jsonata_input_and_output_example() -> None:
+    definition = {
+        "Comment": "Input and Output example using JSONata",
+        "QueryLanguage": "JSONata",
+        "StartAt": "Basic Input and Output",
+        "States": {
+            "Basic Input and Output": {
+                "QueryLanguage": "JSONata",
+                "Type": "Succeed",
+                "Output": {
+                    "lastName": "{% 'Last=>' & $states.input.customer.lastName %}",
+                    "orderValue": "{% $states.input.order.total %}",
+                },
+            }
+        },
+    }
+    given = {
+        "customer": {"firstName": "Martha", "lastName": "Rivera"},
+        "order": {"items": 7, "total": 27.91},
+    }
+    result = stepwell.run(definition, given)
+    assert result.output == {"lastName": "Last=>Rivera", "orderValue": 27.91}
+
+
+def test_jsonata_filtering_example() -> None:
+    definition = {
+        "Comment": "Filter products using JSONata",
+        "QueryLanguage": "JSONata",
+        "StartAt": "FilterDietProducts",
+        "States": {
+            "FilterDietProducts": {
+                "Type": "Pass",
+                "Output": {"dietProducts": "{% $states.input.products[calories=0] %}"},
+                "End": True,
+            }
+        },
+    }
+    products = [
+        {"name": "water", "calories": 0},
+        {"name": "bread", "calories": 265},
+        {"name": "tea", "calories": 0},
+    ]
+    result = stepwell.run(definition, {"products": products})
+    assert result.output == {"dietProducts": [products[0], products[2]]}
+
+
+def test_integer_parameters_of_jsonata_functions_are_rounded_down() -> None:
+    """ "Built-in JSONata functions that require integer values as parameters will
+    automatically round down any non-integer numbers provided" ($partition's chunk size
+    2.5 is 2)."""
+    result = _jsonata_output(
+        "{'s': $substring('hello', 1.7), 'p': $partition([1, 2, 3, 4, 5], 2.5)}"
+    )
+    assert result.output == {"s": "ello", "p": [[1, 2], [3, 4], [5]]}
+
+
+# ------------------------------------------------------------------------------------------
+# "Passing data between states with variables" (workflow-variables)
+
+
+def test_assign_evaluation_order_example() -> None:
+    """ "Starting values: $x=3, $a=6 ... Ending values: $x=6, $nextX=3": every expression
+    reads the values as they were on state entry."""
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Start",
+        "States": {
+            "Start": {"Type": "Pass", "Assign": {"x": 3, "a": 6}, "Next": "Assign"},
+            "Assign": {
+                "Type": "Pass",
+                "Assign": {"x": "{% $a %}", "nextX": "{% $x %}"},
+                "Next": "Read",
+            },
+            "Read": {
+                "Type": "Pass",
+                "Output": {"x": "{% $x %}", "nextX": "{% $nextX %}"},
+                "End": True,
+            },
+        },
+    }
+    assert stepwell.run(definition, {}).output == {"x": 6, "nextX": 3}
+
+
+def test_jsonpath_assign_dollar_depends_on_the_state_type() -> None:
+    """ "For JSONPath states, the value of $ in an Assign field depends on the state type":
+    Choice and Wait, the effective input (after InputPath); Pass, the result (from Result
+    or InputPath/Parameters); Task, the API result."""
+    definition = {
+        "StartAt": "W",
+        "States": {
+            "W": {
+                "Type": "Wait",
+                "Seconds": 0,
+                "InputPath": "$.in",
+                "Assign": {"w.$": "$"},
+                "Next": "C",
+            },
+            "C": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.k", "NumericEquals": 1, "Next": "P", "Assign": {"c.$": "$"}}
+                ],
+                "Default": "P",
+            },
+            "P": {"Type": "Pass", "Result": {"r": 1}, "Assign": {"p.$": "$"}, "Next": "T"},
+            "T": {"Type": "Task", "Resource": FN + "f", "Assign": {"t.$": "$"}, "Next": "Out"},
+            "Out": {
+                "Type": "Pass",
+                "Parameters": {"w.$": "$w", "c.$": "$c", "p.$": "$p", "t.$": "$t"},
+                "End": True,
+            },
+        },
+    }
+    result = stepwell.run(
+        definition, {"in": {"k": 1}}, functions={"f": lambda event: {"api": True}}
+    )
+    assert result.output == {"w": {"k": 1}, "c": {"k": 1}, "p": {"r": 1}, "t": {"api": True}}
+
+
+# ------------------------------------------------------------------------------------------
+# "Accessing execution data from the Context object": JSONata Map example, context paths
+
+
+def test_jsonata_map_context_example() -> None:
+    definition = {
+        "StartAt": "ExampleMapState",
+        "States": {
+            "ExampleMapState": {
+                "Type": "Map",
+                "QueryLanguage": "JSONata",
+                "ItemSelector": {
+                    "ContextIndex": "{% $states.context.Map.Item.Index %}",
+                    "ContextValue": "{% $states.context.Map.Item.Value %}",
+                    "ContextSource": "{% $states.context.Map.Item.Source %}",
+                },
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "TestPass",
+                    "States": {"TestPass": {"Type": "Pass", "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+    people = [{"who": "bob"}, {"who": "meg"}, {"who": "joe"}]
+    result = stepwell.run(definition, people)
+    assert result.output == [
+        {"ContextIndex": index, "ContextValue": who, "ContextSource": "STATE_DATA"}
+        for index, who in enumerate(people)
+    ]
+
+
+def test_items_path_may_read_the_context_object() -> None:
+    """JSONPath states can refer to the context (``$$.``) from InputPath, OutputPath,
+    ItemsPath (Map), ..."""
+    processor = {"StartAt": "P", "States": {"P": {"Type": "Pass"}}}
+    definition = _map({"ItemsPath": "$$.Execution.Input.items"}, processor)
+    assert stepwell.run(definition, {"items": [1, 2]}).output == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (T0, "2024-01-01T00:00:00Z"),
+        (T0 + timedelta(milliseconds=123), "2024-01-01T00:00:00.123Z"),
+    ],
+)
+def test_context_timestamps_drop_zero_fractional_seconds(start: datetime, expected: str) -> None:
+    """ "When a timestamp has zero fractional seconds, trailing zeros are removed."""
+    state = {
+        "Type": "Pass",
+        "Parameters": {"entered.$": "$$.State.EnteredTime", "started.$": "$$.Execution.StartTime"},
+    }
+    result = stepwell.run(one_state(state), {}, start_time=start)
+    assert result.output == {"entered": expected, "started": expected}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -222,10 +223,21 @@ def _common_fields(name: str, body: Mapping[str, JSON], language: str) -> dict[s
 
 def _reads_context(body: Mapping[str, JSON]) -> bool:
     """Whether a state's fields may read the context object, so the interpreter builds
-    ``$$`` only for states that need it. Nested graphs are judged on their own."""
+    ``$$`` only for states that need it. Nested graphs are judged on their own.
+
+    JSONata's ``$now()`` and ``$millis()`` read it too: they tell the time at which the
+    state was entered (``State.EnteredTime``)."""
     own = {k: v for k, v in body.items() if k not in ("Branches", "ItemProcessor", "Iterator")}
     text = _json_text(own)
-    return "$$" in text or "states.context" in text or "$states" in text
+    return (
+        "$$" in text
+        or "states.context" in text
+        or "$states" in text
+        or _READS_THE_CLOCK.search(text) is not None
+    )
+
+
+_READS_THE_CLOCK: Final = re.compile(r"\$(?:now|millis)\b")
 
 
 def _path_field(body: Mapping[str, JSON], name: str) -> Any:

@@ -21,9 +21,9 @@ Measuring honestly: the innocent client runs in a process of its own (the soak's
 threads never hold its interpreter lock) with one kept-alive connection, as an SDK
 has; every driver keeps its ``httpx`` client, since building one per call costs a TLS
 context, 30 to 50 ms of CPU (an earlier version of this soak did, and counted that in
-the innocent latency: 218 ms p99). The report gives the CPU seconds of each server
-(with its JSONata workers), of the innocent client and of the driver, so that a run
-whose drivers took the cores shows it.
+the innocent latency: a p99 of 218 ms in one run, 1,459 ms in a busier one). The
+report gives the CPU seconds of each server (with its JSONata workers), of the innocent
+client and of the driver, so that a run whose drivers took the cores shows it.
 
 At the end every acknowledged execution on A and B must finish. It prints (and with
 ``--json`` writes) executions acknowledged, lost (must be 0), stuck (0), 500 answers
@@ -584,7 +584,9 @@ def slow_calls_during(
 ) -> dict[str, int]:
     """How many innocent calls slower than ``threshold`` overlapped each kind of attack or
     fault (a call may overlap several; ``nothing hostile`` counts those that overlapped
-    none): which of them slow the innocent client down."""
+    none): a hint of which of them slow the innocent client down. A long attack overlaps
+    more calls by its length alone (a stalled body lasts 2 s), so compare with
+    ``--trace``, which says what the server was doing."""
     found: dict[str, int] = {}
     for wall, seconds, _ in samples:
         if not start <= wall < end or seconds < threshold:

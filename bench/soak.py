@@ -400,9 +400,9 @@ class Soak:
         self.cluster = PrivateCluster(bin_dir)
         self.cluster.start()
         mb = self.args.server_memory_mb
-        trace = self.args.trace
+        trace: Path | None = self.work / "a.trace" if self.args.trace else None
         self.servers = {
-            "A": Server("A", str(self.work / "a.db"), mb, trace=trace and self.work / "a.trace"),
+            "A": Server("A", str(self.work / "a.db"), mb, trace=trace),
             "B": Server("B", self.cluster.url, mb),
             "C": Server("C", str(self.work / "c.db"), mb),
         }

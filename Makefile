@@ -103,11 +103,14 @@ bench: $(if $(or $(STEPWELL_TEST_POSTGRES_URL),$(RUNTIME_BENCH)),bench-runtime)
 bench-runtime: setup
 	$(PY) bench/runtime_bench.py --repeat 3 --sequential 10
 
-# Executions under PostgreSQL restarts, deleted/corrupted SQLite files and hostile
-# requests (bench/soak.py; not part of `make test`). SOAK_SECONDS=600 for longer.
+# Executions under PostgreSQL restarts (a private cluster), deleted/corrupted SQLite files
+# and hostile requests, with an innocent client's latency against its quiet baseline
+# (bench/soak.py; not part of `make test`). SOAK_SECONDS=600 for longer; SOAK_ARGS for
+# more, e.g. "--trace --hostile-clients 4" (bench/soak.py --help).
 SOAK_SECONDS ?= 180
+SOAK_ARGS ?=
 soak: setup
-	$(PY) bench/soak.py --seconds $(SOAK_SECONDS)
+	$(PY) bench/soak.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .coverage .mypy_cache .ruff_cache .pytest_cache

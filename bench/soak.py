@@ -7,22 +7,45 @@
   while the cluster is stopped and started again ``--pg-restarts`` times;
 * server C, SQLite, a throwaway: its database file is deleted, then (after a restart of
   C on a fresh file) corrupted; it must answer 503 ServiceUnavailable, never 500;
-* hostile requests against A: input nested 100,000 deep, numbers of 5,000 digits, a
-  YAML alias bomb, a JSONata bomb in TestState, stalled request bodies;
-* an innocent client calling DescribeStateMachine on A, timing every answer.
+* hostile requests against A from ``--hostile-clients`` attackers: input nested 100,000
+  deep, numbers of 5,000 digits, a YAML alias bomb, a definition nested 50,000 deep, a
+  JSONata bomb in TestState, stalled request bodies;
+* an innocent client calling DescribeStateMachine on A every 50 ms, timing every answer.
+
+Before all that, the innocent client runs alone for ``--baseline-seconds`` (default 20):
+its latency then is the quiet baseline of this machine at this moment, and the report
+gives the soak's 99th percentile both in milliseconds and as a ratio to it. The machine
+may be shared and busy: the ratio is the number to compare across runs.
+
+Measuring honestly: the innocent client runs in a process of its own (the soak's other
+threads never hold its interpreter lock) with one kept-alive connection, as an SDK
+has; every driver keeps its ``httpx`` client, since building one per call costs a TLS
+context, 30 to 50 ms of CPU (an earlier version of this soak did, and counted that in
+the innocent latency: a p99 of 218 ms in one run, 1,459 ms in a busier one). The
+report gives the CPU seconds of each server (with its JSONata workers), of the innocent
+client and of the driver, so that a run whose drivers took the cores shows it.
 
 At the end every acknowledged execution on A and B must finish. It prints (and with
 ``--json`` writes) executions acknowledged, lost (must be 0), stuck (0), 500 answers
-(0), 503 answers during the planned outages, peak RSS of each server, and the
-innocent client's worst and 99th-percentile latency. Exit status 1 if anything lost,
-stuck, or a 500 was seen. Servers run under an address-space limit
-(``--server-memory-mb``) so a hostile request that would eat the machine kills only its
-server, which the report then shows.
+(0), 503 answers during the planned outages, peak RSS of each server, the innocent
+client's median, 99th percentile and worst latency in each phase, and how many of its
+slow calls (over ``--slow-ms``) overlapped each kind of attack or fault. Exit status 1
+if anything is lost or stuck, or a 500 was seen. Servers run under an address-space
+limit (``--server-memory-mb``) so a hostile request that would eat the machine kills
+only its server, which the report then shows.
+
+``--trace`` runs server A under ``bench/soak_trace.py``, which times each call's stages
+inside the server (reading the body, waiting for a worker thread, the service) and
+records when the event loop, the interpreter lock or the store's lock kept something
+waiting; the report then says, for the slow innocent calls, how much of their time was
+spent inside the server and what else it was serving.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
 import json
 import os
 import random
@@ -36,6 +59,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +102,11 @@ class Server:
     memory_mb: int
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    trace: Path | None = None  # run it under bench/soak_trace.py, writing its probes here
     peak_rss_kb: int = 0
     crashes: int = 0
+    cpu_seconds: float = 0.0  # of earlier processes of this server (restarts)
+    cpu_now: float = 0.0  # of the current process and its children (JSONata workers)
 
     @property
     def url(self) -> str:
@@ -91,7 +118,14 @@ class Server:
         def limited() -> None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-        command = [sys.executable, "-m", "stepwell", "serve", "--db", self.db]
+        command = [sys.executable, "-m", "stepwell"]
+        if self.trace is not None:
+            command = [
+                sys.executable,
+                str(Path(__file__).parent / "soak_trace.py"),
+                str(self.trace),
+            ]
+        command += ["serve", "--db", self.db]
         command += ["--port", str(self.port), "--workers", "2", "--log-level", "warning"]
         # The limit is on address space: glibc's per-thread malloc arenas (64 MiB each,
         # reserved, not used) would take most of it; two arenas leave it for real use.
@@ -103,10 +137,12 @@ class Server:
             stderr=open(Path(tempfile.gettempdir()) / f"soak-{self.name}.log", "ab"),  # noqa: SIM115
             preexec_fn=limited,
         )
+        self.cpu_seconds += self.cpu_now
+        self.cpu_now = 0.0
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.url + "/health", timeout=2).status_code in (200, 503):
+                if client().get(self.url + "/health", timeout=2).status_code in (200, 503):
                     return
             except httpx.HTTPError:
                 time.sleep(0.2)
@@ -124,6 +160,10 @@ class Server:
             if line.startswith("VmHWM:"):
                 self.peak_rss_kb = max(self.peak_rss_kb, int(line.split()[1]))
 
+    def sample_cpu(self) -> None:
+        if self.process is not None:
+            self.cpu_now = max(self.cpu_now, cpu_seconds(self.process.pid))
+
     def alive(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             self.crashes += 1
@@ -133,6 +173,7 @@ class Server:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.sample_rss()
+            self.sample_cpu()
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(15)
@@ -154,8 +195,21 @@ class Tally:
                 self.samples.append(f"{key}: {sample[:300]}")
 
 
+_CLIENTS = threading.local()
+
+
+def client() -> httpx.Client:
+    """This thread's HTTP client, kept for the whole soak as an SDK keeps its own:
+    a new ``httpx`` client per call would build a TLS context each time (30 to 50 ms of
+    CPU), and the soak's drivers would then take the cores the servers need."""
+    if not hasattr(_CLIENTS, "client"):
+        _CLIENTS.client = httpx.Client()
+    found: httpx.Client = _CLIENTS.client
+    return found
+
+
 def call(url: str, operation: str, members: dict[str, Any], timeout: float = 30) -> httpx.Response:
-    return httpx.post(
+    return client().post(
         url + "/",
         content=json.dumps(members),
         headers={
@@ -184,10 +238,15 @@ class Soak:
         self.outage = threading.Event()  # a planned outage of B (PostgreSQL) is on
         self.tally = Tally()
         self.acknowledged: dict[str, list[str]] = {"A": [], "B": []}
-        self.latencies: list[float] = []
         self.work = Path(tempfile.mkdtemp(prefix="stepwell-soak-"))
+        self.innocent_log = self.work / "innocent.log"
+        self.spans: list[tuple[str, float, float]] = []  # (what, wall start, wall end)
+        self.phases: dict[str, tuple[float, float]] = {}  # quiet / soak: wall start, end
         self.servers: dict[str, Server] = {}
         self.cluster: PrivateCluster | None = None
+        self.innocent: subprocess.Popen[bytes] | None = None
+        self.innocent_cpu = 0.0
+        self.restarting = threading.Lock()  # one hostile client restarts a crashed A
 
     # ----------------------------------------------------------------- drivers
 
@@ -209,20 +268,11 @@ class Soak:
                 self.tally.add(f"{key} {answer.status_code} answers", answer.text)
             time.sleep(self.args.start_interval)
 
-    def innocent(self, machine: str) -> None:
-        url = self.servers["A"].url
-        while not self.stop.is_set():
-            began = time.perf_counter()
-            try:
-                answer = call(url, "DescribeStateMachine", {"stateMachineArn": machine})
-                status = answer.status_code
-            except httpx.HTTPError as error:
-                status = 0
-                self.tally.add("innocent connection errors", str(error))
-            self.latencies.append(time.perf_counter() - began)
-            if status != 200:
-                self.tally.add(f"innocent {status} answers")
-            time.sleep(0.05)
+    def start_innocent(self, machine: str) -> subprocess.Popen[bytes]:
+        """The innocent client, in a process of its own (see ``innocent_client``)."""
+        command = [sys.executable, __file__, "innocent", self.servers["A"].url, machine]
+        command += [str(self.innocent_log), str(self.args.innocent_interval)]
+        return subprocess.Popen(command, stdin=subprocess.PIPE)
 
     def hostile(self) -> None:
         url = self.servers["A"].url
@@ -240,16 +290,19 @@ class Soak:
         ]
         while not self.stop.is_set():
             name, attack = random.choice(attacks)
+            began = time.time()
             try:
                 answer = attack()
             except httpx.HTTPError as error:
                 self.tally.add(f"hostile {name}: connection error", str(error))
                 answer = None
+            self.spans.append((name, began, time.time()))
             if answer is not None:
                 self.tally.add(f"hostile {name}: {answer.status_code}", answer.text[:200])
-            if not self.servers["A"].alive():
-                self.tally.add("A crashed", name)
-                self.servers["A"].start()
+            with self.restarting:
+                if not self.servers["A"].alive():
+                    self.tally.add("A crashed", name)
+                    self.servers["A"].start()
             time.sleep(self.args.hostile_interval)
 
     def _start(self, text: str) -> dict[str, Any]:
@@ -289,13 +342,17 @@ class Soak:
             if self.stop.wait(pause):
                 return
             self.outage.set()
+            began = time.time()
             self.cluster.stop("fast" if random.random() < 0.5 else "immediate")
             self.tally.add("PostgreSQL restarts")
             self.stop.wait(self.args.outage_seconds)
             self.cluster.start()
             time.sleep(self.args.outage_seconds)  # 503s may still come while reconnecting
             self.outage.clear()
+            self.spans.append(("PostgreSQL restart (B)", began, time.time()))
+            began = time.time()
             self.damage_c(c_phase)
+            self.spans.append(("SQLite file damaged, C restarted", began, time.time()))
 
     def damage_c(self, phase: int) -> None:
         """Delete or corrupt server C's file; it must answer 503 with the reason."""
@@ -324,7 +381,7 @@ class Soak:
             except httpx.HTTPError as error:
                 self.tally.add(f"C {what}: connection error", str(error))
             time.sleep(0.3)
-        health = httpx.get(server.url + "/health", timeout=30)
+        health = client().get(server.url + "/health", timeout=30)
         self.tally.add(f"C {what}: health {health.status_code}", health.text[:300])
         server.stop()
         for suffix in ("", "-wal", "-shm"):
@@ -343,8 +400,9 @@ class Soak:
         self.cluster = PrivateCluster(bin_dir)
         self.cluster.start()
         mb = self.args.server_memory_mb
+        trace: Path | None = self.work / "a.trace" if self.args.trace else None
         self.servers = {
-            "A": Server("A", str(self.work / "a.db"), mb),
+            "A": Server("A", str(self.work / "a.db"), mb, trace=trace),
             "B": Server("B", self.cluster.url, mb),
             "C": Server("C", str(self.work / "c.db"), mb),
         }
@@ -354,30 +412,49 @@ class Soak:
             self.machine_a = create_machine(self.servers["A"].url)
             machine_b = create_machine(self.servers["B"].url)
             self.machine_c = create_machine(self.servers["C"].url)
+            self.innocent = self.start_innocent(self.machine_a)
+            self.phase("quiet", self.args.baseline_seconds)
             threads = [
                 threading.Thread(target=self.starter, args=("A", self.machine_a)),
                 threading.Thread(target=self.starter, args=("B", machine_b)),
-                threading.Thread(target=self.innocent, args=(self.machine_a,)),
                 threading.Thread(target=self.chaos),
             ]
             if not self.args.no_hostile:
-                threads.append(threading.Thread(target=self.hostile))
+                for _ in range(self.args.hostile_clients):
+                    threads.append(threading.Thread(target=self.hostile))
             for thread in threads:
                 thread.daemon = True
                 thread.start()
-            deadline = time.monotonic() + self.args.seconds
-            while time.monotonic() < deadline:
-                for server in self.servers.values():
-                    server.sample_rss()
-                time.sleep(0.5)
+            self.phase("soak", self.args.seconds)
             self.stop.set()
             for thread in threads:
                 thread.join(60)
-            return self.verdict()
+            report = self.verdict()
+            if self.args.trace:
+                self.servers["A"].stop()  # it writes its probes' records as it exits
+                samples = read_innocent_log(self.innocent_log)
+                trace = self.work / "a.trace"
+                report.update(trace_report(trace, samples, self.phases, self.args.slow_ms))
+            return report
         finally:
+            if self.innocent is not None:
+                _end(self.innocent)
             for server in self.servers.values():
                 server.stop()
             self.cluster.destroy()
+
+    def phase(self, name: str, seconds: float) -> None:
+        """Let ``seconds`` pass, sampling RSS, and note when phase ``name`` ran."""
+        began = time.time()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for server in self.servers.values():
+                server.sample_rss()
+                server.sample_cpu()
+            if self.innocent is not None:
+                self.innocent_cpu = cpu_seconds(self.innocent.pid)
+            time.sleep(0.5)
+        self.phases[name] = (began, time.time())
 
     def verdict(self) -> dict[str, Any]:
         lost: dict[str, list[str]] = {"A": [], "B": []}
@@ -398,8 +475,12 @@ class Soak:
                 if pending:
                     time.sleep(1)
             stuck[key] = pending
-        latencies = sorted(self.latencies) or [0.0]
-        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        samples = read_innocent_log(self.innocent_log)
+        for _, _, status in samples:
+            if status != 200:
+                self.tally.add(f"innocent {status or 'connection error'} answers")
+        quiet = latency_summary(samples, *self.phases["quiet"])
+        soak = latency_summary(samples, *self.phases["soak"])
         for server in self.servers.values():
             server.sample_rss()
         return {
@@ -413,13 +494,200 @@ class Soak:
             "answers_503_planned": sum(n for k, n in self.tally.counts.items() if _planned_503(k)),
             "peak_rss_mb": {k: round(s.peak_rss_kb / 1024, 1) for k, s in self.servers.items()},
             "server_crashes": {k: s.crashes for k, s in self.servers.items()},
-            "innocent_describe_calls": len(self.latencies),
-            "innocent_worst_ms": round(latencies[-1] * 1000, 1),
-            "innocent_p99_ms": round(p99 * 1000, 1),
-            "innocent_median_ms": round(statistics.median(latencies) * 1000, 2),
+            "cpu_seconds": {
+                **{k: round(s.cpu_seconds + s.cpu_now, 1) for k, s in self.servers.items()},
+                "innocent client": round(self.innocent_cpu, 1),
+                "soak driver": round(time.process_time(), 1),
+            },
+            "innocent_quiet": quiet,
+            "innocent_soak": soak,
+            "innocent_p99_ratio_to_quiet": round(soak["p99_ms"] / max(quiet["p99_ms"], 0.01), 2),
+            "innocent_slow_calls_during": slow_calls_during(
+                samples, self.spans, *self.phases["soak"], self.args.slow_ms / 1000
+            ),
             "counts": dict(sorted(self.tally.counts.items())),
             "samples": self.tally.samples,
         }
+
+
+# ----------------------------------------------------------------- the innocent client
+
+
+def innocent_client(url: str, machine: str, log: Path, interval: float) -> None:
+    """Call DescribeStateMachine every ``interval`` seconds until killed, appending
+    ``wall-clock start, seconds taken, HTTP status (0: no answer)`` per call to ``log``.
+
+    It runs in a process of its own, so that the soak's other threads (starters,
+    attackers) never hold its interpreter lock while a call is timed, and it uses one
+    kept-alive connection with the standard library's client, as an SDK would: creating
+    an ``httpx`` client per call (as this soak once did) builds a TLS context each time,
+    30 to 50 ms of the client's own CPU that was counted as the server's latency.
+    """
+    address = urllib.parse.urlsplit(url)
+    body = json.dumps({"stateMachineArn": machine}).encode()
+    headers = {
+        "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": "AWSStepFunctions.DescribeStateMachine",
+    }
+    connection: http.client.HTTPConnection | None = None
+    with log.open("a", buffering=1) as out:
+        while True:
+            wall = time.time()
+            began = time.perf_counter()
+            try:
+                if connection is None:
+                    connection = http.client.HTTPConnection(
+                        address.hostname or "127.0.0.1", address.port, timeout=30
+                    )
+                connection.request("POST", "/", body, headers)
+                answer = connection.getresponse()
+                answer.read()
+                status = answer.status
+            except (OSError, http.client.HTTPException):
+                status = 0
+                if connection is not None:
+                    connection.close()
+                connection = None
+            out.write(f"{wall:.6f} {time.perf_counter() - began:.6f} {status}\n")
+            time.sleep(interval)
+
+
+Sample = tuple[float, float, int]  # wall-clock start, seconds, status
+
+
+def read_innocent_log(path: Path) -> list[Sample]:
+    samples = []
+    for line in path.read_text().splitlines():
+        wall, seconds, status = line.split()
+        samples.append((float(wall), float(seconds), int(status)))
+    return samples
+
+
+def latency_summary(samples: list[Sample], start: float, end: float) -> dict[str, Any]:
+    """Calls, median, 99th percentile and worst (ms) of the calls begun in [start, end)."""
+    latencies = sorted(s for wall, s, _ in samples if start <= wall < end) or [0.0]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return {
+        "calls": len(latencies),
+        "median_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(p99 * 1000, 1),
+        "worst_ms": round(latencies[-1] * 1000, 1),
+    }
+
+
+def slow_calls_during(
+    samples: list[Sample],
+    spans: list[tuple[str, float, float]],
+    start: float,
+    end: float,
+    threshold: float,
+) -> dict[str, int]:
+    """How many innocent calls slower than ``threshold`` overlapped each kind of attack or
+    fault (a call may overlap several; ``nothing hostile`` counts those that overlapped
+    none): a hint of which of them slow the innocent client down. A long attack overlaps
+    more calls by its length alone (a stalled body lasts 2 s), so compare with
+    ``--trace``, which says what the server was doing."""
+    found: dict[str, int] = {}
+    for wall, seconds, _ in samples:
+        if not start <= wall < end or seconds < threshold:
+            continue
+        found["slow calls"] = found.get("slow calls", 0) + 1
+        names = {name for name, a, b in spans if a < wall + seconds and b > wall}
+        for name in names or {"nothing hostile"}:
+            found[name] = found.get(name, 0) + 1
+    return dict(sorted(found.items(), key=lambda item: -item[1]))
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of process ``pid``, of its children it has waited for, and of those
+    still running (one level down: a server's JSONata workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def own(pid: int, reaped: bool) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        used = int(fields[11]) + int(fields[12])  # utime, stime
+        if reaped:
+            used += int(fields[13]) + int(fields[14])  # cutime, cstime
+        return used / ticks
+
+    total = own(pid, reaped=True)
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            total += sum(own(int(child), reaped=False) for child in children.read_text().split())
+    return total
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def trace_report(
+    path: Path, samples: list[Sample], phases: dict[str, tuple[float, float]], slow_ms: float
+) -> dict[str, Any]:
+    """What server A's probes (bench/soak_trace.py) saw, per phase: the innocent calls'
+    time inside the app, and how often and how long the event loop, a sleeping thread
+    (the interpreter lock) and the store's lock kept someone waiting; then, for the
+    innocent calls slower than ``slow_ms``, the server's own time for them and what
+    else the server was running meanwhile."""
+    if not path.exists():
+        return {"trace": "no trace (server A did not exit cleanly)"}
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    report: dict[str, Any] = {}
+    for phase, (start, end) in phases.items():
+        inside = [r for r in records if start <= r["start"] < end]
+        describe = [r for r in inside if r.get("operation") == "DescribeStateMachine"]
+        seen: dict[str, Any] = {
+            "innocent_in_app_ms": _spread([r["total"] for r in describe]),
+            "innocent_in_handler_ms": _spread([r["handle"] for r in describe]),
+        }
+        for kind, field_name in (("loop_lag", "lag"), ("gil_lag", "lag"), ("store_lock", "wait")):
+            waits = [r[field_name] for r in inside if r["kind"] == kind]
+            seen[f"{kind}_over_10ms"] = {
+                "count": len(waits),
+                "worst_ms": max(waits, default=0.0),
+                "total_ms": round(sum(waits), 1),
+            }
+        report[phase] = seen
+    slow = [(w, s) for w, s, _ in samples if s * 1000 >= slow_ms and w >= phases["soak"][0]]
+    in_app = []
+    beside: dict[str, int] = {}
+    for wall, seconds in slow:
+        window = [r for r in records if r["start"] < wall + seconds and r["kind"] == "request"]
+        window = [r for r in window if r["start"] + r["total"] / 1000 > wall]
+        mine = [r for r in window if r["operation"] == "DescribeStateMachine"]
+        if mine:
+            in_app.append(mine[0]["total"])
+        for r in window:
+            if r["operation"] != "DescribeStateMachine":
+                key = f"{r['operation']} {r['status']}"
+                beside[key] = beside.get(key, 0) + 1
+    report["slow_innocent_calls"] = {
+        "count": len(slow),
+        "client_ms": _spread([s * 1000 for _, s in slow]),
+        "in_app_ms": _spread(in_app),
+        "server_requests_beside": dict(sorted(beside.items(), key=lambda item: -item[1])),
+    }
+    return {"trace_a": report}
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """Median, 99th percentile and worst of ``values``."""
+    ordered = sorted(values) or [0.0]
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {
+        "n": len(values),
+        "median": round(statistics.median(ordered), 2),
+        "p99": round(p99, 1),
+        "worst": round(ordered[-1], 1),
+    }
 
 
 def _sqlite(path: Path, statement: str) -> None:
@@ -440,15 +708,35 @@ def _planned_503(key: str) -> bool:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["innocent"]:  # the innocent client's own process
+        url, machine, log, interval = sys.argv[2:6]
+        innocent_client(url, machine, Path(log), float(interval))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=180.0, help="how long (default 180)")
     parser.add_argument("--pg-restarts", type=int, default=3)
     parser.add_argument("--outage-seconds", type=float, default=3.0)
     parser.add_argument("--start-interval", type=float, default=0.05)
     parser.add_argument("--hostile-interval", type=float, default=0.5)
+    parser.add_argument(
+        "--hostile-clients", type=int, default=1, help="attackers at once (default 1)"
+    )
     parser.add_argument("--settle-seconds", type=float, default=120.0)
     parser.add_argument("--server-memory-mb", type=int, default=2048)
     parser.add_argument("--no-hostile", action="store_true", help="skip hostile requests")
+    parser.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=20.0,
+        help="first, the innocent client alone for this long: its quiet baseline (default 20)",
+    )
+    parser.add_argument("--innocent-interval", type=float, default=0.05)
+    parser.add_argument(
+        "--slow-ms", type=float, default=50.0, help="an innocent call this slow is counted slow"
+    )
+    parser.add_argument(
+        "--trace", action="store_true", help="time server A's stages (bench/soak_trace.py)"
+    )
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args()
     report = Soak(args).run()

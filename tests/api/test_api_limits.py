@@ -14,7 +14,7 @@ from api_helpers import JSON_CONTENT_TYPE, RecordingService, asgi_client
 
 from stepwell.api import ApiSettings, create_app
 from stepwell.api.hosts import host_name
-from stepwell.api.limits import BytesInFlight
+from stepwell.api.limits import SMALL_REQUEST_BYTES, BytesInFlight
 from stepwell.api.protocol import ThrottlingException
 from stepwell.app import server_app
 from stepwell.service.settings import load_settings
@@ -123,6 +123,52 @@ def test_the_budget_refuses_more_than_its_capacity() -> None:
     budget.give_back(6)
     budget.take(10)
     assert budget.used == 10
+
+
+def test_large_requests_cannot_take_the_share_kept_for_small_ones() -> None:
+    small, large = SMALL_REQUEST_BYTES, SMALL_REQUEST_BYTES + 1
+    budget = BytesInFlight(10 * large, reserve=3 * large)
+    for _ in range(7):
+        budget.take(large)
+    with pytest.raises(ThrottlingException):
+        budget.take(large)  # past the large requests' share, though the budget is not spent
+    for _ in range(3):
+        budget.take(small)  # the share kept for small requests
+    with pytest.raises(ThrottlingException):
+        budget.take(small)  # ... itself bounded
+    # A body counts as large once it has grown past the limit, whatever its last chunk.
+    budget.give_back(budget.used)
+    budget.take(7 * large - 10)
+    with pytest.raises(ThrottlingException):
+        budget.take(20, request_total=large + 20)
+    budget.take(20, request_total=20)
+
+
+def test_stalled_large_bodies_never_get_a_small_call_throttled() -> None:
+    # The soak's attackers stall bodies that claim 7 MiB: as many as the budget holds
+    # must leave another client's DescribeStateMachine served (issue 9, fault 8).
+    large = SMALL_REQUEST_BYTES * 4
+    settings = ApiSettings(max_request_bytes_in_flight=8 * large, max_request_bytes=large)
+    service = RecordingService()
+    app = create_app(service, settings)
+    claiming = {**API_HEADERS, "content-length": str(large)}
+
+    async def scenario() -> tuple[list[tuple[int, str]], tuple[int, dict[str, Any]]]:
+        stalls = [Stalled(b"{") for _ in range(8)]
+        tasks = [asyncio.create_task(answer(app, claiming, stall)) for stall in stalls]
+        while not all(stall.sent_chunk for stall in stalls[:7]):
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        small = await answer(app, API_HEADERS, whole(b"{}"))
+        for stall in stalls:
+            stall.release.set()
+        done = await asyncio.gather(*tasks)
+        return [(status, body.get("__type", "ok")) for status, body in done], small
+
+    stalled, (status, _) = anyio.run(scenario)
+    assert status == 200
+    assert (400, "ThrottlingException") in stalled  # the large ones were capped
+    assert len(service.calls) == 1 + sum(1 for status, _ in stalled if status == 200)
 
 
 @pytest.mark.parametrize(

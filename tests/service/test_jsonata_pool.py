@@ -16,7 +16,13 @@ from stepwell.language.evaluation import EvalContext
 from stepwell.language.jsonata import UNDEFINED, compile_jsonata
 from stepwell.language.jsonata_isolation import ISOLATION, IsolatedEvaluation
 from stepwell.service.host import Host
-from stepwell.service.jsonata_pool import JsonataProcessPool, evaluate, pool_size
+from stepwell.service.jsonata_pool import (
+    WORKER_CODE,
+    WORKER_NICENESS,
+    JsonataProcessPool,
+    evaluate,
+    pool_size,
+)
 from stepwell.service.settings import Settings
 
 
@@ -57,6 +63,18 @@ def test_the_evaluation_runs_in_another_process(pool: JsonataProcessPool) -> Non
     assert pid == 0
     (worker,) = pool._all
     assert worker.process.pid != os.getpid() and worker.process.poll() is None
+
+
+def test_a_worker_runs_at_the_lowest_priority_from_before_its_imports(
+    pool: JsonataProcessPool,
+) -> None:
+    """A hostile expression spins in the worker for its whole time limit: at the lowest
+    priority it takes only CPU the server does not need. Starting a worker (importing
+    Stepwell) costs most of a second of CPU, so the priority is lowered before that."""
+    pool(request("( $f := function(){ 1 }; $f() )"))
+    (worker,) = pool._all
+    assert os.getpriority(os.PRIO_PROCESS, worker.process.pid) == WORKER_NICENESS == 19
+    assert WORKER_CODE.index("os.nice(") < WORKER_CODE.index("from stepwell")
 
 
 def test_entropy_comes_from_the_seed_so_a_replay_draws_the_same(pool: JsonataProcessPool) -> None:

@@ -8,7 +8,10 @@ gigabyte. Three limits apply, in the order a request meets them:
 * every byte buffered counts against one budget shared by all requests
   (``ApiSettings.max_request_bytes_in_flight``); a request that would exceed it is
   refused with ``ThrottlingException``, which AWS SDKs retry with back-off, and its bytes
-  go back to the budget when the request is answered;
+  go back to the budget when the request is answered. An eighth of the budget is kept
+  for small requests (at most ``SMALL_REQUEST_BYTES``, as nearly every call is): large
+  bodies, stalled or not, can fill only the rest, so they never get another client's
+  DescribeStateMachine throttled;
 * the whole body must arrive within ``ApiSettings.body_timeout_seconds``, else
   ``RequestTimeoutException`` (HTTP 408).
 
@@ -33,17 +36,25 @@ from stepwell.api.protocol import (
     ThrottlingException,
 )
 
+SMALL_REQUEST_BYTES = 64 * 1024
+"""A request body this size or smaller may use the part of the budget kept for small ones."""
+
 
 class BytesInFlight:
-    """A budget of request bytes buffered at once, across all requests."""
+    """A budget of request bytes buffered at once, across all requests, of which
+    ``reserve`` bytes (an eighth unless told) only small requests may use."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, reserve: int | None = None) -> None:
         self.capacity = capacity
+        self.reserve = capacity // 8 if reserve is None else reserve
         self.used = 0
 
-    def take(self, size: int) -> None:
-        """Count ``size`` more bytes, or raise ``ThrottlingException`` past the budget."""
-        if self.used + size > self.capacity:
+    def take(self, size: int, request_total: int | None = None) -> None:
+        """Count ``size`` more bytes of a request that then holds ``request_total`` (by
+        default ``size``), or raise ``ThrottlingException`` past its share."""
+        total = size if request_total is None else request_total
+        share = self.capacity if total <= SMALL_REQUEST_BYTES else self.capacity - self.reserve
+        if self.used + size > share:
             raise ThrottlingException(
                 "Rate exceeded: too many request bytes are in flight; retry later"
             )
@@ -98,7 +109,7 @@ class BodyReader:
         return b"".join(chunks)
 
     def _hold(self, size: int) -> None:
-        self._budget.take(size - self.held)
+        self._budget.take(size - self.held, request_total=size)
         self.held = size
 
     def release(self) -> None:

@@ -8,15 +8,18 @@ which expressions count as bounded and run in-process). Here each worker process
 or a doubled string aborts the worker, not the server; the library's own time limit ends
 loops, and the caller kills a worker that does not answer within ``deadline_seconds``.
 A worker that died or was killed is replaced on the next call; the caller gets
-``States.QueryEvaluationError`` saying which limit was hit. Workers run at a lower CPU
-priority (``nice`` 10), so an expression spinning for its whole time limit takes CPU
-only that the server does not need. While it waits, the calling
+``States.QueryEvaluationError`` saying which limit was hit. Workers run at the lowest
+CPU priority (``nice`` 19), so an expression spinning for its whole time limit takes CPU
+only that the server does not need. A new worker lowers its priority before it
+imports anything of Stepwell: that import is 0.6 s of CPU, which at normal priority
+slowed other clients (in the soak, bench/soak.py, most of the innocent client's slow
+calls came in the seconds a worker started). While it waits, the calling
 thread is blocked in ``Connection.poll`` with the interpreter lock released, so the
 server's other threads and its event loop run on.
 
 The pool is an effect (processes), so it lives in ``service/`` and is installed into
 ``language`` through ``install_isolated_evaluator`` by the ``Host`` that runs the server
-or workers. Workers start on first use as ``python -m stepwell.service.jsonata_pool``
+or workers. Workers start on first use as ``python -c WORKER_CODE``
 (a plain subprocess: nothing of the server is forked, and unlike ``multiprocessing``'s
 spawn it never re-imports the server's main module), and talk over their standard input
 and a duplicate of their standard output with ``multiprocessing.connection`` framing.
@@ -62,6 +65,11 @@ WORKER_NICENESS: Final = 19
 MAX_RESULT_BYTES: Final = 1024 * 1024
 """A larger value could not fit in any payload (256 KiB): it is refused in the worker,
 so that it never crosses to the server (``States.DataLimitExceeded``)."""
+WORKER_CODE: Final = (
+    f"import os, sys; os.nice({WORKER_NICENESS}); "
+    "from stepwell.service.jsonata_pool import serve; serve(int(sys.argv[1]))"
+)
+"""A worker's program: the priority is lowered first, the import of Stepwell comes after."""
 STARTUP_SECONDS: Final = 60.0
 """How long a new worker may take to start (import Python and jsonatapy) on a busy host."""
 
@@ -81,7 +89,6 @@ def serve(memory_limit: int) -> None:
     os.dup2(2, 1)
     requests = Connection(os.dup(0), writable=False)
     _limit_address_space(memory_limit)
-    os.nice(WORKER_NICENESS)
     replies.send(("ready",))
     while True:
         try:
@@ -150,7 +157,7 @@ def _limit_error(request: IsolatedEvaluation, what: str) -> StatesError:
 class _Worker:
     def __init__(self, memory_limit: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stepwell.service.jsonata_pool", str(memory_limit)],
+            [sys.executable, "-c", WORKER_CODE, str(memory_limit)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
@@ -303,4 +310,5 @@ SHARED: Final = _SharedPool()
 
 
 if __name__ == "__main__":  # a worker: python -m stepwell.service.jsonata_pool <limit>
+    os.nice(WORKER_NICENESS)
     serve(int(sys.argv[1]))

@@ -24,7 +24,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -157,6 +157,11 @@ class PostgresDialect:
             conn.cursor() as cursor,
         ):
             yield cursor  # type: ignore[misc]
+
+    def reading(self) -> AbstractContextManager[Cursor]:
+        """Reads take a transaction too: its snapshot keeps a multi-statement read
+        consistent, and readers never wait for writers in PostgreSQL anyway."""
+        return self.transaction()
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:

@@ -57,6 +57,10 @@ class Dialect(Protocol):
         """A write transaction: commits when the block ends, rolls back on error."""
         ...
 
+    def reading(self) -> AbstractContextManager[Cursor]:
+        """A cursor for read-only statements, outside any write transaction."""
+        ...
+
     def translate(self, query: str) -> str: ...
     def notify(self, cursor: Cursor) -> None:
         """Tell waiting workers (in any process) that work was added."""
@@ -466,12 +470,12 @@ class SqlStore:
             docs.put(key, definition.encode())
 
     def _one(self, name: str, params: dict[str, Any]) -> Row | None:
-        with self.dialect.transaction() as cur:
+        with self.dialect.reading() as cur:
             cur.execute(self.q[name], params)
             return cur.fetchone()
 
     def _all(self, name: str, params: dict[str, Any]) -> list[Row]:
-        with self.dialect.transaction() as cur:
+        with self.dialect.reading() as cur:
             cur.execute(self.q[name], params)
             return cur.fetchall()
 

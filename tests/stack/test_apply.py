@@ -315,3 +315,49 @@ def test_a_removed_rule_is_deleted_from_its_own_event_bus(tmp_path: Path) -> Non
         second.close()
         assert events.rules("orders") == []
         assert len(events.rules("default")) == 1
+
+
+INDEXED_AND_GO = """
+Resources:
+  Payments:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions:
+        - {AttributeName: transaction_id, AttributeType: S}
+        - {AttributeName: order_id, AttributeType: S}
+      KeySchema: [{AttributeName: transaction_id, KeyType: HASH}]
+      ProvisionedThroughput: {ReadCapacityUnits: "5", WriteCapacityUnits: "5"}
+      GlobalSecondaryIndexes:
+        - IndexName: orderIDIndex
+          KeySchema: [{AttributeName: order_id, KeyType: HASH}]
+          Projection: {ProjectionType: ALL}
+          ProvisionedThroughput: {ReadCapacityUnits: "1", WriteCapacityUnits: "1"}
+  Legacy:
+    Type: AWS::Lambda::Function
+    Properties: {Handler: main, Runtime: go1.x, Code: ., Role: arn:aws:iam::1:role/r}
+  Flow:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      RoleArn: arn:aws:iam::123456789012:role/r
+      DefinitionString: !Sub '{"StartAt": "Call", "States": {"Call": {"Type": "Task",
+        "Resource": "${Legacy.Arn}", "End": true}}}'
+"""
+
+
+def test_what_cannot_run_here_is_stubbed_and_the_application_still_comes_up(
+    tmp_path: Path,
+) -> None:
+    # Issue 13: what Stepwell cannot emulate is accepted and reported, never a failure.
+    # The long-lived-transactions sample (tests/stack/corpus) has both: a table with a
+    # GlobalSecondaryIndex and capacities written "5" (CloudFormation reads an Integer
+    # property from a numeric string), and go1.x functions.
+    with local_stack(write(tmp_path, INDEXED_AND_GO)) as app:
+        table = app.host.services.dynamodb.describe_table(TableName=app.physical("Payments"))
+        sfn = app.client()
+        started = sfn.start_execution(stateMachineArn=app.physical("Flow"))
+        described = finished(app, started["executionArn"])
+    assert table["Table"]["KeySchema"] == [{"AttributeName": "transaction_id", "KeyType": "HASH"}]
+    assert table["Table"]["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
+    assert "GlobalSecondaryIndexes" not in table["Table"]
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Lambda.ResourceNotFoundException"

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from stepwell.integrations.lambda_runtime import FunctionSpec, ProcessFunction
+from stepwell.integrations.lambda_runtime import FunctionSpec, ProcessFunction, supported_runtime
 from stepwell.integrations.lambda_runtime.processes import LogSink, print_log
 from stepwell.integrations.services import ServiceError as EmbeddedError
 from stepwell.runtime.event_sources import SqsEventSource
@@ -73,6 +73,11 @@ def _current(applier: _Applier) -> str:
     return f"{resource.logical_id} ({resource.type})" if resource else applier.plan.stack
 
 
+# Stepwell's embedded DynamoDB keeps a table's own keys only: a table is created without
+# these, and the attributes only they name.
+SECONDARY_INDEXES = ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+
+
 class _Applier:
     def __init__(
         self, plan: Plan, host: Host, endpoint: str, log: LogSink, running: RunningStack
@@ -100,12 +105,20 @@ class _Applier:
                 "AttributeDefinitions",
                 "BillingMode",
                 "ProvisionedThroughput",
-                "GlobalSecondaryIndexes",
-                "LocalSecondaryIndexes",
             )
             if key in props
         }
         request["TableName"] = resource.name
+        throughput = request.get("ProvisionedThroughput")
+        if isinstance(throughput, dict):  # CloudFormation takes "5" for an Integer
+            request["ProvisionedThroughput"] = {k: _integer(v) for k, v in throughput.items()}
+        if any(props.get(index) for index in SECONDARY_INDEXES):  # check_plan warned
+            keys = {element.get("AttributeName") for element in props.get("KeySchema") or []}
+            request["AttributeDefinitions"] = [
+                definition
+                for definition in props.get("AttributeDefinitions") or []
+                if definition.get("AttributeName") in keys
+            ]
         if "BillingMode" not in request and "ProvisionedThroughput" not in request:
             request["BillingMode"] = "PAY_PER_REQUEST"
         dynamodb = self.services.dynamodb
@@ -184,6 +197,10 @@ class _Applier:
 
     def function(self, resource: PlannedResource) -> None:
         self.current = resource
+        runtime = str(resource.properties.get("Runtime", ""))
+        if not supported_runtime(runtime):  # check_plan warned: it is not started
+            self.note(f"function {resource.name}: runtime {runtime or '(none)'} not started")
+            return
         spec = function_spec(self.plan, resource, self.host)
         function = ProcessFunction(spec, self.endpoint, self.log)
         self.running.functions[resource.name] = function
@@ -366,6 +383,13 @@ def function_spec(plan: Plan, resource: PlannedResource, host: Host) -> Function
         region=host.settings.region,
         account=host.settings.account,
     )
+
+
+def _integer(value: Any) -> Any:
+    """A template's number as CloudFormation reads an Integer property: ``"5"`` is 5."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
 
 
 def _logging(configuration: Any) -> dict[str, Any] | None:

@@ -28,7 +28,10 @@ TEMPLATES = {path.parent.name: path for path in CORPUS.glob("*/template.y*ml")}
 APPS = sorted(TEMPLATES)
 # Parameters without a Default, which `sam deploy --guided` asks for (the samples' READMEs
 # say what to give); Stepwell takes them as --parameter-overrides.
-PARAMETERS = {"sfn-sns": {"SNSEndpoint": "someone@example.com"}}
+PARAMETERS = {
+    "sfn-sns": {"SNSEndpoint": "someone@example.com"},
+    "execution-error-notification-workflow": {"EmailAddress": "someone@example.com"},
+}
 
 
 def test_the_corpus_is_there_and_sourced() -> None:

@@ -361,3 +361,41 @@ def test_what_cannot_run_here_is_stubbed_and_the_application_still_comes_up(
     assert "GlobalSecondaryIndexes" not in table["Table"]
     assert described["status"] == "FAILED"
     assert described["error"] == "Lambda.ResourceNotFoundException"
+
+
+ACTIVITY_APP = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  MyActivity:
+    Type: AWS::StepFunctions::Activity
+    Properties: {Name: TestActivity}
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionSubstitutions: {ActivityArn: !Ref MyActivity}
+      Definition:
+        StartAt: Work
+        States:
+          Work: {Type: Task, Resource: "${ActivityArn}", End: true}
+Outputs:
+  Name: {Value: !GetAtt MyActivity.Name}
+  Arn: {Value: !Ref MyActivity}
+"""
+
+
+def test_an_activity_is_created_and_its_ref_is_its_arn(tmp_path: Path) -> None:
+    # CloudFormation User Guide, AWS::StepFunctions::Activity: "Ref returns the ARN of
+    # the created activity"; Fn::GetAtt Name returns its name. (The activity-state-machine
+    # sample of tests/stack/corpus substitutes it into its definition.)
+    with local_stack(write(tmp_path, ACTIVITY_APP)) as app:
+        sfn = app.client()
+        arn = app.plan.outputs["Arn"]
+        started = sfn.start_execution(stateMachineArn=app.physical("Machine"), input='{"a": 1}')
+        task = sfn.get_activity_task(activityArn=arn, workerName="w")
+        sfn.send_task_success(taskToken=task["taskToken"], output='{"done": true}')
+        described = finished(app, started["executionArn"])
+        name = app.plan.outputs["Name"]
+    assert arn == "arn:aws:states:us-east-1:123456789012:activity:TestActivity"
+    assert name == "TestActivity"
+    assert json.loads(task["input"]) == {"a": 1}
+    assert json.loads(described["output"]) == {"done": True}

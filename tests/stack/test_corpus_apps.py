@@ -31,6 +31,12 @@ APPS = sorted(TEMPLATES)
 PARAMETERS = {
     "sfn-sns": {"SNSEndpoint": "someone@example.com"},
     "execution-error-notification-workflow": {"EmailAddress": "someone@example.com"},
+    "dynamodb-transfer": {
+        "SourceTableName": "source",
+        "SourceTableARN": "arn:aws:dynamodb:us-east-1:123456789012:table/source",
+        "TargetTableName": "target",
+        "TargetTableARN": "arn:aws:dynamodb:us-east-1:123456789012:table/target",
+    },
 }
 
 

@@ -206,6 +206,21 @@ class _Applier:
         self.running.functions[resource.name] = function
         self.host.integrations.functions.register(resource.name, function)
 
+    # ----------------------------------------------------------------- activities
+
+    def activity(self, resource: PlannedResource) -> None:
+        self.current = resource
+        arn = self.host.service.arns.activity(resource.name)
+        try:
+            self.host.service.handle("DescribeActivity", {"activityArn": arn})
+        except err.ActivityDoesNotExist:
+            self.host.service.handle("CreateActivity", {"name": resource.name})
+            self.note(f"activity {resource.name}: created")
+
+    def remove_activity(self, name: str) -> None:
+        arn = self.host.service.arns.activity(name)
+        self.host.service.handle("DeleteActivity", {"activityArn": arn})
+
     # ----------------------------------------------------------------- state machines
 
     def state_machine(self, resource: PlannedResource) -> None:
@@ -451,6 +466,7 @@ _STEPS: dict[str, Callable[[_Applier, PlannedResource], None]] = {
     "topic": _Applier.topic,
     "subscription": _Applier.subscription,
     "function": _Applier.function,
+    "activity": _Applier.activity,
     "state machine": _Applier.state_machine,
     "event source mapping": _Applier.event_source_mapping,
     "rule": _Applier.rule,
@@ -461,6 +477,7 @@ _REMOVERS: dict[str, Callable[..., None]] = {
     "table": _Applier.remove_table,
     "queue": _Applier.remove_queue,
     "topic": _Applier.remove_topic,
+    "activity": _Applier.remove_activity,
     "state machine": _Applier.remove_state_machine,
     "rule": _Applier.remove_rule,
     "schedule": _Applier.remove_schedule,

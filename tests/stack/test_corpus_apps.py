@@ -31,6 +31,7 @@ APPS = sorted(TEMPLATES)
 PARAMETERS = {
     "sfn-sns": {"SNSEndpoint": "someone@example.com"},
     "execution-error-notification-workflow": {"EmailAddress": "someone@example.com"},
+    "callback-example": {"CallbackEmail": "someone@example.com"},
     "dynamodb-transfer": {
         "SourceTableName": "source",
         "SourceTableARN": "arn:aws:dynamodb:us-east-1:123456789012:table/source",

@@ -399,3 +399,48 @@ def test_an_activity_is_created_and_its_ref_is_its_arn(tmp_path: Path) -> None:
     assert name == "TestActivity"
     assert json.loads(task["input"]) == {"a": 1}
     assert json.loads(described["output"]) == {"done": True}
+
+
+SCHEDULED = """
+Resources:
+  Machine:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      RoleArn: arn:aws:iam::123456789012:role/r
+      Definition: {StartAt: P, States: {P: {Type: Pass, End: true}}}
+  Every:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      FlexibleTimeWindow: {Mode: "OFF"}
+      State: DISABLED
+      ScheduleExpression: EXPRESSION
+      Target: {Arn: !Ref Machine, RoleArn: arn:aws:iam::123456789012:role/r}
+"""
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        # EventBridge Scheduler User Guide, "Rate-based schedules": the unit is one of
+        # minutes | hours | days, whatever the value (inventory-management-sam writes
+        # rate(1 minutes)); Stepwell runs a schedule as a rule, which wants the singular.
+        ("rate(1 minutes)", "rate(1 minute)"),
+        ("rate(1 hour)", "rate(1 hour)"),
+        ("rate(5 day)", "rate(5 days)"),
+        ("cron(0 12 * * ? *)", "cron(0 12 * * ? *)"),
+    ],
+)
+def test_a_scheduler_rate_takes_either_unit_form(tmp_path: Path, written: str, kept: str) -> None:
+    with local_stack(write(tmp_path, SCHEDULED.replace("EXPRESSION", written))) as app:
+        schedule = app.host.schedules.get(app.physical("Every"))
+    assert schedule is not None
+    assert schedule.expression == kept
+    assert schedule.enabled is False
+
+
+def test_a_schedule_expression_nobody_accepts_is_a_stack_error_naming_it(tmp_path: Path) -> None:
+    template = write(tmp_path, SCHEDULED.replace("EXPRESSION", "rate(0 minutes)"))
+    plan = plan_stack(template, stack_name="s")
+    with local_stepwell() as stepwell:
+        with pytest.raises(StackError, match=r"Every \(AWS::Scheduler::Schedule\).*positive"):
+            apply_plan(plan, stepwell.host, stepwell.url)

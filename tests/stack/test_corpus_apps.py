@@ -32,6 +32,10 @@ PARAMETERS = {
     "sfn-sns": {"SNSEndpoint": "someone@example.com"},
     "execution-error-notification-workflow": {"EmailAddress": "someone@example.com"},
     "callback-example": {"CallbackEmail": "someone@example.com"},
+    "dynamodb-migrations": {
+        "TableName": "orders",
+        "TableARN": "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+    },
     "dynamodb-transfer": {
         "SourceTableName": "source",
         "SourceTableARN": "arn:aws:dynamodb:us-east-1:123456789012:table/source",

@@ -13,6 +13,7 @@ update deletes them. Functions start in worker processes of their own
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +23,9 @@ import orjson
 from stepwell.integrations.lambda_runtime import FunctionSpec, ProcessFunction, supported_runtime
 from stepwell.integrations.lambda_runtime.processes import LogSink, print_log
 from stepwell.integrations.services import ServiceError as EmbeddedError
+from stepwell.language.cron import ScheduleExpressionError
 from stepwell.runtime.event_sources import SqsEventSource
-from stepwell.runtime.schedules import Schedule
+from stepwell.runtime.schedules import Schedule, ScheduleError
 from stepwell.service import errors as err
 from stepwell.service.host import Host
 from stepwell.stack.definitions import attribute_text as _attribute_text
@@ -59,7 +61,7 @@ def apply_plan(plan: Plan, host: Host, endpoint_url: str, log: LogSink = print_l
         for resource in plan.resources:
             _STEPS[resource.kind](applier, resource)
         applier.delete_removed()
-    except (EmbeddedError, err.ServiceError) as problem:
+    except (EmbeddedError, err.ServiceError, ScheduleError, ScheduleExpressionError) as problem:
         running.close()
         raise StackError(f"{_current(applier)}: {problem}") from None
     except BaseException:
@@ -311,7 +313,8 @@ class _Applier:
         target = dict(props.get("Target") or {})
         target.setdefault("Input", "{}")
         enabled = str(props.get("State", "ENABLED")) == "ENABLED"
-        self._schedule(resource.name[:64], str(props.get("ScheduleExpression")), target, enabled)
+        expression = _rule_rate(str(props.get("ScheduleExpression")))
+        self._schedule(resource.name[:64], expression, target, enabled)
 
     def _schedule(self, name: str, expression: str, target: dict[str, Any], on: bool) -> None:
         schedules = self.host.schedules
@@ -398,6 +401,18 @@ def function_spec(plan: Plan, resource: PlannedResource, host: Host) -> Function
         region=host.settings.region,
         account=host.settings.account,
     )
+
+
+def _rule_rate(expression: str) -> str:
+    """A Scheduler rate expression as an EventBridge rule takes it (Stepwell runs schedules
+    as rules). EventBridge Scheduler User Guide, "Rate-based schedules": the unit is one of
+    minutes | hours | days (the API Reference adds the singulars), so ``rate(1 minutes)``
+    is valid there; a rule's rate wants the singular for 1 and the plural otherwise."""
+    match = re.fullmatch(r"\s*rate\(\s*(\d+)\s+(minute|hour|day)s?\s*\)\s*", expression)
+    if match is None:
+        return expression
+    value, unit = match[1], match[2]
+    return f"rate({value} {unit if int(value) == 1 else unit + 's'})"
 
 
 def _integer(value: Any) -> Any:

@@ -441,6 +441,6 @@ def test_a_scheduler_rate_takes_either_unit_form(tmp_path: Path, written: str, k
 def test_a_schedule_expression_nobody_accepts_is_a_stack_error_naming_it(tmp_path: Path) -> None:
     template = write(tmp_path, SCHEDULED.replace("EXPRESSION", "rate(0 minutes)"))
     plan = plan_stack(template, stack_name="s")
-    with local_stepwell() as stepwell:
-        with pytest.raises(StackError, match=r"Every \(AWS::Scheduler::Schedule\).*positive"):
-            apply_plan(plan, stepwell.host, stepwell.url)
+    refused = pytest.raises(StackError, match=r"Every \(AWS::Scheduler::Schedule\).*positive")
+    with local_stepwell() as stepwell, refused:
+        apply_plan(plan, stepwell.host, stepwell.url)

@@ -32,6 +32,7 @@ PARAMETERS = {
     "sfn-sns": {"SNSEndpoint": "someone@example.com"},
     "execution-error-notification-workflow": {"EmailAddress": "someone@example.com"},
     "callback-example": {"CallbackEmail": "someone@example.com"},
+    "step-functions-load-testing": {"LambdaFunctionName": "function-under-load"},
     "dynamodb-migrations": {
         "TableName": "orders",
         "TableARN": "arn:aws:dynamodb:us-east-1:123456789012:table/orders",

@@ -37,18 +37,19 @@ def test_check_reports_the_plan_and_changes_nothing(
     assert not db.exists()
 
 
-def test_a_function_that_cannot_run_stops_up_with_exit_2(
+def test_a_function_that_cannot_run_is_a_warning_not_a_stop(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Issue 13: what Stepwell cannot run is accepted and reported, never a failure.
     (tmp_path / "template.yaml").write_text(
         "Transform: AWS::Serverless-2016-10-31\nResources:\n"
         "  Legacy:\n    Type: AWS::Serverless::Function\n"
         "    Properties: {Handler: main, Runtime: go1.x, CodeUri: .}\n"
     )
-    assert main(["up", str(tmp_path / "template.yaml"), "--db", "memory"]) == 2
+    assert main(["up", str(tmp_path / "template.yaml"), "--check", "--db", "memory"]) == 0
     err = capsys.readouterr().err
-    assert "problem: function Legacy: runtime go1.x cannot run here" in err
-    assert "error: StackError: 1 problem(s) stop this application" in err
+    assert "warning: function Legacy: runtime go1.x cannot run here" in err
+    assert "problem" not in err
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,9 @@ CORPUS = published_definitions()
 
 
 def test_the_corpus_is_there_and_indexed() -> None:
-    assert len(CORPUS) >= 100
-    assert len({item.repo for item in CORPUS}) >= 3
+    assert len(CORPUS) >= 135
+    assert len({item.name for item in CORPUS}) == len(CORPUS)
+    assert len({item.repo for item in CORPUS}) >= 6
     for item in CORPUS:
         assert item.file.exists(), item.name
         assert len(item.commit) == 40

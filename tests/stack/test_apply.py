@@ -320,3 +320,132 @@ def test_a_removed_rule_is_deleted_from_its_own_event_bus(tmp_path: Path) -> Non
         second.close()
         assert events.rules("orders") == []
         assert len(events.rules("default")) == 1
+
+
+INDEXED_AND_GO = """
+Resources:
+  Payments:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions:
+        - {AttributeName: transaction_id, AttributeType: S}
+        - {AttributeName: order_id, AttributeType: S}
+      KeySchema: [{AttributeName: transaction_id, KeyType: HASH}]
+      ProvisionedThroughput: {ReadCapacityUnits: "5", WriteCapacityUnits: "5"}
+      GlobalSecondaryIndexes:
+        - IndexName: orderIDIndex
+          KeySchema: [{AttributeName: order_id, KeyType: HASH}]
+          Projection: {ProjectionType: ALL}
+          ProvisionedThroughput: {ReadCapacityUnits: "1", WriteCapacityUnits: "1"}
+  Legacy:
+    Type: AWS::Lambda::Function
+    Properties: {Handler: main, Runtime: go1.x, Code: ., Role: arn:aws:iam::1:role/r}
+  Flow:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      RoleArn: arn:aws:iam::123456789012:role/r
+      DefinitionString: !Sub '{"StartAt": "Call", "States": {"Call": {"Type": "Task",
+        "Resource": "${Legacy.Arn}", "End": true}}}'
+"""
+
+
+def test_what_cannot_run_here_is_stubbed_and_the_application_still_comes_up(
+    tmp_path: Path,
+) -> None:
+    # Issue 13: what Stepwell cannot emulate is accepted and reported, never a failure.
+    # The long-lived-transactions sample (tests/stack/corpus) has both: a table with a
+    # GlobalSecondaryIndex and capacities written "5" (CloudFormation reads an Integer
+    # property from a numeric string), and go1.x functions.
+    with local_stack(write(tmp_path, INDEXED_AND_GO)) as app:
+        table = app.host.services.dynamodb.describe_table(TableName=app.physical("Payments"))
+        sfn = app.client()
+        started = sfn.start_execution(stateMachineArn=app.physical("Flow"))
+        described = finished(app, started["executionArn"])
+    assert table["Table"]["KeySchema"] == [{"AttributeName": "transaction_id", "KeyType": "HASH"}]
+    assert table["Table"]["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
+    assert "GlobalSecondaryIndexes" not in table["Table"]
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Lambda.ResourceNotFoundException"
+
+
+ACTIVITY_APP = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  MyActivity:
+    Type: AWS::StepFunctions::Activity
+    Properties: {Name: TestActivity}
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionSubstitutions: {ActivityArn: !Ref MyActivity}
+      Definition:
+        StartAt: Work
+        States:
+          Work: {Type: Task, Resource: "${ActivityArn}", End: true}
+Outputs:
+  Name: {Value: !GetAtt MyActivity.Name}
+  Arn: {Value: !Ref MyActivity}
+"""
+
+
+def test_an_activity_is_created_and_its_ref_is_its_arn(tmp_path: Path) -> None:
+    # CloudFormation User Guide, AWS::StepFunctions::Activity: "Ref returns the ARN of
+    # the created activity"; Fn::GetAtt Name returns its name. (The activity-state-machine
+    # sample of tests/stack/corpus substitutes it into its definition.)
+    with local_stack(write(tmp_path, ACTIVITY_APP)) as app:
+        sfn = app.client()
+        arn = app.plan.outputs["Arn"]
+        started = sfn.start_execution(stateMachineArn=app.physical("Machine"), input='{"a": 1}')
+        task = sfn.get_activity_task(activityArn=arn, workerName="w")
+        sfn.send_task_success(taskToken=task["taskToken"], output='{"done": true}')
+        described = finished(app, started["executionArn"])
+        name = app.plan.outputs["Name"]
+    assert arn == "arn:aws:states:us-east-1:123456789012:activity:TestActivity"
+    assert name == "TestActivity"
+    assert json.loads(task["input"]) == {"a": 1}
+    assert json.loads(described["output"]) == {"done": True}
+
+
+SCHEDULED = """
+Resources:
+  Machine:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      RoleArn: arn:aws:iam::123456789012:role/r
+      Definition: {StartAt: P, States: {P: {Type: Pass, End: true}}}
+  Every:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      FlexibleTimeWindow: {Mode: "OFF"}
+      State: DISABLED
+      ScheduleExpression: EXPRESSION
+      Target: {Arn: !Ref Machine, RoleArn: arn:aws:iam::123456789012:role/r}
+"""
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        # EventBridge Scheduler User Guide, "Rate-based schedules": the unit is one of
+        # minutes | hours | days, whatever the value (inventory-management-sam writes
+        # rate(1 minutes)); Stepwell runs a schedule as a rule, which wants the singular.
+        ("rate(1 minutes)", "rate(1 minute)"),
+        ("rate(1 hour)", "rate(1 hour)"),
+        ("rate(5 day)", "rate(5 days)"),
+        ("cron(0 12 * * ? *)", "cron(0 12 * * ? *)"),
+    ],
+)
+def test_a_scheduler_rate_takes_either_unit_form(tmp_path: Path, written: str, kept: str) -> None:
+    with local_stack(write(tmp_path, SCHEDULED.replace("EXPRESSION", written))) as app:
+        schedule = app.host.schedules.get(app.physical("Every"))
+    assert schedule is not None
+    assert schedule.expression == kept
+    assert schedule.enabled is False
+
+
+def test_a_schedule_expression_nobody_accepts_is_a_stack_error_naming_it(tmp_path: Path) -> None:
+    template = write(tmp_path, SCHEDULED.replace("EXPRESSION", "rate(0 minutes)"))
+    plan = plan_stack(template, stack_name="s")
+    refused = pytest.raises(StackError, match=r"Every \(AWS::Scheduler::Schedule\).*positive")
+    with local_stepwell() as stepwell, refused:
+        apply_plan(plan, stepwell.host, stepwell.url)

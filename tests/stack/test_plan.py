@@ -159,9 +159,10 @@ def test_sam_templates_are_translated_with_local_code(write_app: Any) -> None:
     assert any("layers are not emulated" in w for w in findings.warnings)
 
 
-def test_a_runtime_that_cannot_run_is_a_problem_naming_function_and_runtime(
+def test_a_runtime_that_cannot_run_is_a_warning_naming_function_and_runtime(
     write_app: Any,
 ) -> None:
+    # Issue 13: what Stepwell cannot run is accepted and reported, never a failure.
     path = write_app(
         "Transform: AWS::Serverless-2016-10-31\nResources:\n"
         "  JavaFn:\n    Type: AWS::Serverless::Function\n"
@@ -169,9 +170,27 @@ def test_a_runtime_that_cannot_run_is_a_problem_naming_function_and_runtime(
         {"src/A.java": ""},
     )
     findings = check_plan(plan_stack(path, stack_name="s"))
-    assert findings.problems == [
-        "function JavaFn: runtime java17 cannot run here; Stepwell runs python3.x and "
-        "nodejs functions"
+    assert findings.problems == []
+    assert findings.warnings == [
+        "function JavaFn: runtime java17 cannot run here (Stepwell runs python3.x and "
+        "nodejs functions); it is not started, and calling it fails with "
+        "Lambda.ResourceNotFoundException"
+    ]
+
+
+def test_secondary_indexes_are_a_warning_naming_the_table(write_app: Any) -> None:
+    path = write_app(
+        "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n"
+        "      KeySchema: [{AttributeName: a, KeyType: HASH}]\n"
+        "      AttributeDefinitions: [{AttributeName: a, AttributeType: S}]\n"
+        "      LocalSecondaryIndexes: [{IndexName: i}]\n",
+        {},
+    )
+    findings = check_plan(plan_stack(path, stack_name="s"))
+    assert findings.problems == []
+    assert findings.warnings == [
+        "table T: LocalSecondaryIndexes are not emulated; the table is created without "
+        "them, and a query naming an index fails"
     ]
 
 

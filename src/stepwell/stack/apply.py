@@ -13,17 +13,19 @@ update deletes them. Functions start in worker processes of their own
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from stepwell.integrations.lambda_runtime import FunctionSpec, ProcessFunction
+from stepwell.integrations.lambda_runtime import FunctionSpec, ProcessFunction, supported_runtime
 from stepwell.integrations.lambda_runtime.processes import LogSink, print_log
 from stepwell.integrations.services import ServiceError as EmbeddedError
+from stepwell.language.cron import ScheduleExpressionError
 from stepwell.runtime.event_sources import SqsEventSource
-from stepwell.runtime.schedules import Schedule
+from stepwell.runtime.schedules import Schedule, ScheduleError
 from stepwell.service import errors as err
 from stepwell.service.host import Host
 from stepwell.stack.definitions import attribute_text as _attribute_text
@@ -59,7 +61,7 @@ def apply_plan(plan: Plan, host: Host, endpoint_url: str, log: LogSink = print_l
         for resource in plan.resources:
             _STEPS[resource.kind](applier, resource)
         applier.delete_removed()
-    except (EmbeddedError, err.ServiceError) as problem:
+    except (EmbeddedError, err.ServiceError, ScheduleError, ScheduleExpressionError) as problem:
         running.close()
         raise StackError(f"{_current(applier)}: {problem}") from None
     except BaseException:
@@ -71,6 +73,11 @@ def apply_plan(plan: Plan, host: Host, endpoint_url: str, log: LogSink = print_l
 def _current(applier: _Applier) -> str:
     resource = applier.current
     return f"{resource.logical_id} ({resource.type})" if resource else applier.plan.stack
+
+
+# Stepwell's embedded DynamoDB keeps a table's own keys only: a table is created without
+# these, and the attributes only they name.
+SECONDARY_INDEXES = ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 
 
 class _Applier:
@@ -100,12 +107,20 @@ class _Applier:
                 "AttributeDefinitions",
                 "BillingMode",
                 "ProvisionedThroughput",
-                "GlobalSecondaryIndexes",
-                "LocalSecondaryIndexes",
             )
             if key in props
         }
         request["TableName"] = resource.name
+        throughput = request.get("ProvisionedThroughput")
+        if isinstance(throughput, dict):  # CloudFormation takes "5" for an Integer
+            request["ProvisionedThroughput"] = {k: _integer(v) for k, v in throughput.items()}
+        if any(props.get(index) for index in SECONDARY_INDEXES):  # check_plan warned
+            keys = {element.get("AttributeName") for element in props.get("KeySchema") or []}
+            request["AttributeDefinitions"] = [
+                definition
+                for definition in props.get("AttributeDefinitions") or []
+                if definition.get("AttributeName") in keys
+            ]
         if "BillingMode" not in request and "ProvisionedThroughput" not in request:
             request["BillingMode"] = "PAY_PER_REQUEST"
         dynamodb = self.services.dynamodb
@@ -184,10 +199,29 @@ class _Applier:
 
     def function(self, resource: PlannedResource) -> None:
         self.current = resource
+        runtime = str(resource.properties.get("Runtime", ""))
+        if not supported_runtime(runtime):  # check_plan warned: it is not started
+            self.note(f"function {resource.name}: runtime {runtime or '(none)'} not started")
+            return
         spec = function_spec(self.plan, resource, self.host)
         function = ProcessFunction(spec, self.endpoint, self.log)
         self.running.functions[resource.name] = function
         self.host.integrations.functions.register(resource.name, function)
+
+    # ----------------------------------------------------------------- activities
+
+    def activity(self, resource: PlannedResource) -> None:
+        self.current = resource
+        arn = self.host.service.arns.activity(resource.name)
+        try:
+            self.host.service.handle("DescribeActivity", {"activityArn": arn})
+        except err.ActivityDoesNotExist:
+            self.host.service.handle("CreateActivity", {"name": resource.name})
+            self.note(f"activity {resource.name}: created")
+
+    def remove_activity(self, name: str) -> None:
+        arn = self.host.service.arns.activity(name)
+        self.host.service.handle("DeleteActivity", {"activityArn": arn})
 
     # ----------------------------------------------------------------- state machines
 
@@ -279,7 +313,8 @@ class _Applier:
         target = dict(props.get("Target") or {})
         target.setdefault("Input", "{}")
         enabled = str(props.get("State", "ENABLED")) == "ENABLED"
-        self._schedule(resource.name[:64], str(props.get("ScheduleExpression")), target, enabled)
+        expression = _rule_rate(str(props.get("ScheduleExpression")))
+        self._schedule(resource.name[:64], expression, target, enabled)
 
     def _schedule(self, name: str, expression: str, target: dict[str, Any], on: bool) -> None:
         schedules = self.host.schedules
@@ -368,6 +403,25 @@ def function_spec(plan: Plan, resource: PlannedResource, host: Host) -> Function
     )
 
 
+def _rule_rate(expression: str) -> str:
+    """A Scheduler rate expression as an EventBridge rule takes it (Stepwell runs schedules
+    as rules). EventBridge Scheduler User Guide, "Rate-based schedules": the unit is one of
+    minutes | hours | days (the API Reference adds the singulars), so ``rate(1 minutes)``
+    is valid there; a rule's rate wants the singular for 1 and the plural otherwise."""
+    match = re.fullmatch(r"\s*rate\(\s*(\d+)\s+(minute|hour|day)s?\s*\)\s*", expression)
+    if match is None:
+        return expression
+    value, unit = match[1], match[2]
+    return f"rate({value} {unit if int(value) == 1 else unit + 's'})"
+
+
+def _integer(value: Any) -> Any:
+    """A template's number as CloudFormation reads an Integer property: ``"5"`` is 5."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
 def _logging(configuration: Any) -> dict[str, Any] | None:
     if not isinstance(configuration, dict):
         return None
@@ -427,6 +481,7 @@ _STEPS: dict[str, Callable[[_Applier, PlannedResource], None]] = {
     "topic": _Applier.topic,
     "subscription": _Applier.subscription,
     "function": _Applier.function,
+    "activity": _Applier.activity,
     "state machine": _Applier.state_machine,
     "event source mapping": _Applier.event_source_mapping,
     "rule": _Applier.rule,
@@ -437,6 +492,7 @@ _REMOVERS: dict[str, Callable[..., None]] = {
     "table": _Applier.remove_table,
     "queue": _Applier.remove_queue,
     "topic": _Applier.remove_topic,
+    "activity": _Applier.remove_activity,
     "state machine": _Applier.remove_state_machine,
     "rule": _Applier.remove_rule,
     "schedule": _Applier.remove_schedule,

@@ -12,6 +12,7 @@ from typing import Any
 from stepwell.integrations.lambda_runtime import supported_runtime, unmet_requirements
 from stepwell.integrations.services.events_targets import TARGET_SERVICES, arn_service
 from stepwell.language.event_patterns import InvalidEventPattern, parse_pattern
+from stepwell.stack.apply import SECONDARY_INDEXES
 from stepwell.stack.definitions import definition_problems
 from stepwell.stack.layers import local_layers
 from stepwell.stack.plan import Plan
@@ -31,9 +32,10 @@ def check_plan(plan: Plan) -> Findings:
         runtime = str(props.get("Runtime", ""))
         who = f"function {resource.logical_id}"
         if not supported_runtime(runtime):
-            findings.problems.append(
-                f"{who}: runtime {runtime or '(none)'} cannot run here; Stepwell runs "
-                "python3.x and nodejs functions"
+            findings.warnings.append(
+                f"{who}: runtime {runtime or '(none)'} cannot run here (Stepwell runs "
+                "python3.x and nodejs functions); it is not started, and calling it fails "
+                "with Lambda.ResourceNotFoundException"
             )
             continue
         if runtime.startswith("nodejs") and shutil.which("node") is None:
@@ -56,6 +58,13 @@ def check_plan(plan: Plan) -> Findings:
         for folder in [path if path.is_dir() else path.parent, *layers]:
             for unmet in unmet_requirements(folder):
                 findings.warnings.append(f"{who}: requirements.txt: {unmet}")
+    for resource in plan.of_kind("table"):
+        indexes = [key for key in SECONDARY_INDEXES if resource.properties.get(key)]
+        if indexes:
+            findings.warnings.append(
+                f"table {resource.logical_id}: {' and '.join(indexes)} are not emulated; "
+                "the table is created without them, and a query naming an index fails"
+            )
     for resource in plan.of_kind("state machine"):
         findings.problems.extend(definition_problems(plan, resource))
     for resource in plan.of_kind("rule"):

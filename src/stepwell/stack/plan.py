@@ -27,6 +27,7 @@ _ORDER = (
     "function",
     "topic",
     "subscription",
+    "activity",
     "state machine",
     "event source mapping",
     "rule",

@@ -69,6 +69,10 @@ def _machine_arn(p: Physical) -> str:
     return p.arn("states", f"stateMachine:{p.name}")
 
 
+def _activity_arn(p: Physical) -> str:
+    return p.arn("states", f"activity:{p.name}")
+
+
 def _table_arn(p: Physical) -> str:
     return p.arn("dynamodb", f"table/{p.name}")
 
@@ -110,6 +114,16 @@ TYPES: dict[str, ResourceType] = {
         "StateMachineName",
         _machine_arn,
         {"Arn": _machine_arn, "Name": _name, "StateMachineRevisionId": lambda p: ""},
+        short_name=True,
+        max_length=80,
+    ),
+    # CloudFormation User Guide, AWS::StepFunctions::Activity: Ref returns the ARN; its
+    # Name property is required.
+    "AWS::StepFunctions::Activity": ResourceType(
+        "activity",
+        "Name",
+        _activity_arn,
+        {"Arn": _activity_arn, "Name": _name},
         short_name=True,
         max_length=80,
     ),

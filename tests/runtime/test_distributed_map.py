@@ -441,7 +441,7 @@ def test_field_errors_fail_the_state(fields: dict[str, Any], given: Any, cause_p
     [
         ("{not json\n", {"InputType": "JSONL"}, "Invalid JSON line"),
         ("[1,", {"InputType": "JSON"}, "Invalid JSON"),
-        ("x", {"InputType": "PARQUET"}, "InputType PARQUET is not supported."),
+        ("x", {"InputType": "PARQUET"}, "InputType PARQUET is not supported: "),
         ('{"a": 1}', {"InputType": "JSON"}, "Attempting to map over non-iterable node."),
         ('{"a": 1}', {"InputType": "JSON", "ItemsPointer": "/a"},
          "Attempting to map over non-iterable node."),

@@ -41,6 +41,7 @@ THRESHOLD_CAUSE: Final = "The specified tolerated failure threshold was exceeded
 NON_ITERABLE: Final = "Attempting to map over non-iterable node."
 _DELIMITERS: Final = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 _SDK: Final = "arn:aws:states:::aws-sdk:s3:"
+_COMPRESSED: Final = (".gz", ".gzip", ".zst", ".zstd")
 
 
 class MapRunFailure(Exception):
@@ -59,24 +60,154 @@ def reader_failed(cause: str) -> MapRunFailure:
 # --------------------------------------------------------------------- reading
 
 
-def read_items(integrations: Integrations, spec: dict[str, Any]) -> tuple[list[JSON], str]:
-    """The run's items and their ``$$.Map.Item.Source``-style origin."""
+@dataclass(frozen=True, slots=True)
+class ReadItems:
+    """The run's items, and each item's ``$$.Map.Item.Source``: one origin for them all
+    (``source``), or one per item (``sources``) when they come from several objects."""
+
+    items: list[JSON]
+    source: str
+    sources: list[str] | None = None
+
+    def source_of(self, index: int) -> str:
+        return self.sources[index] if self.sources is not None else self.source
+
+
+def read_items(integrations: Integrations, spec: dict[str, Any]) -> ReadItems:
+    """The run's items: the state's, or those the ItemReader reads."""
     reader = spec.get("reader")
     if reader is None:
-        return list(spec["items"]), "STATE_DATA"
+        return ReadItems(list(spec["items"]), "STATE_DATA")
     config = reader.get("ReaderConfig") or {}
     max_items = _max_items(config)
     arguments = reader.get("Arguments") or {}
     action = str(reader.get("Resource", "")).rsplit(":", 1)[-1]
+    source = _object_arn(arguments.get("Bucket", ""), arguments.get("Key", ""))
     if action == "listObjectsV2":
-        items = _listed_objects(integrations, arguments, max_items)
+        listed = _listed_objects(integrations, arguments, max_items)
+        if config.get("Transformation", "NONE") == "LOAD_AND_FLATTEN":
+            bucket = str(arguments.get("Bucket", ""))
+            files = [(bucket, str(entry["Key"])) for entry in listed if isinstance(entry, dict)]
+            read = _data_files(integrations, files, config, max_items)
+        else:
+            read = ReadItems(listed, source)
     elif action == "getObject":
-        body = _call(integrations, "getObject", arguments)["Body"]
-        items = parse_object(str(body), config)
+        read = _object_items(integrations, arguments, config, source, max_items)
     else:
         raise reader_failed(f"The ItemReader resource {reader.get('Resource')} is not supported.")
-    source = f"arn:aws:s3:::{arguments.get('Bucket', '')}/{arguments.get('Key', '')}"
-    return items[:max_items] if max_items is not None else items, source
+    return _first(read, max_items)
+
+
+def _first(read: ReadItems, max_items: int | None) -> ReadItems:
+    """``ReaderConfig.MaxItems``: the first items only."""
+    if max_items is None or len(read.items) <= max_items:
+        return read
+    sources = read.sources[:max_items] if read.sources is not None else None
+    return ReadItems(read.items[:max_items], read.source, sources)
+
+
+def _object_items(
+    integrations: Integrations,
+    arguments: dict[str, Any],
+    config: dict[str, Any],
+    source: str,
+    max_items: int | None,
+) -> ReadItems:
+    """Items of one object read with ``getObject``: a data file, or a manifest naming the
+    data files (``InputType: MANIFEST`` or ``ManifestType``)."""
+    manifest = config.get("ManifestType")
+    kind = str(config.get("InputType", "JSON")).upper()
+    if manifest == "S3_INVENTORY" and "InputType" in config:
+        raise reader_failed("InputType must not be specified when ManifestType is S3_INVENTORY.")
+    body = _body(integrations, arguments)
+    if kind == "MANIFEST" or manifest == "S3_INVENTORY":
+        return _inventory_items(integrations, body, config, max_items)
+    if manifest == "ATHENA_DATA":
+        return _athena_items(integrations, body, config, max_items)
+    if manifest is not None:
+        raise reader_failed(f"ManifestType {manifest} is not supported.")
+    return ReadItems(parse_object(body, config), source)
+
+
+def _body(integrations: Integrations, arguments: dict[str, Any]) -> str:
+    key = str(arguments.get("Key", ""))
+    if key.endswith(_COMPRESSED):
+        raise reader_failed(
+            f"The object {key} is compressed: Stepwell's ItemReader reads uncompressed "
+            "objects only (not GZIP or ZSTD)."
+        )
+    return str(_call(integrations, "getObject", arguments)["Body"])
+
+
+def _object_arn(bucket: Any, key: Any) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+def _data_files(
+    integrations: Integrations,
+    files: Sequence[tuple[str, str]],
+    config: dict[str, Any],
+    max_items: int | None,
+) -> ReadItems:
+    """The items of several data files, each read as ``InputType`` says, in order; each
+    item's source is its file (``arn:aws:s3:::BUCKET/KEY``)."""
+    items: list[JSON] = []
+    sources: list[str] = []
+    for bucket, key in files:
+        found = parse_object(_body(integrations, {"Bucket": bucket, "Key": key}), config)
+        items.extend(found)
+        sources.extend([_object_arn(bucket, key)] * len(found))
+        if max_items is not None and len(items) >= max_items:
+            break
+    return ReadItems(items, "", sources)
+
+
+def _inventory_items(
+    integrations: Integrations, body: str, config: dict[str, Any], max_items: int | None
+) -> ReadItems:
+    """An Amazon S3 inventory ``manifest.json``: the rows of the CSV data files it lists
+    (``files[].key`` in ``destinationBucket``), keyed by its ``fileSchema`` (Developer
+    Guide, "ItemReader (Map)", Amazon S3 inventory: a child gets e.g.
+    ``{"Bucket": ..., "Key": ..., "Size": "3399671", "LastModifiedDate": ...}``)."""
+    try:
+        manifest = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise reader_failed(f"Invalid S3 inventory manifest: {error}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        raise reader_failed("The S3 inventory manifest must be a JSON object with 'files'.")
+    if str(manifest.get("fileFormat", "CSV")).upper() != "CSV":
+        raise reader_failed("The output format of the Amazon S3 inventory report must be CSV.")
+    bucket = str(manifest.get("destinationBucket", "")).removeprefix("arn:aws:s3:::")
+    schema = [name.strip() for name in str(manifest.get("fileSchema", "")).split(",")]
+    csv_config = {**config, "InputType": "CSV"}
+    if csv_config.get("CSVHeaderLocation") != "GIVEN":  # inventory files have no header row
+        csv_config.update(CSVHeaderLocation="GIVEN", CSVHeaders=schema)
+    files = [(bucket, str(f.get("key", ""))) for f in manifest["files"] if isinstance(f, dict)]
+    return _data_files(integrations, files, csv_config, max_items)
+
+
+def _athena_items(
+    integrations: Integrations, body: str, config: dict[str, Any], max_items: int | None
+) -> ReadItems:
+    """``ManifestType: ATHENA_DATA``: the manifest an Athena ``UNLOAD`` writes lists its
+    data files, one ``s3://BUCKET/KEY`` a line; each is read as ``InputType`` (CSV or
+    JSONL; the guide also lists PARQUET) says."""
+    kind = str(config.get("InputType", "")).upper()
+    if kind not in ("CSV", "JSONL", "PARQUET"):
+        raise reader_failed(
+            f"InputType {kind or 'missing'}: ManifestType ATHENA_DATA needs InputType CSV, "
+            "JSONL or PARQUET."
+        )
+    files = []
+    for line in body.splitlines():
+        uri = line.strip().strip('"')
+        if not uri:
+            continue
+        bucket, _, key = uri.removeprefix("s3://").removeprefix("S3://").partition("/")
+        if not uri.lower().startswith("s3://") or not bucket or not key:
+            raise reader_failed(f"The Athena manifest line '{uri}' is not an s3:// URI.")
+        files.append((bucket, key))
+    return _data_files(integrations, files, config, max_items)
 
 
 def _max_items(config: dict[str, Any]) -> int | None:
@@ -98,6 +229,11 @@ def parse_object(body: str, config: dict[str, Any]) -> list[JSON]:
             return [orjson.loads(line) for line in body.splitlines() if line.strip()]
         except orjson.JSONDecodeError as error:
             raise reader_failed(f"Invalid JSON line: {error}") from None
+    if kind == "PARQUET":
+        raise reader_failed(
+            "InputType PARQUET is not supported: Stepwell has no Parquet reader. Use CSV, "
+            "JSON or JSONL objects."
+        )
     if kind != "JSON":
         raise reader_failed(f"InputType {kind} is not supported.")
     try:

@@ -315,10 +315,14 @@ class MapRuns:
 
     def _child_inputs(self, record: ExecutionRecord, request: dict[str, Any]) -> list[Any]:
         spec = request["spec"]
-        values, source = read_items(self.integrations, spec)
+        read = read_items(self.integrations, spec)
         state = self._state(record, request)
         if state is not None and state.item_selector is not None:
-            values = [item_input(state, spec, i, v, source) for i, v in enumerate(values)]
+            values = [
+                item_input(state, spec, i, v, read.source_of(i)) for i, v in enumerate(read.items)
+            ]
+        else:
+            values = read.items
         return child_inputs(values, spec)
 
     def _state(self, record: ExecutionRecord, request: dict[str, Any]) -> m.MapState | None:

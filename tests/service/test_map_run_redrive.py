@@ -1,15 +1,23 @@
 """Redriving a parent whose Distributed Map failed redrives its Map Run (Developer Guide,
 "Redriving Map Runs"): the same Map Run runs again, only its unsuccessful children (and
 any it never started) run again, the children that succeeded keep their results, and
-DescribeMapRun counts the redrive (``redriveCount``, ``redriveDate``)."""
+DescribeMapRun counts the redrive (``redriveCount``, ``redriveDate``).
+
+"Child workflow execution redrive behavior": a Standard child that failed, timed out or
+was aborted is redriven with RedriveExecution, "from the last state in ItemProcessor that
+resulted in their unsuccessful execution", under "the same execution ARN as the original
+execution attempt" (its redrives show in DescribeExecution and GetExecutionHistory); an
+Express child that failed or timed out is started again from the first state of the
+ItemProcessor, also under the same ARN, and its redrives cannot be told apart."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from typing import Any
 
-from stepwell.store.base import Store
+from stepwell.store.base import Store, StoreUnavailable
 from tests.service.harness import Harness
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -29,7 +37,10 @@ class Flaky:
         return event * 10
 
 
-def definition(execution_type: str = "STANDARD") -> dict[str, Any]:
+def definition(execution_type: str = "STANDARD", first: str = "T") -> dict[str, Any]:
+    states: dict[str, Any] = {"T": {"Type": "Task", "Resource": FN + "flaky", "End": True}}
+    if first != "T":  # a Pass state before the Task
+        states[first] = {"Type": "Pass", "Next": "T"}
     return {
         "StartAt": "M",
         "States": {
@@ -38,8 +49,8 @@ def definition(execution_type: str = "STANDARD") -> dict[str, Any]:
                 "MaxConcurrency": 1,
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
-                    "StartAt": "T",
-                    "States": {"T": {"Type": "Task", "Resource": FN + "flaky", "End": True}},
+                    "StartAt": first,
+                    "States": states,
                 },
                 "End": True,
             }
@@ -47,10 +58,12 @@ def definition(execution_type: str = "STANDARD") -> dict[str, Any]:
     }
 
 
-def failed_then_redriven(store: Store, execution_type: str) -> tuple[Harness, Flaky, str, str]:
+def failed_then_redriven(
+    store: Store, execution_type: str, first: str = "T"
+) -> tuple[Harness, Flaky, str, str]:
     flaky = Flaky()
     h = Harness(store, functions={"flaky": flaky})
-    execution = h.start(h.machine(definition(execution_type)), "[1, -1, 2, -2]")
+    execution = h.start(h.machine(definition(execution_type, first)), "[1, -1, 2, -2]")
     h.settle()
     assert h.call("DescribeExecution", executionArn=execution)["status"] == "FAILED"
     (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
@@ -120,3 +133,97 @@ def test_a_parent_redriven_while_its_map_run_is_still_stopping(store: Store) -> 
     assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", [1, 2])
     (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
     assert h.call("DescribeMapRun", mapRunArn=run["mapRunArn"])["redriveCount"] == 1
+
+
+def children(h: Harness, run: str) -> dict[str, dict[str, Any]]:
+    """The run's children by input, described."""
+    listed = h.call("ListExecutions", mapRunArn=run)["executions"]
+    described = [h.call("DescribeExecution", executionArn=c["executionArn"]) for c in listed]
+    return {d["input"]: d for d in described}
+
+
+def test_standard_children_are_redriven_in_place(store: Store) -> None:
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    execution = h.start(h.machine(definition("STANDARD", first="Before")), "[1, -1, 2, -2]")
+    h.settle()
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    before = children(h, run["mapRunArn"])
+    flaky.healed = True
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    after = children(h, run["mapRunArn"])
+    assert len(after) == 4  # no second child for any item
+    failed = before["-1"]
+    assert failed["status"] == "FAILED"
+    again = after["-1"]
+    assert again["executionArn"] == failed["executionArn"]
+    assert (again["status"], again["redriveCount"]) == ("SUCCEEDED", 1)
+    assert after["1"]["redriveCount"] == 0  # succeeded the first time: not rerun
+    # From the state that failed: the Pass state before it is not entered again.
+    types = [e["type"] for e in h.history(again["executionArn"])]
+    redriven = types.index("ExecutionRedriven")
+    assert types.count("PassStateEntered") == 1
+    assert types[redriven + 1] == "TaskStateEntered"
+    assert types[-1] == "ExecutionSucceeded"
+    event = next(e for e in h.history(again["executionArn"]) if e["type"] == "ExecutionRedriven")
+    assert event["executionRedrivenEventDetails"] == {"redriveCount": 1}
+
+
+def test_express_children_start_again_under_the_same_arn(store: Store) -> None:
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    execution = h.start(h.machine(definition("EXPRESS", first="Before")), "[1, -1, 2, -2]")
+    h.settle()
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    failed = children(h, run["mapRunArn"])["-1"]
+    flaky.healed = True
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    after = children(h, run["mapRunArn"])
+    assert len(after) == 4
+    again = after["-1"]
+    assert again["executionArn"] == failed["executionArn"]
+    assert ":express:" in again["executionArn"]
+    assert again["status"] == "SUCCEEDED"
+    assert again["redriveCount"] == 0  # an Express child's redrives cannot be told apart
+    assert flaky.calls[-1] == 2
+
+
+def test_a_redone_redrive_step_reruns_no_child_twice(store: Store) -> None:
+    """The Map Run's redrive step is redone (a crash before it committed): the children
+    it reran are found rerun, not redriven a second time."""
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    execution = h.start(h.machine(definition()), "[1, -1, 2, -2]")
+    h.settle()
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    failed_child = children(h, run["mapRunArn"])["-1"]["executionArn"]
+    flaky.healed = True
+    commit = store.commit_step
+    crashed: list[int] = []
+
+    def crash_once(lease: Any, outcome: Any) -> bool:
+        redriving = outcome.execution.arn == run["mapRunArn"] and outcome.execution.redrive_count
+        if redriving and not crashed:
+            reopened = store.get_execution(failed_child)
+            assert reopened is not None
+            crashed.append(reopened.redrive_count)  # the step had redriven it
+            raise StoreUnavailable("the worker died before the commit")
+        return commit(lease, outcome)
+
+    store.commit_step = crash_once  # type: ignore[method-assign]
+    h.call("RedriveExecution", executionArn=execution)
+    with contextlib.suppress(StoreUnavailable):
+        h.worker.run_until_idle()  # reruns the children, then dies before committing
+    h.clock.set(h.clock.now() + 3600)  # past the lease the dead step held
+    store.commit_step = commit  # type: ignore[method-assign]
+    h.settle()
+    assert crashed == [1]
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert json.loads(described["output"]) == [10, -10, 20, -20]
+    after = children(h, run["mapRunArn"])
+    assert after["-1"]["redriveCount"] == 1
+    assert flaky.calls == Counter({1: 1, -1: 2, 2: 1, -2: 1})
+    counts = h.call("DescribeMapRun", mapRunArn=run["mapRunArn"])["executionCounts"]
+    assert (counts["succeeded"], counts["failed"], counts["total"]) == (4, 0, 4)

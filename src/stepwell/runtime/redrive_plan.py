@@ -31,6 +31,8 @@ from stepwell.runtime.clock import to_datetime
 from stepwell.runtime.codec import encode_event
 from stepwell.store.base import ExecutionRecord, StateMachineRecord, WorkItem
 
+MAX_REDRIVES = 1000  # Developer Guide, "Step Functions service quotas": redrives per execution
+
 
 @dataclass(frozen=True, slots=True)
 class RedrivePlan:
@@ -39,7 +41,6 @@ class RedrivePlan:
     state: bytes
     events: tuple[dict[str, Any], ...]
     items: tuple[WorkItem, ...]
-
 
 
 @dataclass(slots=True)

@@ -22,8 +22,8 @@ import orjson
 
 from stepwell.engine.history import HISTORY_LIMIT
 from stepwell.runtime.clock import to_datetime
-from stepwell.runtime.map_runs import is_map_run, request_of
-from stepwell.runtime.redrive_plan import plan_redrive
+from stepwell.runtime.map_runs import top_level_map_runs
+from stepwell.runtime.redrive_plan import MAX_REDRIVES, plan_redrive
 from stepwell.runtime.status_events import status_notices
 from stepwell.service import errors as err
 from stepwell.service.core import Request, Response, ServiceCore
@@ -31,7 +31,6 @@ from stepwell.store.base import ExecutionRecord
 
 REDRIVABLE_DAYS = 14  # "the redrivable period of 14 days"
 MAX_OPEN_DAYS = 365  # "the maximum open time of one year"
-MAX_REDRIVES = 1000  # Developer Guide, "Step Functions service quotas": redrives per execution
 CLIENT_TOKENS = "redrive-tokens"  # document namespace: execution ARN -> recent client tokens
 TOKENS_KEPT = 10  # "idempotent responses for the last 10 client tokens ..."
 TOKEN_SECONDS = 15 * 60  # "... valid for up to 15 minutes after they are first used"
@@ -102,7 +101,7 @@ class RedriveOperations(ServiceCore):
             history,
             now,
             record.redrive_keeps,
-            self._top_level_map_runs(record.arn),
+            top_level_map_runs(self.store, record.arn),
         )
         bus = self.integrations.services.events
         running = status_notices(redriven, bus, now, machine_record.type)  # RUNNING again
@@ -116,16 +115,6 @@ class RedriveOperations(ServiceCore):
         self._remember_token(record.arn, token, now)
         self._step_now(record.arn)
         return {"redriveDate": to_datetime(now)}
-
-    def _top_level_map_runs(self, arn: str) -> dict[str, str]:
-        """The latest Map Run of each top-level Distributed Map state, by state name."""
-        runs = [run for run in self.store.list_executions(arn, None) if is_map_run(run.arn)]
-        found: dict[str, str] = {}
-        for run in sorted(runs, key=lambda run: run.start_date):
-            request = request_of(run)
-            if request.get("frame") == 0:
-                found[str(request.get("state"))] = run.arn
-        return found
 
     def _redrive_for_token(self, arn: str, token: str | None, now: float) -> float | None:
         """The redrive date an earlier request with this client token got, if recent."""

@@ -412,28 +412,95 @@ def test_result_writer_to_a_missing_bucket_fails_the_run() -> None:
 # --------------------------------------------------------------------- field errors
 
 
+PREFIX = "An error occurred while executing the state 'M' (entered at the event id #2). "
+BEFORE_START = ["ExecutionStarted", "MapStateEntered", "ExecutionFailed"]
+
+
+def read(path_field: str) -> dict[str, str]:
+    """The Map reads ``path_field`` at ``$.n`` and its items at ``$.xs``."""
+    return {path_field: "$.n", "ItemsPath": "$.xs"}
+
+
+def n(value: Any) -> dict[str, Any]:
+    return {"n": value, "xs": [1, 2]}
+AFTER_START = ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "ExecutionFailed"]
+
+
 @pytest.mark.parametrize(
-    ("fields", "given", "cause_part"),
+    ("fields", "given", "cause", "types"),
     [
-        ({}, {"not": "a list"}, "Map state input must be an array"),
-        ({"ItemsPath": "$.xs"}, {"xs": 1}, "The path must point to a JSON array"),
-        (
-            {"MaxConcurrencyPath": "$.n", "ItemsPath": "$.xs"},
-            {"n": -1, "xs": []},
-            "is not a non-negative integer",
-        ),
-        (
-            {"ToleratedFailurePercentagePath": "$.p", "ItemsPath": "$.xs"},
-            {"p": 101, "xs": []},
-            "is not between 0 and 100",
-        ),
+        # D5: no Items field and an input that is not an array
+        ({}, {"not": "a list"}, 'Map state input must be an array but was: {"not":"a list"}',
+         BEFORE_START),
+        ({"ItemsPath": "$.xs"}, {"xs": 1},
+         "Invalid path '$.xs': The path must point to a JSON array but was: 1", BEFORE_START),
+        # D3 wording; B4: MaxConcurrencyPath read before MapStateStarted ...
+        (read("MaxConcurrencyPath"), n("NoNumber"),
+         'The MaxConcurrencyPath field refers to value "NoNumber" which is not a valid '
+         "integer: $.n", BEFORE_START),
+        # ... the tolerated-failure paths after it, and no MapStateFailed (States.Runtime)
+        (read("ToleratedFailureCountPath"), n("NoNumber"),
+         'The ToleratedFailureCountPath field refers to value "NoNumber" which is not a '
+         "valid integer: $.n", AFTER_START),
+        (read("ToleratedFailureCountPath"), n({}),
+         'The ToleratedFailureCountPath field refers to value "{}" which is not a valid '
+         "integer: $.n", AFTER_START),
+        (read("ToleratedFailureCountPath"), n(-1),
+         "ToleratedFailureCount cannot be negative.", AFTER_START),
+        (read("ToleratedFailurePercentagePath"), n("NoNumber"),
+         'The ToleratedFailurePercentagePath field refers to value "NoNumber" which is not '
+         "a valid float: $.n", AFTER_START),
+        (read("ToleratedFailurePercentagePath"), n(-1.1),
+         "ToleratedFailurePercentage must be between 0 and 100.", AFTER_START),
+        (read("ToleratedFailurePercentagePath"), n(100.1),
+         "ToleratedFailurePercentage must be between 0 and 100.", AFTER_START),
     ],
-)
-def test_field_errors_fail_the_state(fields: dict[str, Any], given: Any, cause_part: str) -> None:
+)  # fmt: skip
+def test_b4_d3_d5_field_errors_fail_the_state_as_inline_maps_do(
+    fields: dict[str, Any], given: Any, cause: str, types: list[str]
+) -> None:
     result = stepwell.run(machine(**fields), given)
-    assert result.status == "FAILED"
-    assert cause_part in (result.cause or "")
-    assert "MapRunStarted" not in [t for _, _, t in chain(result)]
+    assert (result.status, result.error, result.cause) == ("FAILED", "States.Runtime",
+                                                           PREFIX + cause)  # fmt: skip
+    assert [t for _, _, t in chain(result)] == types
+    if "MapStateStarted" in types:
+        assert result.history[2]["mapStateStartedEventDetails"] == {"length": 2}
+
+
+@pytest.mark.parametrize("accepted", [0, 1, 1.1, 100])
+def test_d3_tolerated_percentages_from_0_to_100_are_accepted(accepted: float) -> None:
+    result = stepwell.run(machine(ToleratedFailurePercentagePath="$.p", ItemsPath="$.xs"),
+                          {"p": accepted, "xs": [1]})  # fmt: skip
+    assert result.status == "SUCCEEDED", result.cause
+
+
+@pytest.mark.parametrize(
+    ("items", "cause"),
+    [
+        ("{% 'string' %}", "The JSONata expression ''string'' specified for the field 'Items' "
+         "returned an unexpected result type. Expected 'array', but was 'string' for value: "
+         '"string"'),
+        ("{% {'foo': 'bar'} %}", "The JSONata expression '{'foo': 'bar'}' specified for the "
+         "field 'Items' returned an unexpected result type. Expected 'array', but was "
+         """'object' for value: {"foo":"bar"}"""),
+        ("{% null %}", "The JSONata expression 'null' specified for the field 'Items' returned "
+         "an unexpected result type. Expected 'array', but was 'null' for value: null"),
+    ],
+)  # fmt: skip
+def test_d5_jsonata_items_not_an_array(items: str, cause: str) -> None:
+    definition = machine(Items=items)
+    definition["QueryLanguage"] = "JSONata"
+    result = stepwell.run(definition, {})
+    assert (result.error, result.cause) == ("States.QueryEvaluationError", PREFIX + cause)
+    assert [t for _, _, t in chain(result)] == [  # B3
+        "ExecutionStarted",
+        "MapStateEntered",
+        "EvaluationFailed",
+        "MapStateFailed",
+        "ExecutionFailed",
+    ]
+    details = result.history[2]["evaluationFailedEventDetails"]
+    assert (details["location"], details["cause"]) == ("Items", PREFIX + cause)
 
 
 @pytest.mark.parametrize(

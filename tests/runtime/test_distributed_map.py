@@ -414,6 +414,7 @@ def test_result_writer_to_a_missing_bucket_fails_the_run() -> None:
 
 PREFIX = "An error occurred while executing the state 'M' (entered at the event id #2). "
 BEFORE_START = ["ExecutionStarted", "MapStateEntered", "ExecutionFailed"]
+AFTER_START = ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "ExecutionFailed"]
 
 
 def read(path_field: str) -> dict[str, str]:
@@ -423,7 +424,6 @@ def read(path_field: str) -> dict[str, str]:
 
 def n(value: Any) -> dict[str, Any]:
     return {"n": value, "xs": [1, 2]}
-AFTER_START = ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "ExecutionFailed"]
 
 
 @pytest.mark.parametrize(

@@ -274,6 +274,27 @@ def test_item_batcher_sizes(batcher: dict[str, Any], sizes: list[int]) -> None:
     assert [item for batch, _ in batches for item in batch["Items"]] == [1, 2, 3, 4, 5]
 
 
+def test_item_batcher_keeps_batches_within_256_kib_by_default() -> None:
+    """ "ItemBatcher (Map)": without a maximum batch size, "as many items it can process up
+    to 256 KiB in each child workflow execution"; a larger MaxInputBytesPerBatch is capped
+    there too ("the maximum size of a batch in bytes, up to 256 KiB")."""
+    item = "x" * 1000  # 1,002 bytes of JSON each
+    for batcher in ({"MaxItemsPerBatch": 1000}, {"MaxInputBytesPerBatch": 10_000_000}):
+        batches = child_inputs([item] * 600, {"batcher": batcher})
+        assert [n for _, n in batches] == [261, 261, 78]
+        for batch, _ in batches:
+            assert len(json.dumps(batch, separators=(",", ":"))) <= 256 * 1024
+
+
+def test_item_batcher_sizes_count_the_batch_input() -> None:
+    spec = {"batcher": {"MaxInputBytesPerBatch": 40}, "has_batch_input": True,
+            "batch_input": {"k": "v"}}  # fmt: skip
+    batches = child_inputs([1, 22, 333, 4, 55], spec)  # {"BatchInput":{"k":"v"},"Items":[]}: 35
+    assert [batch["Items"] for batch, _ in batches] == [[1, 22], [333, 4], [55]]
+    sizes = [len(json.dumps(batch, separators=(",", ":"))) for batch, _ in batches]
+    assert sizes == [39, 40, 37]
+
+
 def test_item_batcher_batch_input_reaches_each_child() -> None:
     definition = machine(
         ItemBatcher={"MaxItemsPerBatch": 2, "BatchInput": {"run.$": "$.run"}},
@@ -565,6 +586,24 @@ def test_writer_config_none_previews_the_results_with_their_metadata() -> None:
     result = stepwell.run(definition, [1, 2])
     assert [entry["Output"] for entry in result.output] == ["1", "2"]
     assert {entry["Status"] for entry in result.output} == {"SUCCEEDED"}
+
+
+def test_none_entries_have_the_guides_fields_in_its_order() -> None:
+    """ "ResultWriter (Map)", Transformation NONE: each entry as the guide shows it, with
+    ``RedriveStatusReason`` for a child that succeeded."""
+    definition = machine(states=TASK, ResultWriter={"WriterConfig": {"Transformation": "NONE"}},
+                         ToleratedFailureCount=1)  # fmt: skip
+    result = stepwell.run(definition, [1, -1], functions={"failing": failing})
+    succeeded, failed = result.output
+    assert list(succeeded) == [
+        "ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails",
+        "RedriveCount", "RedriveStatus", "RedriveStatusReason", "StartDate",
+        "StateMachineArn", "Status", "StopDate",
+    ]  # fmt: skip
+    assert (succeeded["RedriveCount"], succeeded["RedriveStatus"]) == (0, "NOT_REDRIVABLE")
+    assert succeeded["RedriveStatusReason"] == "Execution is SUCCEEDED and cannot be redriven"
+    assert (failed["Status"], failed["RedriveStatus"]) == ("FAILED", "REDRIVABLE")
+    assert "RedriveStatusReason" not in failed
 
 
 def test_a_failed_child_keeps_its_metadata_when_flattened() -> None:

@@ -227,3 +227,32 @@ def test_a_redone_redrive_step_reruns_no_child_twice(store: Store) -> None:
     assert flaky.calls == Counter({1: 1, -1: 2, 2: 1, -2: 1})
     counts = h.call("DescribeMapRun", mapRunArn=run["mapRunArn"])["executionCounts"]
     assert (counts["succeeded"], counts["failed"], counts["total"]) == (4, 0, 4)
+
+
+def test_the_exported_results_show_a_childs_redrive(store: Store) -> None:
+    """ "ResultWriter (Map)": after a redrive, manifest.json names the successful children
+    of every attempt; a redriven child's entry has its ``RedriveCount``."""
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    h.integrations.services.s3.create_bucket(Bucket="out")
+    exporting = definition()
+    exporting["States"]["M"]["ResultWriter"] = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "out", "Prefix": "runs"},
+    }
+    execution = h.start(h.machine(exporting), "[1, -1, 2, -2]")
+    h.settle()
+    flaky.healed = True
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert described["status"] == "SUCCEEDED", described
+    s3 = h.integrations.services.s3
+    key = json.loads(described["output"])["ResultWriterDetails"]["Key"]
+    manifest = json.loads(s3.get_object(Bucket="out", Key=key)["Body"].read())
+    assert manifest["ResultFiles"]["FAILED"] == []
+    (succeeded,) = manifest["ResultFiles"]["SUCCEEDED"]
+    entries = json.loads(s3.get_object(Bucket="out", Key=succeeded["Key"])["Body"].read())
+    by_input = {entry["Input"]: entry for entry in entries}
+    assert sorted(by_input) == ["-1", "-2", "1", "2"]
+    assert (by_input["-1"]["RedriveCount"], by_input["1"]["RedriveCount"]) == (1, 0)

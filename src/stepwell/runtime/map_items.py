@@ -42,6 +42,9 @@ NON_ITERABLE: Final = "Attempting to map over non-iterable node."
 _DELIMITERS: Final = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 _SDK: Final = "arn:aws:states:::aws-sdk:s3:"
 _COMPRESSED: Final = (".gz", ".gzip", ".zst", ".zstd")
+BATCH_BYTES: Final = (
+    256 * 1024
+)  # ItemBatcher: "the maximum size of a batch in bytes, up to 256 KiB"
 
 
 class MapRunFailure(Exception):
@@ -326,22 +329,29 @@ def _failure_text(outcome: Outcome) -> str:
 
 
 def child_inputs(values: Sequence[JSON], spec: dict[str, Any]) -> list[tuple[JSON, int]]:
-    """Each child's input and how many items it carries."""
+    """Each child's input and how many items it carries. A batch holds at most
+    ``MaxItemsPerBatch`` items and ``MaxInputBytesPerBatch`` bytes of JSON, which is 256 KiB
+    at most and by default ("ItemBatcher (Map)": "If you use batching and don't specify a
+    maximum batch size, the interpreter processes as many items it can process up to 256
+    KiB"); an item bigger than that goes alone. Sizes add up item by item, so batching is
+    linear in the number of items."""
     batcher = spec.get("batcher")
     if batcher is None:
         return [(value, 1) for value in values]
     per_batch = _positive(batcher.get("MaxItemsPerBatch"))
-    max_bytes = _positive(batcher.get("MaxInputBytesPerBatch"))
+    max_bytes = min(_positive(batcher.get("MaxInputBytesPerBatch")) or BATCH_BYTES, BATCH_BYTES)
+    empty = len(_batch_text([], spec))  # the batch's JSON without items: {"Items":[]}
     batches: list[tuple[JSON, int]] = []
     current: list[JSON] = []
+    size = empty
     for value in values:
-        candidate = [*current, value]
-        too_many = per_batch is not None and len(candidate) > per_batch
-        too_big = max_bytes is not None and len(_batch_text(candidate, spec)) > max_bytes
-        if current and (too_many or too_big):
+        added = len(orjson.dumps(value)) + (1 if current else 0)  # a comma before it
+        too_many = per_batch is not None and len(current) + 1 > per_batch
+        if current and (too_many or size + added > max_bytes):
             batches.append((_batch(current, spec), len(current)))
-            candidate = [value]
-        current = candidate
+            current, size, added = [], empty, added - 1
+        current.append(value)
+        size += added
     if current:
         batches.append((_batch(current, spec), len(current)))
     return batches
@@ -383,6 +393,7 @@ class ChildResult:
     output: str | None = None
     error: str | None = None
     cause: str | None = None
+    redrive_count: int = 0
 
 
 def result_array(children: Sequence[ChildResult]) -> list[JSON]:
@@ -475,10 +486,14 @@ def _entry(child: ChildResult) -> dict[str, Any]:
         entry["Error"] = child.error
     if child.cause is not None:
         entry["Cause"] = child.cause
+    entry["RedriveCount"] = child.redrive_count
+    if child.status in ("SUCCEEDED", "RUNNING"):  # "ResultWriter (Map)", Transformation NONE
+        entry["RedriveStatus"] = "NOT_REDRIVABLE"
+        entry["RedriveStatusReason"] = f"Execution is {child.status} and cannot be redriven"
+    else:
+        entry["RedriveStatus"] = "REDRIVABLE"
     entry.update(
         {
-            "RedriveCount": 0,
-            "RedriveStatus": "NOT_REDRIVABLE" if child.status == "SUCCEEDED" else "REDRIVABLE",
             "StartDate": _iso(child.start),
             "StateMachineArn": child.state_machine_arn,
             "Status": child.status,

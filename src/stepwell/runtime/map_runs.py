@@ -693,6 +693,7 @@ def _child_result(child: ExecutionRecord) -> ChildResult:
         output=child.output,
         error=child.error,
         cause=child.cause,
+        redrive_count=child.redrive_count,
     )
 
 

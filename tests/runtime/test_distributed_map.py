@@ -252,8 +252,67 @@ def test_item_reader_missing_object_fails_the_reader(services: Services) -> None
     assert "NoSuchKey" in (result.cause or "")
 
 
-def test_csv_rows_shorter_than_the_headers_keep_what_they_have() -> None:
-    assert parse_csv("a,b\n1\n\n", {}) == [{"a": "1"}]
+# "How Step Functions parses input CSV files": its rules, and its example.
+GUIDE_ROW = ('abc,123,"This string contains commas, a double quotation marks (""), and a '
+             'newline (\n)",{""MyKey"":""MyValue""},"[1,2,3]"')  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "config", "rows"),
+    [
+        # fewer fields than headers: empty strings; more: the extra ones are skipped
+        ("a,b\n1\n\n1,2,3\n", {}, [{"a": "1", "b": ""}, {"a": "1", "b": "2"}]),
+        # quoted delimiters, newlines and doubled quotes
+        ('a,b\n"x,y","p\r\nq"\n"say ""hi""",z\r\n', {},
+         [{"a": "x,y", "b": "p\r\nq"}, {"a": 'say "hi"', "b": "z"}]),
+        # backslashes escape backslashes, quotes and the delimiter; before others, vanish
+        ("path,size\nC:\\\\Program Files\\\\MyApp.exe,6534512\n", {},
+         [{"path": "C:\\Program Files\\MyApp.exe", "size": "6534512"}]),
+        ("a|b\nx\\|y|\\q\n", {"CSVDelimiter": "PIPE"}, [{"a": "x|y", "b": "q"}]),
+        ('a,b\n\\"x,""\n', {}, [{"a": '"x', "b": ""}]),
+        (GUIDE_ROW,
+         {"CSVHeaderLocation": "GIVEN",
+          "CSVHeaders": ["MyLetters", "MyNumbers", "MyString", "MyObject", "MyArray"]},
+         [{"MyLetters": "abc", "MyNumbers": "123",
+           "MyString": 'This string contains commas, a double quotation marks ("), and a '
+                       "newline (\n)",
+           "MyObject": '{"MyKey":"MyValue"}', "MyArray": "[1,2,3]"}]),
+    ],
+)  # fmt: skip
+def test_csv_is_parsed_by_the_guides_rules(
+    body: str, config: dict[str, Any], rows: list[dict[str, str]]
+) -> None:
+    assert parse_csv(body, config) == rows
+
+
+def test_the_guides_csv_example_runs(services: Services) -> None:
+    put(services, "in.csv", GUIDE_ROW)
+    item_reader = reader(
+        "in.csv",
+        InputType="CSV",
+        CSVHeaderLocation="GIVEN",
+        CSVHeaders=["MyLetters", "MyNumbers", "MyString", "MyObject", "MyArray"],
+    )
+    selector = {
+        "MyLetters.$": "$$.Map.Item.Value.MyLetters",
+        "MyNumbers.$": "States.StringToJson($$.Map.Item.Value.MyNumbers)",
+        "MyString.$": "$$.Map.Item.Value.MyString",
+        "MyObject.$": "States.StringToJson($$.Map.Item.Value.MyObject)",
+        "MyArray.$": "States.StringToJson($$.Map.Item.Value.MyArray)",
+    }
+    result = stepwell.run(machine(ItemReader=item_reader, ItemSelector=selector),
+                          services=services)  # fmt: skip
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == [
+        {
+            "MyLetters": "abc",
+            "MyNumbers": 123,
+            "MyString": 'This string contains commas, a double quotation marks ("), and a '
+            "newline (\n)",
+            "MyObject": {"MyKey": "MyValue"},
+            "MyArray": [1, 2, 3],
+        }
+    ]
 
 
 # --------------------------------------------------------------------- ItemBatcher

@@ -20,8 +20,6 @@ embedded bucket store or, when forwarding is configured for s3, real S3.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ import orjson
 from stepwell.integrations.functions import Outcome
 from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.language.evaluation import JSON
+from stepwell.runtime import delimited
 
 ITEM_READER_FAILED: Final = "States.ItemReaderFailed"
 RESULT_WRITER_FAILED: Final = "States.ResultWriterFailed"
@@ -271,16 +270,17 @@ def items_at_pointer(document: JSON, pointer: str) -> JSON:
 
 
 def parse_csv(body: str, config: dict[str, Any]) -> list[JSON]:
-    """Each row as an object keyed by the headers (the first row, or ``CSVHeaders``)."""
+    """Each row as an object keyed by the headers (the first row, or ``CSVHeaders``),
+    parsed by the guide's rules (``delimited.py``)."""
     delimiter = _DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
-    rows = list(csv.reader(io.StringIO(body), delimiter=delimiter))
+    rows = delimited.records(body, delimiter)
     if config.get("CSVHeaderLocation", "FIRST_ROW") == "GIVEN":
         headers = [str(h) for h in config.get("CSVHeaders") or []]
     else:
         headers, rows = (rows[0], rows[1:]) if rows else ([], [])
     if len(set(headers)) != len(headers):
         raise reader_failed("CSV headers cannot contain duplicates.")
-    return [dict(zip(headers, row, strict=False)) for row in rows if row]
+    return list(delimited.rows_as_objects(rows, headers))
 
 
 def _listed_objects(

@@ -9,12 +9,14 @@ InputType must not be given: it is CSV); an inventory manifest's ``files`` are C
 ``destinationBucket`` with the columns of ``fileSchema``, and a child gets e.g.
 ``{"LastModifiedDate": ..., "Bucket": ..., "Size": "3399671", "Key": ...}``; an Athena
 manifest lists the data files, whose CSV has no header row; ``$$.Map.Item.Source`` tells
-which file an item came from. Stepwell has no Parquet reader and reads uncompressed
-objects only: both fail the reader with a message that says so.
+which file an item came from; "Input files support the following external compression
+types: GZIP, ZSTD" (inventory data files are ``.csv.gz``). Stepwell has no Parquet or ZSTD
+reader: both fail the reader with a message that says so.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -91,6 +93,24 @@ def test_an_s3_inventory_manifest_gives_the_rows_of_its_files(
     ]
 
 
+def test_gzip_data_files_are_unpacked(services: Services) -> None:
+    """Inventory reports are written as ``.csv.gz`` files; a GZIP object is unpacked."""
+    packed = gzip.compress(b'"src","k1","1","d"\n"src","k2","2","d"\n')
+    services.s3.put_object(Bucket="inventory", Key="inv/data/1.csv.gz", Body=packed)
+    manifest = {"destinationBucket": "arn:aws:s3:::inventory", "fileFormat": "CSV",
+                "fileSchema": "Bucket, Key, Size, LastModifiedDate",
+                "files": [{"key": "inv/data/1.csv.gz"}]}  # fmt: skip
+    put(services, "inventory", "inv/manifest.json", json.dumps(manifest))
+    item_reader = get_object("inv/manifest.json", ManifestType="S3_INVENTORY")
+    result = stepwell.run(machine(item_reader), services=services)
+    assert result.status == "SUCCEEDED", result.cause
+    assert [item["Key"] for item in result.output] == ["k1", "k2"]
+    services.s3.put_object(Bucket="inventory", Key="rows.jsonl.gz", Body=gzip.compress(b"1\n2\n"))
+    result = stepwell.run(machine(get_object("rows.jsonl.gz", InputType="JSONL")),
+                          services=services)  # fmt: skip
+    assert result.output == [1, 2]
+
+
 def test_inventory_items_know_their_file_and_max_items_spans_files(services: Services) -> None:
     inventory(services)
     item_reader = get_object("inv/manifest.json", InputType="MANIFEST", MaxItems=3)
@@ -163,7 +183,12 @@ def test_list_objects_v2_load_and_flatten_reads_the_objects(services: Services) 
          {"ManifestType": "ATHENA_DATA", "InputType": "PARQUET"},
          "InputType PARQUET is not supported: Stepwell has no Parquet reader."),
         ("m.csv", "", {"ManifestType": "OTHER"}, "ManifestType OTHER is not supported."),
-        ("m.csv.gz", "x", {"InputType": "CSV"}, "reads uncompressed objects only"),
+        ("m.csv.zstd", "x", {"InputType": "CSV"},
+         "The object m.csv.zstd is ZSTD-compressed: Stepwell's ItemReader reads plain and "
+         "GZIP objects only."),
+        ("m.csv.gz", "not gzip", {"InputType": "CSV"}, "The object m.csv.gz is not valid GZIP"),
+        ("m.json", '{"files": [{"key": "gone.csv.gz"}], "destinationBucket": "inventory"}',
+         {"InputType": "MANIFEST"}, "S3.NoSuchKey"),
     ],
 )  # fmt: skip
 def test_unreadable_manifests_fail_the_reader_and_say_why(

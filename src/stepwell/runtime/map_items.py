@@ -20,6 +20,7 @@ embedded bucket store or, when forwarding is configured for s3, real S3.
 
 from __future__ import annotations
 
+import gzip
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ import orjson
 
 from stepwell.integrations.functions import Outcome
 from stepwell.integrations.registry import Integrations, Invocation
+from stepwell.integrations.services import ServiceError
 from stepwell.language.evaluation import JSON
 from stepwell.runtime import delimited
 
@@ -40,7 +42,8 @@ THRESHOLD_CAUSE: Final = "The specified tolerated failure threshold was exceeded
 NON_ITERABLE: Final = "Attempting to map over non-iterable node."
 _DELIMITERS: Final = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 _SDK: Final = "arn:aws:states:::aws-sdk:s3:"
-_COMPRESSED: Final = (".gz", ".gzip", ".zst", ".zstd")
+_GZIP: Final = (".gz", ".gzip")
+_ZSTD: Final = (".zst", ".zstd")
 BATCH_BYTES: Final = (
     256 * 1024
 )  # ItemBatcher: "the maximum size of a batch in bytes, up to 256 KiB"
@@ -132,13 +135,38 @@ def _object_items(
 
 
 def _body(integrations: Integrations, arguments: dict[str, Any]) -> str:
+    """An object's text. "Input files support the following external compression types:
+    GZIP, ZSTD" (``.gz``, ``.zstd``): GZIP objects are unpacked (read from the embedded
+    S3: a forwarded call returns text, not bytes); ZSTD needs a library Stepwell lacks."""
     key = str(arguments.get("Key", ""))
-    if key.endswith(_COMPRESSED):
+    if key.endswith(_GZIP):
+        return _gunzipped(integrations, arguments, key)
+    if key.endswith(_ZSTD):
         raise reader_failed(
-            f"The object {key} is compressed: Stepwell's ItemReader reads uncompressed "
-            "objects only (not GZIP or ZSTD)."
+            f"The object {key} is ZSTD-compressed: Stepwell's ItemReader reads plain and "
+            "GZIP objects only."
         )
     return str(_call(integrations, "getObject", arguments)["Body"])
+
+
+def _gunzipped(integrations: Integrations, arguments: dict[str, Any], key: str) -> str:
+    forwarder = integrations.forwarder
+    if forwarder is not None and forwarder.config.forwards("s3", True):
+        raise reader_failed(
+            f"The object {key} is GZIP-compressed: Stepwell unpacks compressed objects from "
+            "its embedded S3 only, not from a forwarded one."
+        )
+    request: dict[str, Any] = {
+        k: arguments[k] for k in ("Bucket", "Key", "VersionId") if k in arguments
+    }
+    try:
+        packed = integrations.services.s3.call("GetObject", request)["Body"]
+    except ServiceError as error:
+        raise reader_failed(f"S3.{error.exception}: {error.message}") from None
+    try:
+        return gzip.decompress(bytes(packed)).decode()
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise reader_failed(f"The object {key} is not valid GZIP: {error}") from None
 
 
 def _object_arn(bucket: Any, key: Any) -> str:

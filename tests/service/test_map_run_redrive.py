@@ -256,3 +256,52 @@ def test_the_exported_results_show_a_childs_redrive(store: Store) -> None:
     by_input = {entry["Input"]: entry for entry in entries}
     assert sorted(by_input) == ["-1", "-2", "1", "2"]
     assert (by_input["-1"]["RedriveCount"], by_input["1"]["RedriveCount"]) == (1, 0)
+
+
+def test_a_child_still_being_stopped_is_redriven_once_it_has_stopped(store: Store) -> None:
+    """ "A Map Run can continue to run even after the parent workflow stops ... the running
+    Map Run completes its operations before attempting to redrive": a child the failed run
+    is still stopping when the redrive comes is redriven once it has ended."""
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    processor = definition()["States"]["M"]
+    processor["MaxConcurrency"] = 0
+    processor["ItemProcessor"]["StartAt"] = "Which"
+    processor["ItemProcessor"]["States"] = {
+        "Which": {"Type": "Choice", "Default": "Wait",
+                  "Choices": [{"Variable": "$", "NumericLessThan": 0, "Next": "T"}]},
+        "T": {"Type": "Task", "Resource": FN + "flaky", "End": True},
+        "Wait": {"Type": "Wait", "Seconds": 10, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+    }  # fmt: skip
+    machine = h.machine({"StartAt": "M", "States": {"M": processor}})
+    execution = h.start(machine, "[-1, 1]")
+    h.worker.advance_one(execution)  # the parent asks for the Map Run
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    run_arn = run["mapRunArn"]
+    while h.worker.advance_one(run_arn):
+        pass  # the run starts both children
+    listed = h.call("ListExecutions", mapRunArn=run_arn)["executions"]
+    arns = {h.call("DescribeExecution", executionArn=c["executionArn"])["input"]: c["executionArn"]
+            for c in listed}  # fmt: skip
+    while (
+        h.worker.advance_one(arns["-1"]) or h.worker.invoke_due() or h.worker.advance_one(arns["1"])
+    ):
+        pass  # -1 fails; 1 waits
+    h.worker.advance_one(run_arn)  # the run fails and asks 1 to stop ...
+    while h.worker.advance_one(execution):
+        pass
+    assert h.call("DescribeExecution", executionArn=execution)["status"] == "FAILED"
+    assert h.call("DescribeExecution", executionArn=arns["1"])["status"] == "RUNNING"
+    flaky.healed = True
+    h.call("RedriveExecution", executionArn=execution)  # ... before 1 has stopped
+    h.worker.advance_one(run_arn)
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", [-10, 1])
+    redriven = h.call("DescribeExecution", executionArn=arns["1"])
+    assert (redriven["status"], redriven["redriveCount"]) == ("SUCCEEDED", 1)
+    types = [e["type"] for e in h.history(arns["1"])]
+    assert types.count("ExecutionAborted") == 1 and "ExecutionRedriven" in types
+    counts = h.call("DescribeMapRun", mapRunArn=run_arn)["executionCounts"]
+    assert (counts["succeeded"], counts["aborted"], counts["failed"]) == (2, 0, 0)

@@ -534,7 +534,7 @@ class MapRuns:
         while (
             progress["status"] == "RUNNING"
             and (redo or progress["next"] < progress["total"])
-            and len(progress["running"]) < limit
+            and len(progress["running"]) + len(progress.get("stopping", ())) < limit
         ):
             if started >= STEP_STARTS:
                 step.items.append(
@@ -552,8 +552,13 @@ class MapRuns:
                 continue
             progress["next"] = index + 1
             self._start_child(step, index, text, size)
-        idle = progress["status"] == "RUNNING" and not progress["running"]
-        if idle and not redo and progress["next"] >= progress["total"]:
+        idle = not progress["running"] and not progress.get("stopping")
+        if (
+            progress["status"] == "RUNNING"
+            and idle
+            and not redo
+            and progress["next"] >= progress["total"]
+        ):
             self._finish(step)
 
     def _chunk(self, arn: str, number: int) -> list[Any]:

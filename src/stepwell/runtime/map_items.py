@@ -3,8 +3,13 @@ write or return its results. Shared by the durable Map Runs (``map_runs.py``) an
 in-process runner (``local.py``).
 
 Sources: Developer Guide, "ItemReader (Map)" (JSON, JSONL and CSV objects read with
-``arn:aws:states:::s3:getObject``; object listings with ``s3:listObjectsV2``;
-``ReaderConfig.MaxItems`` and ``ReaderConfig.ItemsPointer``), "ItemBatcher (Map)"
+``arn:aws:states:::s3:getObject``, GZIP ones unpacked; object listings with
+``s3:listObjectsV2``, or with ``Transformation: LOAD_AND_FLATTEN`` the listed objects'
+items; manifests naming the data files: an S3 inventory ``manifest.json``
+(``InputType: MANIFEST`` or ``ManifestType: S3_INVENTORY``) and an Athena ``UNLOAD``
+manifest (``ManifestType: ATHENA_DATA``); ``ReaderConfig.MaxItems`` and
+``ReaderConfig.ItemsPointer``; CSV by "How Step Functions parses input CSV files",
+``delimited.py``), "ItemBatcher (Map)"
 (``MaxItemsPerBatch``, ``MaxInputBytesPerBatch``, ``BatchInput``: a child gets
 ``{"BatchInput": ..., "Items": [...]}``), "ResultWriter (Map)" (``manifest.json`` and one
 ``<STATUS>_0.json`` file per status under ``<Prefix>/<map run id>/``; the Map's output is
@@ -15,7 +20,9 @@ alone to format the state's output without writing), and aws-behaviour B5 for th
 
 Design decision: S3 is reached through the Task integrations
 (``arn:aws:states:::aws-sdk:s3:getObject`` and friends), so the same code reads the
-embedded bucket store or, when forwarding is configured for s3, real S3.
+embedded bucket store or, when forwarding is configured for s3, real S3. The exception is
+a GZIP object: the integration answers text, so its bytes come from the embedded store.
+Parquet (no reader here) and ZSTD objects fail the reader with a message saying so.
 """
 
 from __future__ import annotations

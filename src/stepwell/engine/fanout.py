@@ -119,6 +119,8 @@ def start_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
 
 
 def map_items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -> list[JSON]:
+    """The Map's items (Items, ItemsPath or the input), or its D5 errors; a Distributed
+    Map without an ItemReader reads them the same way (``distributed.py``)."""
     if state.items is not None:
         scope = jsonata_states(frame.input, ctx) if state.is_jsonata else map_input
         items = state.items.evaluate(scope, ctx)

@@ -27,7 +27,7 @@ DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
 def shout(event: dict[str, Any]) -> dict[str, Any]:
     if "Items" in event:
         return {"names": [row["name"].upper() for row in event["Items"]]}
-    if event.get("fail"):
+    if event.get("fail") and not event.get("redriven"):
         raise ValueError("asked to fail")
     return {"ok": event}
 
@@ -326,3 +326,60 @@ def test_a_parent_that_fails_elsewhere_aborts_its_map_run(sw: LocalStepwell) -> 
     eventually(sw, lambda: map_run(sw, execution)["status"] != "RUNNING")
     run = map_run(sw, execution)
     assert run["status"] == "ABORTED" and run["executionCounts"]["aborted"] == 2
+
+
+def test_an_s3_inventory_manifest_through_boto3(sw: LocalStepwell) -> None:
+    """Developer Guide, "ItemReader (Map)", Amazon S3 inventory: the objects are put with
+    boto3's S3 client; the children get the inventory rows keyed by ``fileSchema``."""
+    s3 = sw.client("s3")
+    s3.put_object(Bucket="data", Key="inv/data/1.csv", Body=b'"src","a.txt","3","d1"\n')
+    manifest = {
+        "sourceBucket": "src",
+        "destinationBucket": "arn:aws:s3:::data",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, LastModifiedDate",
+        "files": [{"key": "inv/data/1.csv", "size": 23}],
+    }
+    s3.put_object(Bucket="data", Key="inv/manifest.json", Body=json.dumps(manifest).encode())
+    reader = {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "MANIFEST"},
+        "Parameters": {"Bucket": "data", "Key": "inv/manifest.json"},
+    }
+    execution = start(sw, {"ItemReader": reader}, {"S": {"Type": "Pass", "End": True}}, {})
+    described = ended(sw, execution)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [
+        {"Bucket": "src", "Key": "a.txt", "Size": "3", "LastModifiedDate": "d1"}
+    ]
+
+
+def test_a_redrive_reruns_the_failed_child_in_place(sw: LocalStepwell) -> None:
+    """Developer Guide, "Redriving Map Runs": RedriveExecution of the parent redrives the
+    failed Standard child under its own ARN (``redriveCount`` 1, ``ExecutionRedriven``)."""
+    sfn = sw.client()
+    # the Task fails until its execution is redriven; the Pass before it runs once
+    states = {"S": {"Type": "Pass", "Next": "T"},
+              "T": {"Type": "Task", "Resource": FN + "shout", "End": True,
+                    "Parameters": {"fail.$": "$.fail",
+                                   "redriven.$": "$$.Execution.RedriveCount"}}}  # fmt: skip
+    execution = start(sw, {"ItemsPath": "$.xs"}, states, {"xs": [{"fail": False}, {"fail": True}]})
+    assert ended(sw, execution)["status"] == "FAILED"
+    run = map_run(sw, execution)["mapRunArn"]
+    children = sfn.list_executions(mapRunArn=run)["executions"]
+    failed = [c["executionArn"] for c in children if c["status"] == "FAILED"]
+    assert len(failed) == 1
+    sfn.redrive_execution(executionArn=execution)
+    described = ended(sw, execution)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [
+        {"ok": {"fail": False, "redriven": 0}},
+        {"ok": {"fail": True, "redriven": 1}},
+    ]
+    again = sfn.list_executions(mapRunArn=run)["executions"]
+    assert sorted(c["executionArn"] for c in again) == sorted(c["executionArn"] for c in children)
+    child = sfn.describe_execution(executionArn=failed[0])
+    assert (child["status"], child["redriveCount"]) == ("SUCCEEDED", 1)
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=failed[0])["events"]]
+    assert types.count("PassStateEntered") == 1  # from the state that failed
+    assert types[types.index("ExecutionRedriven") + 1] == "TaskStateEntered"

@@ -53,6 +53,11 @@ def task(resource: str) -> dict[str, Any]:
         "arn:aws-cn:states:::sqs:sendMessage",
         "arn:aws:lambda:us-east-1:123456789012:function:f",
         "arn:aws:states:us-east-1:123456789012:activity:a",
+        # "Task workflow state": arn:partition:service:region:account:task_type:name, where
+        # task_type may name a connected service: region and account may be given.
+        "arn:aws:states:us-east-1:123456789012:aws-sdk:s3:listObjectsV2",
+        "arn:aws:states:us-east-1:123456789012:sqs:sendMessage.waitForTaskToken",
+        "arn:aws:states:eu-west-1::lambda:invoke",
     ],
 )
 def test_accepted_resources(resource: str) -> None:
@@ -159,6 +164,64 @@ def test_parse(resource: str, parts: tuple[bool, str, str, str]) -> None:
     assert (parsed.sdk, parsed.service, parsed.action, parsed.pattern) == parts
     assert parsed.base + parsed.pattern == resource
     assert parse("arn:aws:lambda:us-east-1:1:function:f") is None
+
+
+def test_a_region_qualified_integration_is_the_same_integration() -> None:
+    """ "Task workflow state", "Specifying Resource ARNs in Tasks"."""
+    parsed = parse("arn:aws:states:us-east-1:123456789012:aws-sdk:s3:getObject.waitForTaskToken")
+    assert parsed is not None
+    assert (parsed.sdk, parsed.service, parsed.action, parsed.pattern) == (
+        True,
+        "s3",
+        "getObject",
+        ".waitForTaskToken",
+    )
+    assert parsed.base == "arn:aws:states:::aws-sdk:s3:getObject"
+    assert parse("arn:aws:states:us-east-1:123456789012:activity:a") is None
+
+
+def test_region_qualified_integrations_run_as_the_integration() -> None:
+    services = stepwell.integrations.services.Services()
+    services.s3.create_bucket(Bucket="data")
+    qualified = "arn:aws:states:us-east-1:123456789012:"
+    definition = {
+        "StartAt": "Put",
+        "States": {
+            "Put": {
+                "Type": "Task",
+                "Resource": qualified + "aws-sdk:s3:putObject",
+                "Parameters": {"Bucket": "data", "Key": "k", "Body": "hello"},
+                "ResultPath": None,
+                "Next": "List",
+            },
+            "List": {
+                "Type": "Task",
+                "Resource": qualified + "aws-sdk:s3:listObjectsV2",
+                "Parameters": {"Bucket": "data"},
+                "ResultSelector": {"Keys.$": "$.Contents[*].Key"},
+                "Next": "Invoke",
+            },
+            "Invoke": {
+                "Type": "Task",
+                "Resource": qualified + "lambda:invoke",
+                "Parameters": {"FunctionName": "count", "Payload.$": "$"},
+                "OutputPath": "$.Payload",
+                "End": True,
+            },
+        },
+    }
+    result = stepwell.run(
+        definition, services=services, functions={"count": lambda event: len(event["Keys"])}
+    )
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == 1
+    scheduled = [e["taskScheduledEventDetails"] for e in result.history
+                 if e["type"] == "TaskScheduled"]  # fmt: skip
+    assert [(d["resourceType"], d["resource"]) for d in scheduled] == [
+        ("aws-sdk:s3", "putObject"),
+        ("aws-sdk:s3", "listObjectsV2"),
+        ("lambda", "invoke"),
+    ]
 
 
 def test_registered_handlers_take_precedence() -> None:

@@ -252,8 +252,67 @@ def test_item_reader_missing_object_fails_the_reader(services: Services) -> None
     assert "NoSuchKey" in (result.cause or "")
 
 
-def test_csv_rows_shorter_than_the_headers_keep_what_they_have() -> None:
-    assert parse_csv("a,b\n1\n\n", {}) == [{"a": "1"}]
+# "How Step Functions parses input CSV files": its rules, and its example.
+GUIDE_ROW = ('abc,123,"This string contains commas, a double quotation marks (""), and a '
+             'newline (\n)",{""MyKey"":""MyValue""},"[1,2,3]"')  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "config", "rows"),
+    [
+        # fewer fields than headers: empty strings; more: the extra ones are skipped
+        ("a,b\n1\n\n1,2,3\n", {}, [{"a": "1", "b": ""}, {"a": "1", "b": "2"}]),
+        # quoted delimiters, newlines and doubled quotes
+        ('a,b\n"x,y","p\r\nq"\n"say ""hi""",z\r\n', {},
+         [{"a": "x,y", "b": "p\r\nq"}, {"a": 'say "hi"', "b": "z"}]),
+        # backslashes escape backslashes, quotes and the delimiter; before others, vanish
+        ("path,size\nC:\\\\Program Files\\\\MyApp.exe,6534512\n", {},
+         [{"path": "C:\\Program Files\\MyApp.exe", "size": "6534512"}]),
+        ("a|b\nx\\|y|\\q\n", {"CSVDelimiter": "PIPE"}, [{"a": "x|y", "b": "q"}]),
+        ('a,b\n\\"x,""\n', {}, [{"a": '"x', "b": ""}]),
+        (GUIDE_ROW,
+         {"CSVHeaderLocation": "GIVEN",
+          "CSVHeaders": ["MyLetters", "MyNumbers", "MyString", "MyObject", "MyArray"]},
+         [{"MyLetters": "abc", "MyNumbers": "123",
+           "MyString": 'This string contains commas, a double quotation marks ("), and a '
+                       "newline (\n)",
+           "MyObject": '{"MyKey":"MyValue"}', "MyArray": "[1,2,3]"}]),
+    ],
+)  # fmt: skip
+def test_csv_is_parsed_by_the_guides_rules(
+    body: str, config: dict[str, Any], rows: list[dict[str, str]]
+) -> None:
+    assert parse_csv(body, config) == rows
+
+
+def test_the_guides_csv_example_runs(services: Services) -> None:
+    put(services, "in.csv", GUIDE_ROW)
+    item_reader = reader(
+        "in.csv",
+        InputType="CSV",
+        CSVHeaderLocation="GIVEN",
+        CSVHeaders=["MyLetters", "MyNumbers", "MyString", "MyObject", "MyArray"],
+    )
+    selector = {
+        "MyLetters.$": "$$.Map.Item.Value.MyLetters",
+        "MyNumbers.$": "States.StringToJson($$.Map.Item.Value.MyNumbers)",
+        "MyString.$": "$$.Map.Item.Value.MyString",
+        "MyObject.$": "States.StringToJson($$.Map.Item.Value.MyObject)",
+        "MyArray.$": "States.StringToJson($$.Map.Item.Value.MyArray)",
+    }
+    result = stepwell.run(machine(ItemReader=item_reader, ItemSelector=selector),
+                          services=services)  # fmt: skip
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == [
+        {
+            "MyLetters": "abc",
+            "MyNumbers": 123,
+            "MyString": 'This string contains commas, a double quotation marks ("), and a '
+            "newline (\n)",
+            "MyObject": {"MyKey": "MyValue"},
+            "MyArray": [1, 2, 3],
+        }
+    ]
 
 
 # --------------------------------------------------------------------- ItemBatcher
@@ -272,6 +331,27 @@ def test_item_batcher_sizes(batcher: dict[str, Any], sizes: list[int]) -> None:
     batches = child_inputs([1, 2, 3, 4, 5], {"batcher": batcher})
     assert [n for _, n in batches] == sizes
     assert [item for batch, _ in batches for item in batch["Items"]] == [1, 2, 3, 4, 5]
+
+
+def test_item_batcher_keeps_batches_within_256_kib_by_default() -> None:
+    """ "ItemBatcher (Map)": without a maximum batch size, "as many items it can process up
+    to 256 KiB in each child workflow execution"; a larger MaxInputBytesPerBatch is capped
+    there too ("the maximum size of a batch in bytes, up to 256 KiB")."""
+    item = "x" * 1000  # 1,002 bytes of JSON each
+    for batcher in ({"MaxItemsPerBatch": 1000}, {"MaxInputBytesPerBatch": 10_000_000}):
+        batches = child_inputs([item] * 600, {"batcher": batcher})
+        assert [n for _, n in batches] == [261, 261, 78]
+        for batch, _ in batches:
+            assert len(json.dumps(batch, separators=(",", ":"))) <= 256 * 1024
+
+
+def test_item_batcher_sizes_count_the_batch_input() -> None:
+    spec = {"batcher": {"MaxInputBytesPerBatch": 40}, "has_batch_input": True,
+            "batch_input": {"k": "v"}}  # fmt: skip
+    batches = child_inputs([1, 22, 333, 4, 55], spec)  # {"BatchInput":{"k":"v"},"Items":[]}: 35
+    assert [batch["Items"] for batch, _ in batches] == [[1, 22], [333, 4], [55]]
+    sizes = [len(json.dumps(batch, separators=(",", ":"))) for batch, _ in batches]
+    assert sizes == [39, 40, 37]
 
 
 def test_item_batcher_batch_input_reaches_each_child() -> None:
@@ -412,28 +492,95 @@ def test_result_writer_to_a_missing_bucket_fails_the_run() -> None:
 # --------------------------------------------------------------------- field errors
 
 
+PREFIX = "An error occurred while executing the state 'M' (entered at the event id #2). "
+BEFORE_START = ["ExecutionStarted", "MapStateEntered", "ExecutionFailed"]
+AFTER_START = ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "ExecutionFailed"]
+
+
+def read(path_field: str) -> dict[str, str]:
+    """The Map reads ``path_field`` at ``$.n`` and its items at ``$.xs``."""
+    return {path_field: "$.n", "ItemsPath": "$.xs"}
+
+
+def n(value: Any) -> dict[str, Any]:
+    return {"n": value, "xs": [1, 2]}
+
+
 @pytest.mark.parametrize(
-    ("fields", "given", "cause_part"),
+    ("fields", "given", "cause", "types"),
     [
-        ({}, {"not": "a list"}, "Map state input must be an array"),
-        ({"ItemsPath": "$.xs"}, {"xs": 1}, "The path must point to a JSON array"),
-        (
-            {"MaxConcurrencyPath": "$.n", "ItemsPath": "$.xs"},
-            {"n": -1, "xs": []},
-            "is not a non-negative integer",
-        ),
-        (
-            {"ToleratedFailurePercentagePath": "$.p", "ItemsPath": "$.xs"},
-            {"p": 101, "xs": []},
-            "is not between 0 and 100",
-        ),
+        # D5: no Items field and an input that is not an array
+        ({}, {"not": "a list"}, 'Map state input must be an array but was: {"not":"a list"}',
+         BEFORE_START),
+        ({"ItemsPath": "$.xs"}, {"xs": 1},
+         "Invalid path '$.xs': The path must point to a JSON array but was: 1", BEFORE_START),
+        # D3 wording; B4: MaxConcurrencyPath read before MapStateStarted ...
+        (read("MaxConcurrencyPath"), n("NoNumber"),
+         'The MaxConcurrencyPath field refers to value "NoNumber" which is not a valid '
+         "integer: $.n", BEFORE_START),
+        # ... the tolerated-failure paths after it, and no MapStateFailed (States.Runtime)
+        (read("ToleratedFailureCountPath"), n("NoNumber"),
+         'The ToleratedFailureCountPath field refers to value "NoNumber" which is not a '
+         "valid integer: $.n", AFTER_START),
+        (read("ToleratedFailureCountPath"), n({}),
+         'The ToleratedFailureCountPath field refers to value "{}" which is not a valid '
+         "integer: $.n", AFTER_START),
+        (read("ToleratedFailureCountPath"), n(-1),
+         "ToleratedFailureCount cannot be negative.", AFTER_START),
+        (read("ToleratedFailurePercentagePath"), n("NoNumber"),
+         'The ToleratedFailurePercentagePath field refers to value "NoNumber" which is not '
+         "a valid float: $.n", AFTER_START),
+        (read("ToleratedFailurePercentagePath"), n(-1.1),
+         "ToleratedFailurePercentage must be between 0 and 100.", AFTER_START),
+        (read("ToleratedFailurePercentagePath"), n(100.1),
+         "ToleratedFailurePercentage must be between 0 and 100.", AFTER_START),
     ],
-)
-def test_field_errors_fail_the_state(fields: dict[str, Any], given: Any, cause_part: str) -> None:
+)  # fmt: skip
+def test_b4_d3_d5_field_errors_fail_the_state_as_inline_maps_do(
+    fields: dict[str, Any], given: Any, cause: str, types: list[str]
+) -> None:
     result = stepwell.run(machine(**fields), given)
-    assert result.status == "FAILED"
-    assert cause_part in (result.cause or "")
-    assert "MapRunStarted" not in [t for _, _, t in chain(result)]
+    assert (result.status, result.error, result.cause) == ("FAILED", "States.Runtime",
+                                                           PREFIX + cause)  # fmt: skip
+    assert [t for _, _, t in chain(result)] == types
+    if "MapStateStarted" in types:
+        assert result.history[2]["mapStateStartedEventDetails"] == {"length": 2}
+
+
+@pytest.mark.parametrize("accepted", [0, 1, 1.1, 100])
+def test_d3_tolerated_percentages_from_0_to_100_are_accepted(accepted: float) -> None:
+    result = stepwell.run(machine(ToleratedFailurePercentagePath="$.p", ItemsPath="$.xs"),
+                          {"p": accepted, "xs": [1]})  # fmt: skip
+    assert result.status == "SUCCEEDED", result.cause
+
+
+@pytest.mark.parametrize(
+    ("items", "cause"),
+    [
+        ("{% 'string' %}", "The JSONata expression ''string'' specified for the field 'Items' "
+         "returned an unexpected result type. Expected 'array', but was 'string' for value: "
+         '"string"'),
+        ("{% {'foo': 'bar'} %}", "The JSONata expression '{'foo': 'bar'}' specified for the "
+         "field 'Items' returned an unexpected result type. Expected 'array', but was "
+         """'object' for value: {"foo":"bar"}"""),
+        ("{% null %}", "The JSONata expression 'null' specified for the field 'Items' returned "
+         "an unexpected result type. Expected 'array', but was 'null' for value: null"),
+    ],
+)  # fmt: skip
+def test_d5_jsonata_items_not_an_array(items: str, cause: str) -> None:
+    definition = machine(Items=items)
+    definition["QueryLanguage"] = "JSONata"
+    result = stepwell.run(definition, {})
+    assert (result.error, result.cause) == ("States.QueryEvaluationError", PREFIX + cause)
+    assert [t for _, _, t in chain(result)] == [  # B3
+        "ExecutionStarted",
+        "MapStateEntered",
+        "EvaluationFailed",
+        "MapStateFailed",
+        "ExecutionFailed",
+    ]
+    details = result.history[2]["evaluationFailedEventDetails"]
+    assert (details["location"], details["cause"]) == ("Items", PREFIX + cause)
 
 
 @pytest.mark.parametrize(
@@ -441,7 +588,7 @@ def test_field_errors_fail_the_state(fields: dict[str, Any], given: Any, cause_p
     [
         ("{not json\n", {"InputType": "JSONL"}, "Invalid JSON line"),
         ("[1,", {"InputType": "JSON"}, "Invalid JSON"),
-        ("x", {"InputType": "PARQUET"}, "InputType PARQUET is not supported."),
+        ("x", {"InputType": "PARQUET"}, "InputType PARQUET is not supported: "),
         ('{"a": 1}', {"InputType": "JSON"}, "Attempting to map over non-iterable node."),
         ('{"a": 1}', {"InputType": "JSON", "ItemsPointer": "/a"},
          "Attempting to map over non-iterable node."),
@@ -498,6 +645,24 @@ def test_writer_config_none_previews_the_results_with_their_metadata() -> None:
     result = stepwell.run(definition, [1, 2])
     assert [entry["Output"] for entry in result.output] == ["1", "2"]
     assert {entry["Status"] for entry in result.output} == {"SUCCEEDED"}
+
+
+def test_none_entries_have_the_guides_fields_in_its_order() -> None:
+    """ "ResultWriter (Map)", Transformation NONE: each entry as the guide shows it, with
+    ``RedriveStatusReason`` for a child that succeeded."""
+    definition = machine(states=TASK, ResultWriter={"WriterConfig": {"Transformation": "NONE"}},
+                         ToleratedFailureCount=1)  # fmt: skip
+    result = stepwell.run(definition, [1, -1], functions={"failing": failing})
+    succeeded, failed = result.output
+    assert list(succeeded) == [
+        "ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails",
+        "RedriveCount", "RedriveStatus", "RedriveStatusReason", "StartDate",
+        "StateMachineArn", "Status", "StopDate",
+    ]  # fmt: skip
+    assert (succeeded["RedriveCount"], succeeded["RedriveStatus"]) == (0, "NOT_REDRIVABLE")
+    assert succeeded["RedriveStatusReason"] == "Execution is SUCCEEDED and cannot be redriven"
+    assert (failed["Status"], failed["RedriveStatus"]) == ("FAILED", "REDRIVABLE")
+    assert "RedriveStatusReason" not in failed
 
 
 def test_a_failed_child_keeps_its_metadata_when_flattened() -> None:

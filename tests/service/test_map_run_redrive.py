@@ -1,15 +1,23 @@
 """Redriving a parent whose Distributed Map failed redrives its Map Run (Developer Guide,
 "Redriving Map Runs"): the same Map Run runs again, only its unsuccessful children (and
 any it never started) run again, the children that succeeded keep their results, and
-DescribeMapRun counts the redrive (``redriveCount``, ``redriveDate``)."""
+DescribeMapRun counts the redrive (``redriveCount``, ``redriveDate``).
+
+"Child workflow execution redrive behavior": a Standard child that failed, timed out or
+was aborted is redriven with RedriveExecution, "from the last state in ItemProcessor that
+resulted in their unsuccessful execution", under "the same execution ARN as the original
+execution attempt" (its redrives show in DescribeExecution and GetExecutionHistory); an
+Express child that failed or timed out is started again from the first state of the
+ItemProcessor, also under the same ARN, and its redrives cannot be told apart."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from typing import Any
 
-from stepwell.store.base import Store
+from stepwell.store.base import Store, StoreUnavailable
 from tests.service.harness import Harness
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -29,7 +37,10 @@ class Flaky:
         return event * 10
 
 
-def definition(execution_type: str = "STANDARD") -> dict[str, Any]:
+def definition(execution_type: str = "STANDARD", first: str = "T") -> dict[str, Any]:
+    states: dict[str, Any] = {"T": {"Type": "Task", "Resource": FN + "flaky", "End": True}}
+    if first != "T":  # a Pass state before the Task
+        states[first] = {"Type": "Pass", "Next": "T"}
     return {
         "StartAt": "M",
         "States": {
@@ -38,8 +49,8 @@ def definition(execution_type: str = "STANDARD") -> dict[str, Any]:
                 "MaxConcurrency": 1,
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
-                    "StartAt": "T",
-                    "States": {"T": {"Type": "Task", "Resource": FN + "flaky", "End": True}},
+                    "StartAt": first,
+                    "States": states,
                 },
                 "End": True,
             }
@@ -47,10 +58,12 @@ def definition(execution_type: str = "STANDARD") -> dict[str, Any]:
     }
 
 
-def failed_then_redriven(store: Store, execution_type: str) -> tuple[Harness, Flaky, str, str]:
+def failed_then_redriven(
+    store: Store, execution_type: str, first: str = "T"
+) -> tuple[Harness, Flaky, str, str]:
     flaky = Flaky()
     h = Harness(store, functions={"flaky": flaky})
-    execution = h.start(h.machine(definition(execution_type)), "[1, -1, 2, -2]")
+    execution = h.start(h.machine(definition(execution_type, first)), "[1, -1, 2, -2]")
     h.settle()
     assert h.call("DescribeExecution", executionArn=execution)["status"] == "FAILED"
     (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
@@ -120,3 +133,175 @@ def test_a_parent_redriven_while_its_map_run_is_still_stopping(store: Store) -> 
     assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", [1, 2])
     (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
     assert h.call("DescribeMapRun", mapRunArn=run["mapRunArn"])["redriveCount"] == 1
+
+
+def children(h: Harness, run: str) -> dict[str, dict[str, Any]]:
+    """The run's children by input, described."""
+    listed = h.call("ListExecutions", mapRunArn=run)["executions"]
+    described = [h.call("DescribeExecution", executionArn=c["executionArn"]) for c in listed]
+    return {d["input"]: d for d in described}
+
+
+def test_standard_children_are_redriven_in_place(store: Store) -> None:
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    execution = h.start(h.machine(definition("STANDARD", first="Before")), "[1, -1, 2, -2]")
+    h.settle()
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    before = children(h, run["mapRunArn"])
+    flaky.healed = True
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    after = children(h, run["mapRunArn"])
+    assert len(after) == 4  # no second child for any item
+    failed = before["-1"]
+    assert failed["status"] == "FAILED"
+    again = after["-1"]
+    assert again["executionArn"] == failed["executionArn"]
+    assert (again["status"], again["redriveCount"]) == ("SUCCEEDED", 1)
+    assert after["1"]["redriveCount"] == 0  # succeeded the first time: not rerun
+    # From the state that failed: the Pass state before it is not entered again.
+    types = [e["type"] for e in h.history(again["executionArn"])]
+    redriven = types.index("ExecutionRedriven")
+    assert types.count("PassStateEntered") == 1
+    assert types[redriven + 1] == "TaskStateEntered"
+    assert types[-1] == "ExecutionSucceeded"
+    event = next(e for e in h.history(again["executionArn"]) if e["type"] == "ExecutionRedriven")
+    assert event["executionRedrivenEventDetails"] == {"redriveCount": 1}
+
+
+def test_express_children_start_again_under_the_same_arn(store: Store) -> None:
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    execution = h.start(h.machine(definition("EXPRESS", first="Before")), "[1, -1, 2, -2]")
+    h.settle()
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    failed = children(h, run["mapRunArn"])["-1"]
+    flaky.healed = True
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    after = children(h, run["mapRunArn"])
+    assert len(after) == 4
+    again = after["-1"]
+    assert again["executionArn"] == failed["executionArn"]
+    assert ":express:" in again["executionArn"]
+    assert again["status"] == "SUCCEEDED"
+    assert again["redriveCount"] == 0  # an Express child's redrives cannot be told apart
+    assert flaky.calls[-1] == 2
+
+
+def test_a_redone_redrive_step_reruns_no_child_twice(store: Store) -> None:
+    """The Map Run's redrive step is redone (a crash before it committed): the children
+    it reran are found rerun, not redriven a second time."""
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    execution = h.start(h.machine(definition()), "[1, -1, 2, -2]")
+    h.settle()
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    failed_child = children(h, run["mapRunArn"])["-1"]["executionArn"]
+    flaky.healed = True
+    commit = store.commit_step
+    crashed: list[int] = []
+
+    def crash_once(lease: Any, outcome: Any) -> bool:
+        redriving = outcome.execution.arn == run["mapRunArn"] and outcome.execution.redrive_count
+        if redriving and not crashed:
+            reopened = store.get_execution(failed_child)
+            assert reopened is not None
+            crashed.append(reopened.redrive_count)  # the step had redriven it
+            raise StoreUnavailable("the worker died before the commit")
+        return commit(lease, outcome)
+
+    store.commit_step = crash_once  # type: ignore[method-assign]
+    h.call("RedriveExecution", executionArn=execution)
+    with contextlib.suppress(StoreUnavailable):
+        h.worker.run_until_idle()  # reruns the children, then dies before committing
+    h.clock.set(h.clock.now() + 3600)  # past the lease the dead step held
+    store.commit_step = commit  # type: ignore[method-assign]
+    h.settle()
+    assert crashed == [1]
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert json.loads(described["output"]) == [10, -10, 20, -20]
+    after = children(h, run["mapRunArn"])
+    assert after["-1"]["redriveCount"] == 1
+    assert flaky.calls == Counter({1: 1, -1: 2, 2: 1, -2: 1})
+    counts = h.call("DescribeMapRun", mapRunArn=run["mapRunArn"])["executionCounts"]
+    assert (counts["succeeded"], counts["failed"], counts["total"]) == (4, 0, 4)
+
+
+def test_the_exported_results_show_a_childs_redrive(store: Store) -> None:
+    """ "ResultWriter (Map)": after a redrive, manifest.json names the successful children
+    of every attempt; a redriven child's entry has its ``RedriveCount``."""
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    h.integrations.services.s3.create_bucket(Bucket="out")
+    exporting = definition()
+    exporting["States"]["M"]["ResultWriter"] = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "out", "Prefix": "runs"},
+    }
+    execution = h.start(h.machine(exporting), "[1, -1, 2, -2]")
+    h.settle()
+    flaky.healed = True
+    h.call("RedriveExecution", executionArn=execution)
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert described["status"] == "SUCCEEDED", described
+    s3 = h.integrations.services.s3
+    key = json.loads(described["output"])["ResultWriterDetails"]["Key"]
+    manifest = json.loads(s3.get_object(Bucket="out", Key=key)["Body"].read())
+    assert manifest["ResultFiles"]["FAILED"] == []
+    (succeeded,) = manifest["ResultFiles"]["SUCCEEDED"]
+    entries = json.loads(s3.get_object(Bucket="out", Key=succeeded["Key"])["Body"].read())
+    by_input = {entry["Input"]: entry for entry in entries}
+    assert sorted(by_input) == ["-1", "-2", "1", "2"]
+    assert (by_input["-1"]["RedriveCount"], by_input["1"]["RedriveCount"]) == (1, 0)
+
+
+def test_a_child_still_being_stopped_is_redriven_once_it_has_stopped(store: Store) -> None:
+    """ "A Map Run can continue to run even after the parent workflow stops ... the running
+    Map Run completes its operations before attempting to redrive": a child the failed run
+    is still stopping when the redrive comes is redriven once it has ended."""
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    processor = definition()["States"]["M"]
+    processor["MaxConcurrency"] = 0
+    processor["ItemProcessor"]["StartAt"] = "Which"
+    processor["ItemProcessor"]["States"] = {
+        "Which": {"Type": "Choice", "Default": "Wait",
+                  "Choices": [{"Variable": "$", "NumericLessThan": 0, "Next": "T"}]},
+        "T": {"Type": "Task", "Resource": FN + "flaky", "End": True},
+        "Wait": {"Type": "Wait", "Seconds": 10, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+    }  # fmt: skip
+    machine = h.machine({"StartAt": "M", "States": {"M": processor}})
+    execution = h.start(machine, "[-1, 1]")
+    h.worker.advance_one(execution)  # the parent asks for the Map Run
+    (run,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    run_arn = run["mapRunArn"]
+    while h.worker.advance_one(run_arn):
+        pass  # the run starts both children
+    listed = h.call("ListExecutions", mapRunArn=run_arn)["executions"]
+    arns = {h.call("DescribeExecution", executionArn=c["executionArn"])["input"]: c["executionArn"]
+            for c in listed}  # fmt: skip
+    while (
+        h.worker.advance_one(arns["-1"]) or h.worker.invoke_due() or h.worker.advance_one(arns["1"])
+    ):
+        pass  # -1 fails; 1 waits
+    h.worker.advance_one(run_arn)  # the run fails and asks 1 to stop ...
+    while h.worker.advance_one(execution):
+        pass
+    assert h.call("DescribeExecution", executionArn=execution)["status"] == "FAILED"
+    assert h.call("DescribeExecution", executionArn=arns["1"])["status"] == "RUNNING"
+    flaky.healed = True
+    h.call("RedriveExecution", executionArn=execution)  # ... before 1 has stopped
+    h.worker.advance_one(run_arn)
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", [-10, 1])
+    redriven = h.call("DescribeExecution", executionArn=arns["1"])
+    assert (redriven["status"], redriven["redriveCount"]) == ("SUCCEEDED", 1)
+    types = [e["type"] for e in h.history(arns["1"])]
+    assert types.count("ExecutionAborted") == 1 and "ExecutionRedriven" in types
+    counts = h.call("DescribeMapRun", mapRunArn=run_arn)["executionCounts"]
+    assert (counts["succeeded"], counts["aborted"], counts["failed"]) == (2, 0, 0)

@@ -33,13 +33,10 @@ from typing import Any
 from stepwell.engine import events as ev
 from stepwell.engine.dataflow import (
     context_object,
-    field_error,
     jsonata_states,
     jsonpath_input,
-    select_path,
 )
 from stepwell.engine.execution import Frame
-from stepwell.engine.history import to_json_text
 from stepwell.engine.interpreter import Interpreter
 from stepwell.language import errors as e
 from stepwell.language import model as m
@@ -53,18 +50,35 @@ STATE_DATA = "STATE_DATA"
 
 
 def start_distributed_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
+    # The Map's fields are read as an inline Map reads them (fanout.py imports this module).
+    from stepwell.engine.fanout import map_count, map_items, map_percentage
+
     config = state.distributed
     assert config is not None
     context = context_object(interp.execution, frame, state, interp.env.now)
     ctx = EvalContext(context, interp.visible_variables(frame), interp.env.random, interp.env.uuid4)
     map_input = _map_input(frame, state, ctx)
     scope = jsonata_states(frame.input, ctx) if state.is_jsonata else map_input
-    spec: dict[str, Any] = {
-        "items": None if config.reader_resource else _items(frame, state, map_input, ctx),
-        "reader": _io_spec(config.reader_resource, config.reader_arguments, scope, ctx)
+    items = None if config.reader_resource else map_items(frame, state, map_input, ctx)  # D5
+    reader = (
+        _io_spec(config.reader_resource, config.reader_arguments, scope, ctx)
         | _evaluated("ReaderConfig", config.reader_config, scope, ctx)
         if config.reader_resource
-        else None,
+        else None
+    )
+    max_concurrency = map_count(frame, state, "MaxConcurrency", state.max_concurrency, scope, ctx)
+    try:  # B4: read after MapStateStarted; failing, the Map Run never starts
+        tolerated_count = map_count(
+            frame, state, "ToleratedFailureCount", state.tolerated_failure_count, scope, ctx
+        )
+        tolerated_percentage = map_percentage(frame, state, scope, ctx)
+    except e.StatesError:
+        details = {"length": len(items) if items is not None else 0}
+        interp.history.add(frame, "MapStateStarted", "mapStateStartedEventDetails", details)
+        raise
+    spec: dict[str, Any] = {
+        "items": items,
+        "reader": reader,
         "batcher": config.batcher.evaluate(scope, ctx) if config.batcher else None,
         "has_batch_input": config.batch_input is not None,
         "batch_input": config.batch_input.evaluate(scope, ctx) if config.batch_input else None,
@@ -72,12 +86,9 @@ def start_distributed_map(interp: Interpreter, frame: Frame, state: m.MapState) 
         | _evaluated("WriterConfig", config.writer_config, scope, ctx)
         if config.writer_resource or config.writer_config
         else None,
-        "max_concurrency": _whole(frame, state, "MaxConcurrency", state.max_concurrency, scope, ctx)
-        or 0,
-        "tolerated_count": _whole(
-            frame, state, "ToleratedFailureCount", state.tolerated_failure_count, scope, ctx
-        ),
-        "tolerated_percentage": _percentage(frame, state, scope, ctx),
+        "max_concurrency": max_concurrency or 0,
+        "tolerated_count": tolerated_count,
+        "tolerated_percentage": tolerated_percentage,
         "label": state.label,
         "execution_type": config.execution_type,
         "processor_definition": config.processor_definition,
@@ -163,27 +174,6 @@ def _map_input(frame: Frame, state: m.MapState, ctx: EvalContext) -> JSON:
     return jsonpath_input(state, frame.input, ctx, frame)
 
 
-def _items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -> list[JSON]:
-    if state.items is not None:
-        scope = jsonata_states(frame.input, ctx) if state.is_jsonata else map_input
-        items = state.items.evaluate(scope, ctx)
-    elif state.items_path is not None:
-        items = select_path(state.items_path, map_input, ctx, state, frame)
-    else:
-        items = map_input
-    if not isinstance(items, list):
-        raise field_error(
-            state,
-            frame,
-            "Items",
-            f"Map state input must be an array but was: {to_json_text(items)}"
-            if state.is_jsonata or state.items_path is None
-            else f"Invalid path '{state.items_path.text}': The path must point to a JSON "
-            f"array but was: {to_json_text(items)}",
-        )
-    return items
-
-
 def _io_spec(resource: str | None, arguments: Any, scope: JSON, ctx: EvalContext) -> dict[str, Any]:
     spec: dict[str, Any] = {"Resource": resource}
     if arguments is not None:
@@ -193,33 +183,3 @@ def _io_spec(resource: str | None, arguments: Any, scope: JSON, ctx: EvalContext
 
 def _evaluated(name: str, template: Any, scope: JSON, ctx: EvalContext) -> dict[str, Any]:
     return {name: template.evaluate(scope, ctx)} if template is not None else {}
-
-
-def _whole(
-    frame: Frame, state: m.State, name: str, value: Any, scope: JSON, ctx: EvalContext
-) -> int | None:
-    if value is None:
-        return None
-    number = value.evaluate(scope, ctx)
-    if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
-        raise field_error(
-            state,
-            frame,
-            name,
-            f"The {name} value {to_json_text(number)} is not a non-negative integer.",
-        )
-    return int(number)
-
-
-def _percentage(frame: Frame, state: m.MapState, scope: JSON, ctx: EvalContext) -> float | None:
-    if state.tolerated_failure_percentage is None:
-        return None
-    value = state.tolerated_failure_percentage.evaluate(scope, ctx)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-        raise field_error(
-            state,
-            frame,
-            "ToleratedFailurePercentage",
-            f"The ToleratedFailurePercentage value {to_json_text(value)} is not between 0 and 100.",
-        )
-    return float(value)

@@ -89,9 +89,9 @@ def start_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
         return start_distributed_map(interp, frame, state)
     ctx = interp.eval_context(frame, state)
     map_input = _fanout_input(frame, state, ctx)
-    items = _items(frame, state, map_input, ctx)
+    items = map_items(frame, state, map_input, ctx)
     scope = jsonata_states(frame.input, ctx) if state.is_jsonata else map_input
-    max_concurrency = _count(frame, state, "MaxConcurrency", state.max_concurrency, scope, ctx)
+    max_concurrency = map_count(frame, state, "MaxConcurrency", state.max_concurrency, scope, ctx)
     frame.effective_input = map_input
     interp.history.add(
         frame, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}
@@ -101,10 +101,10 @@ def start_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
         pending=0,
         items=items,
         max_concurrency=max_concurrency or 0,
-        tolerated_count=_count(
+        tolerated_count=map_count(
             frame, state, "ToleratedFailureCount", state.tolerated_failure_count, scope, ctx
         ),
-        tolerated_percentage=_percentage(frame, state, scope, ctx),
+        tolerated_percentage=map_percentage(frame, state, scope, ctx),
     )
     done = {i: out for i, out in _done_before_redrive(frame).items() if i < len(items)}
     for index, output in done.items():
@@ -118,7 +118,9 @@ def start_map(interp: Interpreter, frame: Frame, state: m.MapState) -> None:
         _fanout_done(interp, frame, state)
 
 
-def _items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -> list[JSON]:
+def map_items(frame: Frame, state: m.MapState, map_input: JSON, ctx: EvalContext) -> list[JSON]:
+    """The Map's items (Items, ItemsPath or the input), or its D5 errors; a Distributed
+    Map without an ItemReader reads them the same way (``distributed.py``)."""
     if state.items is not None:
         scope = jsonata_states(frame.input, ctx) if state.is_jsonata else map_input
         items = state.items.evaluate(scope, ctx)
@@ -174,7 +176,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
-def _count(
+def map_count(
     frame: Frame, state: m.State, name: str, value: Any, scope: JSON, ctx: EvalContext
 ) -> int | None:
     """MaxConcurrency or ToleratedFailureCount: a whole number, not negative (D3)."""
@@ -203,7 +205,7 @@ def _count(
     return int(number)
 
 
-def _percentage(frame: Frame, state: m.MapState, scope: JSON, ctx: EvalContext) -> float | None:
+def map_percentage(frame: Frame, state: m.MapState, scope: JSON, ctx: EvalContext) -> float | None:
     """ToleratedFailurePercentage: a number from 0 to 100 (D3)."""
     field = state.tolerated_failure_percentage
     if field is None:

@@ -29,6 +29,7 @@ from stepwell.language import errors as e
 from stepwell.language import model as m
 from stepwell.language.compiler import PathValue
 from stepwell.language.evaluation import JSON, EvalContext
+from stepwell.language.resource_arns import integration_target, is_activity
 from stepwell.language.timestamps import parse_timestamp
 
 Handler = Callable[[Interpreter, Frame, Any], None]
@@ -321,15 +322,16 @@ def resource_kind(resource: str) -> tuple[str, str, str]:
     """(event family, resourceType, resource) for a Task's Resource.
 
     A Lambda function ARN or name records ``LambdaFunction...`` events; an activity ARN
-    ``Activity...`` events; an ``arn:aws:states:::service:action`` integration
+    ``Activity...`` events; an ``arn:aws:states:::service:action`` integration (also
+    with region and account, ``language/resource_arns.py``)
     ``Task...`` events with resourceType ``service`` and resource ``action``.
     """
-    if resource.startswith("arn:aws:states:::"):
-        target = resource[len("arn:aws:states:::") :]
+    target = integration_target(resource)
+    if target is not None:
         pattern = ":2" if target.endswith(".sync:2") else ""  # the one pattern with a colon
         service, _, action = target.removesuffix(pattern).rpartition(":")
         return "Task", service, action + pattern
-    if ":activity:" in resource:
+    if is_activity(resource):
         return "Activity", "", resource
     return "LambdaFunction", "", resource
 

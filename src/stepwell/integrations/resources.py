@@ -1,7 +1,8 @@
 """Task ``Resource`` ARNs: what they name, and which ones AWS refuses.
 
 A service integration is ``arn:PARTITION:states:::SERVICE:ACTION`` (optimized) or
-``arn:PARTITION:states:::aws-sdk:SERVICE:ACTION`` (AWS SDK), optionally followed by an
+``arn:PARTITION:states:::aws-sdk:SERVICE:ACTION`` (AWS SDK), with or without a region and
+account between the colons (``language/resource_arns.py``), optionally followed by an
 integration pattern: ``.sync`` (or ``.sync:2``) to run a job, ``.waitForTaskToken`` to
 wait for a callback (Developer Guide, "Service integration patterns").
 
@@ -19,12 +20,12 @@ before that check existed. ``diagnostics`` reproduces today's check.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from stepwell.language.model import Graph, MapState, ParallelState, StateMachine, TaskState
+from stepwell.language.resource_arns import canonical_integration, integration_target
 from stepwell.language.source import escape_token
 from stepwell.language.validation_rules.base import Diagnostic
 
@@ -33,7 +34,6 @@ SYNC: Final = ".sync"
 SYNC2: Final = ".sync:2"
 WAIT_FOR_TOKEN: Final = ".waitForTaskToken"
 _PATTERNS: Final = (SYNC2, SYNC, WAIT_FOR_TOKEN)
-_INTEGRATION: Final = re.compile(r"arn:[a-z-]+:states:::(?P<rest>.+)")
 
 RR: Final = frozenset({REQUEST_RESPONSE})
 RR_WAIT: Final = frozenset({REQUEST_RESPONSE, WAIT_FOR_TOKEN})
@@ -74,7 +74,8 @@ SDK_PATTERNS: Final = RR_WAIT
 
 @dataclass(frozen=True, slots=True)
 class ServiceResource:
-    """A parsed integration ARN: ``sdk`` for aws-sdk, the service, action and pattern."""
+    """A parsed integration ARN: ``sdk`` for aws-sdk, the service, action and pattern;
+    ``arn`` without region and account (``arn:aws:states:::...``), as handlers key it."""
 
     arn: str
     sdk: bool
@@ -90,15 +91,14 @@ class ServiceResource:
 
 def parse(resource: str) -> ServiceResource | None:
     """The integration a Resource names, or None for Lambda/activity ARNs and names."""
-    match = _INTEGRATION.fullmatch(resource)
-    if match is None:
+    rest = integration_target(resource)
+    if rest is None:
         return None
-    rest = match["rest"]
     pattern = next((p for p in _PATTERNS if rest.endswith(p)), REQUEST_RESPONSE)
     rest = rest[: len(rest) - len(pattern)]
     sdk = rest.startswith("aws-sdk:")
     service, _, action = rest.removeprefix("aws-sdk:").partition(":")
-    return ServiceResource(resource, sdk, service, action, pattern)
+    return ServiceResource(canonical_integration(resource), sdk, service, action, pattern)
 
 
 def recognized(resource: ServiceResource) -> bool:

@@ -63,13 +63,17 @@ def run_map_inline(
         return ev.MapRunEnded(command.frame, command.seq, status, output, error, cause)
 
     try:
-        values, source = read_items(integrations, spec)
+        read = read_items(integrations, spec)
     except MapRunFailure as failure:
         started = ev.MapRunStarted(command.frame, command.seq, run, 0)
         return [started, told("FAILED", error=failure.error, cause=failure.cause)]
     state = machine.graphs[command.graph].states.get(command.state_name)
     if isinstance(state, m.MapState) and state.item_selector is not None:
-        values = [item_input(state, spec, i, v, source) for i, v in enumerate(values)]
+        values = [
+            item_input(state, spec, i, v, read.source_of(i)) for i, v in enumerate(read.items)
+        ]
+    else:
+        values = read.items
     inputs = child_inputs(values, spec)
     total = sum(size for _, size in inputs)
     events: list[ev.Event] = [ev.MapRunStarted(command.frame, command.seq, run, total)]

@@ -3,8 +3,13 @@ write or return its results. Shared by the durable Map Runs (``map_runs.py``) an
 in-process runner (``local.py``).
 
 Sources: Developer Guide, "ItemReader (Map)" (JSON, JSONL and CSV objects read with
-``arn:aws:states:::s3:getObject``; object listings with ``s3:listObjectsV2``;
-``ReaderConfig.MaxItems`` and ``ReaderConfig.ItemsPointer``), "ItemBatcher (Map)"
+``arn:aws:states:::s3:getObject``, GZIP ones unpacked; object listings with
+``s3:listObjectsV2``, or with ``Transformation: LOAD_AND_FLATTEN`` the listed objects'
+items; manifests naming the data files: an S3 inventory ``manifest.json``
+(``InputType: MANIFEST`` or ``ManifestType: S3_INVENTORY``) and an Athena ``UNLOAD``
+manifest (``ManifestType: ATHENA_DATA``); ``ReaderConfig.MaxItems`` and
+``ReaderConfig.ItemsPointer``; CSV by "How Step Functions parses input CSV files",
+``delimited.py``), "ItemBatcher (Map)"
 (``MaxItemsPerBatch``, ``MaxInputBytesPerBatch``, ``BatchInput``: a child gets
 ``{"BatchInput": ..., "Items": [...]}``), "ResultWriter (Map)" (``manifest.json`` and one
 ``<STATUS>_0.json`` file per status under ``<Prefix>/<map run id>/``; the Map's output is
@@ -15,13 +20,14 @@ alone to format the state's output without writing), and aws-behaviour B5 for th
 
 Design decision: S3 is reached through the Task integrations
 (``arn:aws:states:::aws-sdk:s3:getObject`` and friends), so the same code reads the
-embedded bucket store or, when forwarding is configured for s3, real S3.
+embedded bucket store or, when forwarding is configured for s3, real S3. The exception is
+a GZIP object: the integration answers text, so its bytes come from the embedded store.
+Parquet (no reader here) and ZSTD objects fail the reader with a message saying so.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import gzip
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +38,9 @@ import orjson
 
 from stepwell.integrations.functions import Outcome
 from stepwell.integrations.registry import Integrations, Invocation
+from stepwell.integrations.services import ServiceError
 from stepwell.language.evaluation import JSON
+from stepwell.runtime import delimited
 
 ITEM_READER_FAILED: Final = "States.ItemReaderFailed"
 RESULT_WRITER_FAILED: Final = "States.ResultWriterFailed"
@@ -41,6 +49,11 @@ THRESHOLD_CAUSE: Final = "The specified tolerated failure threshold was exceeded
 NON_ITERABLE: Final = "Attempting to map over non-iterable node."
 _DELIMITERS: Final = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 _SDK: Final = "arn:aws:states:::aws-sdk:s3:"
+_GZIP: Final = (".gz", ".gzip")
+_ZSTD: Final = (".zst", ".zstd")
+BATCH_BYTES: Final = (
+    256 * 1024
+)  # ItemBatcher: "the maximum size of a batch in bytes, up to 256 KiB"
 
 
 class MapRunFailure(Exception):
@@ -59,24 +72,179 @@ def reader_failed(cause: str) -> MapRunFailure:
 # --------------------------------------------------------------------- reading
 
 
-def read_items(integrations: Integrations, spec: dict[str, Any]) -> tuple[list[JSON], str]:
-    """The run's items and their ``$$.Map.Item.Source``-style origin."""
+@dataclass(frozen=True, slots=True)
+class ReadItems:
+    """The run's items, and each item's ``$$.Map.Item.Source``: one origin for them all
+    (``source``), or one per item (``sources``) when they come from several objects."""
+
+    items: list[JSON]
+    source: str
+    sources: list[str] | None = None
+
+    def source_of(self, index: int) -> str:
+        return self.sources[index] if self.sources is not None else self.source
+
+
+def read_items(integrations: Integrations, spec: dict[str, Any]) -> ReadItems:
+    """The run's items: the state's, or those the ItemReader reads."""
     reader = spec.get("reader")
     if reader is None:
-        return list(spec["items"]), "STATE_DATA"
+        return ReadItems(list(spec["items"]), "STATE_DATA")
     config = reader.get("ReaderConfig") or {}
     max_items = _max_items(config)
     arguments = reader.get("Arguments") or {}
     action = str(reader.get("Resource", "")).rsplit(":", 1)[-1]
+    source = _object_arn(arguments.get("Bucket", ""), arguments.get("Key", ""))
     if action == "listObjectsV2":
-        items = _listed_objects(integrations, arguments, max_items)
+        listed = _listed_objects(integrations, arguments, max_items)
+        if config.get("Transformation", "NONE") == "LOAD_AND_FLATTEN":
+            bucket = str(arguments.get("Bucket", ""))
+            files = [(bucket, str(entry["Key"])) for entry in listed if isinstance(entry, dict)]
+            read = _data_files(integrations, files, config, max_items)
+        else:
+            read = ReadItems(listed, source)
     elif action == "getObject":
-        body = _call(integrations, "getObject", arguments)["Body"]
-        items = parse_object(str(body), config)
+        read = _object_items(integrations, arguments, config, source, max_items)
     else:
         raise reader_failed(f"The ItemReader resource {reader.get('Resource')} is not supported.")
-    source = f"arn:aws:s3:::{arguments.get('Bucket', '')}/{arguments.get('Key', '')}"
-    return items[:max_items] if max_items is not None else items, source
+    return _first(read, max_items)
+
+
+def _first(read: ReadItems, max_items: int | None) -> ReadItems:
+    """``ReaderConfig.MaxItems``: the first items only."""
+    if max_items is None or len(read.items) <= max_items:
+        return read
+    sources = read.sources[:max_items] if read.sources is not None else None
+    return ReadItems(read.items[:max_items], read.source, sources)
+
+
+def _object_items(
+    integrations: Integrations,
+    arguments: dict[str, Any],
+    config: dict[str, Any],
+    source: str,
+    max_items: int | None,
+) -> ReadItems:
+    """Items of one object read with ``getObject``: a data file, or a manifest naming the
+    data files (``InputType: MANIFEST`` or ``ManifestType``)."""
+    manifest = config.get("ManifestType")
+    kind = str(config.get("InputType", "JSON")).upper()
+    if manifest == "S3_INVENTORY" and "InputType" in config:
+        raise reader_failed("InputType must not be specified when ManifestType is S3_INVENTORY.")
+    body = _body(integrations, arguments)
+    if kind == "MANIFEST" or manifest == "S3_INVENTORY":
+        return _inventory_items(integrations, body, config, max_items)
+    if manifest == "ATHENA_DATA":
+        return _athena_items(integrations, body, config, max_items)
+    if manifest is not None:
+        raise reader_failed(f"ManifestType {manifest} is not supported.")
+    return ReadItems(parse_object(body, config), source)
+
+
+def _body(integrations: Integrations, arguments: dict[str, Any]) -> str:
+    """An object's text. "Input files support the following external compression types:
+    GZIP, ZSTD" (``.gz``, ``.zstd``): GZIP objects are unpacked (read from the embedded
+    S3: a forwarded call returns text, not bytes); ZSTD needs a library Stepwell lacks."""
+    key = str(arguments.get("Key", ""))
+    if key.endswith(_GZIP):
+        return _gunzipped(integrations, arguments, key)
+    if key.endswith(_ZSTD):
+        raise reader_failed(
+            f"The object {key} is ZSTD-compressed: Stepwell's ItemReader reads plain and "
+            "GZIP objects only."
+        )
+    return str(_call(integrations, "getObject", arguments)["Body"])
+
+
+def _gunzipped(integrations: Integrations, arguments: dict[str, Any], key: str) -> str:
+    forwarder = integrations.forwarder
+    if forwarder is not None and forwarder.config.forwards("s3", True):
+        raise reader_failed(
+            f"The object {key} is GZIP-compressed: Stepwell unpacks compressed objects from "
+            "its embedded S3 only, not from a forwarded one."
+        )
+    request: dict[str, Any] = {
+        k: arguments[k] for k in ("Bucket", "Key", "VersionId") if k in arguments
+    }
+    try:
+        packed = integrations.services.s3.call("GetObject", request)["Body"]
+    except ServiceError as error:
+        raise reader_failed(f"S3.{error.exception}: {error.message}") from None
+    try:
+        return gzip.decompress(bytes(packed)).decode()
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise reader_failed(f"The object {key} is not valid GZIP: {error}") from None
+
+
+def _object_arn(bucket: Any, key: Any) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+def _data_files(
+    integrations: Integrations,
+    files: Sequence[tuple[str, str]],
+    config: dict[str, Any],
+    max_items: int | None,
+) -> ReadItems:
+    """The items of several data files, each read as ``InputType`` says, in order; each
+    item's source is its file (``arn:aws:s3:::BUCKET/KEY``)."""
+    items: list[JSON] = []
+    sources: list[str] = []
+    for bucket, key in files:
+        found = parse_object(_body(integrations, {"Bucket": bucket, "Key": key}), config)
+        items.extend(found)
+        sources.extend([_object_arn(bucket, key)] * len(found))
+        if max_items is not None and len(items) >= max_items:
+            break
+    return ReadItems(items, "", sources)
+
+
+def _inventory_items(
+    integrations: Integrations, body: str, config: dict[str, Any], max_items: int | None
+) -> ReadItems:
+    """An Amazon S3 inventory ``manifest.json``: the rows of the CSV data files it lists
+    (``files[].key`` in ``destinationBucket``), keyed by its ``fileSchema`` (Developer
+    Guide, "ItemReader (Map)", Amazon S3 inventory: a child gets e.g.
+    ``{"Bucket": ..., "Key": ..., "Size": "3399671", "LastModifiedDate": ...}``)."""
+    try:
+        manifest = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise reader_failed(f"Invalid S3 inventory manifest: {error}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        raise reader_failed("The S3 inventory manifest must be a JSON object with 'files'.")
+    if str(manifest.get("fileFormat", "CSV")).upper() != "CSV":
+        raise reader_failed("The output format of the Amazon S3 inventory report must be CSV.")
+    bucket = str(manifest.get("destinationBucket", "")).removeprefix("arn:aws:s3:::")
+    schema = [name.strip() for name in str(manifest.get("fileSchema", "")).split(",")]
+    csv_config = {**config, "InputType": "CSV"}
+    if csv_config.get("CSVHeaderLocation") != "GIVEN":  # inventory files have no header row
+        csv_config.update(CSVHeaderLocation="GIVEN", CSVHeaders=schema)
+    files = [(bucket, str(f.get("key", ""))) for f in manifest["files"] if isinstance(f, dict)]
+    return _data_files(integrations, files, csv_config, max_items)
+
+
+def _athena_items(
+    integrations: Integrations, body: str, config: dict[str, Any], max_items: int | None
+) -> ReadItems:
+    """``ManifestType: ATHENA_DATA``: the manifest an Athena ``UNLOAD`` writes lists its
+    data files, one ``s3://BUCKET/KEY`` a line; each is read as ``InputType`` (CSV or
+    JSONL; the guide also lists PARQUET) says."""
+    kind = str(config.get("InputType", "")).upper()
+    if kind not in ("CSV", "JSONL", "PARQUET"):
+        raise reader_failed(
+            f"InputType {kind or 'missing'}: ManifestType ATHENA_DATA needs InputType CSV, "
+            "JSONL or PARQUET."
+        )
+    files = []
+    for line in body.splitlines():
+        uri = line.strip().strip('"')
+        if not uri:
+            continue
+        bucket, _, key = uri.removeprefix("s3://").removeprefix("S3://").partition("/")
+        if not uri.lower().startswith("s3://") or not bucket or not key:
+            raise reader_failed(f"The Athena manifest line '{uri}' is not an s3:// URI.")
+        files.append((bucket, key))
+    return _data_files(integrations, files, config, max_items)
 
 
 def _max_items(config: dict[str, Any]) -> int | None:
@@ -98,6 +266,11 @@ def parse_object(body: str, config: dict[str, Any]) -> list[JSON]:
             return [orjson.loads(line) for line in body.splitlines() if line.strip()]
         except orjson.JSONDecodeError as error:
             raise reader_failed(f"Invalid JSON line: {error}") from None
+    if kind == "PARQUET":
+        raise reader_failed(
+            "InputType PARQUET is not supported: Stepwell has no Parquet reader. Use CSV, "
+            "JSON or JSONL objects."
+        )
     if kind != "JSON":
         raise reader_failed(f"InputType {kind} is not supported.")
     try:
@@ -132,16 +305,17 @@ def items_at_pointer(document: JSON, pointer: str) -> JSON:
 
 
 def parse_csv(body: str, config: dict[str, Any]) -> list[JSON]:
-    """Each row as an object keyed by the headers (the first row, or ``CSVHeaders``)."""
+    """Each row as an object keyed by the headers (the first row, or ``CSVHeaders``),
+    parsed by the guide's rules (``delimited.py``)."""
     delimiter = _DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
-    rows = list(csv.reader(io.StringIO(body), delimiter=delimiter))
+    rows = delimited.records(body, delimiter)
     if config.get("CSVHeaderLocation", "FIRST_ROW") == "GIVEN":
         headers = [str(h) for h in config.get("CSVHeaders") or []]
     else:
         headers, rows = (rows[0], rows[1:]) if rows else ([], [])
     if len(set(headers)) != len(headers):
         raise reader_failed("CSV headers cannot contain duplicates.")
-    return [dict(zip(headers, row, strict=False)) for row in rows if row]
+    return list(delimited.rows_as_objects(rows, headers))
 
 
 def _listed_objects(
@@ -190,22 +364,29 @@ def _failure_text(outcome: Outcome) -> str:
 
 
 def child_inputs(values: Sequence[JSON], spec: dict[str, Any]) -> list[tuple[JSON, int]]:
-    """Each child's input and how many items it carries."""
+    """Each child's input and how many items it carries. A batch holds at most
+    ``MaxItemsPerBatch`` items and ``MaxInputBytesPerBatch`` bytes of JSON, which is 256 KiB
+    at most and by default ("ItemBatcher (Map)": "If you use batching and don't specify a
+    maximum batch size, the interpreter processes as many items it can process up to 256
+    KiB"); an item bigger than that goes alone. Sizes add up item by item, so batching is
+    linear in the number of items."""
     batcher = spec.get("batcher")
     if batcher is None:
         return [(value, 1) for value in values]
     per_batch = _positive(batcher.get("MaxItemsPerBatch"))
-    max_bytes = _positive(batcher.get("MaxInputBytesPerBatch"))
+    max_bytes = min(_positive(batcher.get("MaxInputBytesPerBatch")) or BATCH_BYTES, BATCH_BYTES)
+    empty = len(_batch_text([], spec))  # the batch's JSON without items: {"Items":[]}
     batches: list[tuple[JSON, int]] = []
     current: list[JSON] = []
+    size = empty
     for value in values:
-        candidate = [*current, value]
-        too_many = per_batch is not None and len(candidate) > per_batch
-        too_big = max_bytes is not None and len(_batch_text(candidate, spec)) > max_bytes
-        if current and (too_many or too_big):
+        added = len(orjson.dumps(value)) + (1 if current else 0)  # a comma before it
+        too_many = per_batch is not None and len(current) + 1 > per_batch
+        if current and (too_many or size + added > max_bytes):
             batches.append((_batch(current, spec), len(current)))
-            candidate = [value]
-        current = candidate
+            current, size, added = [], empty, added - 1
+        current.append(value)
+        size += added
     if current:
         batches.append((_batch(current, spec), len(current)))
     return batches
@@ -247,6 +428,7 @@ class ChildResult:
     output: str | None = None
     error: str | None = None
     cause: str | None = None
+    redrive_count: int = 0
 
 
 def result_array(children: Sequence[ChildResult]) -> list[JSON]:
@@ -339,10 +521,14 @@ def _entry(child: ChildResult) -> dict[str, Any]:
         entry["Error"] = child.error
     if child.cause is not None:
         entry["Cause"] = child.cause
+    entry["RedriveCount"] = child.redrive_count
+    if child.status in ("SUCCEEDED", "RUNNING"):  # "ResultWriter (Map)", Transformation NONE
+        entry["RedriveStatus"] = "NOT_REDRIVABLE"
+        entry["RedriveStatusReason"] = f"Execution is {child.status} and cannot be redriven"
+    else:
+        entry["RedriveStatus"] = "REDRIVABLE"
     entry.update(
         {
-            "RedriveCount": 0,
-            "RedriveStatus": "NOT_REDRIVABLE" if child.status == "SUCCEEDED" else "REDRIVABLE",
             "StartDate": _iso(child.start),
             "StateMachineArn": child.state_machine_arn,
             "Status": child.status,

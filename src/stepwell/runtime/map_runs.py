@@ -15,8 +15,11 @@ counts DescribeMapRun reports) as ``output``. Its work items are its events:
 * ``dispatch``: go on starting children (a step starts at most ``STEP_STARTS``);
 * ``stop``: the parent was stopped: abort the running children;
 * ``redrive``: the redriven parent asks for the run again (committed with the parent's
-  step): an ended run reruns the children that did not succeed, as new children, and
-  reports ``MapRunRedriven`` (Developer Guide, "Redriving Map Runs").
+  step): an ended run reruns the children that did not succeed and reports
+  ``MapRunRedriven`` (Developer Guide, "Redriving Map Runs", "Child workflow execution
+  redrive behavior"): a Standard child is redriven in place (same ARN, ``redriveCount``
+  + 1, ``ExecutionRedriven``, from the state where it failed), an Express child starts
+  again from its first state under the same ARN; children never started start.
 
 Crash safety: each step commits the run's progress, consumes its events and enqueues
 what it owes (the parent's ``MapRunStarted``/``MapRunEnded``, stops for children) in one
@@ -24,6 +27,9 @@ transaction (``Store.commit_step``). Children are created before that commit, un
 names derived from the run and the item's index, so a step redone after a crash finds
 the children it had created (StartExecution's idempotency by name) instead of starting
 them again; one that already ended is counted at once. No item is run twice to success.
+A redrive notes, before it reruns anything, which children it reruns and how far each
+had got (``redriveCount`` and start), in a ``mapruns`` document kept from the first
+attempt, so a redone step tells a child it already reran from one still to rerun.
 
 Child executions are normal executions of the ItemProcessor (the processor is kept as a
 definition of its own), named as AWS names them:
@@ -47,8 +53,10 @@ import orjson
 from stepwell.engine import events as ev
 from stepwell.engine.distributed import item_input
 from stepwell.engine.fanout import threshold_exceeded
+from stepwell.engine.history import HISTORY_LIMIT
 from stepwell.integrations.registry import Integrations
 from stepwell.language import model as m
+from stepwell.language.compiler import load_state_machine
 from stepwell.language.evaluation import JSON
 from stepwell.runtime.clock import Clock
 from stepwell.runtime.codec import encode_event
@@ -62,10 +70,12 @@ from stepwell.runtime.map_items import (
     map_output,
     read_items,
 )
+from stepwell.runtime.redrive_plan import MAX_REDRIVES, plan_redrive
 from stepwell.store.base import (
     DEFINITIONS,
     ExecutionRecord,
     Lease,
+    StateMachineRecord,
     StepOutcome,
     Store,
     WorkItem,
@@ -108,12 +118,12 @@ def child_machine_arn(run_arn: str) -> str:
     return f"arn:aws:states:{region}:{account}:stateMachine:{machine_label}"
 
 
-def child_arn(run_arn: str, index: int, express: bool = False, redrive: int = 0) -> str:
-    """A child's ARN, derived from the run, the item's index and the run's redrive that
-    started it (so a redone step finds it); an EXPRESS child's is an Express execution's:
-    ``arn:aws:states:R:A:express:MACHINE/LABEL:NAME:EXECUTION_ID``."""
+def child_arn(run_arn: str, index: int, express: bool = False) -> str:
+    """A child's ARN, derived from the run and the item's index (so a redone step finds
+    it; a redrive reruns it under the same ARN); an EXPRESS child's is an Express
+    execution's: ``arn:aws:states:R:A:express:MACHINE/LABEL:NAME:EXECUTION_ID``."""
     region, account, machine_label, run_id = _resource(run_arn)
-    name = uuid.uuid5(_CHILD_NAMES, f"{run_id}/{index}" + (f"/{redrive}" if redrive else ""))
+    name = uuid.uuid5(_CHILD_NAMES, f"{run_id}/{index}")
     if express:
         execution_id = uuid.uuid5(name, "express")
         return f"arn:aws:states:{region}:{account}:express:{machine_label}:{name}:{execution_id}"
@@ -171,7 +181,12 @@ def ended_notice(child: ExecutionRecord, now: float) -> WorkItem | None:
     """What a child's end owes its Map Run, committed with that end."""
     if child.map_run_arn is None or child.status == "RUNNING":
         return None
-    payload = {"type": "ended", "arn": child.arn, "status": child.status}
+    payload = {
+        "type": "ended",
+        "arn": child.arn,
+        "status": child.status,
+        "attempt": _attempt(child),
+    }
     return WorkItem(child.map_run_arn, "event", orjson.dumps(payload), now)
 
 
@@ -182,6 +197,18 @@ def orphaned_runs(store: Store, ended: ExecutionRecord, now: float) -> list[Work
         return []
     running = store.list_executions(ended.arn, "RUNNING")
     return [stop_item(run.arn, now) for run in running if is_map_run(run.arn)]
+
+
+def top_level_map_runs(store: Store, arn: str) -> dict[str, str]:
+    """The latest Map Run of each top-level Distributed Map state of execution ``arn``,
+    by state name: the runs a redrive of that execution redrives."""
+    runs = [run for run in store.list_executions(arn, None) if is_map_run(run.arn)]
+    found: dict[str, str] = {}
+    for run in sorted(runs, key=lambda run: run.start_date):
+        request = request_of(run)
+        if request.get("frame") == 0:
+            found[str(request.get("state"))] = run.arn
+    return found
 
 
 def update_item(run_arn: str, changes: dict[str, Any], now: float) -> WorkItem:
@@ -271,9 +298,7 @@ class MapRuns:
         if progress is None or progress["status"] != "RUNNING":
             return  # a late report for an ended run
         if kind == "ended":
-            running = progress["running"].pop(message["arn"], None)
-            if running is not None:  # else: counted already (a redone step's report)
-                self._count(step, str(message["status"]), running[1])
+            self._ended(step, message)
         elif kind == "update":
             for key in ("max_concurrency", "tolerated_count", "tolerated_percentage"):
                 if key in message:
@@ -281,6 +306,23 @@ class MapRuns:
             self._check_threshold(step)
         elif kind == "stop":
             self._end(step, "ABORTED", None, None)
+
+    def _ended(self, step: _Step, message: dict[str, Any]) -> None:
+        """A child ended: count it; rerun it if a redrive waited for it to stop."""
+        progress = step.progress
+        assert progress is not None
+        arn = message["arn"]
+        stopping = progress.setdefault("stopping", {}).pop(arn, None)
+        if stopping is not None:  # stopped by the run's end; the redrive reruns it now
+            self._rerun_child(step, stopping[0], stopping[2], stopping[1])
+            return
+        running = progress["running"].get(arn)
+        if running is None:
+            return  # counted already (a redone step's report)
+        if len(running) > 2 and message.get("attempt") != running[2]:
+            return  # the report of the attempt before a redrive reran it
+        del progress["running"][arn]
+        self._count(step, str(message["status"]), running[1])
 
     # ----------------------------------------------------------------- start
 
@@ -315,10 +357,14 @@ class MapRuns:
 
     def _child_inputs(self, record: ExecutionRecord, request: dict[str, Any]) -> list[Any]:
         spec = request["spec"]
-        values, source = read_items(self.integrations, spec)
+        read = read_items(self.integrations, spec)
         state = self._state(record, request)
         if state is not None and state.item_selector is not None:
-            values = [item_input(state, spec, i, v, source) for i, v in enumerate(values)]
+            values = [
+                item_input(state, spec, i, v, read.source_of(i)) for i, v in enumerate(read.items)
+            ]
+        else:
+            values = read.items
         return child_inputs(values, spec)
 
     def _state(self, record: ExecutionRecord, request: dict[str, Any]) -> m.MapState | None:
@@ -353,19 +399,15 @@ class MapRuns:
             self._redrive(step)
 
     def _redrive(self, step: _Step) -> None:
-        """Run again the children that did not succeed (and those never started): each
-        as a new child; the ones that succeeded keep their results."""
+        """Run again the children that did not succeed (and those never started); the
+        ones that succeeded keep their results."""
         progress = step.progress
         assert progress is not None
         now = self.clock.now()
         step.record = replace(
             step.record, redrive_count=step.record.redrive_count + 1, redrive_date=now
         )
-        progress["redo"] = [
-            index
-            for index in range(progress["next"])
-            if self._child_status(step, index) != "SUCCEEDED"
-        ]
+        progress["redo"] = self._redo(step)
         for counted in ("failed", "timed_out", "aborted"):
             progress[f"items_{counted}"] = progress[f"executions_{counted}"] = 0
         progress["status"], progress["error"], progress["cause"] = "RUNNING", None, None
@@ -374,17 +416,111 @@ class MapRuns:
         )
         self._tell_parent(step, redriven, now)
 
-    def _child(self, step: _Step, index: int) -> str:
-        """The ARN of the child that ran item ``index`` last."""
+    def _redo(self, step: _Step) -> list[list[Any]]:
+        """``[index, attempt]`` of each child this redrive reruns, ``attempt`` being how
+        far the child had got (``_attempt``). Kept in a document by the first attempt of
+        this step, so a step redone after a crash reruns the same children and knows
+        which of them it reran already."""
         progress = step.progress
         assert progress is not None
-        again = progress.get("arns", {}).get(str(index))
-        express = is_express_child(step.request["spec"])
-        return str(again) if again else child_arn(step.record.arn, index, express)
+        key = f"{step.record.arn}/redrive/{step.record.redrive_count}"
+        with self.store.documents(NAMESPACE) as docs:
+            kept = docs.get(key)
+        if kept is not None:
+            redo: list[list[Any]] = orjson.loads(kept)
+            return redo
+        redo = []
+        for index in range(progress["next"]):
+            child = self.store.get_execution(self._child(step, index))
+            if child is None or child.status != "SUCCEEDED":
+                redo.append([index, _attempt(child)])
+        with self.store.documents(NAMESPACE) as docs:
+            kept = docs.get(key)  # a step that did not commit may have noted it first
+            if kept is not None:
+                redo = orjson.loads(kept)
+            else:
+                docs.put(key, orjson.dumps(redo))
+        return redo
 
-    def _child_status(self, step: _Step, index: int) -> str | None:
-        child = self.store.get_execution(self._child(step, index))
-        return child.status if child is not None else None
+    def _child(self, step: _Step, index: int) -> str:
+        """The ARN of the child that runs item ``index``."""
+        express = is_express_child(step.request["spec"])
+        return child_arn(step.record.arn, index, express)
+
+    def _rerun_child(self, step: _Step, index: int, attempt: Any, size: int) -> None:
+        """Rerun the child of item ``index`` for a redrive (Developer Guide, "Redriving
+        Map Runs"): a Standard child is redriven from the state where it stopped, an
+        Express one starts again; one rerun already (a redone step) is only counted, one
+        still stopping is rerun when it has ended, one that cannot be redriven (history
+        or redrive limit) keeps its result."""
+        progress = step.progress
+        assert progress is not None
+        arn = self._child(step, index)
+        child = self.store.get_execution(arn)
+        if child is None:  # never created: start it
+            text, _ = self._chunk(step.record.arn, index // CHUNK)[index % CHUNK]
+            self._start_child(step, index, text, size)
+            return
+        if _attempt(child) == attempt and child.status == "RUNNING":
+            progress.setdefault("stopping", {})[arn] = [index, size, attempt]
+            return  # still being stopped by the run's end: rerun once it has ended
+        if _attempt(child) == attempt and child.status != "SUCCEEDED":
+            child = self._reopen_child(step, child) or self.store.get_execution(arn) or child
+        if child.status == "RUNNING":
+            progress["running"][arn] = [index, size, _attempt(child)]
+        else:
+            self._count(step, child.status, size)
+
+    def _reopen_child(self, step: _Step, child: ExecutionRecord) -> ExecutionRecord | None:
+        """Reopen an ended child: the reopened record, or None if it was not reopened."""
+        machine = load_state_machine(step.request["spec"]["processor_definition"])
+        machine_record = self._child_machine_record(child)
+        if machine_record is None:
+            return None
+        now = self.clock.now()
+        express = is_express_child(step.request["spec"])
+        history = self.store.history(child.arn)
+        if not express and (
+            child.redrive_count >= MAX_REDRIVES or len(history) >= HISTORY_LIMIT - 1
+        ):
+            return None  # "If an execution isn't redrivable, it won't be attempted again."
+        reopened = replace(
+            child,
+            status="RUNNING",
+            stop_date=None,
+            output=None,
+            error=None,
+            cause=None,
+            redrive_keeps=None,
+        )
+        if express:  # "started using the StartExecution API action", same ARN
+            reopened = replace(reopened, start_date=now)
+        else:
+            reopened = replace(reopened, redrive_count=child.redrive_count + 1, redrive_date=now)
+        plan = plan_redrive(
+            machine,
+            machine_record,
+            reopened,
+            history,
+            now,
+            None if express else child.redrive_keeps,
+            None if express else top_level_map_runs(self.store, child.arn),
+            restart=express,
+        )
+        if not self.store.redrive_execution(
+            reopened, child.status, plan.state, plan.events, plan.items
+        ):
+            return None
+        return reopened
+
+    def _child_machine_record(self, child: ExecutionRecord) -> StateMachineRecord | None:
+        """The children's state machine (``stateMachine:MACHINE/LABEL``): the parent's,
+        under the children's ARN and name."""
+        parent = self.store.get_state_machine(child.state_machine_arn.rsplit("/", 1)[0])
+        if parent is None:
+            return None
+        arn = child.state_machine_arn
+        return replace(parent, arn=arn, name=arn.rsplit(":", 1)[-1], version_of=None)
 
     # ----------------------------------------------------------------- children
 
@@ -394,28 +530,35 @@ class MapRuns:
         limit = progress["max_concurrency"] or UNBOUNDED
         started = 0
         chunk: tuple[int, list[Any]] | None = None
-        redo: list[int] = progress.get("redo", [])
+        redo: list[list[Any]] = progress.get("redo", [])
         while (
             progress["status"] == "RUNNING"
             and (redo or progress["next"] < progress["total"])
-            and len(progress["running"]) < limit
+            and len(progress["running"]) + len(progress.get("stopping", ())) < limit
         ):
             if started >= STEP_STARTS:
                 step.items.append(
                     WorkItem(step.record.arn, "event", b'{"type":"dispatch"}', self.clock.now())
                 )
                 return
-            again = bool(redo)
-            index = redo.pop(0) if again else progress["next"]
+            again = redo.pop(0) if redo else None
+            index = again[0] if again else progress["next"]
             if chunk is None or chunk[0] != index // CHUNK:
                 chunk = (index // CHUNK, self._chunk(step.record.arn, index // CHUNK))
             text, size = chunk[1][index % CHUNK]
-            if not again:
-                progress["next"] = index + 1
             started += 1
-            self._start_child(step, index, text, size, again)
-        idle = progress["status"] == "RUNNING" and not progress["running"]
-        if idle and not redo and progress["next"] >= progress["total"]:
+            if again:
+                self._rerun_child(step, index, again[1], size)
+                continue
+            progress["next"] = index + 1
+            self._start_child(step, index, text, size)
+        idle = not progress["running"] and not progress.get("stopping")
+        if (
+            progress["status"] == "RUNNING"
+            and idle
+            and not redo
+            and progress["next"] >= progress["total"]
+        ):
             self._finish(step)
 
     def _chunk(self, arn: str, number: int) -> list[Any]:
@@ -423,14 +566,10 @@ class MapRuns:
             raw = docs.get(_chunk_key(arn, number))
         return orjson.loads(raw) if raw else []
 
-    def _start_child(self, step: _Step, index: int, text: str, size: int, again: bool) -> None:
+    def _start_child(self, step: _Step, index: int, text: str, size: int) -> None:
         run = step.record.arn
         now = self.clock.now()
-        express = is_express_child(step.request["spec"])
-        arn = child_arn(run, index, express, step.record.redrive_count if again else 0)
-        if again:
-            assert step.progress is not None
-            step.progress.setdefault("arns", {})[str(index)] = arn
+        arn = self._child(step, index)
         record = ExecutionRecord(
             arn=arn,
             state_machine_arn=child_machine_arn(run),
@@ -510,8 +649,11 @@ class MapRuns:
         for arn in progress["running"]:
             stop = ev.StopRequested("States.Aborted", "The Map Run was stopped.")
             step.items.append(WorkItem(arn, "event", encode_event(stop), now))
-        progress["executions_aborted"] += len(progress["running"])
-        progress["items_aborted"] += sum(size for _, size in progress["running"].values())
+        stopping = progress.pop("stopping", {})
+        progress["executions_aborted"] += len(progress["running"]) + len(stopping)
+        progress["items_aborted"] += sum(
+            entry[1] for entry in (*progress["running"].values(), *stopping.values())
+        )
         progress["running"] = {}
         progress["status"] = status
         progress["error"], progress["cause"] = error, cause
@@ -534,6 +676,12 @@ _STATUS_COUNTS: Final = {
 }
 
 
+def _attempt(child: ExecutionRecord | None) -> list[Any] | None:
+    """How far a child had got: its redrive count and start (a Standard child's redrive
+    adds one to the first, an Express child's restart changes the second)."""
+    return None if child is None else [child.redrive_count, child.start_date]
+
+
 def _chunk_key(arn: str, number: int) -> str:
     return f"{arn}/{number:08d}"
 
@@ -550,6 +698,7 @@ def _child_result(child: ExecutionRecord) -> ChildResult:
         output=child.output,
         error=child.error,
         cause=child.cause,
+        redrive_count=child.redrive_count,
     )
 
 
@@ -562,7 +711,7 @@ def counts(progress: dict[str, Any] | None, kind: str) -> dict[str, int]:
         return {**zero, "resultsWritten": 0, "failuresNotRedrivable": 0, "pendingRedrive": 0}
     total = progress["items"] if kind == "items" else progress["total"]
     running = progress["running"].values()
-    now_running = sum(size for _, size in running) if kind == "items" else len(progress["running"])
+    now_running = sum(entry[1] for entry in running) if kind == "items" else len(running)
     done = sum(progress[f"{kind}_{k}"] for k in _COUNTED)
     written = progress.get("results_written", 0)
     return {

@@ -27,7 +27,7 @@ import orjson
 
 from stepwell.engine import events as ev
 from stepwell.engine.env import Env
-from stepwell.engine.execution import REDRIVE_DONE, ExecutionInfo, ExecutionState
+from stepwell.engine.execution import REDRIVE_DONE, ExecutionState
 from stepwell.engine.history import HistoryEvent, to_json_text
 from stepwell.engine.interpreter import StepResult, start, step
 from stepwell.engine.serialize import dump_execution, load_execution
@@ -52,6 +52,7 @@ from stepwell.runtime.map_runs import (
     is_map_run,
     orphaned_runs,
 )
+from stepwell.runtime.redrive_plan import execution_info
 from stepwell.runtime.status_events import notice_event, status_notices
 from stepwell.runtime.tasks import invocation, outcome_event
 from stepwell.store.base import (
@@ -596,24 +597,6 @@ def _starts(lease: Lease) -> bool:
 
 def _ended(lease: Lease, outcome: StepOutcome) -> bool:
     return lease.execution.status == "RUNNING" and outcome.execution.status != "RUNNING"
-
-
-def execution_info(record: ExecutionRecord, machine: StateMachineRecord) -> ExecutionInfo:
-    """Who the execution is, for the context object and history."""
-    parts = record.arn.split(":")
-    return ExecutionInfo(
-        execution_arn=record.arn,
-        name=record.name,
-        state_machine_arn=machine.version_of or machine.arn,
-        state_machine_name=machine.name,
-        role_arn=machine.role_arn,
-        region=parts[3] if len(parts) > 3 else "us-east-1",
-        start_time=to_datetime(record.start_date),
-        input_text=record.input,
-        redrive_count=record.redrive_count,
-        redrive_time=to_datetime(record.redrive_date) if record.redrive_date else None,
-        express=len(parts) > 5 and parts[5] == "express",  # a Map Run's EXPRESS child
-    )
 
 
 def _record_after(

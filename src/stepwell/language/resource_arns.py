@@ -1,0 +1,49 @@
+"""What a Task ``Resource`` ARN names: a service integration, an activity, or a Lambda
+function. Shared by the interpreter (which events a Task records) and the integrations
+(what runs it), so both read an ARN the same way.
+
+Source: Developer Guide, "Task workflow state", "Specifying Resource ARNs in Tasks": a
+Resource is ``arn:partition:service:region:account:task_type:name``, where ``service`` is
+``states`` for activities and service integrations and ``task_type`` is ``activity`` or
+the name of a connected service. The integration examples leave region and account
+empty (``arn:aws:states:::sqs:sendMessage``); the pattern allows them, so
+``arn:aws:states:us-east-1:123456789012:aws-sdk:s3:listObjectsV2`` names the same
+integration as ``arn:aws:states:::aws-sdk:s3:listObjectsV2``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+_STATES_ARN: Final = re.compile(
+    r"arn:(?P<partition>[a-z-]+):states:(?P<region>[a-z0-9-]*):(?P<account>[0-9]*):(?P<rest>.+)"
+)
+ACTIVITY: Final = "activity"
+
+
+def integration_target(resource: str) -> str | None:
+    """``SERVICE:ACTION[.pattern]`` (or ``aws-sdk:SERVICE:ACTION[.pattern]``) of an
+    integration ARN, with or without region and account; None for anything else."""
+    match = _STATES_ARN.fullmatch(resource)
+    if match is None:
+        return None
+    rest = match["rest"]
+    if rest.split(":", 1)[0] == ACTIVITY and match["region"]:
+        return None  # arn:aws:states:REGION:ACCOUNT:activity:NAME
+    return rest
+
+
+def canonical_integration(resource: str) -> str:
+    """An integration ARN without region and account (``arn:aws:states:::TARGET``), as the
+    interpreter and the integrations key them; anything else unchanged."""
+    match = _STATES_ARN.fullmatch(resource)
+    target = integration_target(resource)
+    if match is None or target is None:
+        return resource
+    return f"arn:{match['partition']}:states:::{target}"
+
+
+def is_activity(resource: str) -> bool:
+    """``arn:PARTITION:states:REGION:ACCOUNT:activity:NAME``."""
+    return resource.split(":")[5:6] == [ACTIVITY]

@@ -188,13 +188,19 @@ class SqliteDialect:
         return query
 
     def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
+        rows = self.read_all(name, queries, params)
+        return rows[0] if rows else None
+
+    def read_all(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> list[Row]:
+        """In autocommit mode a statement outside ``BEGIN`` reads its own snapshot and
+        takes no write lock: a read never waits for, or holds up, another writer."""
         with self._lock:
             self.check_file()
             try:
-                row: Row | None = self._conn.execute(queries[name], params).fetchone()
+                rows: list[Row] = self._conn.execute(queries[name], params).fetchall()
             except sqlite3.Error as error:
                 raise self._unavailable(error) from None
-            return row
+            return rows
 
     def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
         """BEGIN IMMEDIATE already excludes every other writer."""

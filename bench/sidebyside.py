@@ -356,27 +356,18 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
         chosen = [run] if run is not None else runs
         title = f"run {index + 1}" if run is not None else f"median of {len(runs)} runs"
         print(f"\n### {title}\n")
-        print(
-            f"| workload | transitions/s {names} | ratio to moto | server CPU µs per transition "
-            f"{names} | moto / Stepwell |"
-        )
-        print("|---|---|---|---|---|")
-        for name in args.workloads:
-            rate = {side: _pick(chosen, side, name, "transitions_per_s") for side in sides}
-            cpu = {side: _pick(chosen, side, name, "cpu_us_per_transition") for side in sides}
-            print(
-                f"| {name} | {_row(rate, sides)} | {_ratios(rate, sides, False)} "
-                f"| {_row(cpu, sides)} | {_ratios(cpu, sides, True)} |"
-            )
-        for side in sides[:-1]:
-            _against_pass(chosen, side)
-        print(f"\n| API call | server CPU µs {names} |\n|---|---|")
+        if args.workloads:
+            _workload_table(chosen, sides, names, args)
+        before = "baseline" in sides
+        extra = " before / Stepwell |" if before else ""
+        print(f"\n| API call | server CPU µs {names} |{extra}\n|---|---|{'---|' if before else ''}")
         for call in ("StartExecution", "DescribeExecution", "SendTaskSuccess"):
             costs = {
                 side: _median([r.get(f"{side}_calls", {}).get(call) for r in chosen])
                 for side in sides
             }
-            print(f"| {call} | {_row(costs, sides)} |")
+            gain = f" {_ratio(costs['baseline'], costs['stepwell'])} |" if before else ""
+            print(f"| {call} | {_row(costs, sides)} |{gain}")
         lateness = [r["timers"] for r in chosen if r.get("timers")]
         if lateness:
             p50 = _median([t["p50_ms"] for t in lateness])
@@ -392,6 +383,25 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
         )
         if errors:
             print(f"\n{errors} executions ended wrong (see the drivers' output)")
+
+
+def _workload_table(
+    chosen: list[dict[str, Any]], sides: list[str], names: str, args: argparse.Namespace
+) -> None:
+    print(
+        f"| workload | transitions/s {names} | ratio to moto | server CPU µs per transition "
+        f"{names} | moto / Stepwell |"
+    )
+    print("|---|---|---|---|---|")
+    for name in args.workloads:
+        rate = {side: _pick(chosen, side, name, "transitions_per_s") for side in sides}
+        cpu = {side: _pick(chosen, side, name, "cpu_us_per_transition") for side in sides}
+        print(
+            f"| {name} | {_row(rate, sides)} | {_ratios(rate, sides, False)} "
+            f"| {_row(cpu, sides)} | {_ratios(cpu, sides, True)} |"
+        )
+    for side in sides[:-1]:
+        _against_pass(chosen, side)
 
 
 _TITLES = {"stepwell": "Stepwell", "baseline": "before", "moto": "moto"}
@@ -438,16 +448,18 @@ def one_run(folder: Path, args: argparse.Namespace, rep: int) -> dict[str, Any]:
         (folder / side).mkdir()
         proc, endpoint = start_stepwell(folder / side, source)
         try:
-            run[side] = run_workloads(endpoint, proc.pid, f"{side}-rep{rep}", folder, args)
+            if args.workloads:
+                run[side] = run_workloads(endpoint, proc.pid, f"{side}-rep{rep}", folder, args)
             run[f"{side}_calls"] = api_costs(endpoint, proc.pid, args)
-            if side == "stepwell":
+            if side == "stepwell" and args.workloads:
                 run["timers"] = timer_lateness(endpoint)
         finally:
             stop(proc)
     if args.moto_venv is not None:
         proc, endpoint = start_moto(folder, args.moto_venv)
         try:
-            run["moto"] = run_workloads(endpoint, proc.pid, f"moto-rep{rep}", folder, args)
+            if args.workloads:
+                run["moto"] = run_workloads(endpoint, proc.pid, f"moto-rep{rep}", folder, args)
             run["moto_calls"] = api_costs(endpoint, proc.pid, args)
         finally:
             stop(proc)
@@ -460,7 +472,11 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200, help="executions per workload")
     parser.add_argument("-c", "--concurrency", type=int, default=8)
     parser.add_argument("--calls", type=int, default=400, help="API calls per kind")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS + EXTRA_WORKLOADS))
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS + EXTRA_WORKLOADS),
+        help="comma-separated; empty (--workloads '') measures the API calls only",
+    )
     parser.add_argument("--moto-venv", type=Path, default=REPO / ".venv-bench")
     parser.add_argument("--no-moto", action="store_true")
     parser.add_argument("--own-driver", action="store_true", help="not ../shared's driver")
@@ -472,7 +488,7 @@ def main() -> None:
         "`git archive COMMIT src | tar -x -C DIR`): a before column",
     )
     args = parser.parse_args()
-    args.workloads = args.workloads.split(",")
+    args.workloads = [name for name in args.workloads.split(",") if name]
     if args.no_moto or not (args.moto_venv / "bin" / "moto_server").exists():
         if not args.no_moto:
             print(f"no moto in {args.moto_venv}: Stepwell only", file=sys.stderr)

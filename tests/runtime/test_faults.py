@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import pytest
 
+from stepwell.engine.interpreter import STEP_EVENT_BUDGET
 from stepwell.integrations.registry import Integrations
 from stepwell.runtime.clock import VirtualClock
 from stepwell.runtime.health import BACKOFF_CAP, BACKOFF_FIRST, Health, LoopHealth, backoff
@@ -271,15 +272,21 @@ def test_a_step_that_breaks_its_batch_commit_fails_alone(store: Store) -> None:
     assert "ValueError: the database refuses this row" in failed["cause"]
 
 
-def test_start_execution_answers_for_an_execution_it_created_even_if_its_first_step_fails(
+def test_start_execution_answers_for_an_execution_it_created_even_if_its_next_step_fails(
     store: Store,
 ) -> None:
-    """Fault 2: never a 500 for an execution that exists; the workers take it over."""
+    """Fault 2: never a 500 for an execution that exists; the workers take it over. The
+    first step is written with the execution (one transaction); a chain of Pass states
+    longer than a step's budget leaves a second step due at once, which StartExecution
+    takes inline too, and which fails."""
     flaky = FlakyStore(store)
     clock = VirtualClock(START)
     worker = Worker(cast(Store, flaky), Integrations(), clock)
     service = Service(cast(Store, flaky), clock, run_now=worker)
-    machine = create_machine(service)
+    length = STEP_EVENT_BUDGET // 2  # states of two events each: past one step's budget
+    chain: dict[str, Any] = {f"P{n}": {"Type": "Pass", "Next": f"P{n + 1}"} for n in range(length)}
+    chain[f"P{length}"] = {"Type": "Pass", "End": True}
+    machine = create_machine(service, {"StartAt": "P0", "States": chain})
     flaky.failing = {"commit_step"}
     arn = start(service, machine, name="e1")
     assert status(service, arn) == "RUNNING"

@@ -8,6 +8,7 @@ from typing import Any
 from stepwell.store.base import (
     ActivityRecord,
     ExecutionRecord,
+    Lease,
     LeaseRequest,
     StateMachineRecord,
     StepOutcome,
@@ -334,3 +335,76 @@ def test_the_contract_runs_against_the_store_a_server_opens(store: Store) -> Non
         from stepwell.store.postgres import PostgresStore
 
         assert type(store) is PostgresStore
+
+
+def test_create_execution_writes_its_first_step_with_it(store: Store) -> None:
+    """StartExecution in one transaction: the step computed from a lease of version 0
+    holding the start item is written instead of that item, and the lease released."""
+    first = WorkItem(ARN, "start", b"{}", 1.0)
+    ahead = Lease(execution(), None, 0, (first,), "api")
+    timer = event_item(3600.0)
+    step = outcome(ahead, new_items=(timer,), events=({"id": 1, "type": "ExecutionStarted"},))
+    assert store.create_execution(execution(), first, ("api", 31.0), step)[1]
+    assert store.history(ARN) == [{"id": 1, "type": "ExecutionStarted"}]
+    assert store.lease_execution("pool", now=2.0, lease_for=30) is None  # no start item left
+    assert store.next_due(2.0) == 3600.0
+    lease = store.lease_execution("pool", now=3600.0, lease_for=30)
+    assert lease is not None and lease.version == 1 and lease.state == b"state"
+    # The same ARN again: nothing is written, the stored execution is returned.
+    again = store.create_execution(execution(), first, ("api", 31.0), step)
+    assert again == (execution(), False)
+    assert len(store.history(ARN)) == 1
+
+
+def test_a_task_outcome_is_applied_with_its_token_in_one_transaction(store: Store) -> None:
+    """SendTaskSuccess in one transaction: the token is used and the step computed from
+    the execution as peeked (no lease taken) is written, its due items consumed."""
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    lease = store.lease_execution("w1", now=20.0, lease_for=30)
+    assert lease is not None
+    store.commit_step(lease, outcome(lease, tokens=(TaskToken("t", ARN, 0, 1, 20.0),)))
+    store.enqueue(event_item(21.0, payload=b"heartbeat"))
+    seen = store.peek_lease(ARN, 25.0)
+    assert seen is not None and [i.payload for i in seen.items] == [b"heartbeat"]
+    success = event_item(25.0, payload=b"ok")
+    ahead = replace(seen, items=(*seen.items, success))
+    done = replace(seen.execution, status="SUCCEEDED")
+    step = outcome(ahead, execution=done, state=None, done_items=(seen.items[0].id,))
+    assert store.resolve_and_step("t", success, ahead, step, 25.0) == (True, True)
+    assert store.get_execution(ARN) == done
+    assert store.get_task_token("t") is None
+    assert store.lease_execution("w2", now=30.0, lease_for=30) is None  # nothing left due
+    assert store.resolve_and_step("t", success, ahead, step, 26.0) == (False, False)
+
+
+def test_a_task_outcome_is_queued_if_the_execution_changed_since_it_was_peeked(
+    store: Store,
+) -> None:
+    """Leased (or stepped) by another worker since the peek: the token is still used,
+    and the outcome goes to the queue for that worker's next step; nothing else is
+    written."""
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    lease = store.lease_execution("w1", now=20.0, lease_for=30)
+    assert lease is not None
+    tokens = (TaskToken("t", ARN, 0, 1, 20.0), TaskToken("u", ARN, 0, 2, 20.0))
+    store.commit_step(lease, outcome(lease, tokens=tokens))
+    store.enqueue(event_item(21.0))
+    seen = store.peek_lease(ARN, 25.0)
+    assert seen is not None
+    held = store.lease_execution("pool", now=25.0, lease_for=30)  # a pool thread, meanwhile
+    assert held is not None
+    assert store.peek_lease(ARN, 26.0) is None  # leased: nothing to peek
+    success = event_item(26.0, payload=b"ok")
+    ahead = replace(seen, items=(*seen.items, success))
+    step = outcome(ahead, execution=replace(seen.execution, status="SUCCEEDED"), state=None)
+    assert store.resolve_and_step("t", success, ahead, step, 26.0) == (True, False)
+    assert store.get_task_token("t") is None
+    assert store.get_execution(ARN) == seen.execution  # the step was not written
+    assert store.commit_step(held, outcome(held))  # the pool thread's lease still holds
+    queued = store.lease_execution("pool", now=27.0, lease_for=30)
+    assert queued is not None and [i.payload for i in queued.items] == [b"ok"]
+    # Stepped (a new version) since the peek: the same.
+    store.commit_step(queued, outcome(queued))
+    stale = replace(ahead, version=queued.version)
+    assert store.resolve_and_step("u", success, stale, step, 28.0) == (True, False)
+    assert store.get_execution(ARN) == seen.execution

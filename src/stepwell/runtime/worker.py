@@ -298,11 +298,12 @@ class Worker:
     def advance_one(self, arn: str | None = None) -> bool:
         """Lease one execution with due work (``arn``: that one) and step it. False when
         nothing was due or another worker holds it."""
-        return self._advance(arn) is not None
+        return self._advance(arn, self.owner) is not None
 
-    def _advance(self, arn: str | None) -> tuple[StepOutcome, bool] | None:
-        """``advance_one``: the outcome and whether it was committed (None: no lease)."""
-        lease = self.store.lease_execution(self.owner, self.clock.now(), self.lease_seconds, arn)
+    def _advance(self, arn: str | None, owner: str) -> tuple[StepOutcome, bool] | None:
+        """``advance_one`` as ``owner``: the outcome and whether it was committed (None:
+        no lease)."""
+        lease = self.store.lease_execution(owner, self.clock.now(), self.lease_seconds, arn)
         if lease is None:
             return None
         try:
@@ -370,35 +371,137 @@ class Worker:
                 pass  # the state itself is what cannot be read: count the history
         return len(self.store.history(lease.execution.arn))
 
-    def advance_now(self, arn: str, rounds: int = 8) -> float | None:
-        """Step one execution while it has work due now (a fresh start, a ``Continue``),
-        so a short workflow is done by the time StartExecution answers.
+    def inline_owner(self) -> str:
+        """A lease owner of its own for one caller that steps executions in its thread
+        (``advance_now``, ``start_now``). Not the pool's: an execution one of the pool's
+        threads holds must not be leased again by a request thread (the pool's owner
+        would be let in by ``lease_execution(arn=...)``), nor one request thread's by
+        another, or two threads would step it at once and repeat side effects that are
+        not part of the commit (creating a Map Run)."""
+        return f"{self.owner}/inline-{uuid.uuid4().hex[:12]}"
+
+    def advance_now(self, arn: str, owner: str | None = None, rounds: int = 8) -> float | None:
+        """Step one execution while it has work due now (a task's outcome, a
+        ``Continue``), so a short workflow is done by the time the call answers; as
+        ``owner`` (default: a new ``inline_owner``), who may hold its lease already.
 
         Returns when the work these steps left to others (a timer, a task to invoke, a
         parent to tell) is due, the earliest: the caller wakes the pool for it. None when
         they left nothing (the execution ended), so no thread need look."""
+        owner = owner or self.inline_owner()
         due: float | None = None
         for attempt in range(rounds):
-            stepped = self._advance(arn)
+            stepped = self._advance(arn, owner)
             if stepped is None:  # nothing due, or leased elsewhere: let the pool look
                 return self.clock.now() if attempt == 0 else due
             outcome, committed = stepped
-            now = self.clock.now()
             if not committed:  # another worker took the execution over
-                return now
-            if not outcome.new_items and outcome.execution.status == "RUNNING":
-                return now  # it may have started a Map Run (written apart): look
-            more = False
-            for item in outcome.new_items:
-                if item.execution_arn == arn and item.kind != "invoke" and item.due <= now:
-                    more = True  # this thread goes on with it
-                else:
-                    due = item.due if due is None else min(due, item.due)
+                return self.clock.now()
+            more, due = self._left_over(arn, outcome, due)
             if not more:
                 return due
         return self.clock.now()  # work due now is left: the pool goes on with it
 
-    def _apply(self, lease: Lease) -> StepOutcome:
+    def _left_over(
+        self, arn: str, outcome: StepOutcome, due: float | None
+    ) -> tuple[bool, float | None]:
+        """After a committed step of ``arn``: whether work due now is left for this
+        thread to go on with, and when the work left to others is due (``due``: the
+        earliest so far; now if a Map Run may have been started, written apart)."""
+        now = self.clock.now()
+        if not outcome.new_items and outcome.execution.status == "RUNNING":
+            return False, now
+        more = False
+        for item in outcome.new_items:
+            if item.execution_arn == arn and item.kind != "invoke" and item.due <= now:
+                more = True  # this thread goes on with it
+            else:
+                due = item.due if due is None else min(due, item.due)
+        return more, due
+
+    def start_now(
+        self, record: ExecutionRecord, first: WorkItem
+    ) -> tuple[ExecutionRecord, bool, float | None]:
+        """Create an execution and take its first step in one store transaction: the
+        step is computed from the record before the execution exists, then written with
+        it (``Store.create_execution``'s ``step``) under a lease of this caller's own.
+        If the execution exists already, nothing is written. A first step that would
+        start a Map Run (a side effect outside the commit) or cannot be computed here is
+        left to ``advance_now`` after the creation instead.
+
+        Returns the stored record, whether it was created, and when the work left to
+        others is due (as ``advance_now``)."""
+        owner = self.inline_owner()
+        lease = Lease(record, None, 0, (first,), owner)
+        outcome = self._step_ahead(lease)
+        hold = (owner, self.clock.now() + self.lease_seconds)
+        stored, created = self.store.create_execution(record, first, hold, outcome)
+        if not created:
+            return stored, False, None
+        if outcome is None:
+            return stored, True, self._advance_now_or_defer(record.arn, owner)
+        return stored, True, self._after_step_ahead(lease, outcome)
+
+    def resolve_now(self, token: str, event: WorkItem) -> tuple[bool, float | None]:
+        """Resolve a task token and apply its outcome ``event`` in one store transaction
+        (``Store.resolve_and_step``): the step is computed from the execution as read,
+        with no lease taken, and written only if nobody stepped or leased it meanwhile;
+        otherwise ``event`` is queued and stepped as ``advance_now`` steps. Whether the
+        token was resolved (False: it was used already), and when the work left to
+        others is due (as ``advance_now``)."""
+        arn = event.execution_arn
+        now = self.clock.now()
+        seen = self.store.peek_lease(arn, now)
+        lease = replace(seen, items=(*seen.items, event)) if seen is not None else None
+        outcome = self._step_ahead(lease) if lease is not None else None
+        if lease is None or outcome is None:
+            if not self.store.resolve_task_token(token, event):
+                return False, None
+            return True, self._advance_now_or_defer(arn, None)
+        resolved, stepped = self.store.resolve_and_step(token, event, lease, outcome, now)
+        if not resolved:
+            return False, None
+        if not stepped:
+            return True, self._advance_now_or_defer(arn, None)
+        return True, self._after_step_ahead(lease, outcome)
+
+    def _after_step_ahead(self, lease: Lease, outcome: StepOutcome) -> float | None:
+        """A step computed ahead was committed: tell the watchers, and go on with the
+        work it left due now. When the work left to others is due."""
+        self._committed([(lease, outcome)], [True])
+        arn = lease.execution.arn
+        more, due = self._left_over(arn, outcome, None)
+        if more:
+            later = self._advance_now_or_defer(arn, None)
+            due = later if due is None or later is None else min(due, later)
+        return due
+
+    def _advance_now_or_defer(self, arn: str, owner: str | None) -> float | None:
+        """``advance_now``; if it fails, the work is stored: the pool goes on with it."""
+        try:
+            return self.advance_now(arn, owner)
+        except Exception:
+            log.warning("steps of %s deferred to the workers", arn, exc_info=True)
+            return self.clock.now()
+
+    def _step_ahead(self, lease: Lease) -> StepOutcome | None:
+        """The outcome of stepping ``lease`` before it is committed (a new execution's
+        first step, a task's outcome) with no side effect outside the commit;
+        None if it has one (``_SideEffect``: a Map Run to start) or fails (the usual path
+        then redoes it, and ends the execution if its data is at fault)."""
+        if is_map_run(lease.execution.arn):
+            return None  # a Map Run's steps start children: never ahead of the commit
+        try:
+            self._prepare([lease])
+            return self._apply(lease, start_map_runs=False)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            return None
+
+    def _apply(self, lease: Lease, start_map_runs: bool = True) -> StepOutcome:
+        """The outcome of stepping ``lease``'s items. With ``start_map_runs`` False,
+        ``_SideEffect`` instead of creating a Map Run (a write outside the commit)."""
         record = lease.execution
         if is_map_run(record.arn):
             return self.map_runs.apply(lease)
@@ -413,6 +516,8 @@ class Worker:
             result = self._apply_item(machine, machine_record, record, execution, item, env)
             if result is None:
                 continue
+            if not start_map_runs and any(isinstance(c, ev.StartMapRun) for c in result.commands):
+                raise _SideEffect
             execution = result.execution
             batch.events.extend(result.events)
             self._schedule(record, result.commands, batch)
@@ -584,6 +689,10 @@ class Worker:
                 return rounds
             rounds += 1
         return rounds
+
+
+class _SideEffect(Exception):
+    """A step computed ahead of its commit would have a side effect outside it."""
 
 
 def _runs_a_job(resource: str) -> bool:

@@ -9,8 +9,6 @@ Reference) by leasing from the store and waiting briefly between tries.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 import orjson
 
@@ -22,12 +20,12 @@ from stepwell.service import errors as err
 from stepwell.service.arns import check_name, split_arn
 from stepwell.service.core import PAYLOAD_LIMIT, Request, Response, ServiceCore, tag_map
 from stepwell.service.pages import paginate
-from stepwell.store.base import ActivityRecord, WorkItem
+from stepwell.store.base import ActivityRecord, TaskToken, WorkItem
 
 
 class CallbackOperations(ServiceCore):
     def send_task_success(self, request: Request) -> Response:
-        self._token(request["taskToken"])  # C3: the token is checked before the output
+        token = self._token(request["taskToken"])  # C3: the token is checked before the output
         output = request["output"]
         try:
             value = orjson.loads(output)
@@ -37,13 +35,16 @@ class CallbackOperations(ServiceCore):
             raise err.ValidationException("The output exceeds the maximum size of 262144 bytes.")
         if nesting_depth(value) > MAX_DEPTH:  # the one depth limit the runtime can keep
             raise err.InvalidOutput(f"Invalid Output: nested more than {MAX_DEPTH} levels deep")
-        self._resolve(request["taskToken"], lambda t: ev.TaskSucceeded(t.frame, t.seq, value))
+        self._resolve(request["taskToken"], token, ev.TaskSucceeded(token.frame, token.seq, value))
         return {}
 
     def send_task_failure(self, request: Request) -> Response:
         error, cause = request.get("error", ""), request.get("cause", "")
+        token = self._token(request["taskToken"])
         self._resolve(
-            request["taskToken"], lambda t: ev.TaskFailed(t.frame, t.seq, error or "", cause or "")
+            request["taskToken"],
+            token,
+            ev.TaskFailed(token.frame, token.seq, error or "", cause or ""),
         )
         return {}
 
@@ -56,7 +57,7 @@ class CallbackOperations(ServiceCore):
         self._wake()
         return {}
 
-    def _token(self, text: str) -> Any:
+    def _token(self, text: str) -> TaskToken:
         if not text or len(text) > 2048:
             raise err.InvalidToken(f"Invalid Token: '{text}'")
         token = self.store.get_task_token(text)
@@ -64,14 +65,20 @@ class CallbackOperations(ServiceCore):
             raise err.TaskDoesNotExist("Task Does Not Exist")
         return token
 
-    def _resolve(self, text: str, make_event: Callable[[Any], ev.Event]) -> None:
-        token = self._token(text)
-        item = WorkItem(
-            token.execution_arn, "event", encode_event(make_event(token)), self.clock.now()
-        )
-        if not self.store.resolve_task_token(text, item):
+    def _resolve(self, text: str, token: TaskToken, event: ev.Event) -> None:
+        """Use the token once and apply its outcome at once (the task's outcome is
+        applied before the call answers), in one transaction when it can."""
+        item = WorkItem(token.execution_arn, "event", encode_event(event), self.clock.now())
+        if self._run_now is None:
+            if not self.store.resolve_task_token(text, item):
+                raise err.TaskDoesNotExist("Task Does Not Exist")
+            self._wake()
+            return
+        resolved, due = self._run_now.resolve_now(text, item)
+        if not resolved:
             raise err.TaskDoesNotExist("Task Does Not Exist")
-        self._step_now(token.execution_arn)  # the task's outcome is applied at once
+        if due is not None:
+            self._wake(due)
 
     # ----------------------------------------------------------------- activities
 

@@ -30,7 +30,13 @@ from stepwell.runtime.clock import Clock, to_datetime
 from stepwell.runtime.worker import MachineCache
 from stepwell.service import errors as err
 from stepwell.service.arns import Arns, MachineArn, parse_machine_arn, split_arn
-from stepwell.store.base import ActivityRecord, ExecutionRecord, StateMachineRecord, Store
+from stepwell.store.base import (
+    ActivityRecord,
+    ExecutionRecord,
+    StateMachineRecord,
+    Store,
+    WorkItem,
+)
 
 Request = dict[str, Any]
 Response = dict[str, Any]
@@ -41,13 +47,24 @@ DELETED = "DELETED"  # a deleted version, kept for the executions that still run
 
 
 class InlineStepper(Protocol):
-    """A worker that steps a new execution at once, in the caller's thread, holding its
-    lease from the moment it is created (``runtime.worker.Worker``)."""
+    """A worker that steps executions at once, in the caller's thread, under a lease of
+    the caller's own (``runtime.worker.Worker``)."""
 
-    owner: str
-    lease_seconds: float
+    def start_now(
+        self, record: ExecutionRecord, first: WorkItem
+    ) -> tuple[ExecutionRecord, bool, float | None]:
+        """Create the execution (unless its ARN exists) with its first step, in one
+        transaction: the stored record, whether it was created, and when the work left
+        to others is due (None: none is left)."""
+        ...
 
-    def advance_now(self, arn: str) -> float | None:
+    def resolve_now(self, token: str, event: WorkItem) -> tuple[bool, float | None]:
+        """Resolve a task token and apply its outcome ``event`` at once, in one
+        transaction when it can: whether the token was resolved (False: used already),
+        and when the work left to others is due."""
+        ...
+
+    def advance_now(self, arn: str, owner: str | None = None) -> float | None:
         """Step it while work is due now; when the work left to others is due (None:
         none is left)."""
         ...

@@ -70,14 +70,16 @@ class ExecutionOperations(MapRunOperations, MachineOperations):
             trace_header=request.get("traceHeader"),
             definition_key=_definition_key(target.machine.definition),
         )
-        inline = self._run_now
-        stored, created = self.store.create_execution(
-            record,
-            WorkItem(record.arn, "start", b"{}", now),
-            (inline.owner, now + inline.lease_seconds) if inline is not None else None,
-        )
-        if not created and (stored.status != "RUNNING" or stored.input != text):
-            raise err.ExecutionAlreadyExists(f"Execution Already Exists: '{stored.arn}'")
+        first = WorkItem(record.arn, "start", b"{}", now)
+        if self._run_now is not None and test_case is None:
+            # Created and stepped in one transaction, under a lease of this call's own.
+            stored, created, due = self._run_now.start_now(record, first)
+            self._check_same(stored, created, text)
+            if not created or due is not None:
+                self._wake(due if created else None)
+            return {"executionArn": stored.arn, "startDate": to_datetime(stored.start_date)}
+        stored, created = self.store.create_execution(record, first)
+        self._check_same(stored, created, text)
         if created and test_case is not None:
             select = getattr(self.integrations, "select", None)
             if select is None:
@@ -90,6 +92,13 @@ class ExecutionOperations(MapRunOperations, MachineOperations):
         else:
             self._wake()
         return {"executionArn": stored.arn, "startDate": to_datetime(stored.start_date)}
+
+    @staticmethod
+    def _check_same(stored: ExecutionRecord, created: bool, text: str) -> None:
+        """StartExecution of a name in use is idempotent only for a running execution
+        with the same input (API Reference, StartExecution)."""
+        if not created and (stored.status != "RUNNING" or stored.input != text):
+            raise err.ExecutionAlreadyExists(f"Execution Already Exists: '{stored.arn}'")
 
     def start_sync_execution(self, request: Request) -> Response:
         """Run an Express execution to its end in memory and answer with the result."""

@@ -178,11 +178,19 @@ class Store(Protocol):
 
     # Executions -----------------------------------------------------------------------
     def create_execution(
-        self, record: ExecutionRecord, first: WorkItem, lease: tuple[str, float] | None = None
+        self,
+        record: ExecutionRecord,
+        first: WorkItem,
+        lease: tuple[str, float] | None = None,
+        step: StepOutcome | None = None,
     ) -> tuple[ExecutionRecord, bool]:
         """Insert the execution and its first work item, unless an execution with that
-        ARN exists: then return the existing one and False. ``lease`` (owner, until)
-        gives the new execution's lease to its creator, who steps it at once."""
+        ARN exists: then return the existing one and False (and write nothing).
+        ``lease`` (owner, until) gives the new execution's lease to its creator, who
+        steps it at once. ``step``, with ``lease``: the outcome of that first step,
+        computed before the execution existed (from a lease of version 0 holding
+        ``first``), committed in the same transaction instead of inserting ``first``:
+        StartExecution is one transaction."""
         ...
 
     def get_execution(self, arn: str) -> ExecutionRecord | None: ...
@@ -249,6 +257,23 @@ class Store(Protocol):
     def resolve_task_token(self, token: str, event: WorkItem | None) -> bool:
         """Delete the token and enqueue its outcome event in one transaction; False if
         the token was already used (or never existed)."""
+        ...
+
+    def peek_lease(self, arn: str, now: float) -> Lease | None:
+        """What leasing ``arn`` would give (its record, state, version and due items),
+        read without taking the lease (``owner`` empty); None if the execution does not
+        exist or someone holds its lease (or it backs off) at ``now``."""
+        ...
+
+    def resolve_and_step(
+        self, token: str, event: WorkItem, seen: Lease, outcome: StepOutcome, now: float
+    ) -> tuple[bool, bool]:
+        """``resolve_task_token`` with its outcome applied at once: ``outcome`` is the
+        step of ``seen`` (from ``peek_lease`` at ``now``) with ``event`` as its last item,
+        written in the same transaction instead of enqueueing ``event`` if the execution
+        still has ``seen``'s version and nobody leased it since; else ``event`` is
+        enqueued. Whether the token was resolved (False: already used, nothing written),
+        and whether the step was written."""
         ...
 
     def lease_activity_task(self, activity_arn: str, worker: str) -> TaskToken | None: ...

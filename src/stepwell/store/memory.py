@@ -94,7 +94,11 @@ class MemoryStore:
     # ----------------------------------------------------------------- executions
 
     def create_execution(
-        self, record: ExecutionRecord, first: WorkItem, lease: tuple[str, float] | None = None
+        self,
+        record: ExecutionRecord,
+        first: WorkItem,
+        lease: tuple[str, float] | None = None,
+        step: StepOutcome | None = None,
     ) -> tuple[ExecutionRecord, bool]:
         with self._lock:
             existing = self._executions.get(record.arn)
@@ -104,7 +108,10 @@ class MemoryStore:
             if lease is not None:
                 created.lease_owner, created.lease_expires = lease
             self._executions[record.arn] = created
-            self._add(first)
+            if step is not None and lease is not None:
+                self.commit_step(Lease(record, None, 0, (first,), lease[0]), step)
+            else:
+                self._add(first)
             return record, True
 
     def get_execution(self, arn: str) -> ExecutionRecord | None:
@@ -195,24 +202,28 @@ class MemoryStore:
             execution = self._executions[outcome.execution.arn]
             if execution.version != lease.version or execution.lease_owner != lease.owner:
                 return False
-            execution.record = outcome.execution
-            execution.state = outcome.state
-            execution.version += 1
-            execution.lease_owner = None
-            execution.lease_expires = 0.0
-            execution.events.extend(copy.deepcopy(list(outcome.events)))
-            for item_id in outcome.done_items:
-                self._items.pop(item_id, None)
-            for item in outcome.new_items:
-                self._add(item)
-            for token in outcome.tokens:
-                self._tokens[token.token] = token
-            if outcome.execution.status != "RUNNING":
-                for text in [
-                    t for t, v in self._tokens.items() if v.execution_arn == outcome.execution.arn
-                ]:
-                    del self._tokens[text]
+            self._write_step(execution, outcome)
             return True
+
+    def _write_step(self, execution: _Execution, outcome: StepOutcome) -> None:
+        """Write ``outcome`` to ``execution`` (the caller holds the lock)."""
+        execution.record = outcome.execution
+        execution.state = outcome.state
+        execution.version += 1
+        execution.lease_owner = None
+        execution.lease_expires = 0.0
+        execution.events.extend(copy.deepcopy(list(outcome.events)))
+        for item_id in outcome.done_items:
+            self._items.pop(item_id, None)
+        for item in outcome.new_items:
+            self._add(item)
+        for token in outcome.tokens:
+            self._tokens[token.token] = token
+        if outcome.execution.status != "RUNNING":
+            for text in [
+                t for t, v in self._tokens.items() if v.execution_arn == outcome.execution.arn
+            ]:
+                del self._tokens[text]
 
     def lease_executions(self, request: LeaseRequest) -> list[Lease]:
         return lease_each(self, request)
@@ -282,6 +293,40 @@ class MemoryStore:
             if event is not None:
                 self._add(event)
             return True
+
+    def peek_lease(self, arn: str, now: float) -> Lease | None:
+        with self._lock:
+            execution = self._executions.get(arn)
+            if execution is None or execution.lease_expires >= now:
+                return None
+            due = sorted(
+                (
+                    entry.item
+                    for entry in self._items.values()
+                    if entry.item.kind != "invoke"
+                    and entry.item.due <= now
+                    and entry.item.execution_arn == arn
+                ),
+                key=lambda item: (item.due, item.id),
+            )
+            return Lease(execution.record, execution.state, execution.version, tuple(due), "")
+
+    def resolve_and_step(
+        self, token: str, event: WorkItem, seen: Lease, outcome: StepOutcome, now: float
+    ) -> tuple[bool, bool]:
+        with self._lock:
+            if token not in self._tokens:
+                return False, False
+            execution = self._executions.get(event.execution_arn)
+            if (
+                execution is None
+                or execution.version != seen.version
+                or execution.lease_expires >= now
+            ):
+                return self.resolve_task_token(token, event), False
+            del self._tokens[token]
+            self._write_step(execution, outcome)
+            return True, True
 
     def lease_activity_task(self, activity_arn: str, worker: str) -> TaskToken | None:
         with self._lock:

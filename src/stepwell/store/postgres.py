@@ -24,7 +24,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -158,11 +158,6 @@ class PostgresDialect:
         ):
             yield cursor  # type: ignore[misc]
 
-    def reading(self) -> AbstractContextManager[Cursor]:
-        """Reads take a transaction too: its snapshot keeps a multi-statement read
-        consistent, and readers never wait for writers in PostgreSQL anyway."""
-        return self.transaction()
-
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection (checked before it is lent), not in a transaction."""
@@ -241,9 +236,12 @@ class PostgresDialect:
                     )
 
     def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
-        with self.connection() as conn:
-            rows = _statement(conn, queries[name], params)
+        rows = self.read_all(name, queries, params)
         return rows[0] if rows else None
+
+    def read_all(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> list[Row]:
+        with self.connection() as conn:
+            return _statement(conn, queries[name], params)
 
     def check(self) -> None:
         """One round trip to the server (health probe)."""
@@ -310,8 +308,14 @@ class PostgresStore(SqlStore):
         self.q["commit_step"] = re.sub(r"%\((\w+)\)s", r"%(\1)b", self.q["commit_step"])
 
     def create_execution(
-        self, record: ExecutionRecord, first: WorkItem, lease: tuple[str, float] | None = None
+        self,
+        record: ExecutionRecord,
+        first: WorkItem,
+        lease: tuple[str, float] | None = None,
+        step: StepOutcome | None = None,
     ) -> tuple[ExecutionRecord, bool]:
+        if step is not None:  # the shared statements, in one transaction
+            return super().create_execution(record, first, lease, step)
         params = {
             "arn": record.arn,
             "state_machine_arn": record.state_machine_arn,

@@ -205,35 +205,42 @@ class SqliteDialect:
                     raise
                 time.sleep(0.01)
 
-    @contextmanager
-    def reading(self) -> Iterator[Cursor]:
-        """A cursor for read-only statements, outside any write transaction: on the read
-        connection when there is one (see the module docstring), else a transaction."""
-        if self._reader is None:
-            with self.transaction() as shared:
-                yield shared
-            return
+    def _read_on_reader(self, query: str, params: dict[str, Any]) -> list[Row]:
+        """A read on the read connection (see the module docstring): it never waits for
+        this process's writers, whose lock it does not take."""
+        assert self._reader is not None
         with self._read_lock:
             self.check_file()
             cursor = self._reader.cursor()
             try:
-                yield cursor  # type: ignore[misc]
+                rows: list[Row] = cursor.execute(query, params).fetchall()
             except sqlite3.Error as error:
                 raise self._unavailable(error) from None
             finally:
                 cursor.close()  # ends the statement, and with it the read's snapshot
+            return rows
 
     def translate(self, query: str) -> str:
         return query
 
     def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
+        rows = self.read_all(name, queries, params)
+        return rows[0] if rows else None
+
+    def read_all(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> list[Row]:
+        """In autocommit mode a statement outside ``BEGIN`` reads its own snapshot and
+        takes no write lock: a read never waits for, or holds up, another writer. On the
+        read connection when there is one, so it does not wait for this process's writes
+        either."""
+        if self._reader is not None:
+            return self._read_on_reader(queries[name], params)
         with self._lock:
             self.check_file()
             try:
-                row: Row | None = self._conn.execute(queries[name], params).fetchone()
+                rows: list[Row] = self._conn.execute(queries[name], params).fetchall()
             except sqlite3.Error as error:
                 raise self._unavailable(error) from None
-            return row
+            return rows
 
     def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
         """BEGIN IMMEDIATE already excludes every other writer."""

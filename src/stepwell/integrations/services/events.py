@@ -158,11 +158,20 @@ class EventsClient(ServiceClient):
     def listening(self, event: Mapping[str, Any], bus: str = DEFAULT_BUS) -> bool:
         """Whether an enabled rule with targets would receive ``event``: a cheap check on a
         recent copy of the rules (this process's changes are seen at once)."""
+        rules = self._recent_rules(bus)
+        return any(rule["targets"] and self._receives(rule, event) for rule in rules)
+
+    def may_listen(self, bus: str = DEFAULT_BUS) -> bool:
+        """Whether any rule with targets is on ``bus``, from the same recent copy: if
+        not, no event need be built to ask ``listening``."""
+        return any(rule["targets"] for rule in self._recent_rules(bus))
+
+    def _recent_rules(self, bus: str) -> list[dict[str, Any]]:
         when, rules = self._cached.get(bus, (float("-inf"), []))
         if time.monotonic() - when > RULES_CACHE_SECONDS:
             rules = self.rules(bus)
             self._cached[bus] = (time.monotonic(), rules)
-        return any(rule["targets"] and self._receives(rule, event) for rule in rules)
+        return rules
 
     def _receives(self, rule: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
         pattern = rule.get("EventPattern")

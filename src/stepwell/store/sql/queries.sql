@@ -21,6 +21,7 @@ DELETE FROM state_machines WHERE arn = :arn
 INSERT INTO executions (arn, state_machine_arn, status, start_date, record, lease_owner,
                         lease_expires)
 VALUES (:arn, :state_machine_arn, :status, :start_date, :record, :lease_owner, :lease_expires)
+ON CONFLICT (arn) DO NOTHING
 
 -- name: get_execution
 SELECT record FROM executions WHERE arn = :arn
@@ -70,6 +71,17 @@ UPDATE executions
 SET record = :record, status = :status, state = :state, version = version + 1,
     lease_owner = NULL, lease_expires = 0
 WHERE arn = :arn AND version = :version AND lease_owner = :owner
+
+-- name: commit_unleased_execution
+-- A step computed from the execution as read, with no lease taken: written only if it
+-- still has that version and nobody has leased it since (a live lease, or a back-off).
+UPDATE executions
+SET record = :record, status = :status, state = :state, version = version + 1,
+    lease_owner = NULL, lease_expires = 0
+WHERE arn = :arn AND version = :version AND lease_expires < :now
+
+-- name: peek_execution
+SELECT record, state, version FROM executions WHERE arn = :arn AND lease_expires < :now
 
 -- name: reopen_execution
 UPDATE executions

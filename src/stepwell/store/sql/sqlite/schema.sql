@@ -49,6 +49,7 @@ CREATE TABLE task_tokens (
     record TEXT NOT NULL
 );
 CREATE INDEX task_tokens_by_activity ON task_tokens (activity_arn, status, created);
+CREATE INDEX task_tokens_by_execution ON task_tokens (execution_arn);
 
 CREATE TABLE activities (
     arn TEXT PRIMARY KEY,

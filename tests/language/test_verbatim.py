@@ -15,6 +15,7 @@ from stepwell.language.verbatim import (
     STORED_MARK,
     VerbatimDict,
     VerbatimList,
+    compact_text,
     json_text,
     restore_stored,
     stored_form,
@@ -107,3 +108,15 @@ def test_user_data_holding_the_stored_mark_key_still_loads() -> None:
     state = {"input": {STORED_MARK: "not json"}}
     data = orjson.dumps(state, default=stored_form, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
     assert restore_stored(orjson.loads(data), data) == state
+
+
+def test_compact_text_is_json_text_only_when_no_kept_text_is_inside() -> None:
+    """One serialisation serves the payload quota and history unless a kept text differs
+    from the compact form (then the caller measures the compact form apart)."""
+    built = {"a": [1, 2], "b": "x"}
+    assert compact_text(built) == json_text(built).encode() == orjson.dumps(built)
+    kept = with_text([1, 2], "[1, 2]")
+    assert compact_text({"in": kept}) is None
+    assert json_text({"in": kept}) == '{"in":[1, 2]}'
+    with pytest.raises(TypeError):
+        compact_text([2**70])

@@ -306,7 +306,7 @@ class SqlStore:
             cur.execute(
                 self.q["commit_execution"],
                 {
-                    "record": _json(asdict(record)),
+                    "record": _json(record),  # orjson writes a dataclass as asdict would
                     "status": record.status,
                     "state": outcome.state,
                     "arn": record.arn,
@@ -316,11 +316,14 @@ class SqlStore:
             )
             if cur.rowcount != 1:
                 raise _LeaseLost
-            for event in outcome.events:
-                cur.execute(
-                    self.q["insert_event"],
-                    {"arn": record.arn, "id": event["id"], "event": _json(event)},
-                )
+            # A step of a loop adds hundreds of events: one statement run for all of them.
+            cur.executemany(
+                self.q["insert_event"],
+                [
+                    {"arn": record.arn, "id": event["id"], "event": _json(event)}
+                    for event in outcome.events
+                ],
+            )
             for item_id in outcome.done_items:
                 cur.execute(self.q["delete_item"], {"id": item_id})
             for item in outcome.new_items:

@@ -158,11 +158,23 @@ class EventsClient(ServiceClient):
     def listening(self, event: Mapping[str, Any], bus: str = DEFAULT_BUS) -> bool:
         """Whether an enabled rule with targets would receive ``event``: a cheap check on a
         recent copy of the rules (this process's changes are seen at once)."""
+        rules = self._recent_rules(bus)
+        return any(rule["targets"] and self._receives(rule, event) for rule in rules)
+
+    def may_listen(self, bus: str = DEFAULT_BUS) -> bool:
+        """Whether any enabled rule with targets and a pattern is on ``bus``: False means
+        no event would be received, so a caller need not even build one (``listening``)."""
+        return any(
+            rule["targets"] and rule.get("EventPattern") and rule["State"] != "DISABLED"
+            for rule in self._recent_rules(bus)
+        )
+
+    def _recent_rules(self, bus: str) -> list[dict[str, Any]]:
         when, rules = self._cached.get(bus, (float("-inf"), []))
         if time.monotonic() - when > RULES_CACHE_SECONDS:
             rules = self.rules(bus)
             self._cached[bus] = (time.monotonic(), rules)
-        return any(rule["targets"] and self._receives(rule, event) for rule in rules)
+        return rules
 
     def _receives(self, rule: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
         pattern = rule.get("EventPattern")

@@ -205,3 +205,28 @@ def test_jsonpath_state_inside_jsonata_machine_and_back() -> None:
     )
     result = stepwell.run(definition, {}, seed=1)
     assert result.output == {"w": 2}
+
+
+def test_payload_size_is_the_compact_size_and_a_kept_text_still_reaches_history() -> None:
+    """The 256 KiB quota is checked on the compact JSON, while history writes an input
+    kept as sent with its own spacing (aws-behaviour.md I1). A state's output is
+    serialised once for both when they agree (``PayloadTexts.size``); here they do not:
+    the spaced text is over the quota, its compact form is not."""
+    import json
+    from datetime import UTC, datetime
+
+    from stepwell.engine.env import Env
+    from stepwell.engine.execution import ExecutionInfo
+    from stepwell.engine.interpreter import start
+    from stepwell.language.compiler import load_state_machine
+
+    value = {"s": ["x" * 100] * 1_000}  # about 103 KB compact
+    text = json.dumps(value, indent=200)  # over 256 KiB with its spacing
+    assert len(json.dumps(value, separators=(",", ":"))) < 256 * 1024 < len(text)
+    definition = one({"Type": "Pass", "Parameters": {"kept.$": "$", "n": 1}})
+    compiled = load_state_machine(json.dumps(definition))
+    env = Env(now=datetime(2024, 1, 1, tzinfo=UTC))
+    result = start(compiled, value, env, ExecutionInfo(input_text=text))
+    assert result.execution.status == "SUCCEEDED"
+    exited = next(e for e in result.events if e["type"] == "PassStateExited")
+    assert exited["stateExitedEventDetails"]["output"] == '{"kept":' + text + ',"n":1}'

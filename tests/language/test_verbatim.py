@@ -15,6 +15,7 @@ from stepwell.language.verbatim import (
     STORED_MARK,
     VerbatimDict,
     VerbatimList,
+    compact_text,
     dump_stored,
     json_text,
     restore_stored,
@@ -130,3 +131,15 @@ def test_user_data_is_never_read_back_as_a_mark(data: Any) -> None:
     assert not isinstance(restored["user"], VerbatimList | VerbatimDict)
     assert json_text(restored["kept"]) == '{"k":  [1]}'
     assert json_text(restored["inner"]) == inner.text
+
+
+def test_compact_text_is_json_text_only_when_no_kept_text_is_inside() -> None:
+    """One serialisation serves the payload quota and history unless a kept text differs
+    from the compact form (then the caller measures the compact form apart)."""
+    built = {"a": [1, 2], "b": "x"}
+    assert compact_text(built) == json_text(built).encode() == orjson.dumps(built)
+    kept = with_text([1, 2], "[1, 2]")
+    assert compact_text({"in": kept}) is None
+    assert json_text({"in": kept}) == '{"in":[1, 2]}'
+    with pytest.raises(TypeError):
+        compact_text([2**70])

@@ -189,3 +189,16 @@ def test_a_failed_notice_not_yet_delivered_survives_a_redrive(store: Store) -> N
     h.worker().run_until_idle()
     statuses = [(e["detail"]["status"], e["detail"]["redriveCount"]) for e in h.received()]
     assert sorted(statuses) == [("FAILED", 0), ("FAILED", 1)]
+
+
+def test_a_bus_may_listen_only_with_an_enabled_rule_that_has_targets(store: Store) -> None:
+    """``may_listen`` lets a worker skip building the status event of every execution
+    while no rule could receive it; any rule that could makes it look closer."""
+    h = Harness(store)
+    assert not h.events.may_listen()
+    h.events.call("PutRule", {"Name": "no-targets", "EventPattern": '{"source": ["aws.states"]}'})
+    assert not h.events.may_listen()
+    h.rule("others", {"source": ["my.app"]}, QUEUE_ARN)
+    assert h.events.may_listen()  # it listens to the bus, if not to this source
+    h.events.call("DisableRule", {"Name": "others"})
+    assert not h.events.may_listen()

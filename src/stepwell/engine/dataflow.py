@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from stepwell.engine.execution import ExecutionState, Frame
+from stepwell.engine.history import PayloadTexts
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.jsonpath import PathNotFound
@@ -168,16 +169,21 @@ def jsonata_states(
     return states
 
 
-def check_payload_size(value: JSON, name: str, what: str = "returned a result") -> None:
+def check_payload_size(
+    value: JSON, name: str, what: str = "returned a result", texts: PayloadTexts | None = None
+) -> None:
     """Raise ``States.DataLimitExceeded`` for a payload over 256 KiB.
 
     AWS words it "The state/task 'UpdateMembers' returned a result with a size exceeding
     the maximum number of bytes service limit." (quoted in awslabs/aws-securityhub-
     multiaccount-scripts issue #63); for a service integration's own result it names the
     integration, "The state/task 'aws-sdk:cloudformation' ..." (jogold/cloudstructs #163).
+
+    ``texts``: the history's payload texts, which keep the text measured when it is also
+    the history's (``PayloadTexts.size``): the state's exit event then reuses it.
     """
     try:
-        size = len(orjson.dumps(value))
+        size = len(orjson.dumps(value)) if texts is None else texts.size(value)
     except TypeError:
         return
     if size > PAYLOAD_LIMIT:

@@ -43,9 +43,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from stepwell.engine.execution import ExecutionState, Frame
 from stepwell.language.evaluation import JSON
-from stepwell.language.verbatim import json_text
+from stepwell.language.verbatim import compact_text, json_text
 
 HistoryEvent = dict[str, Any]
 
@@ -83,10 +85,32 @@ class PayloadTexts:
         self._text = ""
 
     def details(self, key: str, value: JSON) -> dict[str, Any]:
+        return {key: self._text_of(value), f"{key}Details": {"truncated": False}}
+
+    def named(self, name: str, key: str, value: JSON) -> dict[str, Any]:
+        """``{"name": name, **details(key, value)}``, built at once (a state's entry and
+        exit each record one)."""
+        return {"name": name, key: self._text_of(value), _DETAILS[key]: {"truncated": False}}
+
+    def size(self, value: JSON) -> int:
+        """The compact size of ``value`` in bytes (the payload limit's measure); when that
+        text is also its history text, it is kept for the event that follows, so a
+        state's output is serialised once, not twice. Raises TypeError as orjson does."""
+        text = compact_text(value)
+        if text is None:  # a kept input text inside: the compact form is another text
+            return len(orjson.dumps(value))
+        self._value = value
+        self._text = text.decode()
+        return len(text)
+
+    def _text_of(self, value: JSON) -> str:
         if value is not self._value or not self._text:
             self._value = value
             self._text = to_json_text(value)
-        return {key: self._text, f"{key}Details": {"truncated": False}}
+        return self._text
+
+
+_DETAILS = {"input": "inputDetails", "output": "outputDetails"}
 
 
 class HistoryRecorder:

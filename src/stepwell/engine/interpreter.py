@@ -146,7 +146,7 @@ class Interpreter:
             frame,
             _ENTERED[state.type],
             "stateEnteredEventDetails",
-            {"name": name, **self.history.payloads.details("input", state_input)}
+            self.history.payloads.named(name, "input", state_input)
             if self.history.enabled
             else None,
         )
@@ -154,7 +154,7 @@ class Interpreter:
     def leave(self, frame: Frame, state: State, output: JSON, next_state: str | None) -> None:
         """Record ``<Type>StateExited`` and go to ``next_state`` (or finish the frame)."""
         if self.history.enabled:
-            details = {"name": state.name, **self.history.payloads.details("output", output)}
+            details = self.history.payloads.named(state.name, "output", output)
             if self.assigned:  # J1: "Assign": {} writes no assignedVariables
                 details["assignedVariables"] = assigned_texts(self.assigned)
                 details["assignedVariablesDetails"] = {"truncated": False}
@@ -216,7 +216,7 @@ class Interpreter:
             # states with variables", "Using variables in JSONPath states").
             output = jsonpath_output(state, frame.input, result, ctx, frame)
             self.assign(frame, state.assign, result, ctx)
-        check_payload_size(output, state.name)
+        check_payload_size(output, state.name, texts=self.history.payloads)
         self.transition(frame, state, output)
 
     # ----------------------------------------------------------------- errors

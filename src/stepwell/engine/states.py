@@ -56,14 +56,14 @@ def _pass(interp: Interpreter, frame: Frame, state: m.PassState) -> None:
         output = state.output.evaluate(states, ctx) if state.output is not None else raw
         interp.assign(frame, state.assign, states, ctx)
         if state.output is not None:
-            check_payload_size(output, state.name)
+            check_payload_size(output, state.name, texts=interp.history.payloads)
     else:
         # Assign's "$" is the result: "Result", or InputPath/Parameters' output.
         result = state.result if state.has_result else jsonpath_input(state, raw, ctx, frame)
         output = jsonpath_output(state, raw, result, ctx, frame, selector=False)
         interp.assign(frame, state.assign, result, ctx)
         if state.has_result or state.parameters is not None:
-            check_payload_size(output, state.name)
+            check_payload_size(output, state.name, texts=interp.history.payloads)
     interp.transition(frame, state, output)
 
 

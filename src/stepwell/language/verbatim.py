@@ -39,6 +39,7 @@ __all__ = [
     "STORED_PREFIX",
     "VerbatimDict",
     "VerbatimList",
+    "compact_text",
     "dump_stored",
     "escape_keys",
     "json_text",
@@ -91,6 +92,20 @@ def json_text(value: JSON) -> str:
         return orjson.dumps(value, default=_default, option=_OPTIONS).decode()
     except TypeError:  # integers beyond 64 bits, which orjson refuses
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_text(value: JSON) -> bytes | None:
+    """``json_text`` of ``value`` as bytes when that is also its compact form (no kept
+    text inside): one serialisation serves both the payload size and the history; None
+    when a kept text differs from the compact form. Raises TypeError as orjson does."""
+    kept: list[bool] = []
+
+    def noting(inner: Any) -> Any:
+        kept.append(True)
+        return _default(inner)
+
+    text = orjson.dumps(value, default=noting, option=_OPTIONS)
+    return None if kept else text
 
 
 def _default(value: Any) -> Any:

@@ -511,7 +511,7 @@ class Worker:
             return self._abandon(lease, machine)
         execution = load_execution(lease.state) if lease.state is not None else None
         batch = _StepBatch()
-        env = Env(now=to_datetime(self.clock.now()), rng=random.Random(os.urandom(16)))
+        env = Env(now=to_datetime(self.clock.now()), rng=_fresh_random())
         for item in lease.items:
             result = self._apply_item(machine, machine_record, record, execution, item, env)
             if result is None:
@@ -543,7 +543,7 @@ class Worker:
         events: tuple[dict[str, Any], ...] = ()
         if machine is not None and lease.state is not None:
             stop = ev.StopRequested("States.Runtime", "The state machine was deleted.")
-            env = Env(now=to_datetime(self.clock.now()), rng=random.Random(os.urandom(16)))
+            env = Env(now=to_datetime(self.clock.now()), rng=_fresh_random())
             result = step(machine, load_execution(lease.state), stop, env)
             events = tuple(_stored_event(e) for e in result.events)
         stopped = replace(
@@ -641,9 +641,9 @@ class Worker:
     def _status_notices(self, record: ExecutionRecord) -> list[WorkItem]:
         """The "Step Functions Execution Status Change" event of ``record``, as a notice
         committed with the status, when a rule would receive it (``status_events``)."""
-        if is_map_run(record.arn):
-            return []
         bus = self.integrations.services.events
+        if is_map_run(record.arn) or not bus.may_listen():
+            return []  # checked first: no rule listens to most executions
         machine = self.machines.record(record.state_machine_arn)
         kind = machine.type if machine is not None else None
         return status_notices(record, bus, self.clock.now(), kind)
@@ -695,6 +695,12 @@ class _SideEffect(Exception):
     """A step computed ahead of its commit would have a side effect outside it."""
 
 
+def _fresh_random() -> random.Random:
+    """A random source for one step, seeded from the OS (an integer seed: seeding with
+    bytes hashes them first, four times slower, and a step is short)."""
+    return random.Random(int.from_bytes(os.urandom(16), "big"))
+
+
 def _runs_a_job(resource: str) -> bool:
     parsed = parse(resource)
     return parsed is not None and parsed.pattern in (SYNC, SYNC2)
@@ -741,13 +747,14 @@ def _stored_event(event: HistoryEvent) -> dict[str, Any]:
 
 
 def _stored_events(events: list[HistoryEvent]) -> tuple[dict[str, Any], ...]:
-    """``_stored_event`` of each; the events of a step share one time, converted once."""
+    """``_stored_event`` of each, converted in place: the events are this step's own,
+    fresh from the interpreter, and a loop's step has hundreds (no copy of each). The
+    events of a step share one time, converted once."""
     last: Any = None
     stamp = 0.0
-    stored = []
     for event in events:
         when = event["timestamp"]
         if when is not last:
             last, stamp = when, when.timestamp()
-        stored.append({**event, "timestamp": stamp})
-    return tuple(stored)
+        event["timestamp"] = stamp
+    return tuple(events)

@@ -471,7 +471,7 @@ def _commit_params(lease: Lease, outcome: StepOutcome) -> dict[str, Any]:
     tokens = [t for t in outcome.tokens if not (ended and t.execution_arn == record.arn)]
     items = outcome.new_items
     return {
-        "record": json_text(asdict(record)),
+        "record": json_text(record),  # orjson writes a dataclass as asdict would
         "status": record.status,
         "state": outcome.state,
         "arn": record.arn,

@@ -162,9 +162,12 @@ class EventsClient(ServiceClient):
         return any(rule["targets"] and self._receives(rule, event) for rule in rules)
 
     def may_listen(self, bus: str = DEFAULT_BUS) -> bool:
-        """Whether any rule with targets is on ``bus``, from the same recent copy: if
-        not, no event need be built to ask ``listening``."""
-        return any(rule["targets"] for rule in self._recent_rules(bus))
+        """Whether any enabled rule with targets and a pattern is on ``bus``: False means
+        no event would be received, so a caller need not even build one (``listening``)."""
+        return any(
+            rule["targets"] and rule.get("EventPattern") and rule["State"] != "DISABLED"
+            for rule in self._recent_rules(bus)
+        )
 
     def _recent_rules(self, bus: str) -> list[dict[str, Any]]:
         when, rules = self._cached.get(bus, (float("-inf"), []))

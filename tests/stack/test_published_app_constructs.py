@@ -371,3 +371,113 @@ def test_a_qualified_function_arn_and_an_empty_yaml_result_path_run(tmp_path: Pa
     }
     # A Task whose Resource is a function ARN records LambdaFunction* events.
     assert [e["type"] for e in events].count("LambdaFunctionSucceeded") == 2
+
+
+RETRYING = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Flaky:
+    Type: AWS::Serverless::Function
+    Properties: {Runtime: python3.12, Handler: app.handler, CodeUri: src/, Timeout: 60}
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionSubstitutions: {FlakyArn: !GetAtt Flaky.Arn}
+      Definition:
+        StartAt: Try
+        States:
+          Try:
+            Type: Task
+            Resource: arn:aws:states:::lambda:invoke
+            Parameters: {FunctionName: "${FlakyArn}", Payload.$: $}
+            Retry: [{ErrorEquals: [ShelfBusy], IntervalSeconds: 1, MaxAttempts: 2}]
+            Catch: [{ErrorEquals: [ShelfBusy], ResultPath: $.error, Next: GaveUp}]
+            OutputPath: $.Payload
+            End: true
+          GaveUp: {Type: Pass, Parameters: {handled.$: $.error.Error}, End: true}
+"""
+
+FLAKY = """
+class ShelfBusy(Exception):
+    pass
+
+def handler(event, context):
+    if event["busy"]:
+        raise ShelfBusy("the shelf is busy")
+    return {"shelved": True}
+"""
+
+
+def test_a_function_error_is_retried_then_caught_by_its_name(tmp_path: Path) -> None:
+    # Developer Guide, "Handling errors in Step Functions workflows": a Lambda function's
+    # unhandled exception is reported under its class name, which Retry and Catch match.
+    path = write(tmp_path, RETRYING, {"src/app.py": FLAKY})
+    with local_stack(path, stack_name="retrying") as stack:
+        sfn = stack.client()
+        machine = stack.physical("Flow")
+        busy = sfn.start_execution(stateMachineArn=machine, input='{"busy": true}')
+        caught = finished(stack, busy["executionArn"])
+        events = sfn.get_execution_history(executionArn=busy["executionArn"])["events"]
+        free = sfn.start_execution(stateMachineArn=machine, input='{"busy": false}')
+        straight = finished(stack, free["executionArn"])
+    assert caught["status"] == "SUCCEEDED", caught
+    assert json.loads(caught["output"]) == {"handled": "ShelfBusy"}
+    assert [e["type"] for e in events].count("TaskFailed") == 3  # one try, two retries
+    assert json.loads(straight["output"]) == {"shelved": True}
+
+
+BATCHES = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Ratings:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionSubstitutions: {Table: !Ref Ratings}
+      Definition:
+        StartAt: Count
+        States:
+          Count:
+            Type: Pass
+            Parameters: {numbers.$: "States.ArrayRange(1, 60, 1)"}
+            Next: Write
+          Write:
+            Type: Map
+            ItemsPath: $.numbers
+            ItemSelector:
+              PutRequest:
+                Item:
+                  id: {S.$: "States.Format('r-{}', $$.Map.Item.Value)"}
+                  stars: {N.$: "States.JsonToString($$.Map.Item.Value)"}
+            ItemBatcher: {MaxItemsPerBatch: 25}
+            ItemProcessor:
+              ProcessorConfig: {Mode: DISTRIBUTED, ExecutionType: STANDARD}
+              StartAt: Put
+              States:
+                Put:
+                  Type: Task
+                  Resource: arn:aws:states:::aws-sdk:dynamodb:batchWriteItem
+                  Parameters: {RequestItems: {"${Table}.$": $.Items}}
+                  End: true
+            End: true
+"""
+
+
+def test_a_distributed_map_writes_batches_of_25(tmp_path: Path) -> None:
+    # Developer Guide, "ItemBatcher (Map)": items are sent to each child in batches of at
+    # most MaxItemsPerBatch, under "Items"; DynamoDB API Reference, BatchWriteItem takes up
+    # to 25 put requests.
+    with local_stack(write(tmp_path, BATCHES, {}), stack_name="batches") as stack:
+        sfn = stack.client()
+        started = sfn.start_execution(stateMachineArn=stack.physical("Flow"), input="{}")
+        described = finished(stack, started["executionArn"])
+        items = stack.client("dynamodb").scan(TableName=stack.physical("Ratings"))["Items"]
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [{"UnprocessedItems": {}}] * 3  # 25, 25, 10
+    assert len(items) == 60
+    assert {"id": {"S": "r-60"}, "stars": {"N": "60"}} in items

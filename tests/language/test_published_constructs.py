@@ -49,17 +49,17 @@ def branch(name: str) -> dict[str, Any]:
 CONSTRUCTS: list[tuple[str, str, dict[str, Any] | str]] = [
     (
         "jayway-dot-before-bracket",
-        "Developer Guide, Using JSONPath paths (JsonPath syntax, Jayway implementation)",
+        "F2; Developer Guide, Using JSONPath paths (JsonPath syntax, Jayway implementation)",
         pass_with(Parameters={"head.$": "$.[0]", "pairs.$": "$.[*].['shelf', 'label']"}),
     ),
     (
         "filter-at-the-root-after-a-dot",
-        "Developer Guide, Using JSONPath paths",
+        "F2; Developer Guide, Using JSONPath paths",
         pass_with(Parameters={"positive.$": "$.[?(@.count > 0)]"}),
     ),
     (
         "filter-with-bare-word-operand",
-        "Developer Guide, Using JSONPath paths (Jayway filter operators)",
+        "F4; Developer Guide, Using JSONPath paths (Jayway filter operators)",
         pass_with(Parameters={"open.$": "$.tickets[?(@.state==OPEN)]"}),
     ),
     (
@@ -79,7 +79,7 @@ CONSTRUCTS: list[tuple[str, str, dict[str, Any] | str]] = [
     ),
     (
         "context-path-with-a-trailing-space",
-        "Developer Guide, Accessing execution data from the Context object",
+        "F3; Developer Guide, Accessing execution data from the Context object",
         '{"StartAt": "Stamp", "States": {"Stamp": {"Type": "Pass",'
         ' "Parameters": {"run.$": "$$.Execution.Name "}, "End": true}}}',
     ),

@@ -25,6 +25,7 @@ import pytest
 
 from stepwell.stack.checks import check_plan
 from stepwell.stack.plan import plan_stack
+from stepwell.stack.template import load_template
 from stepwell.testing import local_stack
 from tests.stack.test_apply import finished
 
@@ -481,3 +482,18 @@ def test_a_distributed_map_writes_batches_of_25(tmp_path: Path) -> None:
     assert json.loads(described["output"]) == [{"UnprocessedItems": {}}] * 3  # 25, 25, 10
     assert len(items) == 60
     assert {"id": {"S": "r-60"}, "stars": {"N": "60"}} in items
+
+
+def test_an_unquoted_format_version_date_is_read_as_text(tmp_path: Path) -> None:
+    # CloudFormation User Guide, "Format version": a literal string. YAML reads the
+    # unquoted 2010-09-09 as a date; `sam init`'s quick starts write it so, in a file
+    # named template.yml.
+    (tmp_path / "template.yml").write_text(
+        "AWSTemplateFormatVersion: 2010-09-09\n"
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n  Hello:\n    Type: AWS::Serverless::StateMachine\n"
+        f"    Properties:\n      {PASS_MACHINE}\n"
+    )
+    assert load_template(tmp_path / "template.yml")["AWSTemplateFormatVersion"] == "2010-09-09"
+    plan = plan_stack(tmp_path / "template.yml", stack_name="hello")
+    assert plan.get("Hello") is not None

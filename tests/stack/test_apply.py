@@ -353,9 +353,9 @@ def test_what_cannot_run_here_is_stubbed_and_the_application_still_comes_up(
     tmp_path: Path,
 ) -> None:
     # Issue 13: what Stepwell cannot emulate is accepted and reported, never a failure.
-    # The long-lived-transactions sample (tests/stack/corpus) has both: a table with a
-    # GlobalSecondaryIndex and capacities written "5" (CloudFormation reads an Integer
-    # property from a numeric string), and go1.x functions.
+    # A published sample (long-lived-transactions, in docs/published-samples.tsv) had
+    # both: a table with a GlobalSecondaryIndex and capacities written "5"
+    # (CloudFormation reads an Integer property from a numeric string), and go1.x functions.
     with local_stack(write(tmp_path, INDEXED_AND_GO)) as app:
         table = app.host.services.dynamodb.describe_table(TableName=app.physical("Payments"))
         sfn = app.client()
@@ -391,7 +391,7 @@ Outputs:
 def test_an_activity_is_created_and_its_ref_is_its_arn(tmp_path: Path) -> None:
     # CloudFormation User Guide, AWS::StepFunctions::Activity: "Ref returns the ARN of
     # the created activity"; Fn::GetAtt Name returns its name. (The activity-state-machine
-    # sample of tests/stack/corpus substitutes it into its definition.)
+    # sample of docs/published-samples.tsv substitutes it into its definition.)
     with local_stack(write(tmp_path, ACTIVITY_APP)) as app:
         sfn = app.client()
         arn = app.plan.outputs["Arn"]

@@ -5,7 +5,6 @@ starts."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,16 +151,51 @@ def test_a_definition_from_a_file_is_checked_with_its_substitutions(write_app: A
     assert check_plan(plan_stack(refused, stack_name="s")).problems != []
 
 
-def test_the_checked_definition_is_the_one_created() -> None:
-    # The corpus app with a YAML definition: what --check validated is what runs.
-    corpus = Path(__file__).resolve().parent / "corpus" / "human-task-reminder"
-    with local_stack(corpus / "template.yaml") as app:
-        machine = app.client().describe_state_machine(
-            stateMachineArn=app.physical("ReminderStateMachine")
-        )
+CHECKED_APP = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Reminders:
+    Type: AWS::Serverless::SimpleTable
+    Properties: {TableName: ReminderTable}
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: statemachine/flow.asl.yaml
+      DefinitionSubstitutions: {Table: !Ref Reminders}
+"""
+
+CHECKED_FLOW = """
+StartAt: Both ways
+States:
+  Both ways:
+    Type: Parallel
+    End: true
+    Branches:
+      - StartAt: Wait a bit
+        States:
+          Wait a bit: {Type: Wait, Seconds: 1, End: true}
+      - StartAt: Record it
+        States:
+          Record it:
+            Type: Task
+            Resource: arn:aws:states:::dynamodb:putItem
+            Parameters:
+              TableName: ${Table}
+              Item: {id: {S.$: $$.Execution.Name}}
+            End: true
+"""
+
+
+def test_the_checked_definition_is_the_one_created(write_app: Any) -> None:
+    # A YAML definition file with a substitution inside a Parallel branch: what --check
+    # validated is what runs.
+    path = write_app(CHECKED_APP, {"statemachine/flow.asl.yaml": CHECKED_FLOW})
+    assert check_plan(plan_stack(path, stack_name="s")).problems == []
+    with local_stack(path) as app:
+        machine = app.client().describe_state_machine(stateMachineArn=app.physical("Flow"))
     definition = json.loads(machine["definition"])
-    branch = definition["States"]["Parallel w/ UUID"]["Branches"][1]["States"]
-    assert branch["DDB Put Task Status"]["Parameters"]["TableName"] == "HumanTaskReminderTable"
+    branch = definition["States"]["Both ways"]["Branches"][1]["States"]
+    assert branch["Record it"]["Parameters"]["TableName"] == "ReminderTable"
 
 
 LAYERED = """

@@ -24,7 +24,13 @@ FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
 
 
+FAILED_ONCE: set[str] = set()  # the "fail_once" keys that have failed already
+
+
 def shout(event: dict[str, Any]) -> dict[str, Any]:
+    if "fail_once" in event and event["fail_once"] not in FAILED_ONCE:
+        FAILED_ONCE.add(event["fail_once"])
+        raise ValueError("asked to fail once")
     if "Items" in event:
         return {"names": [row["name"].upper() for row in event["Items"]]}
     if event.get("fail") and not event.get("redriven"):
@@ -383,3 +389,84 @@ def test_a_redrive_reruns_the_failed_child_in_place(sw: LocalStepwell) -> None:
     types = [e["type"] for e in sfn.get_execution_history(executionArn=failed[0])["events"]]
     assert types.count("PassStateEntered") == 1  # from the state that failed
     assert types[types.index("ExecutionRedriven") + 1] == "TaskStateEntered"
+
+
+def redrive_counts(run: dict[str, Any]) -> tuple[int, int, int, int]:
+    items, executions = run["itemCounts"], run["executionCounts"]
+    return (
+        items["pendingRedrive"],
+        executions["pendingRedrive"],
+        items["failuresNotRedrivable"],
+        executions["failuresNotRedrivable"],
+    )
+
+
+def test_describe_map_run_counts_the_children_pending_redrive(sw: LocalStepwell) -> None:
+    """API Reference, MapRunExecutionCounts ``pendingRedrive``; Developer Guide, "Redriving
+    Map Runs": a redriven run at its concurrency limit holds the children still to rerun
+    in "Pending redrive", and the count is reset to 0 when the run has completed. Express
+    children start again from their first state (here a Wait) when redriven."""
+    sfn = sw.client()
+    express = {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    tag = uuid.uuid4().hex
+    definition = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "MaxConcurrency": 1,
+                "ToleratedFailureCount": 1,
+                "ItemProcessor": {
+                    "ProcessorConfig": express,
+                    "StartAt": "S",
+                    "States": WAIT_THEN_TASK,
+                },
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=f"pending{tag[:8]}", definition=json.dumps(definition), roleArn=ROLE
+    )["stateMachineArn"]
+    given = [{"fail_once": f"{tag}/0"}, {"fail_once": f"{tag}/1"}, {}]
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(given))
+    execution_arn = execution["executionArn"]
+    for _ in range(2):  # each failing child waits 10 s, then fails: the second one is one too many
+        eventually(sw, lambda: counts(map_run(sw, execution_arn))[1] == 1)
+        sw.advance(10)
+    assert ended(sw, execution_arn)["status"] == "FAILED"
+    run = map_run(sw, execution_arn)
+    assert run["executionCounts"]["failed"] == 2
+    assert redrive_counts(run) == (0, 0, 0, 0)
+    sfn.redrive_execution(executionArn=execution_arn)
+    eventually(sw, lambda: map_run(sw, execution_arn)["status"] == "RUNNING")
+    eventually(sw, lambda: counts(map_run(sw, execution_arn))[1] == 1)
+    run = map_run(sw, execution_arn)
+    assert redrive_counts(run) == (1, 1, 0, 0)  # the first reruns; the second waits
+    for _ in range(10):  # the two reruns, then the child never started, wait 10 s each
+        if map_run(sw, execution_arn)["status"] != "RUNNING":
+            break
+        sw.advance(10)
+        sw.settle()
+    assert ended(sw, execution_arn)["status"] == "SUCCEEDED"
+    run = map_run(sw, execution_arn)
+    assert (run["status"], run["executionCounts"]["succeeded"]) == ("SUCCEEDED", 3)
+    assert redrive_counts(run) == (0, 0, 0, 0)
+
+
+def test_a_child_stopped_by_the_user_is_not_a_tolerated_failure(sw: LocalStepwell) -> None:
+    """Developer Guide, "Setting failure thresholds for Distributed Map states": the
+    threshold counts "failed or timed out items"; a child stopped with StopExecution is
+    ABORTED and the run (which tolerates no failure) goes on."""
+    sfn = sw.client()
+    execution = start(sw, {}, WAIT_THEN_TASK, [{"n": 1}, {"n": 2}])
+    eventually(sw, lambda: counts(map_run(sw, execution))[1] == 2)
+    run = map_run(sw, execution)["mapRunArn"]
+    child = sfn.list_executions(mapRunArn=run)["executions"][0]["executionArn"]
+    sfn.stop_execution(executionArn=child)
+    sw.advance(10)
+    assert ended(sw, execution)["status"] == "SUCCEEDED"
+    described = map_run(sw, execution)
+    assert described["status"] == "SUCCEEDED"
+    counted = described["executionCounts"]
+    assert (counted["aborted"], counted["succeeded"], counted["failed"]) == (1, 1, 0)

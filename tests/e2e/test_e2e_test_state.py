@@ -752,9 +752,9 @@ def api() -> Iterator[str]:
         thread.join(5)
 
 
-def http_call(url: str) -> dict[str, Any]:
+def http_call(url: str, resource: str = "arn:aws:states:::http:invoke") -> dict[str, Any]:
     return task(
-        "arn:aws:states:::http:invoke",
+        resource,
         Parameters={
             "ApiEndpoint": url + "/v1/orders",
             "Method": "POST",
@@ -800,6 +800,24 @@ def test_trace_shows_the_http_request_and_response(
         "headers": f"[Content-Type: application/json, Content-Length: {len(body)}]",
         "body": body,
     }
+
+
+def test_trace_shows_the_exchange_of_a_region_qualified_http_resource(sfn: Any, api: str) -> None:
+    """Developer Guide, "Specifying Resource ARNs in Tasks": the integration ARN may name its
+    region and account; ``arn:aws:states:us-east-1:123456789012:http:invoke`` is the HTTP
+    Task, so TRACE shows its exchange too."""
+    resource = "arn:aws:states:us-east-1:123456789012:http:invoke"
+    answer = call(
+        sfn,
+        http_call(api, resource),
+        input='{"ok": true}',
+        roleArn=ROLE,
+        inspectionLevel="TRACE",
+        revealSecrets=True,
+    )
+    assert answer["status"] == "SUCCEEDED"
+    assert answer["inspectionData"]["request"]["url"] == api + "/v1/orders?q=1"
+    assert answer["inspectionData"]["response"]["statusCode"] == "200"
 
 
 def test_trace_without_reveal_secrets_omits_nothing_of_the_definition(sfn: Any, api: str) -> None:

@@ -1534,3 +1534,65 @@ def test_choice_variable_must_be_a_reference_path(path: str) -> None:
     }
     diagnostics = validate_definition(definition)
     assert [d.location for d in diagnostics] == ["/States/C/Choices/0/Variable"]
+
+
+# Developer Guide, "Distributed Map state", Label: "Labels can't exceed 40 characters in
+# length, must be unique within a state machine definition, and can't contain" whitespace,
+# wildcard (? *), bracket (< > { } [ ]), special (: ; , \ | ^ ~ $ # % & ` ") or control
+# characters (U+0000-U+001F, U+007F-U+009F).
+DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+
+
+def labelled(label: Any, inner: str = "I", **fields: Any) -> dict[str, Any]:
+    processor = {"ProcessorConfig": DISTRIBUTED, "StartAt": inner,
+                 "States": {inner: {"Type": "Pass", "End": True}}}  # fmt: skip
+    return {"Type": "Map", "ItemProcessor": processor, "Label": label, "End": True, **fields}
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["demoLabel", "x" * 40, "rows-2024_06.v1", "étiquette", "a/b", "a'b", "a@b!(c)+=."],
+)
+def test_labels_the_guide_allows_are_accepted(label: str) -> None:
+    assert errors(one(labelled(label))) == []
+
+
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        ("x" * 41, 'The field "Label" must be at most 40 characters'),
+        ("two words", "The field \"Label\" must not contain the character ' '"),
+        ("tab\there", "The field \"Label\" must not contain the character '\\t'"),
+        *[(f"a{c}b", f'The field "Label" must not contain the character {c}')
+          for c in '?*<>{}[]:;,\\|^~$#%&`"'],
+        ("bell\x07", "The field \"Label\" must not contain the character '\\x07'"),
+        ("c1\x85", "The field \"Label\" must not contain the character '\\x85'"),
+        ("del\x7f", "The field \"Label\" must not contain the character '\\x7f'"),
+    ],
+)  # fmt: skip
+def test_labels_the_guide_forbids_are_refused(label: str, message: str) -> None:
+    (problem,) = errors(one(labelled(label)))
+    assert (problem.code, problem.location, problem.message) == (SCHEMA, "/States/A/Label", message)
+
+
+def test_a_label_is_unique_within_the_definition_nested_maps_included() -> None:
+    outer = labelled("rows")
+    outer["ItemProcessor"] = {"StartAt": "Inner", "States": {"Inner": labelled("rows")}}
+    problems = errors(machine({"A": outer}))
+    assert [(p.location, p.message) for p in problems] == [
+        ("/States/A/Label", 'The Label "rows" is used by another Map')
+    ]
+    first = labelled("rows", "I1")
+    del first["End"]
+    twice = machine({"A": {**first, "Next": "B"}, "B": labelled("rows", "I2")})
+    assert [p.location for p in errors(twice)] == ["/States/B/Label"]
+    other = machine({"A": {**first, "Next": "B"}, "B": labelled("cols", "I2")})
+    assert errors(other) == []
+
+
+def test_a_refused_label_reads_like_other_definition_errors() -> None:
+    """K17: ``Invalid State Machine Definition: 'CODE: message at location'``."""
+    assert format_invalid_definition(errors(one(labelled("x" * 41)))) == (
+        "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: "
+        'The field "Label" must be at most 40 characters at /States/A/Label\''
+    )

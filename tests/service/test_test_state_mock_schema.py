@@ -25,6 +25,11 @@ SYNC2 = {"ExecutionArn": "e", "StateMachineArn": "s", "Status": "SUCCEEDED", "St
         (SDK + "s3:getObject", {"DeleteMarker": "yes"}, None,
          "Field 'DeleteMarker' must be a boolean"),
         (SDK + "s3:getObject", {"DeleteMarker": True}, None, None),
+        # the same integrations named with a region and account (language/resource_arns.py)
+        ("arn:aws:states:us-east-1:123456789012:dynamodb:getItem", {"Item": []}, None,
+         "Field 'Item' must be an object"),
+        ("arn:aws:states:us-east-1:123456789012:aws-sdk:s3:getObject", {"DeleteMarker": "yes"},
+         None, "Field 'DeleteMarker' must be a boolean"),
         # M8: string length minimums are checked, maximums are not
         (SDK + "sfn:describeExecution", {"Name": "n" * 81}, "PRESENT", None),
         (SDK + "sfn:describeExecution", {"Name": ""}, "PRESENT",

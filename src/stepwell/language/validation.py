@@ -152,13 +152,14 @@ def _check_size(report: Report, text: str | bytes) -> None:
 class _GraphValidator:
     """Walks the machine's graphs, handing each state to ``check_state``."""
 
-    __slots__ = ("all_names", "report", "seen_names", "top_jsonata")
+    __slots__ = ("all_names", "report", "seen_labels", "seen_names", "top_jsonata")
 
     def __init__(self, report: Report, data: JSON) -> None:
         self.report = report
         language = data.get("QueryLanguage", JSONPATH) if isinstance(data, dict) else JSONPATH
         self.top_jsonata = language == JSONATA
         self.seen_names: set[str] = set()
+        self.seen_labels: set[str] = set()
         self.all_names = frozenset(_all_state_names(data))
 
     def check_machine(self, data: JSON, duplicates: tuple[str, ...]) -> None:
@@ -220,6 +221,17 @@ class _GraphValidator:
             return
         jsonata = self._query_language(body, path)
         check_state(StateScope(name, path, body, jsonata, self.report, self.check_graph))
+        self._check_label_unique(body, path)
+
+    def _check_label_unique(self, body: Mapping[str, JSON], path: str) -> None:
+        """A Map's ``Label`` "must be unique within a state machine definition" (Developer
+        Guide, "Distributed Map state"); the wording is Stepwell's."""
+        label = body.get("Label") if body.get("Type") == "Map" else None
+        if not isinstance(label, str):
+            return
+        if label in self.seen_labels:
+            self.report.error(join(path, "Label"), f'The Label "{label}" is used by another Map')
+        self.seen_labels.add(label)
 
     def _check_name(self, name: str, path: str) -> None:
         if not name:

@@ -53,7 +53,7 @@ import orjson
 from stepwell.engine import events as ev
 from stepwell.engine.distributed import item_input
 from stepwell.engine.fanout import threshold_exceeded
-from stepwell.engine.history import HISTORY_LIMIT
+from stepwell.engine.history import HISTORY_LIMIT, HISTORY_LIMIT_CAUSE
 from stepwell.integrations.registry import Integrations
 from stepwell.language import model as m
 from stepwell.language.compiler import load_state_machine
@@ -186,8 +186,20 @@ def ended_notice(child: ExecutionRecord, now: float) -> WorkItem | None:
         "arn": child.arn,
         "status": child.status,
         "attempt": _attempt(child),
+        "redrivable": child_redrivable(child),
     }
     return WorkItem(child.map_run_arn, "event", orjson.dumps(payload), now)
+
+
+def child_redrivable(child: ExecutionRecord) -> bool:
+    """Whether a redrive of its Map Run can rerun this child if it did not succeed
+    (Developer Guide, "Redriving Map Runs", "Child workflow execution redrive behavior"):
+    an Express child always ("always started as a new execution"); a Standard one unless
+    it has been redriven the most times an execution can be or ended at the 25,000-event
+    history limit ("If an execution isn't redrivable, it won't be attempted again")."""
+    if child.arn.split(":")[5:6] == ["express"]:
+        return True
+    return child.redrive_count < MAX_REDRIVES and child.cause != HISTORY_LIMIT_CAUSE
 
 
 def orphaned_runs(store: Store, ended: ExecutionRecord, now: float) -> list[WorkItem]:
@@ -322,7 +334,7 @@ class MapRuns:
         if len(running) > 2 and message.get("attempt") != running[2]:
             return  # the report of the attempt before a redrive reran it
         del progress["running"][arn]
-        self._count(step, str(message["status"]), running[1])
+        self._count(step, str(message["status"]), running[1], message.get("redrivable", True))
 
     # ----------------------------------------------------------------- start
 
@@ -408,7 +420,8 @@ class MapRuns:
             step.record, redrive_count=step.record.redrive_count + 1, redrive_date=now
         )
         progress["redo"] = self._redo(step)
-        for counted in ("failed", "timed_out", "aborted"):
+        progress["redo_items"] = self._items_in(step.record.arn, progress["redo"])
+        for counted in ("failed", "timed_out", "aborted", "not_redrivable"):
             progress[f"items_{counted}"] = progress[f"executions_{counted}"] = 0
         progress["status"], progress["error"], progress["cause"] = "RUNNING", None, None
         redriven = ev.MapRunStarted(
@@ -442,6 +455,16 @@ class MapRuns:
                 docs.put(key, orjson.dumps(redo))
         return redo
 
+    def _items_in(self, arn: str, redo: list[list[Any]]) -> int:
+        """How many items the children of ``redo`` hold (a child runs a batch of them)."""
+        items = 0
+        chunk: tuple[int, list[Any]] | None = None
+        for index, _ in redo:
+            if chunk is None or chunk[0] != index // CHUNK:
+                chunk = (index // CHUNK, self._chunk(arn, index // CHUNK))
+            items += chunk[1][index % CHUNK][1]
+        return items
+
     def _child(self, step: _Step, index: int) -> str:
         """The ARN of the child that runs item ``index``."""
         express = is_express_child(step.request["spec"])
@@ -464,12 +487,15 @@ class MapRuns:
         if _attempt(child) == attempt and child.status == "RUNNING":
             progress.setdefault("stopping", {})[arn] = [index, size, attempt]
             return  # still being stopped by the run's end: rerun once it has ended
+        redrivable = True
         if _attempt(child) == attempt and child.status != "SUCCEEDED":
-            child = self._reopen_child(step, child) or self.store.get_execution(arn) or child
+            reopened = self._reopen_child(step, child)
+            redrivable = reopened is not None
+            child = reopened or self.store.get_execution(arn) or child
         if child.status == "RUNNING":
             progress["running"][arn] = [index, size, _attempt(child)]
         else:
-            self._count(step, child.status, size)
+            self._count(step, child.status, size, redrivable and child_redrivable(child))
 
     def _reopen_child(self, step: _Step, child: ExecutionRecord) -> ExecutionRecord | None:
         """Reopen an ended child: the reopened record, or None if it was not reopened."""
@@ -548,6 +574,7 @@ class MapRuns:
             text, size = chunk[1][index % CHUNK]
             started += 1
             if again:
+                progress["redo_items"] = progress.get("redo_items", 0) - size
                 self._rerun_child(step, index, again[1], size)
                 continue
             progress["next"] = index + 1
@@ -587,18 +614,26 @@ class MapRuns:
         else:  # created by a step that did not commit, and already ended
             self._count(step, stored.status, size)
 
-    def _count(self, step: _Step, status: str, size: int) -> None:
+    def _count(self, step: _Step, status: str, size: int, redrivable: bool = True) -> None:
+        """Count a child that ended; one that did not succeed and cannot be redriven
+        (``child_redrivable``) is also one of the run's ``failuresNotRedrivable``."""
         progress = step.progress
         assert progress is not None
         counted = _STATUS_COUNTS.get(status, "failed")
         progress[f"items_{counted}"] += size
         progress[f"executions_{counted}"] += 1
+        if counted != "succeeded" and not redrivable:
+            for kind, n in (("items", size), ("executions", 1)):
+                progress[f"{kind}_not_redrivable"] = progress.get(f"{kind}_not_redrivable", 0) + n
         self._check_threshold(step)
 
     def _check_threshold(self, step: _Step) -> None:
         progress = step.progress
         assert progress is not None
-        failed = sum(progress[f"items_{k}"] for k in ("failed", "timed_out", "aborted"))
+        # "the total number of failed or timed out items divided by the total number of
+        # items" (Developer Guide, "Setting failure thresholds for Distributed Map
+        # states"): an aborted child is not a failure the threshold counts.
+        failed = progress["items_failed"] + progress["items_timed_out"]
         if progress["status"] == "RUNNING" and threshold_exceeded(
             failed,
             progress["items"],
@@ -702,8 +737,9 @@ def _child_result(child: ExecutionRecord) -> ChildResult:
     )
 
 
-def counts(progress: dict[str, Any] | None, kind: str) -> dict[str, int]:
-    """DescribeMapRun's ``itemCounts`` (kind "items") or ``executionCounts``."""
+def counts(progress: dict[str, Any] | None, kind: str, redrives: int = 0) -> dict[str, int]:
+    """DescribeMapRun's ``itemCounts`` (kind "items") or ``executionCounts`` of a run
+    redriven ``redrives`` times."""
     if progress is None:
         zero = dict.fromkeys(
             ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total"), 0
@@ -723,9 +759,33 @@ def counts(progress: dict[str, Any] | None, kind: str) -> dict[str, int]:
         "aborted": progress[f"{kind}_aborted"],
         "total": total,
         "resultsWritten": written if kind == "executions" else _items_written(progress),
-        "failuresNotRedrivable": 0,
-        "pendingRedrive": 0,
+        "failuresNotRedrivable": _not_redrivable(progress, kind, redrives),
+        "pendingRedrive": _pending_redrive(progress, kind),
     }
+
+
+def _not_redrivable(progress: dict[str, Any], kind: str, redrives: int) -> int:
+    """API Reference, MapRunItemCounts / MapRunExecutionCounts, ``failuresNotRedrivable``:
+    the failed, aborted or timed-out children (or their items) that cannot be redriven;
+    all of them once the run has been redriven 1,000 times (Developer Guide, "Redriving
+    Map Runs": "the hard limit of 1000 redrives of a given Map Run")."""
+    if redrives >= MAX_REDRIVES:
+        return sum(progress[f"{kind}_{k}"] for k in ("failed", "timed_out", "aborted"))
+    return int(progress.get(f"{kind}_not_redrivable", 0))
+
+
+def _pending_redrive(progress: dict[str, Any], kind: str) -> int:
+    """``pendingRedrive``: the unsuccessful children (or their items) a redriven run has
+    still to rerun, held back by its concurrency; reset to 0 when the run ends (Developer
+    Guide, "Redriving Map Runs": "When a Map Run has completed its execution or is aborted,
+    the count of child workflow executions in the Pending redrive state is reset to 0")."""
+    if progress["status"] != "RUNNING":
+        return 0
+    stopping = progress.get("stopping", {}).values()  # rerun once the run's stop has ended
+    if kind == "items":
+        held = max(0, int(progress.get("redo_items", 0)))
+        return held + sum(int(entry[1]) for entry in stopping)
+    return len(progress.get("redo", ())) + len(stopping)
 
 
 def _items_written(progress: dict[str, Any]) -> int:

@@ -55,8 +55,8 @@ class MapRunOperations(ServiceCore):
             maxConcurrency=settings["max_concurrency"] or 0,
             toleratedFailurePercentage=float(settings["tolerated_percentage"] or 0),
             toleratedFailureCount=settings["tolerated_count"] or 0,
-            itemCounts=counts(progress, "items"),
-            executionCounts=counts(progress, "executions"),
+            itemCounts=counts(progress, "items", record.redrive_count),
+            executionCounts=counts(progress, "executions", record.redrive_count),
             redriveCount=record.redrive_count,
             redriveDate=to_datetime(record.redrive_date) if record.redrive_date else None,
         )

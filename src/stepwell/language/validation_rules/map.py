@@ -41,8 +41,33 @@ def check_map_state(scope: StateScope) -> None:
             scope.error(f'The field "{key}" must be an object', key)
         elif key in scope.body and scope.jsonata:
             check_jsonata_value(scope.report, scope.at(key), scope.body[key])
-    if "Label" in scope.body and not isinstance(scope.body["Label"], str):
+    if "Label" in scope.body:
+        _check_label(scope, scope.body["Label"])
+
+
+def _check_label(scope: StateScope, label: JSON) -> None:
+    """Developer Guide, "Distributed Map state", ``Label``: "Labels can't exceed 40
+    characters in length, must be unique within a state machine definition, and can't
+    contain" whitespace, wildcard, bracket, special or control characters. The guide gives
+    no error text: the wording here is Stepwell's (uniqueness: ``validation.py``)."""
+    if not isinstance(label, str):
         scope.error('The field "Label" must be a string', "Label")
+    elif len(label) > MAX_LABEL_LENGTH:
+        scope.error(f'The field "Label" must be at most {MAX_LABEL_LENGTH} characters', "Label")
+    elif forbidden := next((c for c in label if _forbidden_in_label(c)), None):
+        shown = repr(forbidden) if forbidden.isspace() or not forbidden.isprintable() else forbidden
+        scope.error(f'The field "Label" must not contain the character {shown}', "Label")
+
+
+MAX_LABEL_LENGTH: Final = 40
+_LABEL_SPECIALS: Final = frozenset('?*<>{}[]:;,\\|^~$#%&`"')
+
+
+def _forbidden_in_label(char: str) -> bool:
+    """Whitespace, ``? *``, ``< > { } [ ]``, ``: ; , \\ | ^ ~ $ # % & ` "``, and the control
+    characters U+0000-U+001F and U+007F-U+009F."""
+    code = ord(char)
+    return char.isspace() or char in _LABEL_SPECIALS or code <= 0x1F or 0x7F <= code <= 0x9F
 
 
 def _check_processor(scope: StateScope) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from stepwell.integrations.naming import botocore_name
 from stepwell.language.evaluation import JSON
+from stepwell.language.resource_arns import canonical_integration
 from stepwell.service import errors as err
 
 STRICT, PRESENT, NONE = "STRICT", "PRESENT", "NONE"
@@ -73,7 +74,9 @@ def check_mock_result(resource: str, result: JSON, mode: str | None) -> None:
 
 def output_shape(resource: str) -> Any:
     """botocore's output shape for a Task resource, or None when it has none we know
-    (a Lambda function ARN, an activity, an HTTP task, ``.waitForTaskToken``)."""
+    (a Lambda function ARN, an activity, an HTTP task, ``.waitForTaskToken``); an
+    integration ARN with a region and account is read as the one without."""
+    resource = canonical_integration(resource)
     if resource.startswith(_SDK):
         service, _, action = resource[len(_SDK) :].partition(":")
         return _operation_output(service, _pascal(action))
@@ -92,6 +95,7 @@ def output_shape(resource: str) -> Any:
 
 def _service(resource: str) -> str:
     """The service a Task resource calls, as ``botocore_name`` takes it."""
+    resource = canonical_integration(resource)
     rest = resource[len(_SDK) :] if resource.startswith(_SDK) else resource[len(_OPTIMISED) :]
     service = rest.partition(":")[0]
     return "stepfunctions" if service == "states" else service

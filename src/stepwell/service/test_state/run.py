@@ -33,6 +33,7 @@ from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import Retrier
+from stepwell.language.resource_arns import canonical_integration
 from stepwell.runtime.clock import Clock, to_datetime
 from stepwell.service import errors as err
 from stepwell.service.arns import Arns
@@ -251,7 +252,7 @@ class TestRun:
         is forwarded to AWS, which answers with the outcome only)."""
         integrations = self.tester.integrations
         forwarder = integrations.forwarder
-        if invocation.resource != HTTP_RESOURCE or (
+        if canonical_integration(invocation.resource) != HTTP_RESOURCE or (
             forwarder is not None and forwarder.config.forwards("http", True)
         ):
             return integrations.invoke(invocation)

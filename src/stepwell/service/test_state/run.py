@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepwell.engine import events as ev
-from stepwell.engine.dataflow import FIXED_CONTEXT, jsonata_states, jsonpath_input, locate
+from stepwell.engine.dataflow import (
+    FIXED_CONTEXT,
+    jsonata_states,
+    jsonpath_input,
+    jsonpath_output,
+    locate,
+)
 from stepwell.engine.env import Env
 from stepwell.engine.execution import ExecutionInfo, ExecutionState, Frame
 from stepwell.engine.history import HistoryEvent
@@ -323,7 +329,8 @@ class TestRun:
     def failure(self) -> tuple[str | None, str | None]:
         """The error the state failed with: from its failure event (TaskFailed,
         LambdaFunctionFailed, EvaluationFailed …), else from replaying its input
-        processing (an error there records no event)."""
+        processing and, for JSONPath, its output processing on the task's result
+        (an error there, such as ``States.ResultPathMatchFailure``, records no event)."""
         for event in reversed(self.events):
             for key, details in event.items():
                 if key.endswith("EventDetails") and "error" in (details or ()):
@@ -335,6 +342,9 @@ class TestRun:
                     state.arguments.evaluate(jsonata_states(self.test.input, ctx), ctx)
             else:
                 jsonpath_input(state, self.test.input, ctx, frame)
+                result = self.test.mock_result or self.task_output
+                if result is not None:
+                    jsonpath_output(state, self.test.input, result[0], ctx, frame)
         except e.StatesError as error:
             located = locate(error, state, frame)
             return located.error, located.cause

@@ -707,3 +707,26 @@ def test_exported_none_is_the_default_with_a_writer_config(services: Services) -
     _, body = exported(services, {"OutputType": "JSONL"}, [1])
     (entry,) = [json.loads(line) for line in body.splitlines()]
     assert (json.loads(entry["Output"]), entry["Status"]) == ([1, 1], "SUCCEEDED")
+
+
+@pytest.mark.parametrize(
+    "batcher", [None, {"MaxItemsPerBatch": 2}, {"MaxInputBytesPerBatch": 1000}]
+)
+def test_items_beyond_64_bits_are_batched_and_kept(batcher: dict[str, int] | None) -> None:
+    """An item orjson cannot write (an integer past 64 bits) is sized, batched and passed
+    to its child execution like any other, as the inline Map does."""
+    big = 123456789012345678901234567890
+    state: dict[str, Any] = {
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "End": True}},
+        },
+        "End": True,
+    }
+    if batcher is not None:
+        state["ItemBatcher"] = batcher
+    result = stepwell.run({"StartAt": "M", "States": {"M": state}}, [1, big])
+    assert result.status == "SUCCEEDED"
+    assert result.output == ([1, big] if batcher is None else [{"Items": [1, big]}])

@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 
 import orjson
 
+from stepwell.language.verbatim import compact_json, parse_json
+
 JSON = Any
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
@@ -175,7 +177,7 @@ class FunctionRegistry:
         try:
             context = LambdaContext(name, request_id, arn, log_lines=log_lines)
             result = fn(event, context) if with_context else fn(event)
-            return Outcome(output=orjson.loads(orjson.dumps(result)))
+            return Outcome(output=parse_json(compact_json(result)))
         except TaskError as failure:
             return Outcome(error=failure.error, cause=failure.cause)
         except TypeError as failure:

@@ -40,6 +40,7 @@ from stepwell.integrations.functions import Outcome
 from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.integrations.services import ServiceError
 from stepwell.language.evaluation import JSON
+from stepwell.language.verbatim import compact_json, parse_json
 from stepwell.runtime import delimited
 
 ITEM_READER_FAILED: Final = "States.ItemReaderFailed"
@@ -380,7 +381,7 @@ def child_inputs(values: Sequence[JSON], spec: dict[str, Any]) -> list[tuple[JSO
     current: list[JSON] = []
     size = empty
     for value in values:
-        added = len(orjson.dumps(value)) + (1 if current else 0)  # a comma before it
+        added = len(compact_json(value)) + (1 if current else 0)  # a comma before it
         too_many = per_batch is not None and len(current) + 1 > per_batch
         if current and (too_many or size + added > max_bytes):
             batches.append((_batch(current, spec), len(current)))
@@ -405,7 +406,7 @@ def _batch(items: list[JSON], spec: dict[str, Any]) -> JSON:
 
 
 def _batch_text(items: list[JSON], spec: dict[str, Any]) -> bytes:
-    return orjson.dumps(_batch(items, spec))
+    return compact_json(_batch(items, spec))
 
 
 # --------------------------------------------------------------------- failures
@@ -437,7 +438,7 @@ def result_array(children: Sequence[ChildResult]) -> list[JSON]:
     results: list[JSON] = []
     for child in children:
         if child.status == "SUCCEEDED":
-            results.append(orjson.loads(child.output) if child.output is not None else None)
+            results.append(parse_json(child.output) if child.output is not None else None)
         else:
             results.append({"Error": child.error, "Cause": child.cause})
     return results
@@ -486,7 +487,7 @@ def transformed(children: Sequence[ChildResult], transformation: str) -> list[JS
         if transformation == "NONE" or child.status != "SUCCEEDED":
             results.append(_entry(child))
             continue
-        output = orjson.loads(child.output) if child.output is not None else None
+        output = parse_json(child.output) if child.output is not None else None
         if transformation == "FLATTEN" and isinstance(output, list):
             results.extend(output)
         else:
@@ -497,8 +498,8 @@ def transformed(children: Sequence[ChildResult], transformation: str) -> list[JS
 def _results_text(results: list[JSON], lines: bool) -> bytes:
     """``WriterConfig.OutputType``: a JSON array, or JSON Lines (one result a line)."""
     if not lines:
-        return orjson.dumps(results)
-    return b"".join(orjson.dumps(result) + b"\n" for result in results)
+        return compact_json(results)
+    return b"".join(compact_json(result) + b"\n" for result in results)
 
 
 def _file_status(status: str) -> str:

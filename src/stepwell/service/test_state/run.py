@@ -140,6 +140,7 @@ class TestRun:
             dict(self.test.variables),
             self.rng.random,
             lambda: str(self._uuid()),
+            self.now,
         )
 
     def run(self) -> Outcome:

@@ -26,6 +26,7 @@ from typing import Any
 
 from stepwell.integrations.naming import botocore_name
 from stepwell.language.evaluation import JSON
+from stepwell.language.resource_arns import integration_target
 from stepwell.service import errors as err
 
 STRICT, PRESENT, NONE = "STRICT", "PRESENT", "NONE"
@@ -57,6 +58,7 @@ class _Rules:
 
 def check_mock_result(resource: str, result: JSON, mode: str | None) -> None:
     """Raise ``ValidationException`` if ``result`` does not fit the resource's output."""
+    resource = _unqualified(resource)
     mode = mode or STRICT
     if mode == NONE:
         return
@@ -71,9 +73,17 @@ def check_mock_result(resource: str, result: JSON, mode: str | None) -> None:
         raise err.ValidationException(f"Mock result schema validation error: {problem}")
 
 
+def _unqualified(resource: str) -> str:
+    """An integration ARN as ``arn:aws:states:::TARGET``, whatever its partition, region
+    and account ("Task workflow state": they name the same integration)."""
+    target = integration_target(resource)
+    return resource if target is None else _OPTIMISED + target
+
+
 def output_shape(resource: str) -> Any:
     """botocore's output shape for a Task resource, or None when it has none we know
     (a Lambda function ARN, an activity, an HTTP task, ``.waitForTaskToken``)."""
+    resource = _unqualified(resource)
     if resource.startswith(_SDK):
         service, _, action = resource[len(_SDK) :].partition(":")
         return _operation_output(service, _pascal(action))

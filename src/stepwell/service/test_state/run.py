@@ -39,13 +39,14 @@ from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import Retrier
+from stepwell.language.resource_arns import integration_target
 from stepwell.runtime.clock import Clock, to_datetime
 from stepwell.service import errors as err
 from stepwell.service.arns import Arns
 from stepwell.service.core import Request, Response, present
 from stepwell.service.test_state.context import default_context
 from stepwell.service.test_state.fanout import EXCEEDED, read_map, threshold_exceeded
-from stepwell.service.test_state.http_trace import HTTP_RESOURCE, trace
+from stepwell.service.test_state.http_trace import trace
 from stepwell.service.test_state.request import StateTest, read_request
 
 MAX_STEPS = 1_000  # steps one test may take
@@ -258,7 +259,7 @@ class TestRun:
         is forwarded to AWS, which answers with the outcome only)."""
         integrations = self.tester.integrations
         forwarder = integrations.forwarder
-        if invocation.resource != HTTP_RESOURCE or (
+        if integration_target(invocation.resource) != "http:invoke" or (
             forwarder is not None and forwarder.config.forwards("http", True)
         ):
             return integrations.invoke(invocation)

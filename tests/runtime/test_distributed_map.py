@@ -14,7 +14,7 @@ import stepwell
 from stepwell.engine.fanout import threshold_exceeded
 from stepwell.integrations.services import Services
 from stepwell.language.validation import validate_definition
-from stepwell.runtime.map_items import child_inputs, parse_csv
+from stepwell.runtime.map_items import MapRunFailure, child_inputs, parse_csv
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
@@ -283,6 +283,15 @@ def test_csv_is_parsed_by_the_guides_rules(
     body: str, config: dict[str, Any], rows: list[dict[str, str]]
 ) -> None:
     assert parse_csv(body, config) == rows
+
+
+def test_given_csv_headers_must_be_an_array() -> None:
+    """Developer Guide, "ItemReader (Map)": ``CSVHeaders`` is an array of column names;
+    a string is refused as such, not read letter by letter as headers with duplicates."""
+    with pytest.raises(MapRunFailure) as raised:
+        parse_csv("1,2", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": "ab,ab"})
+    assert raised.value.error == "States.ItemReaderFailed"
+    assert raised.value.cause.startswith("The field 'CSVHeaders' must be an array of strings")
 
 
 def test_the_guides_csv_example_runs(services: Services) -> None:

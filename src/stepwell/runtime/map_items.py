@@ -311,7 +311,13 @@ def parse_csv(body: str, config: dict[str, Any]) -> list[JSON]:
     delimiter = _DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
     rows = delimited.records(body, delimiter)
     if config.get("CSVHeaderLocation", "FIRST_ROW") == "GIVEN":
-        headers = [str(h) for h in config.get("CSVHeaders") or []]
+        given = config.get("CSVHeaders") or []
+        if not isinstance(given, list):  # a string would be read letter by letter
+            raise reader_failed(
+                "The field 'CSVHeaders' must be an array of strings, "
+                f"not {compact_json(given).decode()}."
+            )
+        headers = [str(h) for h in given]
     else:
         headers, rows = (rows[0], rows[1:]) if rows else ([], [])
     if len(set(headers)) != len(headers):

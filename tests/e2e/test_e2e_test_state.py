@@ -822,7 +822,7 @@ def test_trace_without_reveal_secrets_omits_nothing_of_the_definition(sfn: Any, 
 
 
 def test_trace_of_a_region_qualified_http_task(sfn: Any, api: str) -> None:
-    """"Task workflow state": region and account may be given in an integration ARN; the
+    """ "Task workflow state": region and account may be given in an integration ARN; the
     HTTP Task they name is traced the same way."""
     state = http_call(api)
     state["Resource"] = "arn:aws:states:us-east-1:123456789012:http:invoke"

@@ -91,7 +91,7 @@ def run_map_inline(
             role_arn=parent.role_arn,
             region=parent.region,
             start_time=clock,
-            input_text=compact_json(value).decode(),
+            input_text=compact_json(value).decode().lstrip(),
             express=express,
         )
         execution, ended = run_child(processor, value, info)

@@ -40,7 +40,7 @@ from stepwell.integrations.functions import Outcome
 from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.integrations.services import ServiceError
 from stepwell.language.evaluation import JSON
-from stepwell.language.verbatim import compact_json, parse_json
+from stepwell.language.verbatim import compact_json, parse_sent_json
 from stepwell.runtime import delimited
 
 ITEM_READER_FAILED: Final = "States.ItemReaderFailed"
@@ -444,7 +444,7 @@ def result_array(children: Sequence[ChildResult]) -> list[JSON]:
     results: list[JSON] = []
     for child in children:
         if child.status == "SUCCEEDED":
-            results.append(parse_json(child.output) if child.output is not None else None)
+            results.append(parse_sent_json(child.output) if child.output is not None else None)
         else:
             results.append({"Error": child.error, "Cause": child.cause})
     return results
@@ -493,7 +493,7 @@ def transformed(children: Sequence[ChildResult], transformation: str) -> list[JS
         if transformation == "NONE" or child.status != "SUCCEEDED":
             results.append(_entry(child))
             continue
-        output = parse_json(child.output) if child.output is not None else None
+        output = parse_sent_json(child.output) if child.output is not None else None
         if transformation == "FLATTEN" and isinstance(output, list):
             results.extend(output)
         else:

@@ -839,6 +839,17 @@ def test_trace_without_reveal_secrets_omits_nothing_of_the_definition(sfn: Any, 
     assert "X-Order: 7" in shown[0]["headers"]
 
 
+def test_trace_of_a_region_qualified_http_task(sfn: Any, api: str) -> None:
+    """ "Task workflow state": region and account may be given in an integration ARN; the
+    HTTP Task they name is traced the same way."""
+    state = http_call(api)
+    state["Resource"] = "arn:aws:states:us-east-1:123456789012:http:invoke"
+    answer = call(sfn, state, input='{"ok": true}', roleArn=ROLE, inspectionLevel="TRACE")
+    assert answer["status"] == "SUCCEEDED"
+    assert answer["inspectionData"]["request"]["url"] == api + "/v1/orders?q=1"
+    assert answer["inspectionData"]["response"]["statusCode"] == "200"
+
+
 def test_debug_has_no_http_exchange(sfn: Any, api: str) -> None:
     answer = debug(sfn, http_call(api), input='{"ok": true}', roleArn=ROLE)
     assert "request" not in answer["inspectionData"]

@@ -315,3 +315,16 @@ def test_a_retry_without_back_off_runs_again_in_the_same_step() -> None:
     assert result.execution.status == "SUCCEEDED"
     assert result.execution.output == {"Error": "E", "Cause": None}
     assert _types(result).count("ParallelStateStarted") == 3  # the first run, two retries
+
+
+def test_a_stored_execution_keeps_integers_beyond_64_bits() -> None:
+    """An execution written and read back between steps (a Wait) keeps its data exact:
+    orjson reads ``123456789012345678901234567890`` as a float, so the store must not."""
+    from stepwell.engine.serialize import dump_execution, load_execution
+
+    big = 123456789012345678901234567890
+    wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 10, "End": True}}}
+    waiting = begin(wait, {"big": [big, -big]})
+    loaded = load_execution(dump_execution(waiting.execution))
+    assert loaded.input == {"big": [big, -big]}
+    assert loaded.frames == waiting.execution.frames

@@ -203,6 +203,36 @@ def test_requests_that_cannot_be_sent_fail_with_states_runtime(
     assert message in outcome.cause
 
 
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"ApiEndpoint": "http://[::1", "Method": "GET"}, "'ApiEndpoint' is not a valid URL"),
+        (
+            {"ApiEndpoint": "http://127.0.0.1:9", "Method": "GET", "Headers": {"X": "\u20ac"}},
+            "The header 'X' must have an ASCII name and value",
+        ),
+        (
+            {"ApiEndpoint": "http://127.0.0.1:9", "Method": "GET", "Headers": {"X \u20ac": "a"}},
+            "must have an ASCII name and value",
+        ),
+    ],
+)
+def test_an_unsendable_url_or_header_is_a_task_failure_not_a_traceback(
+    parameters: dict[str, Any], message: str
+) -> None:
+    """Like the refusals above (States.Runtime, never sent), in a run and in TestState."""
+    result = stepwell.run(http_task(parameters))
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert message in (result.cause or "")
+    state = http_task(parameters)["States"]["Call"]
+    answer = stepwell.test_state(
+        state, {}, role_arn="arn:aws:iam::123456789012:role/r", inspection_level="TRACE"
+    )
+    assert (answer["status"], answer["error"]) == ("FAILED", "States.Runtime")
+    assert message in answer["cause"]
+    assert "request" not in answer["inspectionData"]  # never sent
+
+
 def test_parameters_must_be_an_object() -> None:
     assert HttpTask().invoke("GET http://x").error == "States.Runtime"
 

@@ -242,3 +242,26 @@ def test_registered_handlers_take_precedence() -> None:
     )
     assert seen == [({"Input": {}}, ".waitForTaskToken")]
     assert json.dumps(seen)
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:aws:states:::lambda:invoke",
+        "arn:aws:states:us-east-1:123456789012:lambda:invoke",
+        "arn:aws-us-gov:states:us-gov-west-1:123456789012:lambda:invoke",
+        "arn:aws-cn:states:::lambda:invoke",
+        "arn:aws-cn:lambda:cn-north-1:123456789012:function:f",
+    ],
+)
+def test_lambda_invoke_in_any_partition_calls_the_named_function(resource: str) -> None:
+    """ "Task workflow state": ``arn:partition:service:region:account:task_type:name``; the
+    partition (aws, aws-cn, aws-us-gov) and region do not change which function runs."""
+    state = {"Type": "Task", "Resource": resource, "End": True,
+             "Parameters": {"FunctionName": "f", "Payload": {"n": 1}}}  # fmt: skip
+    result = stepwell.run(
+        {"StartAt": "T", "States": {"T": state}}, {}, functions={"f": lambda event: {"got": 1}}
+    )
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    direct = ":function:" in resource  # a function ARN returns the function's result
+    assert (result.output if direct else result.output["Payload"]) == {"got": 1}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -404,9 +405,12 @@ def test_step_functions_function_errors(text: str, message: str) -> None:
     "context",
     [{}, {"State": {}}, {"State": {"EnteredTime": "yesterday"}}, {"State": "x"}, []],
 )
-def test_now_needs_the_state_entered_time(context: Any) -> None:
-    error = error_of("$now()", context=context)
-    assert "State.EnteredTime" in error.cause
+def test_now_without_a_valid_entered_time_reads_the_execution_clock(context: Any) -> None:
+    """A TestState ``context`` is ``$$`` verbatim (aws-behaviour M4), so it may have no
+    ``State.EnteredTime``: the time is then the execution's clock."""
+    clock = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    assert evaluate("$millis()", context=context, now=clock) == ENTERED_MILLIS
+    assert evaluate("$now()", context=context, now=clock) == "2024-01-02T03:04:05.678Z"
 
 
 def test_entered_time_without_zone_is_utc() -> None:

@@ -14,7 +14,7 @@ import stepwell
 from stepwell.engine.fanout import threshold_exceeded
 from stepwell.integrations.services import Services
 from stepwell.language.validation import validate_definition
-from stepwell.runtime.map_items import child_inputs, parse_csv
+from stepwell.runtime.map_items import MapRunFailure, child_inputs, parse_csv
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
@@ -283,6 +283,15 @@ def test_csv_is_parsed_by_the_guides_rules(
     body: str, config: dict[str, Any], rows: list[dict[str, str]]
 ) -> None:
     assert parse_csv(body, config) == rows
+
+
+def test_given_csv_headers_must_be_an_array() -> None:
+    """Developer Guide, "ItemReader (Map)": ``CSVHeaders`` is an array of column names;
+    a string is refused as such, not read letter by letter as headers with duplicates."""
+    with pytest.raises(MapRunFailure) as raised:
+        parse_csv("1,2", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": "ab,ab"})
+    assert raised.value.error == "States.ItemReaderFailed"
+    assert raised.value.cause.startswith("The field 'CSVHeaders' must be an array of strings")
 
 
 def test_the_guides_csv_example_runs(services: Services) -> None:
@@ -707,3 +716,26 @@ def test_exported_none_is_the_default_with_a_writer_config(services: Services) -
     _, body = exported(services, {"OutputType": "JSONL"}, [1])
     (entry,) = [json.loads(line) for line in body.splitlines()]
     assert (json.loads(entry["Output"]), entry["Status"]) == ([1, 1], "SUCCEEDED")
+
+
+@pytest.mark.parametrize(
+    "batcher", [None, {"MaxItemsPerBatch": 2}, {"MaxInputBytesPerBatch": 1000}]
+)
+def test_items_beyond_64_bits_are_batched_and_kept(batcher: dict[str, int] | None) -> None:
+    """An item orjson cannot write (an integer past 64 bits) is sized, batched and passed
+    to its child execution like any other, as the inline Map does."""
+    big = 123456789012345678901234567890
+    state: dict[str, Any] = {
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "End": True}},
+        },
+        "End": True,
+    }
+    if batcher is not None:
+        state["ItemBatcher"] = batcher
+    result = stepwell.run({"StartAt": "M", "States": {"M": state}}, [1, big])
+    assert result.status == "SUCCEEDED"
+    assert result.output == ([1, big] if batcher is None else [{"Items": [1, big]}])

@@ -285,3 +285,20 @@ def test_requests_test_state_refuses(
 def test_definition_that_is_not_json(h: Harness) -> None:
     with pytest.raises(err.InvalidDefinition):
         h.call("TestState", definition="{nope")
+
+
+@pytest.mark.parametrize(
+    "context",
+    ["{}", '{"State": {"Name": "S"}}', '{"Execution": {}, "State": {}, "StateMachine": {}}'],
+)
+def test_now_and_millis_with_a_context_without_entered_time(h: Harness, context: str) -> None:
+    """M4: a given ``context`` is ``$$`` verbatim, with or without ``State.EnteredTime``;
+    ``$now()`` and ``$millis()`` still give the time (the execution's clock)."""
+    state = {"QueryLanguage": "JSONata", "Type": "Task", "Resource": FN + "double", "End": True,
+             "Output": {"now": "{% $now() %}", "millis": "{% $millis() %}"}}  # fmt: skip
+    answer = run_state(h, state, context=context, mock={"result": "{}"})
+    assert answer["status"] == "SUCCEEDED", answer
+    assert json.loads(answer["output"]) == {
+        "now": "2023-11-14T22:13:20.000Z",
+        "millis": 1_700_000_000_000,
+    }

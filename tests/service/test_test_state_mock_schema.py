@@ -22,6 +22,13 @@ SYNC2 = {"ExecutionArn": "e", "StateMachineArn": "s", "Status": "SUCCEEDED", "St
          "Field 'S' must be a string"),
         ("arn:aws:states:::dynamodb:putItem", {"ConsumedCapacity": 1}, None,
          "Field 'ConsumedCapacity' must be an object"),
+        # "Task workflow state": region, account and partition name the same integration
+        ("arn:aws:states:us-east-1:123456789012:aws-sdk:s3:getObject", {"DeleteMarker": "yes"},
+         None, "Field 'DeleteMarker' must be a boolean"),
+        ("arn:aws-cn:states:::dynamodb:getItem", {"Item": []}, None,
+         "Field 'Item' must be an object"),
+        ("arn:aws:states:eu-west-1:123456789012:lambda:invoke.waitForTaskToken",
+         {"StatusCode": "x"}, None, None),
         (SDK + "s3:getObject", {"DeleteMarker": "yes"}, None,
          "Field 'DeleteMarker' must be a boolean"),
         (SDK + "s3:getObject", {"DeleteMarker": True}, None, None),

@@ -196,3 +196,59 @@ def test_reader_data_items(reader_data: str | None, expected: Any) -> None:
     )
     found = answer["inspectionData"].get("afterItemBatcher")
     assert (json.loads(found) if found else None) == expected
+
+
+RESULT_PATH_FAILURE = "States.ResultPathMatchFailure"
+RESULT_PATH_CAUSE = 'Unable to apply ReferencePath $.x.y to input {"x":1}'
+PROCESSOR = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+         "Parameters": {"FunctionName": "f"}},
+        {"Type": "Parallel", "Branches": [PROCESSOR]},
+    ],
+)  # fmt: skip
+def test_a_caught_result_path_failure_is_caught_error(state: dict[str, Any]) -> None:
+    """M5: a caught error is CAUGHT_ERROR with the error, the cause and the catchIndex,
+    also for a ResultPath failure (it records no failure event)."""
+    catchers = [
+        {"ErrorEquals": ["E"], "Next": "M"},
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "N"},
+    ]
+    state = {**state, "ResultPath": "$.x.y", "Next": "N", "Catch": catchers}
+    answer = stepwell.test_state(state, {"x": 1}, inspection_level="DEBUG", mock={"result": "[1]"})
+    assert (answer["status"], answer["nextState"]) == ("CAUGHT_ERROR", "N")
+    assert (answer["error"], answer["cause"]) == (
+        "States.ResultPathMatchFailure",
+        RESULT_PATH_CAUSE,
+    )
+    assert answer["inspectionData"]["errorDetails"] == {"catchIndex": 1}
+
+
+def test_a_retried_result_path_failure_names_its_retrier() -> None:
+    """M5/M6: RETRIABLE carries the error, the cause and the matching retrier's index;
+    when its attempts are used up, FAILED keeps that retryIndex."""
+    state = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+             "Parameters": {"FunctionName": "f"}, "ResultPath": "$.x.y", "End": True,
+             "Retry": [{"ErrorEquals": ["E"]},
+                       {"ErrorEquals": [RESULT_PATH_FAILURE], "MaxAttempts": 1}]}  # fmt: skip
+    mock = {"result": '{"Payload": 1}'}
+    answer = stepwell.test_state(state, {"x": 1}, inspection_level="DEBUG", mock=mock)
+    assert (answer["status"], answer["error"]) == ("RETRIABLE", "States.ResultPathMatchFailure")
+    assert answer["cause"] == RESULT_PATH_CAUSE
+    assert answer["inspectionData"]["errorDetails"] == {
+        "retryIndex": 1,
+        "retryBackoffIntervalSeconds": 1,
+    }
+    ran_out = stepwell.test_state(
+        state,
+        {"x": 1},
+        inspection_level="DEBUG",
+        mock=mock,
+        state_configuration={"retrierRetryCount": 1},
+    )
+    assert (ran_out["status"], ran_out["error"]) == ("FAILED", "States.ResultPathMatchFailure")
+    assert ran_out["inspectionData"]["errorDetails"] == {"retryIndex": 1}

@@ -176,7 +176,8 @@ class Interpreter:
         context = (
             context_object(self.execution, frame, state, self.env.now) if state.uses_context else {}
         )
-        return EvalContext(context, self.visible_variables(frame), self.env.random, self.env.uuid4)
+        variables = self.visible_variables(frame)
+        return EvalContext(context, variables, self.env.random, self.env.uuid4, self.env.now)
 
     def visible_variables(self, frame: Frame) -> Mapping[str, JSON]:
         """A frame sees its own variables, then those of the frames that started it."""

@@ -22,7 +22,13 @@ from typing import Any
 import orjson
 
 from stepwell.engine.execution import ExecutionInfo, ExecutionState, Fanout, Frame
-from stepwell.language.verbatim import dump_stored, escape_keys, restore_stored
+from stepwell.language.verbatim import (
+    BIG_INTEGERS,
+    dump_stored,
+    escape_keys,
+    parse_json,
+    restore_stored,
+)
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
 MAX_DEPTH = 250  # levels of arrays and objects JSON data may nest (see the docstring)
@@ -54,11 +60,13 @@ def dump_execution(execution: ExecutionState) -> bytes:
         return dump_stored(execution, _OPTIONS)
     except TypeError:  # an integer beyond 64 bits somewhere in the data
         data = escape_keys(asdict(execution))
-        return json.dumps(data, default=_encode, separators=(",", ":")).encode()
+        text = json.dumps(data, default=_encode, separators=(",", ":")).encode()
+        return BIG_INTEGERS + text  # read back by json, not orjson (parse_json)
 
 
 def load_execution(data: bytes | str) -> ExecutionState:
-    raw = restore_stored(orjson.loads(data), data)
+    """The state ``dump_execution`` wrote, integers beyond 64 bits still integers."""
+    raw = restore_stored(parse_json(data), data)
     info = raw.pop("info")
     frames = raw.pop("frames")
     return ExecutionState(

@@ -26,8 +26,10 @@ from typing import Any, TypeVar
 
 import orjson
 
+from stepwell.language.resource_arns import integration_target
+from stepwell.language.verbatim import compact_json, parse_json
+
 JSON = Any
-LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
 
 class TaskError(Exception):
@@ -68,6 +70,13 @@ class LambdaContext:
     # Where a function that keeps logs (a worker process) puts this invocation's lines,
     # for the Lambda API's ``LogType: Tail``; None when nobody asked.
     log_lines: list[str] | None = None
+
+
+def is_lambda_invoke(resource: str) -> bool:
+    """The ``lambda:invoke`` integration in any partition, with or without region and
+    account (``arn:aws-cn:states:::lambda:invoke``, ``arn:aws:states:us-east-1:1:…``)."""
+    target = integration_target(resource)
+    return target is not None and target.split(".", 1)[0] == "lambda:invoke"
 
 
 def function_name(reference: str) -> str:
@@ -141,13 +150,13 @@ class FunctionRegistry:
 
     def handles(self, resource: str) -> bool:
         return (
-            resource.startswith(LAMBDA_INVOKE)
-            or resource.startswith("arn:aws:lambda:")
+            is_lambda_invoke(resource)
+            or resource.split(":")[2:3] == ["lambda"]  # arn:PARTITION:lambda:...
             or not resource.startswith("arn:")
         )
 
     def invoke(self, resource: str, payload: JSON, request_id: str) -> Outcome:
-        if resource.startswith(LAMBDA_INVOKE):
+        if is_lambda_invoke(resource):
             if not isinstance(payload, dict) or "FunctionName" not in payload:
                 return Outcome(
                     error="States.Runtime",
@@ -175,7 +184,7 @@ class FunctionRegistry:
         try:
             context = LambdaContext(name, request_id, arn, log_lines=log_lines)
             result = fn(event, context) if with_context else fn(event)
-            return Outcome(output=orjson.loads(orjson.dumps(result)))
+            return Outcome(output=parse_json(compact_json(result)))
         except TaskError as failure:
             return Outcome(error=failure.error, cause=failure.cause)
         except TypeError as failure:

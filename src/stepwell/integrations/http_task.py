@@ -100,6 +100,7 @@ class HttpTask:
         method = payload.get("Method")
         if not isinstance(endpoint, str) or not endpoint:
             raise HttpTaskError("The field 'ApiEndpoint' is required and must be a string.")
+        _check_url(endpoint)
         if not isinstance(method, str) or method.upper() not in METHODS:
             raise HttpTaskError(
                 f"The field 'Method' must be one of {', '.join(sorted(METHODS))}; got {method!r}."
@@ -137,8 +138,22 @@ def _headers(value: Any) -> dict[str, str]:
         lower = str(name).lower()
         if lower in UNSUPPORTED_HEADERS or lower.startswith(UNSUPPORTED_PREFIXES):
             raise HttpTaskError(f"The header '{name}' is not supported in an HTTP Task.")
-        headers[str(name)] = ",".join(map(_text, item)) if isinstance(item, list) else _text(item)
+        text = ",".join(map(_text, item)) if isinstance(item, list) else _text(item)
+        if not (str(name).isascii() and text.isascii()):
+            raise HttpTaskError(f"The header '{name}' must have an ASCII name and value.")
+        headers[str(name)] = text
     return headers
+
+
+def _check_url(endpoint: str) -> None:
+    """Refuse an endpoint that is not a URL at all (``http://[::1``); one with a
+    scheme other than http(s) or an unknown host fails when sent (States.Http.Socket)."""
+    import httpx
+
+    try:
+        httpx.URL(endpoint)
+    except httpx.InvalidURL as problem:
+        raise HttpTaskError(f"The field 'ApiEndpoint' is not a valid URL: {problem}") from None
 
 
 def _text(value: Any) -> str:

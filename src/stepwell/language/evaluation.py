@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 JSON = Any  # a value made of dict, list, str, int, float, bool and None
@@ -35,3 +36,6 @@ class EvalContext:
     """A float in [0, 1), from the execution's seeded generator."""
     uuid4: Callable[[], str] = _no_uuid
     """A version 4 UUID string, from the execution's seeded generator."""
+    now: datetime | None = None
+    """The execution's clock, for ``$now()``/``$millis()`` when ``$$`` has no valid
+    ``State.EnteredTime`` (a TestState ``context`` is used verbatim, M4)."""

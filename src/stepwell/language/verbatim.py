@@ -27,6 +27,7 @@ the escaping walk runs only for states whose data holds such a key (never in pra
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from typing import Any
 
@@ -39,10 +40,13 @@ __all__ = [
     "STORED_PREFIX",
     "VerbatimDict",
     "VerbatimList",
+    "compact_json",
     "compact_text",
     "dump_stored",
     "escape_keys",
     "json_text",
+    "parse_json",
+    "parse_sent_json",
     "restore_stored",
     "with_text",
 ]
@@ -92,6 +96,44 @@ def json_text(value: JSON) -> str:
         return orjson.dumps(value, default=_default, option=_OPTIONS).decode()
     except TypeError:  # integers beyond 64 bits, which orjson refuses
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_json(value: JSON) -> bytes:
+    """Compact JSON of ``value`` (kept texts not used), integers beyond 64 bits included.
+    orjson refuses those; ``json`` writes them, after one leading space (valid JSON, never
+    written by orjson) that tells ``parse_json`` to read the text with ``json`` too."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # integers beyond 64 bits, which orjson refuses
+        return BIG_INTEGERS + json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+BIG_INTEGERS = b" "  # how compact_json (and dump_execution) mark text orjson cannot read
+
+
+def parse_json(data: bytes | str) -> JSON:
+    """Text ``compact_json`` wrote, parsed: by orjson, or, when it holds integers beyond
+    64 bits (which orjson would silently read as floats), by ``json``. One byte is checked,
+    so this costs what ``orjson.loads`` does."""
+    marked = data[:1] == (BIG_INTEGERS if isinstance(data, bytes) else " ")
+    value: JSON = json.loads(data) if marked else orjson.loads(data)
+    return value
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")  # 19 digits: maybe past 64 bits
+_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
+
+
+def parse_sent_json(data: bytes | str) -> JSON:
+    """JSON text a caller sent, parsed exactly: text holding a run of 19 digits anywhere
+    (maybe an integer past 64 bits) is read by ``json``, the rest by orjson. The scan
+    costs a few times ``orjson.loads``: for texts read once, not for stored state."""
+    pattern = _LONG_NUMBER if isinstance(data, str) else _LONG_NUMBER_BYTES
+    if pattern.search(data) is None:  # type: ignore[arg-type]
+        value: JSON = orjson.loads(data)
+    else:
+        value = json.loads(data)
+    return value
 
 
 def compact_text(value: JSON) -> bytes | None:
@@ -197,7 +239,7 @@ def _restored(value: Any) -> Any:
         if len(value) == 1 and isinstance(value.get(STORED_MARK), str):
             text = value[STORED_MARK]
             try:
-                return with_text(_parsed(text), text)
+                return with_text(parse_sent_json(text), text)
             except ValueError:  # written before marks were unforgeable: user data
                 return {STORED_MARK: text}
         return {
@@ -206,12 +248,4 @@ def _restored(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [_restored(item) for item in value]
-    return value
-
-
-def _parsed(text: str) -> JSON:
-    try:
-        value: JSON = orjson.loads(text)
-    except orjson.JSONDecodeError:  # integers beyond 64 bits
-        value = json.loads(text)
     return value

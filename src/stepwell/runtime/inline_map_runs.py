@@ -14,8 +14,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from stepwell.engine import events as ev
 from stepwell.engine.distributed import item_input
 from stepwell.engine.execution import ExecutionInfo, ExecutionState
@@ -24,6 +22,7 @@ from stepwell.integrations.registry import Integrations
 from stepwell.language import model as m
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.evaluation import JSON
+from stepwell.language.verbatim import compact_json
 from stepwell.runtime.map_items import (
     THRESHOLD_CAUSE,
     THRESHOLD_EXCEEDED,
@@ -92,7 +91,7 @@ def run_map_inline(
             role_arn=parent.role_arn,
             region=parent.region,
             start_time=clock,
-            input_text=orjson.dumps(value).decode(),
+            input_text=compact_json(value).decode().lstrip(),
             express=express,
         )
         execution, ended = run_child(processor, value, info)
@@ -132,7 +131,7 @@ def _result(
         input=info.input_text,
         start=started.timestamp(),
         stop=ended.timestamp(),
-        output=orjson.dumps(execution.output).decode() if succeeded else None,
+        output=compact_json(execution.output).decode() if succeeded else None,
         error=execution.error,
         cause=execution.cause,
     )

@@ -40,6 +40,7 @@ from stepwell.integrations.functions import Outcome
 from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.integrations.services import ServiceError
 from stepwell.language.evaluation import JSON
+from stepwell.language.verbatim import compact_json, parse_sent_json
 from stepwell.runtime import delimited
 
 ITEM_READER_FAILED: Final = "States.ItemReaderFailed"
@@ -310,7 +311,13 @@ def parse_csv(body: str, config: dict[str, Any]) -> list[JSON]:
     delimiter = _DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
     rows = delimited.records(body, delimiter)
     if config.get("CSVHeaderLocation", "FIRST_ROW") == "GIVEN":
-        headers = [str(h) for h in config.get("CSVHeaders") or []]
+        given = config.get("CSVHeaders") or []
+        if not isinstance(given, list):  # a string would be read letter by letter
+            raise reader_failed(
+                "The field 'CSVHeaders' must be an array of strings, "
+                f"not {compact_json(given).decode()}."
+            )
+        headers = [str(h) for h in given]
     else:
         headers, rows = (rows[0], rows[1:]) if rows else ([], [])
     if len(set(headers)) != len(headers):
@@ -380,7 +387,7 @@ def child_inputs(values: Sequence[JSON], spec: dict[str, Any]) -> list[tuple[JSO
     current: list[JSON] = []
     size = empty
     for value in values:
-        added = len(orjson.dumps(value)) + (1 if current else 0)  # a comma before it
+        added = len(compact_json(value)) + (1 if current else 0)  # a comma before it
         too_many = per_batch is not None and len(current) + 1 > per_batch
         if current and (too_many or size + added > max_bytes):
             batches.append((_batch(current, spec), len(current)))
@@ -405,7 +412,7 @@ def _batch(items: list[JSON], spec: dict[str, Any]) -> JSON:
 
 
 def _batch_text(items: list[JSON], spec: dict[str, Any]) -> bytes:
-    return orjson.dumps(_batch(items, spec))
+    return compact_json(_batch(items, spec))
 
 
 # --------------------------------------------------------------------- failures
@@ -437,7 +444,7 @@ def result_array(children: Sequence[ChildResult]) -> list[JSON]:
     results: list[JSON] = []
     for child in children:
         if child.status == "SUCCEEDED":
-            results.append(orjson.loads(child.output) if child.output is not None else None)
+            results.append(parse_sent_json(child.output) if child.output is not None else None)
         else:
             results.append({"Error": child.error, "Cause": child.cause})
     return results
@@ -486,7 +493,7 @@ def transformed(children: Sequence[ChildResult], transformation: str) -> list[JS
         if transformation == "NONE" or child.status != "SUCCEEDED":
             results.append(_entry(child))
             continue
-        output = orjson.loads(child.output) if child.output is not None else None
+        output = parse_sent_json(child.output) if child.output is not None else None
         if transformation == "FLATTEN" and isinstance(output, list):
             results.extend(output)
         else:
@@ -497,8 +504,8 @@ def transformed(children: Sequence[ChildResult], transformation: str) -> list[JS
 def _results_text(results: list[JSON], lines: bool) -> bytes:
     """``WriterConfig.OutputType``: a JSON array, or JSON Lines (one result a line)."""
     if not lines:
-        return orjson.dumps(results)
-    return b"".join(orjson.dumps(result) + b"\n" for result in results)
+        return compact_json(results)
+    return b"".join(compact_json(result) + b"\n" for result in results)
 
 
 def _file_status(status: str) -> str:

@@ -48,8 +48,6 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-import orjson
-
 from stepwell.engine import events as ev
 from stepwell.engine.distributed import item_input
 from stepwell.engine.fanout import threshold_exceeded
@@ -58,6 +56,7 @@ from stepwell.integrations.registry import Integrations
 from stepwell.language import model as m
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.evaluation import JSON
+from stepwell.language.verbatim import compact_json, parse_json
 from stepwell.runtime.clock import Clock
 from stepwell.runtime.codec import encode_event
 from stepwell.runtime.map_items import (
@@ -163,7 +162,7 @@ def create_map_run(
         state_machine_arn=parent.arn,
         name=arn.rsplit(":", 1)[-1],
         status="RUNNING",
-        input=orjson.dumps(request).decode(),
+        input=compact_json(request).decode(),
         start_date=now,
         definition_key=parent.definition_key,
     )
@@ -174,7 +173,7 @@ def create_map_run(
     # Runs"): the run's own step reopens it, after any stop it still has to take.
     redrive = {"type": "redrive", "frame": command.frame, "seq": command.seq}
     redrive["parent_redrive"] = parent.redrive_count
-    return [WorkItem(arn, "event", orjson.dumps(redrive), now)]
+    return [WorkItem(arn, "event", compact_json(redrive), now)]
 
 
 def ended_notice(child: ExecutionRecord, now: float) -> WorkItem | None:
@@ -188,7 +187,7 @@ def ended_notice(child: ExecutionRecord, now: float) -> WorkItem | None:
         "attempt": _attempt(child),
         "redrivable": child_redrivable(child),
     }
-    return WorkItem(child.map_run_arn, "event", orjson.dumps(payload), now)
+    return WorkItem(child.map_run_arn, "event", compact_json(payload), now)
 
 
 def child_redrivable(child: ExecutionRecord) -> bool:
@@ -224,11 +223,11 @@ def top_level_map_runs(store: Store, arn: str) -> dict[str, str]:
 
 
 def update_item(run_arn: str, changes: dict[str, Any], now: float) -> WorkItem:
-    return WorkItem(run_arn, "event", orjson.dumps({"type": "update", **changes}), now)
+    return WorkItem(run_arn, "event", compact_json({"type": "update", **changes}), now)
 
 
 def stop_item(run_arn: str, now: float) -> WorkItem:
-    return WorkItem(run_arn, "event", orjson.dumps({"type": "stop"}), now)
+    return WorkItem(run_arn, "event", compact_json({"type": "stop"}), now)
 
 
 # --------------------------------------------------------------------- progress
@@ -236,11 +235,11 @@ def stop_item(run_arn: str, now: float) -> WorkItem:
 
 def progress_of(record: ExecutionRecord) -> dict[str, Any] | None:
     """The run's counts and settings (None before its first step)."""
-    return orjson.loads(record.output) if record.output else None
+    return parse_json(record.output) if record.output else None
 
 
 def request_of(record: ExecutionRecord) -> dict[str, Any]:
-    request: dict[str, Any] = orjson.loads(record.input)
+    request: dict[str, Any] = parse_json(record.input)
     return request
 
 
@@ -277,13 +276,13 @@ class MapRuns:
             self._dispatch(step)
         after = step.record
         if step.reopened:
-            after = replace(after, input=orjson.dumps(step.request).decode())
+            after = replace(after, input=compact_json(step.request).decode())
         if step.progress is not None:
             status = step.progress["status"]
             after = replace(
                 after,
                 status=status,
-                output=orjson.dumps(step.progress).decode(),
+                output=compact_json(step.progress).decode(),
                 stop_date=self.clock.now() if status != "RUNNING" else None,
                 error=step.progress.get("error"),
                 cause=step.progress.get("cause"),
@@ -301,7 +300,7 @@ class MapRuns:
             if step.progress is None:
                 self._start(step)
             return
-        message = orjson.loads(item.payload)
+        message = parse_json(item.payload)
         kind = message.get("type")
         progress = step.progress
         if kind == "redrive":
@@ -394,8 +393,8 @@ class MapRuns:
                 kept.put(key, definition.encode())
         with self.store.documents(NAMESPACE) as docs:
             for start in range(0, len(inputs), CHUNK):
-                chunk = [[orjson.dumps(v).decode(), n] for v, n in inputs[start : start + CHUNK]]
-                docs.put(_chunk_key(arn, start // CHUNK), orjson.dumps(chunk))
+                chunk = [[compact_json(v).decode(), n] for v, n in inputs[start : start + CHUNK]]
+                docs.put(_chunk_key(arn, start // CHUNK), compact_json(chunk))
 
     def _reopen(self, step: _Step, message: dict[str, Any]) -> None:
         """The redriven parent asks for this run again: report to its new frame, and, if
@@ -440,7 +439,7 @@ class MapRuns:
         with self.store.documents(NAMESPACE) as docs:
             kept = docs.get(key)
         if kept is not None:
-            redo: list[list[Any]] = orjson.loads(kept)
+            redo: list[list[Any]] = parse_json(kept)
             return redo
         redo = []
         for index in range(progress["next"]):
@@ -450,9 +449,9 @@ class MapRuns:
         with self.store.documents(NAMESPACE) as docs:
             kept = docs.get(key)  # a step that did not commit may have noted it first
             if kept is not None:
-                redo = orjson.loads(kept)
+                redo = parse_json(kept)
             else:
-                docs.put(key, orjson.dumps(redo))
+                docs.put(key, compact_json(redo))
         return redo
 
     def _items_in(self, arn: str, redo: list[list[Any]]) -> int:
@@ -591,7 +590,7 @@ class MapRuns:
     def _chunk(self, arn: str, number: int) -> list[Any]:
         with self.store.documents(NAMESPACE) as docs:
             raw = docs.get(_chunk_key(arn, number))
-        return orjson.loads(raw) if raw else []
+        return parse_json(raw) if raw else []
 
     def _start_child(self, step: _Step, index: int, text: str, size: int) -> None:
         run = step.record.arn

@@ -22,11 +22,10 @@ import threading
 import uuid
 from typing import Any
 
-import orjson
-
 from stepwell.engine import events as ev
 from stepwell.engine.execution import ExecutionInfo, ExecutionState
 from stepwell.integrations.mocks import split_test_case
+from stepwell.language.verbatim import compact_json, parse_sent_json
 from stepwell.runtime.clock import SystemClock, to_datetime
 from stepwell.runtime.codec import encode_event
 from stepwell.runtime.local import LocalRunner
@@ -128,7 +127,7 @@ class ExecutionOperations(MapRunOperations, MachineOperations):
         }
         response["outputDetails"] = {"included": True}  # K8: a failed one says so too
         if execution.status == "SUCCEEDED":
-            response["output"] = orjson.dumps(execution.output).decode()
+            response["output"] = compact_json(execution.output).decode().lstrip()
         else:
             response.update(present(error=execution.error, cause=execution.cause))
         return response
@@ -277,7 +276,7 @@ class ExecutionOperations(MapRunOperations, MachineOperations):
             record_history=False,
             real_time=isinstance(self.clock, SystemClock),
         )
-        execution = runner.run(orjson.loads(text), info)
+        execution = runner.run(parse_sent_json(text), info)
         return execution, runner.clock.timestamp()
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from stepwell.integrations.naming import botocore_name
 from stepwell.language.evaluation import JSON
-from stepwell.language.resource_arns import canonical_integration
+from stepwell.language.resource_arns import integration_target
 from stepwell.service import errors as err
 
 STRICT, PRESENT, NONE = "STRICT", "PRESENT", "NONE"
@@ -58,6 +58,7 @@ class _Rules:
 
 def check_mock_result(resource: str, result: JSON, mode: str | None) -> None:
     """Raise ``ValidationException`` if ``result`` does not fit the resource's output."""
+    resource = _unqualified(resource)
     mode = mode or STRICT
     if mode == NONE:
         return
@@ -72,11 +73,17 @@ def check_mock_result(resource: str, result: JSON, mode: str | None) -> None:
         raise err.ValidationException(f"Mock result schema validation error: {problem}")
 
 
+def _unqualified(resource: str) -> str:
+    """An integration ARN as ``arn:aws:states:::TARGET``, whatever its partition, region
+    and account ("Task workflow state": they name the same integration)."""
+    target = integration_target(resource)
+    return resource if target is None else _OPTIMISED + target
+
+
 def output_shape(resource: str) -> Any:
     """botocore's output shape for a Task resource, or None when it has none we know
-    (a Lambda function ARN, an activity, an HTTP task, ``.waitForTaskToken``); an
-    integration ARN with a region and account is read as the one without."""
-    resource = canonical_integration(resource)
+    (a Lambda function ARN, an activity, an HTTP task, ``.waitForTaskToken``)."""
+    resource = _unqualified(resource)
     if resource.startswith(_SDK):
         service, _, action = resource[len(_SDK) :].partition(":")
         return _operation_output(service, _pascal(action))
@@ -95,7 +102,7 @@ def output_shape(resource: str) -> Any:
 
 def _service(resource: str) -> str:
     """The service a Task resource calls, as ``botocore_name`` takes it."""
-    resource = canonical_integration(resource)
+    resource = _unqualified(resource)
     rest = resource[len(_SDK) :] if resource.startswith(_SDK) else resource[len(_OPTIMISED) :]
     service = rest.partition(":")[0]
     return "stepfunctions" if service == "states" else service

@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepwell.engine import events as ev
-from stepwell.engine.dataflow import FIXED_CONTEXT, jsonata_states, jsonpath_input, locate
+from stepwell.engine.dataflow import (
+    FIXED_CONTEXT,
+    jsonata_states,
+    jsonpath_input,
+    jsonpath_output,
+    locate,
+)
 from stepwell.engine.env import Env
 from stepwell.engine.execution import ExecutionInfo, ExecutionState, Frame
 from stepwell.engine.history import HistoryEvent
@@ -33,14 +39,14 @@ from stepwell.integrations.registry import Integrations, Invocation
 from stepwell.language import errors as e
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.model import Retrier
-from stepwell.language.resource_arns import canonical_integration
+from stepwell.language.resource_arns import integration_target
 from stepwell.runtime.clock import Clock, to_datetime
 from stepwell.service import errors as err
 from stepwell.service.arns import Arns
 from stepwell.service.core import Request, Response, present
 from stepwell.service.test_state.context import default_context
 from stepwell.service.test_state.fanout import EXCEEDED, read_map, threshold_exceeded
-from stepwell.service.test_state.http_trace import HTTP_RESOURCE, trace
+from stepwell.service.test_state.http_trace import trace
 from stepwell.service.test_state.request import StateTest, read_request
 
 MAX_STEPS = 1_000  # steps one test may take
@@ -135,6 +141,7 @@ class TestRun:
             dict(self.test.variables),
             self.rng.random,
             lambda: str(self._uuid()),
+            self.now,
         )
 
     def run(self) -> Outcome:
@@ -252,7 +259,7 @@ class TestRun:
         is forwarded to AWS, which answers with the outcome only)."""
         integrations = self.tester.integrations
         forwarder = integrations.forwarder
-        if canonical_integration(invocation.resource) != HTTP_RESOURCE or (
+        if integration_target(invocation.resource) != "http:invoke" or (
             forwarder is not None and forwarder.config.forwards("http", True)
         ):
             return integrations.invoke(invocation)
@@ -324,7 +331,8 @@ class TestRun:
     def failure(self) -> tuple[str | None, str | None]:
         """The error the state failed with: from its failure event (TaskFailed,
         LambdaFunctionFailed, EvaluationFailed …), else from replaying its input
-        processing (an error there records no event)."""
+        processing and, for JSONPath, its output processing on the task's result
+        (an error there, such as ``States.ResultPathMatchFailure``, records no event)."""
         for event in reversed(self.events):
             for key, details in event.items():
                 if key.endswith("EventDetails") and "error" in (details or ()):
@@ -336,6 +344,9 @@ class TestRun:
                     state.arguments.evaluate(jsonata_states(self.test.input, ctx), ctx)
             else:
                 jsonpath_input(state, self.test.input, ctx, frame)
+                result = self.test.mock_result or self.task_output
+                if result is not None:
+                    jsonpath_output(state, self.test.input, result[0], ctx, frame)
         except e.StatesError as error:
             located = locate(error, state, frame)
             return located.error, located.cause

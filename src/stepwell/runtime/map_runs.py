@@ -558,9 +558,7 @@ class MapRuns:
             None if express else top_level_map_runs(self.store, child.arn),
             restart=express,
         )
-        if not self.store.redrive_execution(
-            reopened, child.status, plan.state, plan.events, plan.items
-        ):
+        if not self.store.redrive_execution(reopened, child, plan.state, plan.events, plan.items):
             return None
         return reopened
 

@@ -261,6 +261,7 @@ class MapRuns:
     def apply(self, lease: Lease) -> StepOutcome:
         record = lease.execution
         step = _Step(record, request_of(record), progress_of(record), [])
+        self._upgrade(step)
         for item in lease.items:
             self._apply_item(step, item)
         if step.progress is not None and step.progress["status"] == "RUNNING":
@@ -494,9 +495,30 @@ class MapRuns:
         return redo
 
     def _child(self, step: _Step, index: int) -> str:
-        """The ARN of the child that runs item ``index``."""
+        """The ARN of the child that runs item ``index``: the one the previous release
+        reran it as, if it did (it started a child under a new name, noted in
+        ``progress["arns"]``), else the item's own."""
+        rerun = step.progress.get("arns", {}).get(str(index)) if step.progress else None
+        if rerun:
+            return str(rerun)
         express = is_express_child(step.request["spec"])
         return child_arn(step.record.arn, index, express)
+
+    def _upgrade(self, step: _Step) -> None:
+        """A redrive the previous release began listed the items to rerun by index
+        alone, without how far each child had got (``_redo``). Such an item's child has
+        not been rerun by this redrive yet (that release removed an item from the list
+        when it reran it): how far it had got is how far it has got now."""
+        redo = step.progress.get("redo") if step.progress else None
+        if not redo or all(isinstance(entry, list) for entry in redo):
+            return
+        assert step.progress is not None
+        step.progress["redo"] = [
+            entry
+            if isinstance(entry, list)
+            else [entry, _attempt(self.store.get_execution(self._child(step, entry)))]
+            for entry in redo
+        ]
 
     def _rerun_child(self, step: _Step, index: int, attempt: Any, size: int) -> None:
         """Rerun the child of item ``index`` for a redrive (Developer Guide, "Redriving

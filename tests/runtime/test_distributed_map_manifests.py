@@ -199,3 +199,23 @@ def test_unreadable_manifests_fail_the_reader_and_say_why(
     result = stepwell.run(machine(get_object(key, **config)), services=services)
     assert (result.status, result.error) == ("FAILED", "States.ItemReaderFailed")
     assert cause in (result.cause or "")
+
+
+def _damaged_deflate() -> bytes:
+    """A GZIP object whose header is sound but whose deflate stream is not."""
+    packed = gzip.compress(b"[1,2,3]" * 100)
+    return packed[:10] + b"\xff" * 20 + packed[30:]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [_damaged_deflate(), gzip.compress(b"[1,2,3]")[:-12], gzip.compress(b"[\xff]")],
+    ids=["damaged deflate stream", "truncated", "not UTF-8 inside"],
+)
+def test_a_damaged_gzip_object_fails_the_reader(services: Services, body: bytes) -> None:
+    """B5: an object the reader cannot read fails the run with ``States.ItemReaderFailed``
+    (not an exception out of ``stepwell.run``)."""
+    services.s3.put_object(Bucket="inventory", Key="rows.json.gz", Body=body)
+    result = stepwell.run(machine(get_object("rows.json.gz", InputType="JSON")), services=services)
+    assert (result.status, result.error) == ("FAILED", "States.ItemReaderFailed")
+    assert "The object rows.json.gz is not valid GZIP" in (result.cause or "")

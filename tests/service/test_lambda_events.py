@@ -159,3 +159,22 @@ def test_a_long_run_and_the_event_waiting_behind_it_each_run_once(
     assert first.pending() == []
     first.close()
     second.close()
+
+
+def test_a_second_hand_over_of_a_running_event_does_not_let_it_run_twice() -> None:
+    """An event handed to the pool twice (a submit racing ``redeliver_due``): the second
+    delivery finds it leased and does nothing, and the first run's lease is still
+    renewed, so the event is not handed over again while it runs."""
+    runner = Gate()
+    queue, clock, _ = events(Recorder())
+    queue.run = runner
+    key = queue.submit("slow", {"n": 1}, timeout=3)
+    assert runner.started.wait(10)
+    queue._deliver(key)  # the duplicate hand-over, in this thread
+    clock.advance(3 + LEASE_MARGIN_SECONDS + 1)  # the first run outlasts its lease
+    assert queue.redeliver_due() == 0  # renewed, not run again
+    runner.release()
+    queue.drain(10)
+    assert runner.calls == [{"n": 1}]
+    assert queue.pending() == []
+    queue.close()

@@ -14,10 +14,25 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
-from stepwell.store.base import Store, StoreUnavailable
+import orjson
+import pytest
+
+from stepwell.engine import events as ev
+from stepwell.runtime.codec import encode_event
+from stepwell.runtime.map_runs import child_machine_arn, child_name
+from stepwell.store.base import (
+    ExecutionRecord,
+    StepOutcome,
+    Store,
+    StoreUnavailable,
+    WorkItem,
+    definition_key,
+)
 from tests.service.harness import Harness
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -305,3 +320,93 @@ def test_a_child_still_being_stopped_is_redriven_once_it_has_stopped(store: Stor
     assert types.count("ExecutionAborted") == 1 and "ExecutionRedriven" in types
     counts = h.call("DescribeMapRun", mapRunArn=run_arn)["executionCounts"]
     assert (counts["succeeded"], counts["aborted"], counts["failed"]) == (2, 0, 0)
+
+
+def _mid_redrive_as_the_previous_release_left_it(
+    h: Harness, execution: str, run: str, old_child: str | None
+) -> None:
+    """Take the Map Run's redrive step by hand, as the release before in-place child
+    redrives committed it: ``progress["redo"]`` lists bare indexes still to rerun, and
+    a child it had rerun already (under a new name) is in ``progress["arns"]`` by index.
+    Without ``old_child`` the step had reached its start limit (a ``dispatch`` event
+    goes on); with it, it had rerun item 1 as ``old_child`` and waits for it to end."""
+    h.call("RedriveExecution", executionArn=execution)
+    h.worker.advance_one(execution)  # the parent asks for its Map Run again
+    lease = h.store.lease_execution("previous-release", h.clock.now(), 30.0, run)
+    assert lease is not None
+    (message,) = [orjson.loads(item.payload) for item in lease.items]
+    record = lease.execution
+    request = {**orjson.loads(record.input), "frame": message["frame"], "seq": message["seq"]}
+    request["parent_redrive"] = message["parent_redrive"]
+    progress = orjson.loads(record.output or "{}")
+    for counted in ("failed", "timed_out", "aborted"):
+        progress[f"items_{counted}"] = progress[f"executions_{counted}"] = 0
+    progress.update(status="RUNNING", error=None, cause=None, redo=[1, 2])  # -1 and -2
+    now = h.clock.now()
+    redriven = ev.MapRunStarted(message["frame"], message["seq"], run, progress["items"], 1)
+    owed = [WorkItem(execution, "event", encode_event(redriven), now)]
+    if old_child is None:
+        owed.append(WorkItem(run, "event", b'{"type":"dispatch"}', now))
+    else:
+        progress.update(redo=[2], arns={"1": old_child}, running={old_child: [1, 1]})
+        child = ExecutionRecord(
+            arn=old_child,
+            state_machine_arn=child_machine_arn(run),
+            name=child_name(old_child),
+            status="RUNNING",
+            input="-1",
+            start_date=now,
+            definition_key=definition_key(request["spec"]["processor_definition"]),
+            map_run_arn=run,
+        )
+        h.store.create_execution(child, WorkItem(old_child, "start", b"{}", now))
+    after = replace(
+        record,
+        status="RUNNING",
+        stop_date=None,
+        error=None,
+        cause=None,
+        redrive_count=1,
+        redrive_date=now,
+        input=orjson.dumps(request).decode(),
+        output=orjson.dumps(progress).decode(),
+    )
+    done = tuple(item.id for item in lease.items if item.id is not None)
+    assert h.store.commit_step(lease, StepOutcome(after, None, (), tuple(owed), done))
+
+
+@pytest.mark.parametrize("rerun_already", [False, True])
+def test_a_map_run_mid_redrive_from_the_previous_release_goes_on(
+    store: Store, rerun_already: bool
+) -> None:
+    """An upgrade in the middle of a Map Run's redrive: the redrive goes on from the
+    progress the previous release stored, each unsuccessful item runs once more, and
+    the result of a child that release had rerun under a new name is the item's."""
+    flaky = Flaky()
+    h = Harness(store, functions={"flaky": flaky})
+    tolerant = definition()
+    tolerant["States"]["M"]["ToleratedFailureCount"] = 1
+    execution = h.start(h.machine(tolerant), "[1, -1, -2, 2]")
+    h.settle()  # MaxConcurrency 1: -1 is tolerated, -2 fails the run, 2 never starts
+    (listed,) = h.call("ListMapRuns", executionArn=execution)["mapRuns"]
+    run = listed["mapRunArn"]
+    flaky.healed = True
+    run_id = run.rsplit(":", 1)[-1]
+    old_name = uuid.uuid5(uuid.UUID("8f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"), f"{run_id}/1/1")
+    old_child = child_machine_arn(run).replace(":stateMachine:", ":execution:") + f":{old_name}"
+    _mid_redrive_as_the_previous_release_left_it(
+        h, execution, run, old_child if rerun_already else None
+    )
+    h.settle()
+    described = h.call("DescribeExecution", executionArn=execution)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [10, -10, -20, 20]
+    assert flaky.calls == Counter({1: 1, -1: 2, -2: 2, 2: 1})
+    counts = h.call("DescribeMapRun", mapRunArn=run)["executionCounts"]
+    assert (counts["succeeded"], counts["failed"]) == (4, 0)
+    rerun = children(h, run)
+    assert rerun["-2"]["redriveCount"] == 1  # rerun in place, as this release reruns
+    if rerun_already:  # the result of -1 is the previous release's rerun's
+        assert h.call("DescribeExecution", executionArn=old_child)["status"] == "SUCCEEDED"
+    else:
+        assert rerun["-1"]["redriveCount"] == 1

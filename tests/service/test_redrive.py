@@ -161,6 +161,43 @@ def test_executions_that_cannot_be_redriven(store: Store, setup: str, reason: st
         h.call("RedriveExecution", executionArn=execution)
 
 
+@pytest.mark.parametrize("again", ["running", "failed again"])
+def test_of_two_concurrent_redrives_the_later_is_refused(
+    store: Store, monkeypatch: pytest.MonkeyPatch, again: str
+) -> None:
+    """Two RedriveExecution requests read the same failed attempt; the first redrives
+    it (and, in one case, it fails again before the second writes). The second gets
+    ExecutionNotRedrivable (K6 wording when it runs), never a 500, and the execution
+    keeps the first redrive's count and an unbroken history."""
+    h = Harness(store, {"flaky": Flaky(failures=5)})
+    execution = h.run(h.machine(TWO_STEPS))["executionArn"]
+    history = store.history
+    raced: list[bool] = []
+
+    def first_redrive_meanwhile(arn: str) -> list[dict[str, Any]]:
+        events = history(arn)
+        if not raced:  # the second request has read the record and its history
+            raced.append(True)
+            h.call("RedriveExecution", executionArn=execution)
+            if again == "failed again":
+                h.settle()
+        return events
+
+    monkeypatch.setattr(store, "history", first_redrive_meanwhile)
+    reason = {
+        "running": "Execution is RUNNING and cannot be redriven",
+        "failed again": "Execution was redriven by another request meanwhile",
+    }[again]
+    with pytest.raises(err.ExecutionNotRedrivable, match=reason):
+        h.call("RedriveExecution", executionArn=execution)
+    monkeypatch.setattr(store, "history", history)
+    assert h.call("DescribeExecution", executionArn=execution)["redriveCount"] == 1
+    h.settle()
+    ids = [event["id"] for event in h.history(execution)]
+    assert ids == list(range(1, len(ids) + 1))
+    assert [e["type"] for e in h.history(execution)].count("ExecutionRedriven") == 1
+
+
 def test_redrive_of_unknown_executions(store: Store) -> None:
     h = Harness(store)
     with pytest.raises(err.ExecutionDoesNotExist):

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from stepwell.store import sqlite as sqlite_module
 from stepwell.store.base import StateMachineRecord, StoreUnavailable
-from stepwell.store.sqlite import open_sqlite
+from stepwell.store.sqlite import SqliteDialect, open_sqlite
 
 LIVENESS_SECONDS = 3  # only a broken store ever waits this long; no speed is asserted
 
@@ -136,3 +137,78 @@ def test_a_read_of_a_deleted_file_is_refused(tmp_path: Path) -> None:
         store.get_state_machine(machine(1).arn)
     assert not path.exists()
     store.close()
+
+
+def sqlite_error(message: str, name: str) -> sqlite3.OperationalError:
+    """An error as SQLite raises it, with its result code's name."""
+    error = sqlite3.OperationalError(message)
+    error.sqlite_errorname = name
+    return error
+
+
+class BusyAtFirst:
+    """A read connection on which SQLite answers SQLITE_BUSY at once the first
+    ``times`` statements, as it does while another connection recovers the WAL."""
+
+    def __init__(self, connection: sqlite3.Connection, times: int) -> None:
+        self.connection = connection
+        self.times = times
+
+    def cursor(self) -> Any:
+        outer = self
+
+        class Cursor:
+            def __init__(self) -> None:
+                self.inner = outer.connection.cursor()
+
+            def execute(self, *args: Any) -> Any:
+                if outer.times > 0:
+                    outer.times -= 1
+                    raise sqlite_error("database is locked", "SQLITE_BUSY")
+                return self.inner.execute(*args)
+
+            def close(self) -> None:
+                self.inner.close()
+
+        return Cursor()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def test_a_read_told_busy_at_once_tries_again(tmp_path: Path) -> None:
+    """As a write's BEGIN does: an immediate SQLITE_BUSY is retried within the busy
+    timeout, then reported as the store being unavailable."""
+    store = open_sqlite(str(tmp_path / "stepwell.db"), busy_timeout=0.2)
+    store.insert_state_machine(machine(1))
+    dialect = store.dialect
+    assert isinstance(dialect, SqliteDialect) and dialect._reader is not None
+    dialect._reader = BusyAtFirst(dialect._reader, times=3)  # type: ignore[assignment]
+    assert store.get_state_machine(machine(1).arn) == machine(1)
+    dialect._reader = BusyAtFirst(dialect._reader.connection, times=10**9)  # type: ignore[attr-defined]
+    with pytest.raises(StoreUnavailable):
+        store.get_state_machine(machine(1).arn)  # busy for longer than the timeout
+    store.close()
+
+
+def test_a_store_whose_read_connection_cannot_open_leaves_no_connection_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "stepwell.db")
+    open_sqlite(path).close()  # the file exists, migrated
+    opened: list[sqlite3.Connection] = []
+    real_connect = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if kwargs.get("uri"):  # the read connection
+            raise sqlite_error("unable to open database file", "SQLITE_CANTOPEN")
+        connection = real_connect(*args, **kwargs)
+        opened.append(connection)
+        return connection
+
+    monkeypatch.setattr(sqlite_module.sqlite3, "connect", connect)
+    with pytest.raises(StoreUnavailable, match="cannot be opened"):
+        SqliteDialect(path)
+    (write,) = opened
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        write.execute("SELECT 1")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import gzip
 import uuid
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -173,7 +174,7 @@ def _gunzipped(integrations: Integrations, arguments: dict[str, Any], key: str) 
         raise reader_failed(f"S3.{error.exception}: {error.message}") from None
     try:
         return gzip.decompress(bytes(packed)).decode()
-    except (OSError, EOFError, UnicodeDecodeError) as error:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:  # zlib: damaged data
         raise reader_failed(f"The object {key} is not valid GZIP: {error}") from None
 
 

@@ -29,7 +29,9 @@ the children it had created (StartExecution's idempotency by name) instead of st
 them again; one that already ended is counted at once. No item is run twice to success.
 A redrive notes, before it reruns anything, which children it reruns and how far each
 had got (``redriveCount`` and start), in a ``mapruns`` document kept from the first
-attempt, so a redone step tells a child it already reran from one still to rerun.
+attempt, so a redone step tells a child it already reran from one still to rerun. A step
+that raises for a reason of its own ends the run FAILED (``failed_step``): the parent is
+told as of any failed run, and the run's children are stopped.
 
 Child executions are normal executions of the ItemProcessor (the processor is kept as a
 definition of its own), named as AWS names them:
@@ -270,10 +272,64 @@ class MapRuns:
     def apply(self, lease: Lease) -> StepOutcome:
         record = lease.execution
         step = _Step(record, request_of(record), progress_of(record), [])
+        self._upgrade(step)
         for item in lease.items:
             self._apply_item(step, item)
         if step.progress is not None and step.progress["status"] == "RUNNING":
             self._dispatch(step)
+        return self._outcome(step, lease)
+
+    def failed_step(self, lease: Lease, error: str, cause: str) -> StepOutcome:
+        """The outcome of a step of the run that raised for a reason of its own (Stepwell
+        cannot process its data: the worker's ``_poisoned``). The run, as it was before
+        the step, ends FAILED with ``error`` and ``cause``: its parent is told as a
+        failed run tells it (``MapRunFailed``, then the Map state fails: B5), and its
+        running children are stopped, so that nothing waits for it forever. A run that
+        had ended already stays as it was, unless this step's redrive was asking for it
+        again: the parent waits for it in its redriven frame, and is told there."""
+        record = lease.execution
+        step = _Step(record, request_of(record), progress_of(record), [])
+        for item in lease.items:
+            if item.kind != "event":
+                continue
+            try:
+                message = parse_json(item.payload)
+            except ValueError:
+                continue  # perhaps what failed the step: not a redrive the parent waits on
+            if message.get("type") == "redrive":
+                self._report_to_redriven(step, message)
+        if record.status != "RUNNING" and not step.reopened:
+            return self._outcome(step, lease)
+        now = self.clock.now()
+        if step.progress is None:  # failed before it read its items (as a reader failure)
+            step.progress = _new_progress(step.request["spec"])
+            self._tell_parent(step, ev.MapRunStarted(0, 0, record.arn, 0), now)
+        running = {
+            child.arn
+            for child in self.store.list_executions(child_machine_arn(record.arn), "RUNNING")
+            if child.map_run_arn == record.arn
+        }
+        self._count_ended(step.progress, running)
+        listed = set(step.progress["running"]) | set(step.progress.get("stopping", ()))
+        self._end(step, "FAILED", error, cause, write_results=False)
+        # A child created by a step whose commit failed is not in the progress: stop it too.
+        for arn in sorted(running - listed):
+            stop = ev.StopRequested("States.Aborted", "The Map Run was stopped.")
+            step.items.append(WorkItem(arn, "event", encode_event(stop), now))
+        return self._outcome(step, lease)
+
+    def _count_ended(self, progress: dict[str, Any], running: set[str]) -> None:
+        """Count the children the progress has running that have ended (their reports
+        may be in the step that failed), so that only the others count as aborted."""
+        for table in (progress["running"], progress.get("stopping", {})):
+            for arn in [arn for arn in table if arn not in running]:
+                child = self.store.get_execution(arn)
+                entry = table.pop(arn)
+                if child is not None:
+                    _tally(progress, child.status, entry[1])
+
+    def _outcome(self, step: _Step, lease: Lease) -> StepOutcome:
+        """What the step commits: the run's record with its progress, the work it owes."""
         after = step.record
         if step.reopened:
             after = replace(after, input=compact_json(step.request).decode())
@@ -340,18 +396,7 @@ class MapRuns:
     def _start(self, step: _Step) -> None:
         spec = step.request["spec"]
         now = self.clock.now()
-        progress: dict[str, Any] = {
-            "status": "RUNNING",
-            "items": 0,
-            "total": 0,
-            "next": 0,
-            "running": {},
-            "max_concurrency": spec["max_concurrency"],
-            "tolerated_count": spec["tolerated_count"],
-            "tolerated_percentage": spec["tolerated_percentage"],
-        }
-        progress.update({f"{k}_{s}": 0 for k in ("items", "executions") for s in _COUNTED})
-        step.progress = progress
+        progress = step.progress = _new_progress(spec)
         try:
             inputs = self._child_inputs(step.record, step.request)
         except MapRunFailure as failure:
@@ -399,15 +444,22 @@ class MapRuns:
     def _reopen(self, step: _Step, message: dict[str, Any]) -> None:
         """The redriven parent asks for this run again: report to its new frame, and, if
         the run has ended, redrive it."""
+        if not self._report_to_redriven(step, message):
+            return  # a redone step's duplicate
+        if step.progress is not None and step.progress["status"] != "RUNNING":
+            self._redrive(step)
+
+    def _report_to_redriven(self, step: _Step, message: dict[str, Any]) -> bool:
+        """The run reports to the frame of the parent's redrive that ``message`` comes
+        from; False if it does already (a redone step's duplicate)."""
         request = step.request
         if message["parent_redrive"] <= request.get("parent_redrive", 0):
-            return  # a redone step's duplicate
+            return False
         request.update(
             frame=message["frame"], seq=message["seq"], parent_redrive=message["parent_redrive"]
         )
         step.reopened = True
-        if step.progress is not None and step.progress["status"] != "RUNNING":
-            self._redrive(step)
+        return True
 
     def _redrive(self, step: _Step) -> None:
         """Run again the children that did not succeed (and those never started); the
@@ -465,9 +517,30 @@ class MapRuns:
         return items
 
     def _child(self, step: _Step, index: int) -> str:
-        """The ARN of the child that runs item ``index``."""
+        """The ARN of the child that runs item ``index``: the one the previous release
+        reran it as, if it did (it started a child under a new name, noted in
+        ``progress["arns"]``), else the item's own."""
+        rerun = step.progress.get("arns", {}).get(str(index)) if step.progress else None
+        if rerun:
+            return str(rerun)
         express = is_express_child(step.request["spec"])
         return child_arn(step.record.arn, index, express)
+
+    def _upgrade(self, step: _Step) -> None:
+        """A redrive the previous release began listed the items to rerun by index
+        alone, without how far each child had got (``_redo``). Such an item's child has
+        not been rerun by this redrive yet (that release removed an item from the list
+        when it reran it): how far it had got is how far it has got now."""
+        redo = step.progress.get("redo") if step.progress else None
+        if not redo or all(isinstance(entry, list) for entry in redo):
+            return
+        assert step.progress is not None
+        step.progress["redo"] = [
+            entry
+            if isinstance(entry, list)
+            else [entry, _attempt(self.store.get_execution(self._child(step, entry)))]
+            for entry in redo
+        ]
 
     def _rerun_child(self, step: _Step, index: int, attempt: Any, size: int) -> None:
         """Rerun the child of item ``index`` for a redrive (Developer Guide, "Redriving
@@ -532,9 +605,7 @@ class MapRuns:
             None if express else top_level_map_runs(self.store, child.arn),
             restart=express,
         )
-        if not self.store.redrive_execution(
-            reopened, child.status, plan.state, plan.events, plan.items
-        ):
+        if not self.store.redrive_execution(reopened, child, plan.state, plan.events, plan.items):
             return None
         return reopened
 
@@ -618,10 +689,8 @@ class MapRuns:
         (``child_redrivable``) is also one of the run's ``failuresNotRedrivable``."""
         progress = step.progress
         assert progress is not None
-        counted = _STATUS_COUNTS.get(status, "failed")
-        progress[f"items_{counted}"] += size
-        progress[f"executions_{counted}"] += 1
-        if counted != "succeeded" and not redrivable:
+        _tally(progress, status, size)
+        if _STATUS_COUNTS.get(status, "failed") != "succeeded" and not redrivable:
             for kind, n in (("items", size), ("executions", 1)):
                 progress[f"{kind}_not_redrivable"] = progress.get(f"{kind}_not_redrivable", 0) + n
         self._check_threshold(step)
@@ -672,11 +741,14 @@ class MapRuns:
         error: str | None,
         cause: str | None,
         output: JSON = None,
+        write_results: bool = True,
     ) -> None:
+        """End the run: stop its children, tell the parent. A run that fails still writes
+        the results it has, if it exports them (unless ``write_results`` is False)."""
         progress = step.progress
         assert progress is not None
         now = self.clock.now()
-        exports = exports_results(step.request["spec"])
+        exports = exports_results(step.request["spec"]) and write_results
         if status == "FAILED" and exports and progress["total"]:
             with contextlib.suppress(MapRunFailure):  # the run fails with its own error anyway
                 self._output(step)
@@ -708,6 +780,29 @@ _STATUS_COUNTS: Final = {
     "TIMED_OUT": "timed_out",
     "ABORTED": "aborted",
 }
+
+
+def _tally(progress: dict[str, Any], status: str, size: int) -> None:
+    """Count a child that ended with ``status``, carrying ``size`` items."""
+    counted = _STATUS_COUNTS.get(status, "failed")
+    progress[f"items_{counted}"] += size
+    progress[f"executions_{counted}"] += 1
+
+
+def _new_progress(spec: dict[str, Any]) -> dict[str, Any]:
+    """A run's progress before it has read its items."""
+    progress: dict[str, Any] = {
+        "status": "RUNNING",
+        "items": 0,
+        "total": 0,
+        "next": 0,
+        "running": {},
+        "max_concurrency": spec["max_concurrency"],
+        "tolerated_count": spec["tolerated_count"],
+        "tolerated_percentage": spec["tolerated_percentage"],
+    }
+    progress.update({f"{k}_{s}": 0 for k in ("items", "executions") for s in _COUNTED})
+    return progress
 
 
 def _attempt(child: ExecutionRecord | None) -> list[Any] | None:

@@ -336,6 +336,8 @@ class Worker:
         record = lease.execution
         cause = poison_cause(error)
         log.error("execution %s failed: %s", record.arn, cause, exc_info=error)
+        if is_map_run(record.arn):
+            return self._map_run_poisoned(lease, cause)
         last = self._last_event(lease)
         event = {
             "timestamp": self.clock.now(),
@@ -360,6 +362,34 @@ class Worker:
             state=None,
             events=(event,),
             new_items=tuple(owed),
+            done_items=tuple(item.id for item in lease.items if item.id is not None),
+        )
+
+    def _map_run_poisoned(self, lease: Lease, cause: str) -> StepOutcome:
+        """``_poisoned`` for a Map Run: it fails as a Map Run fails, and its parent's Map
+        state with it (``MapRuns.failed_step``). If even that cannot be worked out, the
+        run is only marked FAILED, and the parent, whose frame waiting for it is then
+        unknown, is stopped: nothing is left waiting for the run forever."""
+        try:
+            return self.map_runs.failed_step(lease, RUNTIME, cause)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("cannot end Map Run %s as a failed run", lease.execution.arn)
+        record = lease.execution
+        owed: tuple[WorkItem, ...] = ()
+        if record.status == "RUNNING":
+            stop = ev.StopRequested(RUNTIME, f"Its Map Run {record.arn} failed: {cause}")
+            parent = record.state_machine_arn  # a Map Run's is its parent execution's ARN
+            owed = (WorkItem(parent, "event", encode_event(stop), self.clock.now()),)
+        failed = replace(
+            record, status="FAILED", stop_date=self.clock.now(), error=RUNTIME, cause=cause
+        )
+        return StepOutcome(
+            execution=failed,
+            state=None,
+            events=(),
+            new_items=owed,
             done_items=tuple(item.id for item in lease.items if item.id is not None),
         )
 

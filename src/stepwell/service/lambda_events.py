@@ -138,7 +138,10 @@ class AsyncInvocations:
             logger.exception("Asynchronous invocation %s failed to run; it will be retried", key)
         finally:
             with self._lock:
-                self._held.pop(key, None)
+                # Only this run's entry: a second delivery of an event running here finds
+                # it leased and must not stop the first run's lease from being renewed.
+                if self._held.get(key) == token:
+                    del self._held[key]
 
     def _take(self, key: str, token: str) -> dict[str, Any] | None:
         """Lease the event to the run ``token`` if it is due; the record, or None."""

@@ -106,15 +106,22 @@ class RedriveOperations(ServiceCore):
         bus = self.integrations.services.events
         running = status_notices(redriven, bus, now, machine_record.type)  # RUNNING again
         if not self.store.redrive_execution(
-            redriven, record.status, plan.state, plan.events, (*plan.items, *running)
+            redriven, record, plan.state, plan.events, (*plan.items, *running)
         ):
-            raise err.ExecutionNotRedrivable(
-                f"Execution '{record.arn}' cannot be redriven: Execution is RUNNING and "
-                "cannot be redriven"
-            )
+            raise self._redriven_meanwhile(record, now)
         self._remember_token(record.arn, token, now)
         self._step_now(record.arn)
         return {"redriveDate": to_datetime(now)}
+
+    def _redriven_meanwhile(self, record: ExecutionRecord, now: float) -> err.ServiceError:
+        """The error for a redrive that another one, planned from the same attempt,
+        beat to the store: the execution runs again (or ended again) since it was read."""
+        current = self.store.get_execution(record.arn)
+        reason = _not_redrivable(current, now) if current is not None else None
+        return err.ExecutionNotRedrivable(
+            f"Execution '{record.arn}' cannot be redriven: "
+            + (reason or "Execution was redriven by another request meanwhile")
+        )
 
     def _redrive_for_token(self, arn: str, token: str | None, now: float) -> float | None:
         """The redrive date an earlier request with this client token got, if recent."""

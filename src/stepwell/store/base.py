@@ -91,6 +91,18 @@ class ExecutionRecord:
     map_run_arn: str | None = None
 
 
+def same_attempt(stored: ExecutionRecord, closed: ExecutionRecord) -> bool:
+    """Whether ``stored`` is still the closed attempt ``closed`` was read as: neither
+    redriven since (``redrive_count``) nor restarted (an Express Map Run child keeps its
+    ARN but starts again: ``start_date``), nor ended again."""
+    return (stored.status, stored.redrive_count, stored.start_date, stored.stop_date) == (
+        closed.status,
+        closed.redrive_count,
+        closed.start_date,
+        closed.stop_date,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class WorkItem:
     execution_arn: str
@@ -202,15 +214,16 @@ class Store(Protocol):
     def redrive_execution(
         self,
         record: ExecutionRecord,
-        closed_status: str,
+        closed: ExecutionRecord,
         state: bytes,
         events: tuple[dict[str, Any], ...],
         items: tuple[WorkItem, ...],
     ) -> bool:
-        """Reopen a closed execution (RedriveExecution), only if its status is still
-        ``closed_status``: write ``record`` and the interpreter ``state``, append
-        ``events``, and replace its pending work items with ``items``. False (and nothing
-        written) if the execution changed meanwhile."""
+        """Reopen a closed execution (RedriveExecution), only if it is still ``closed``,
+        the attempt its redrive was planned from (``same_attempt``): write ``record`` and
+        the interpreter ``state``, append ``events``, and replace its pending work items
+        with ``items``. False (and nothing written) if the execution changed meanwhile:
+        another redrive of the same attempt was first."""
         ...
 
     # Work -----------------------------------------------------------------------------

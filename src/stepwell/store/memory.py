@@ -28,6 +28,7 @@ from stepwell.store.base import (
     commit_each,
     definition_key,
     lease_each,
+    same_attempt,
 )
 
 
@@ -143,14 +144,14 @@ class MemoryStore:
     def redrive_execution(
         self,
         record: ExecutionRecord,
-        closed_status: str,
+        closed: ExecutionRecord,
         state: bytes,
         events: tuple[dict[str, Any], ...],
         items: tuple[WorkItem, ...],
     ) -> bool:
         with self._lock:
             execution = self._executions.get(record.arn)
-            if execution is None or execution.record.status != closed_status:
+            if execution is None or not same_attempt(execution.record, closed):
                 return False
             execution.record = record
             execution.state = state

@@ -32,6 +32,7 @@ from stepwell.store.base import (
     commit_each,
     definition_key,
     lease_each,
+    same_attempt,
 )
 
 Row = Sequence[Any]
@@ -243,12 +244,18 @@ class SqlStore:
     def redrive_execution(
         self,
         record: ExecutionRecord,
-        closed_status: str,
+        closed: ExecutionRecord,
         state: bytes,
         events: tuple[dict[str, Any], ...],
         items: tuple[WorkItem, ...],
     ) -> bool:
         with self.dialect.transaction() as cur:
+            cur.execute(self.q["read_execution_version"], {"arn": record.arn})
+            found = cur.fetchone()
+            if found is None or not same_attempt(_execution(found[0]), closed):
+                return False
+            # Only the version read: a write since (a redrive committed after the read
+            # above, on PostgreSQL) makes the update match nothing.
             cur.execute(
                 self.q["reopen_execution"],
                 {
@@ -256,7 +263,7 @@ class SqlStore:
                     "status": record.status,
                     "state": state,
                     "arn": record.arn,
-                    "closed_status": closed_status,
+                    "version": found[1],
                 },
             )
             if cur.rowcount != 1:

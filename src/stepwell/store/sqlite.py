@@ -23,9 +23,9 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from stepwell.store.base import StoreUnavailable
 from stepwell.store.sql import Cursor, Row, SqlStore, migrations
@@ -61,6 +61,9 @@ def fault_of(error: sqlite3.Error) -> str | None:
     return primary
 
 
+_T = TypeVar("_T")
+
+
 class SqliteDialect:
     name = "sqlite"
     locks = {"lock_executions": "", "lock_items": "", "lock_tokens": ""}
@@ -85,10 +88,16 @@ class SqliteDialect:
         except StoreUnavailable:
             self._conn.close()
             raise
-        self._identity = self._file_identity()
         self._watch: sqlite3.Connection | None = None  # for wait_for_work only
         self._read_lock = threading.Lock()
-        self._reader = self._open_reader()  # None: reads share the write connection
+        try:
+            self._identity = self._file_identity()
+            self._reader = self._open_reader()  # None: reads share the write connection
+        except BaseException as error:
+            self._conn.close()  # not left open by a store that never opened
+            if isinstance(error, sqlite3.Error):
+                raise self._unavailable(error) from None
+            raise
 
     def _open_reader(self) -> sqlite3.Connection | None:
         if self._identity is None:  # in memory: another connection is another database
@@ -96,8 +105,12 @@ class SqliteDialect:
         reader = sqlite3.connect(
             _uri(self.path), uri=True, isolation_level=None, check_same_thread=False
         )
-        reader.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-        reader.execute("PRAGMA query_only=ON")
+        try:
+            reader.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            reader.execute("PRAGMA query_only=ON")
+        except BaseException:
+            reader.close()
+            raise
         return reader
 
     # ----------------------------------------------------------------- health
@@ -192,14 +205,17 @@ class SqliteDialect:
                 cursor.execute("ROLLBACK")
 
     def _begin(self, cursor: sqlite3.Cursor) -> None:
-        # ``busy_timeout`` makes BEGIN IMMEDIATE wait for another process's write; SQLite
-        # still answers SQLITE_BUSY at once in a few cases (WAL recovery), so retry those
-        # until the same timeout has passed in all: never longer than the timeout.
+        self._while_busy(lambda: cursor.execute("BEGIN IMMEDIATE"))
+
+    def _while_busy(self, action: Callable[[], _T]) -> _T:
+        """``action``, tried again while SQLite answers SQLITE_BUSY. ``busy_timeout``
+        makes a statement wait for another process's write; SQLite still answers
+        SQLITE_BUSY at once in a few cases (WAL recovery, also for a read), so retry
+        those until the same timeout has passed in all: never longer than the timeout."""
         deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
-                cursor.execute("BEGIN IMMEDIATE")
-                return
+                return action()
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() >= deadline:
                     raise
@@ -213,7 +229,7 @@ class SqliteDialect:
             self.check_file()
             cursor = self._reader.cursor()
             try:
-                rows: list[Row] = cursor.execute(query, params).fetchall()
+                rows: list[Row] = self._while_busy(lambda: cursor.execute(query, params).fetchall())
             except sqlite3.Error as error:
                 raise self._unavailable(error) from None
             finally:

@@ -83,11 +83,15 @@ WHERE arn = :arn AND version = :version AND lease_expires < :now
 -- name: peek_execution
 SELECT record, state, version FROM executions WHERE arn = :arn AND lease_expires < :now
 
+-- name: read_execution_version
+SELECT record, version FROM executions WHERE arn = :arn
+
 -- name: reopen_execution
+-- Only the version the caller read (``read_execution_version``) is reopened.
 UPDATE executions
 SET record = :record, status = :status, state = :state, version = version + 1,
     lease_owner = NULL, lease_expires = 0
-WHERE arn = :arn AND status = :closed_status
+WHERE arn = :arn AND version = :version
 
 -- name: delete_execution_items
 DELETE FROM work_items WHERE execution_arn = :arn

@@ -449,3 +449,45 @@ def test_a_schedule_expression_nobody_accepts_is_a_stack_error_naming_it(tmp_pat
     refused = pytest.raises(StackError, match=r"Every \(AWS::Scheduler::Schedule\).*positive")
     with local_stepwell() as stepwell, refused:
         apply_plan(plan, stepwell.host, stepwell.url)
+
+
+TABLE_WITH_INDEX = """
+Resources:
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema: KEYS
+      AttributeDefinitions: DEFINITIONS
+      GlobalSecondaryIndexes: [{IndexName: g}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("keys", "definitions"),
+    [
+        ("[a]", "[{AttributeName: a, AttributeType: S}]"),
+        ("[{AttributeName: a, KeyType: HASH}]", "[a]"),
+        ("{AttributeName: a, KeyType: HASH}", "[{AttributeName: a, AttributeType: S}]"),
+    ],
+)
+def test_a_malformed_table_with_indexes_is_a_stack_error_naming_it(
+    tmp_path: Path, keys: str, definitions: str
+) -> None:
+    # Bad input is a clear error, never a traceback (the no-index path already was).
+    text = TABLE_WITH_INDEX.replace("KEYS", keys).replace("DEFINITIONS", definitions)
+    plan = plan_stack(write(tmp_path, text), stack_name="s")
+    refused = pytest.raises(StackError, match=r"T \(AWS::DynamoDB::Table\)")
+    with local_stepwell() as stepwell, refused:
+        apply_plan(plan, stepwell.host, stepwell.url)
+
+
+def test_a_capacity_past_a_long_is_a_stack_error_naming_it(tmp_path: Path) -> None:
+    text = TABLE_WITH_INDEX.replace("KEYS", "[{AttributeName: a, KeyType: HASH}]").replace(
+        "DEFINITIONS", "[{AttributeName: a, AttributeType: S}]"
+    )
+    text += '      ProvisionedThroughput: {ReadCapacityUnits: "99999999999999999999999", '
+    text += "WriteCapacityUnits: 1}\n"
+    plan = plan_stack(write(tmp_path, text), stack_name="s")
+    refused = pytest.raises(StackError, match=r"T \(AWS::DynamoDB::Table\).*ReadCapacityUnits")
+    with local_stepwell() as stepwell, refused:
+        apply_plan(plan, stepwell.host, stepwell.url)

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -78,6 +78,7 @@ def _current(applier: _Applier) -> str:
 # Stepwell's embedded DynamoDB keeps a table's own keys only: a table is created without
 # these, and the attributes only they name.
 SECONDARY_INDEXES = ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+MAX_LONG: Final = 2**63 - 1
 
 
 class _Applier:
@@ -113,14 +114,22 @@ class _Applier:
         request["TableName"] = resource.name
         throughput = request.get("ProvisionedThroughput")
         if isinstance(throughput, dict):  # CloudFormation takes "5" for an Integer
-            request["ProvisionedThroughput"] = {k: _integer(v) for k, v in throughput.items()}
+            request["ProvisionedThroughput"] = {
+                k: _integer(v, f"{_current(self)}: ProvisionedThroughput.{k}")
+                for k, v in throughput.items()
+            }
         if any(props.get(index) for index in SECONDARY_INDEXES):  # check_plan warned
-            keys = {element.get("AttributeName") for element in props.get("KeySchema") or []}
-            request["AttributeDefinitions"] = [
-                definition
-                for definition in props.get("AttributeDefinitions") or []
-                if definition.get("AttributeName") in keys
-            ]
+            # Malformed elements stay for CreateTable to refuse (a StackError naming it).
+            schema = props.get("KeySchema")
+            elements = schema if isinstance(schema, list) else []
+            keys = {e.get("AttributeName") for e in elements if isinstance(e, dict)}
+            definitions = props.get("AttributeDefinitions")
+            if isinstance(definitions, list):
+                request["AttributeDefinitions"] = [
+                    definition
+                    for definition in definitions
+                    if not isinstance(definition, dict) or definition.get("AttributeName") in keys
+                ]
         if "BillingMode" not in request and "ProvisionedThroughput" not in request:
             request["BillingMode"] = "PAY_PER_REQUEST"
         dynamodb = self.services.dynamodb
@@ -415,10 +424,13 @@ def _rule_rate(expression: str) -> str:
     return f"rate({value} {unit if int(value) == 1 else unit + 's'})"
 
 
-def _integer(value: Any) -> Any:
-    """A template's number as CloudFormation reads an Integer property: ``"5"`` is 5."""
+def _integer(value: Any, what: str) -> Any:
+    """A template's number as CloudFormation reads an Integer property: ``"5"`` is 5; one
+    past a 64-bit Long (DynamoDB's capacity units) is refused here."""
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_LONG:
+        raise StackError(f"{what}: {value} is more than the largest Long, {MAX_LONG}")
     return value
 
 

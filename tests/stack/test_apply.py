@@ -190,7 +190,9 @@ def test_scheduled_rules_invoke_functions_and_start_executions(tmp_path: Path) -
         "  Tick:\n    Type: AWS::Events::Rule\n    Properties:\n"
         "      ScheduleExpression: rate(1 hour)\n"
         "      Targets:\n"
-        "        - {Id: f, Arn: !GetAtt Consumer.Arn, Input: '{\"Records\": []}'}\n"
+        "        - Id: f\n          Arn: !GetAtt Consumer.Arn\n"
+        '          Input: \'{"Records": [{"messageId": "t", '
+        '"body": "{\\"id\\": \\"tick\\"}"}]}\'\n'
         '        - {Id: m, Arn: !Ref Flow, Input: \'{"name": "cron"}\'}\n'
     )
     with local_stack(write(tmp_path, template), virtual_time=True) as app:
@@ -200,6 +202,12 @@ def test_scheduled_rules_invoke_functions_and_start_executions(tmp_path: Path) -
         fired = app.host.schedules.fire_due()
         assert all(f.error is None for f in fired)
         app.settle()
+        # Whoever fired the tick, the function target ran: it wrote the item it was given.
+        dynamodb, table = app.host.services.dynamodb, app.physical("Orders")
+        wait_for(
+            lambda: dynamodb.get_item(TableName=table, Key={"id": {"S": "tick"}}).get("Item"),
+            "the scheduled function's write",
+        )
         sfn = app.client()
         (execution,) = wait_for(
             lambda: sfn.list_executions(stateMachineArn=app.physical("Flow"))["executions"],

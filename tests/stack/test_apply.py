@@ -15,6 +15,7 @@ import pytest
 from stepwell.runtime.event_sources import SqsEventSource
 from stepwell.service.settings import Settings
 from stepwell.stack.apply import apply_plan
+from stepwell.stack.checks import check_plan
 from stepwell.stack.plan import plan_stack
 from stepwell.stack.template import StackError
 from stepwell.testing import LocalStack, local_stack, local_stepwell
@@ -499,3 +500,28 @@ def test_a_capacity_past_a_long_is_a_stack_error_naming_it(tmp_path: Path) -> No
     refused = pytest.raises(StackError, match=r"T \(AWS::DynamoDB::Table\).*ReadCapacityUnits")
     with local_stepwell() as stepwell, refused:
         apply_plan(plan, stepwell.host, stepwell.url)
+
+
+def test_the_mapping_of_a_function_not_started_is_not_started_either(tmp_path: Path) -> None:
+    # A go1.x function does not run here; its SQS mapping would only receive messages,
+    # fail them and move them to the dead-letter queue. It stays off, with a warning.
+    template = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Q: {Type: AWS::SQS::Queue}
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: main
+      Runtime: go1.x
+      CodeUri: src/
+      Events:
+        E: {Type: SQS, Properties: {Queue: !GetAtt Q.Arn}}
+"""
+    plan = plan_stack(write(tmp_path, template), stack_name="s")
+    assert any("FE: not started" in warning for warning in check_plan(plan).warnings)
+    with local_stepwell() as stepwell:
+        running = apply_plan(plan, stepwell.host, stepwell.url)
+        running.close()
+    assert running.event_sources == []
+    assert any("FE: not started" in change for change in running.changes)

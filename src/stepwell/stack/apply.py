@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import orjson
 
+from stepwell.integrations.functions import function_name
 from stepwell.integrations.lambda_runtime import FunctionSpec, ProcessFunction, supported_runtime
 from stepwell.integrations.lambda_runtime.processes import LogSink, print_log
 from stepwell.integrations.services import ServiceError as EmbeddedError
@@ -217,6 +218,14 @@ class _Applier:
         self.running.functions[resource.name] = function
         self.host.integrations.functions.register(resource.name, function)
 
+    def _not_started(self) -> set[str]:
+        """The template's functions whose runtime cannot run here (``function``)."""
+        return {
+            r.name
+            for r in self.plan.resources
+            if r.kind == "function" and not supported_runtime(str(r.properties.get("Runtime", "")))
+        }
+
     # ----------------------------------------------------------------- activities
 
     def activity(self, resource: PlannedResource) -> None:
@@ -276,11 +285,18 @@ class _Applier:
             return
         if str(props.get("Enabled", True)).lower() == "false":
             return
+        function = function_name(str(props.get("FunctionName")))
+        if function in self._not_started():  # it would only fail and dead-letter messages
+            self.note(
+                f"event source mapping {resource.logical_id}: not started, its function "
+                f"{function} is not started"
+            )
+            return
         mapping = SqsEventSource(
             self.services.sqs,
             self.host.integrations.functions,
             queue_arn=source,
-            function=str(props.get("FunctionName")),
+            function=function,
             batch_size=int(props.get("BatchSize", 10)),
             report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
         )

@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepwell.integrations.functions import function_name
 from stepwell.integrations.lambda_runtime import supported_runtime, unmet_requirements
 from stepwell.integrations.services.events_targets import TARGET_SERVICES, arn_service
 from stepwell.language.event_patterns import InvalidEventPattern, parse_pattern
@@ -37,6 +38,12 @@ def check_plan(plan: Plan) -> Findings:
                 "python3.x and nodejs functions); it is not started, and calling it fails "
                 "with Lambda.ResourceNotFoundException"
             )
+            for mapping in plan.of_kind("event source mapping"):
+                if function_name(str(mapping.properties.get("FunctionName"))) == resource.name:
+                    findings.warnings.append(
+                        f"event source mapping {mapping.logical_id}: not started, its "
+                        f"function {resource.logical_id} is not started"
+                    )
             continue
         if runtime.startswith("nodejs") and shutil.which("node") is None:
             findings.problems.append(f"{who}: runtime {runtime} needs `node` on the PATH")

@@ -525,3 +525,13 @@ Resources:
         running.close()
     assert running.event_sources == []
     assert any("FE: not started" in change for change in running.changes)
+
+
+def test_an_activity_without_a_name_is_refused_naming_it(tmp_path: Path) -> None:
+    # CloudFormation User Guide, AWS::StepFunctions::Activity: Name is "Required: Yes".
+    template = "Resources:\n  Work: {Type: AWS::StepFunctions::Activity}\n"
+    plan = plan_stack(write(tmp_path, template), stack_name="s")
+    assert check_plan(plan).problems == ["activity Work: Name is required"]
+    refused = pytest.raises(StackError, match=r"Work \(AWS::StepFunctions::Activity\).*Name")
+    with local_stepwell() as stepwell, refused:
+        apply_plan(plan, stepwell.host, stepwell.url)

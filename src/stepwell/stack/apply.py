@@ -230,6 +230,8 @@ class _Applier:
 
     def activity(self, resource: PlannedResource) -> None:
         self.current = resource
+        if not resource.properties.get("Name"):  # CloudFormation: Name is required
+            raise StackError(f"{_current(self)}: the property Name is required")
         arn = self.host.service.arns.activity(resource.name)
         try:
             self.host.service.handle("DescribeActivity", {"activityArn": arn})

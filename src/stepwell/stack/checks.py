@@ -28,6 +28,10 @@ class Findings:
 def check_plan(plan: Plan) -> Findings:
     findings = Findings()
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for resource in plan.of_kind("activity"):
+        # CloudFormation User Guide, AWS::StepFunctions::Activity: Name is Required: Yes.
+        if not resource.properties.get("Name"):
+            findings.problems.append(f"activity {resource.logical_id}: Name is required")
     for resource in plan.of_kind("function"):
         props = resource.properties
         runtime = str(props.get("Runtime", ""))

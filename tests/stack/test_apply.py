@@ -535,3 +535,16 @@ def test_an_activity_without_a_name_is_refused_naming_it(tmp_path: Path) -> None
     refused = pytest.raises(StackError, match=r"Work \(AWS::StepFunctions::Activity\).*Name")
     with local_stepwell() as stepwell, refused:
         apply_plan(plan, stepwell.host, stepwell.url)
+
+
+def test_a_one_time_schedule_is_accepted_and_reported_not_emulated(tmp_path: Path) -> None:
+    # EventBridge Scheduler User Guide, "One-time schedules": at(yyyy-mm-ddThh:mm:ss).
+    # Not run here: the application still comes up, with a warning (issue 13's policy).
+    text = SCHEDULED.replace("EXPRESSION", "at(2030-01-01T09:00:00)")
+    plan = plan_stack(write(tmp_path, text), stack_name="s")
+    assert any("Every: one-time" in warning for warning in check_plan(plan).warnings)
+    with local_stepwell() as stepwell:
+        running = apply_plan(plan, stepwell.host, stepwell.url)
+        running.close()
+        assert stepwell.host.schedules.get(plan.get("Every").name) is None
+    assert any("not emulated" in change for change in running.changes)

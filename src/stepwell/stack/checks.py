@@ -13,7 +13,7 @@ from stepwell.integrations.functions import function_name
 from stepwell.integrations.lambda_runtime import supported_runtime, unmet_requirements
 from stepwell.integrations.services.events_targets import TARGET_SERVICES, arn_service
 from stepwell.language.event_patterns import InvalidEventPattern, parse_pattern
-from stepwell.stack.apply import SECONDARY_INDEXES
+from stepwell.stack.apply import ONE_TIME, SECONDARY_INDEXES
 from stepwell.stack.definitions import definition_problems
 from stepwell.stack.layers import local_layers
 from stepwell.stack.plan import Plan
@@ -28,6 +28,13 @@ class Findings:
 def check_plan(plan: Plan) -> Findings:
     findings = Findings()
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for resource in plan.of_kind("schedule"):
+        expression = str(resource.properties.get("ScheduleExpression"))
+        if ONE_TIME.fullmatch(expression):
+            findings.warnings.append(
+                f"schedule {resource.logical_id}: one-time schedules ({expression}) are not "
+                "emulated; it is accepted and never fires"
+            )
     for resource in plan.of_kind("activity"):
         # CloudFormation User Guide, AWS::StepFunctions::Activity: Name is Required: Yes.
         if not resource.properties.get("Name"):

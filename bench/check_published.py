@@ -45,6 +45,8 @@ _ACCOUNT = "us-east-1:123456789012"
 _RESOURCE = re.compile(r'("Resource"\s*:\s*")\$\{([^}]+)\}(")')
 _UNQUOTED = re.compile(r"(?<![\"\w])\$\{([^}]+)\}(?=\s*[,}\]])")
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+# A YAML value that is a placeholder alone, unquoted (``TimeoutSeconds: ${Limit}``).
+_YAML_UNQUOTED = re.compile(r"(:[ \t]+)\$\{[^}]+\}([ \t]*(?:#.*)?)$", re.MULTILINE)
 _DYNAMODB = re.compile(r"DDB(P|G|U|D)(ut|et|pdate|elete)Item")
 _SKIPPED = {".git", "node_modules", ".aws-sam", "cdk.out", ".venv", "build", "dist"}
 
@@ -103,9 +105,11 @@ def _value(name: str) -> str:
 
 def definition_problems(path: Path) -> list[str]:
     """Why CreateStateMachine would refuse the definition in ``path`` (empty: it would not)."""
-    text = substituted(path.read_text())
-    if not text.lstrip().startswith("{"):  # a YAML definition, turned into JSON
+    text = path.read_text()
+    if not text.lstrip().startswith("{"):  # a YAML definition, turned into JSON first
+        text = _YAML_UNQUOTED.sub(r"\g<1>1\g<2>", text)  # a number, as unquoted in JSON
         text = json.dumps(yaml.safe_load(text), indent=1)
+    text = substituted(text)
     errors = [
         f"{d.code}: {d.message} at {d.location}"
         for d in validate_definition(text)
@@ -164,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a value for a template Parameter without a Default (repeatable)",
     )
     args = parser.parse_args(argv)
+    malformed = [item for item in args.parameter if "=" not in item]
+    if malformed:
+        parser.error(f"--parameter {malformed[0]}: expected NAME=VALUE")
     given = dict(item.split("=", 1) for item in args.parameter)
     found = files(args.root)
     failed = 0

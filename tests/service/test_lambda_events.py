@@ -101,15 +101,6 @@ def test_a_run_cut_short_is_run_again_once_its_lease_ends(store: Store) -> None:
     other.close()
 
 
-def test_an_event_for_a_function_that_is_gone_is_discarded() -> None:
-    queue, _, _ = events(Recorder())
-    queue.run = lambda name, event: Outcome(error="ResourceNotFoundException", cause="gone")
-    queue.submit("gone", {}, timeout=3)
-    queue.drain(10)
-    assert queue.pending() == []
-    queue.close()
-
-
 class Gate:
     """A function runner whose first call waits until ``release`` (a long run), and that
     remembers every event it ran."""
@@ -131,6 +122,45 @@ class Gate:
 
     def release(self) -> None:
         self.released.set()
+
+
+def test_a_process_without_the_function_leaves_its_events_to_one_that_has_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Processes sharing a store may serve other functions (``stepwell worker``, another
+    # ``serve --functions``): the one lacking the function must neither take nor discard
+    # an event that waits in the backlog of the process that has it.
+    monkeypatch.setattr(lambda_events, "RUNNERS", 1)  # one runner: the second event waits
+    runner, clock, store = Gate(), VirtualClock(1_000.0), MemoryDocumentStore()
+    server = AsyncInvocations(store, clock.now)
+    server.run, server.has = runner, lambda name: name == "slow"
+    server.submit("slow", {"n": 1}, timeout=3)
+    assert runner.started.wait(10)
+    server.submit("slow", {"n": 2}, timeout=3)  # due, unleased, in the server's backlog
+    elsewhere = Recorder()
+    worker = AsyncInvocations(store, clock.now)
+    worker.run, worker.has = elsewhere, lambda name: False
+    handed_over = worker.redeliver_due()  # its periodic job
+    worker.drain(10)
+    runner.release()
+    server.drain(10)
+    assert handed_over == 0 and elsewhere.calls == []  # left the event alone
+    assert sorted(event["n"] for event in runner.calls) == [1, 2]  # nothing lost
+    assert server.pending() == []
+    server.close()
+    worker.close()
+
+
+def test_a_function_error_named_resource_not_found_is_retried_like_any_other() -> None:
+    # The function's own error (e.g. a DynamoDB call it made) is a function error:
+    # Lambda retries it (Developer Guide, asynchronous invocation retries).
+    queue, _, _ = events(Recorder())
+    queue.run = lambda name, event: Outcome(error="ResourceNotFoundException", cause="table")
+    queue.submit("reads", {}, timeout=3)
+    queue.drain(10)
+    [kept] = queue.pending()
+    assert kept["attempts"] == 1
+    queue.close()
 
 
 def test_a_long_run_and_the_event_waiting_behind_it_each_run_once(

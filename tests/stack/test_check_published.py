@@ -92,3 +92,27 @@ def test_a_template_parameter_without_default_or_value_takes_a_stand_in(
     assert checker.template_problems(tmp_path / "template.yaml", {}) == []
     (tmp_path / "statemachine" / "flow.asl.yaml").write_text("StartAt: Gone\nStates: {}\n")
     assert checker.template_problems(tmp_path / "template.yaml", {}) != []
+
+
+def test_a_yaml_definition_has_its_placeholders_replaced_after_it_is_read(
+    checker: ModuleType, tmp_path: Path
+) -> None:
+    # The same definition as GOOD, in YAML: the quoted Resource stands for a function,
+    # the unquoted ${Limit} for a number (as unquoted in JSON).
+    flow = tmp_path / "flow.asl.yaml"
+    flow.write_text(
+        "StartAt: Call\nStates:\n  Call:\n    Type: Task\n"
+        '    Resource: "${DoWork}"\n    TimeoutSeconds: ${Limit}  # seconds\n    End: true\n'
+    )
+    assert checker.definition_problems(flow) == []
+    (tmp_path / "good.asl.json").write_text(GOOD)
+    assert checker.definition_problems(tmp_path / "good.asl.json") == []
+
+
+def test_a_parameter_without_a_value_is_a_usage_error(
+    checker: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        checker.main([str(tmp_path), "--parameter", "Foo"])
+    assert exited.value.code == 2
+    assert "--parameter Foo: expected NAME=VALUE" in capsys.readouterr().err

@@ -122,6 +122,7 @@ class LambdaFunctions:
         self._seen: dict[str, float] = {}  # when a function was first described: LastModified
         self._sync_slots = threading.BoundedSemaphore(SYNC_CONCURRENCY)
         events.run = self._run_event
+        events.has = lambda name: functions.lookup(name) is not None
 
     def handle(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
         """Run one operation with its validated members."""
@@ -177,8 +178,6 @@ class LambdaFunctions:
         return outcome, log
 
     def _run_event(self, name: str, event: Any) -> Outcome:
-        if self.functions.lookup(name) is None:
-            return Outcome(error="ResourceNotFoundException", cause=f"{name} no longer exists")
         outcome, _ = self._run(name, event, str(uuid.uuid4()), keep_log=False)
         return outcome
 

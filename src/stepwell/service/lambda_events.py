@@ -17,9 +17,16 @@ lasts longer than half its lease (an in-process function has no timeout), the pe
 ``redeliver_due`` renews it. An event whose run was cut short (the server stopped, the
 process died) becomes due again when its lease ends and is run by ``redeliver_due``,
 which the worker pool calls periodically. Delivery is therefore at-least-once, as on
-AWS. A failure is retried as Lambda does; an event that fails three times, or whose
-function no longer exists, is discarded with a warning in the log (no dead-letter queues
-for functions yet).
+AWS. A failure is retried as Lambda does; an event that fails three times is discarded
+with a warning in the log (no dead-letter queues for functions yet).
+
+Processes sharing a store need not have the same functions (``stepwell worker``, or
+another ``serve`` with other ``--functions``): a process takes only the events of
+functions it can run (``has``) and leaves the others in the store for a process that
+has them, so an event is never discarded because the process that found it lacks its
+function. An event whose function no process has stays stored (``pending``) until one
+that has it runs; nothing records which functions exist across processes, so none
+could tell a deleted function from one served elsewhere.
 """
 
 from __future__ import annotations
@@ -47,6 +54,10 @@ RUNNERS: Final = 4
 Runner = Callable[[str, Any], Outcome]
 
 
+def _every_function(name: str) -> bool:
+    return True
+
+
 class AsyncInvocations:
     """The durable queue of asynchronous invocations and the threads that run them."""
 
@@ -59,6 +70,9 @@ class AsyncInvocations:
         self._queued: set[str] = set()  # events handed to the pool, not yet started
         self._held: dict[str, str] = {}  # events running here: key -> lease token
         self.run: Runner | None = None  # set by the Lambda API (lambda_api.LambdaFunctions)
+        # Whether ``run`` can run a function here; set with ``run``.
+        self.has: Callable[[str], bool] = _every_function
+        self._left: set[str] = set()  # functions not here whose events were left, logged
 
     def submit(self, function: str, event: Any, timeout: float) -> str:
         """Keep the event, then run it soon; returns its key."""
@@ -95,7 +109,10 @@ class AsyncInvocations:
                 if key in held:
                     self._renew(documents, key, record, held[key], now)
                 elif float(record["due"]) <= now and key not in queued:
-                    due.append(key)
+                    if self.has(str(record["function"])):
+                        due.append(key)
+                    else:
+                        self._leave(str(record["function"]))
         for key in due:
             self._start(key)
         return len(due)
@@ -151,11 +168,21 @@ class AsyncInvocations:
             if value is None:
                 return None
             record: dict[str, Any] = orjson.loads(value)
-            if float(record["due"]) > now:
+            if float(record["due"]) > now or not self.has(str(record["function"])):
                 return None
             record.update(due=now + _lease_seconds(record), lease=token)
             documents.put(key, orjson.dumps(record))
         return record
+
+    def _leave(self, function: str) -> None:
+        """Log, once per function, that its events are left for a process that has it."""
+        if function not in self._left:
+            self._left.add(function)
+            logger.warning(
+                "Asynchronous invocations of %s are left in the store: this process does "
+                "not have the function; a process that has it runs them",
+                function,
+            )
 
     def _renew(
         self, documents: Documents, key: str, record: dict[str, Any], token: str, now: float
@@ -169,7 +196,7 @@ class AsyncInvocations:
 
     def _settle(self, key: str, record: dict[str, Any], token: str, outcome: Outcome) -> None:
         attempts = int(record["attempts"]) + 1
-        final = attempts >= ATTEMPTS or outcome.error == "ResourceNotFoundException"
+        final = attempts >= ATTEMPTS
         with self._store.documents(NAMESPACE) as documents:
             value = documents.get(key)
             if value is None or orjson.loads(value).get("lease") != token:

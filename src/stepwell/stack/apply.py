@@ -16,10 +16,11 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
+from stepwell.integrations.functions import function_name
 from stepwell.integrations.lambda_runtime import FunctionSpec, ProcessFunction, supported_runtime
 from stepwell.integrations.lambda_runtime.processes import LogSink, print_log
 from stepwell.integrations.services import ServiceError as EmbeddedError
@@ -78,6 +79,9 @@ def _current(applier: _Applier) -> str:
 # Stepwell's embedded DynamoDB keeps a table's own keys only: a table is created without
 # these, and the attributes only they name.
 SECONDARY_INDEXES = ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+MAX_LONG: Final = 2**63 - 1
+# EventBridge Scheduler User Guide, "One-time schedules": at(yyyy-mm-ddThh:mm:ss).
+ONE_TIME: Final = re.compile(r"\s*at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)\s*")
 
 
 class _Applier:
@@ -113,14 +117,22 @@ class _Applier:
         request["TableName"] = resource.name
         throughput = request.get("ProvisionedThroughput")
         if isinstance(throughput, dict):  # CloudFormation takes "5" for an Integer
-            request["ProvisionedThroughput"] = {k: _integer(v) for k, v in throughput.items()}
+            request["ProvisionedThroughput"] = {
+                k: _integer(v, f"{_current(self)}: ProvisionedThroughput.{k}")
+                for k, v in throughput.items()
+            }
         if any(props.get(index) for index in SECONDARY_INDEXES):  # check_plan warned
-            keys = {element.get("AttributeName") for element in props.get("KeySchema") or []}
-            request["AttributeDefinitions"] = [
-                definition
-                for definition in props.get("AttributeDefinitions") or []
-                if definition.get("AttributeName") in keys
-            ]
+            # Malformed elements stay for CreateTable to refuse (a StackError naming it).
+            schema = props.get("KeySchema")
+            elements = schema if isinstance(schema, list) else []
+            keys = {e.get("AttributeName") for e in elements if isinstance(e, dict)}
+            definitions = props.get("AttributeDefinitions")
+            if isinstance(definitions, list):
+                request["AttributeDefinitions"] = [
+                    definition
+                    for definition in definitions
+                    if not isinstance(definition, dict) or definition.get("AttributeName") in keys
+                ]
         if "BillingMode" not in request and "ProvisionedThroughput" not in request:
             request["BillingMode"] = "PAY_PER_REQUEST"
         dynamodb = self.services.dynamodb
@@ -208,10 +220,20 @@ class _Applier:
         self.running.functions[resource.name] = function
         self.host.integrations.functions.register(resource.name, function)
 
+    def _not_started(self) -> set[str]:
+        """The template's functions whose runtime cannot run here (``function``)."""
+        return {
+            r.name
+            for r in self.plan.resources
+            if r.kind == "function" and not supported_runtime(str(r.properties.get("Runtime", "")))
+        }
+
     # ----------------------------------------------------------------- activities
 
     def activity(self, resource: PlannedResource) -> None:
         self.current = resource
+        if not resource.properties.get("Name"):  # CloudFormation: Name is required
+            raise StackError(f"{_current(self)}: the property Name is required")
         arn = self.host.service.arns.activity(resource.name)
         try:
             self.host.service.handle("DescribeActivity", {"activityArn": arn})
@@ -267,11 +289,18 @@ class _Applier:
             return
         if str(props.get("Enabled", True)).lower() == "false":
             return
+        function = function_name(str(props.get("FunctionName")))
+        if function in self._not_started():  # it would only fail and dead-letter messages
+            self.note(
+                f"event source mapping {resource.logical_id}: not started, its function "
+                f"{function} is not started"
+            )
+            return
         mapping = SqsEventSource(
             self.services.sqs,
             self.host.integrations.functions,
             queue_arn=source,
-            function=str(props.get("FunctionName")),
+            function=function,
             batch_size=int(props.get("BatchSize", 10)),
             report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
         )
@@ -313,8 +342,12 @@ class _Applier:
         target = dict(props.get("Target") or {})
         target.setdefault("Input", "{}")
         enabled = str(props.get("State", "ENABLED")) == "ENABLED"
-        expression = _rule_rate(str(props.get("ScheduleExpression")))
-        self._schedule(resource.name[:64], expression, target, enabled)
+        expression = str(props.get("ScheduleExpression"))
+        if ONE_TIME.fullmatch(expression):  # check_plan warned: accepted, not run
+            self.note(f"schedule {resource.name}: one-time {expression} not emulated")
+            self.host.schedules.delete(resource.name[:64])  # one it replaces stops
+            return
+        self._schedule(resource.name[:64], _rule_rate(expression), target, enabled)
 
     def _schedule(self, name: str, expression: str, target: dict[str, Any], on: bool) -> None:
         schedules = self.host.schedules
@@ -415,10 +448,13 @@ def _rule_rate(expression: str) -> str:
     return f"rate({value} {unit if int(value) == 1 else unit + 's'})"
 
 
-def _integer(value: Any) -> Any:
-    """A template's number as CloudFormation reads an Integer property: ``"5"`` is 5."""
+def _integer(value: Any, what: str) -> Any:
+    """A template's number as CloudFormation reads an Integer property: ``"5"`` is 5; one
+    past a 64-bit Long (DynamoDB's capacity units) is refused here."""
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_LONG:
+        raise StackError(f"{what}: {value} is more than the largest Long, {MAX_LONG}")
     return value
 
 

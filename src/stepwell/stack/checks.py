@@ -9,10 +9,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepwell.integrations.functions import function_name
 from stepwell.integrations.lambda_runtime import supported_runtime, unmet_requirements
 from stepwell.integrations.services.events_targets import TARGET_SERVICES, arn_service
 from stepwell.language.event_patterns import InvalidEventPattern, parse_pattern
-from stepwell.stack.apply import SECONDARY_INDEXES
+from stepwell.stack.apply import ONE_TIME, SECONDARY_INDEXES
 from stepwell.stack.definitions import definition_problems
 from stepwell.stack.layers import local_layers
 from stepwell.stack.plan import Plan
@@ -27,6 +28,17 @@ class Findings:
 def check_plan(plan: Plan) -> Findings:
     findings = Findings()
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for resource in plan.of_kind("schedule"):
+        expression = str(resource.properties.get("ScheduleExpression"))
+        if ONE_TIME.fullmatch(expression):
+            findings.warnings.append(
+                f"schedule {resource.logical_id}: one-time schedules ({expression}) are not "
+                "emulated; it is accepted and never fires"
+            )
+    for resource in plan.of_kind("activity"):
+        # CloudFormation User Guide, AWS::StepFunctions::Activity: Name is Required: Yes.
+        if not resource.properties.get("Name"):
+            findings.problems.append(f"activity {resource.logical_id}: Name is required")
     for resource in plan.of_kind("function"):
         props = resource.properties
         runtime = str(props.get("Runtime", ""))
@@ -37,6 +49,12 @@ def check_plan(plan: Plan) -> Findings:
                 "python3.x and nodejs functions); it is not started, and calling it fails "
                 "with Lambda.ResourceNotFoundException"
             )
+            for mapping in plan.of_kind("event source mapping"):
+                if function_name(str(mapping.properties.get("FunctionName"))) == resource.name:
+                    findings.warnings.append(
+                        f"event source mapping {mapping.logical_id}: not started, its "
+                        f"function {resource.logical_id} is not started"
+                    )
             continue
         if runtime.startswith("nodejs") and shutil.which("node") is None:
             findings.problems.append(f"{who}: runtime {runtime} needs `node` on the PATH")

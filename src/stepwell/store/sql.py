@@ -43,7 +43,9 @@ class Cursor(Protocol):
     rowcount: int
 
     def execute(self, query: str, params: dict[str, Any] | None = None) -> Any: ...
-    def executemany(self, query: str, params: Sequence[dict[str, Any]]) -> Any: ...
+    def executemany(
+        self, query: str, params: Sequence[dict[str, Any]] | Sequence[tuple[Any, ...]]
+    ) -> Any: ...
     def fetchone(self) -> Row | None: ...
     def fetchall(self) -> list[Row]: ...
 
@@ -261,11 +263,7 @@ class SqlStore:
             )
             if cur.rowcount != 1:
                 return False
-            if events:
-                cur.executemany(
-                    self.q["insert_event"],
-                    [{"arn": record.arn, "id": e["id"], "event": _json(e)} for e in events],
-                )
+            self._insert_events(cur, record.arn, events)
             cur.execute(self.q["delete_execution_items"], {"arn": record.arn})
             if items:
                 cur.executemany(self.q["insert_item"], [_item_row(item) for item in items])
@@ -335,11 +333,7 @@ class SqlStore:
         )
         if cur.rowcount != 1:
             raise _LeaseLost
-        if outcome.events:
-            cur.executemany(
-                self.q["insert_event"],
-                [{"arn": record.arn, "id": e["id"], "event": _json(e)} for e in outcome.events],
-            )
+        self._insert_events(cur, record.arn, outcome.events)
         if outcome.done_items:
             cur.executemany(self.q["delete_item"], [{"id": i} for i in outcome.done_items])
         if outcome.new_items:
@@ -351,6 +345,11 @@ class SqlStore:
             cur.executemany(self.q["insert_token"], [_token_row(t) for t in tokens])
         if ended:
             cur.execute(self.q["delete_execution_tokens"], {"arn": record.arn})
+
+    def _insert_events(self, cur: Cursor, arn: str, events: Sequence[dict[str, Any]]) -> None:
+        """One row per history event, bound by position (see ``insert_event``)."""
+        if events:
+            cur.executemany(self.q["insert_event"], [(arn, e["id"], _json(e)) for e in events])
 
     def lease_executions(self, request: LeaseRequest) -> list[Lease]:
         return lease_each(self, request)

@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import uuid
 from importlib import resources
-from pathlib import Path
 
 import pytest
 
 from stepwell.store.sql import migrations
-from stepwell.store.sqlite import _statements, open_sqlite
+from stepwell.store.sqlite import _statements
 from tests.conftest import POSTGRES_URL, SKIP_POSTGRES
 
 
@@ -33,10 +31,6 @@ def sqlite_shape(scripts: list[str]) -> list[tuple[str, str, str]]:
     ]
     shape = []
     for table in sorted(tables):
-        rowid = conn.execute(
-            "SELECT sql NOT LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE name = ?", (table,)
-        ).fetchone()[0]
-        shape.append((table, "rowid", str(bool(rowid))))
         for column in conn.execute(f"PRAGMA table_info({table})"):
             shape.append((table, column[1], f"{column[2]} notnull={column[3]} pk={column[5]}"))
         for index in conn.execute(f"PRAGMA index_list({table})"):
@@ -49,41 +43,6 @@ def test_sqlite_schema_equals_migrations() -> None:
     from_migrations = sqlite_shape([script for _, script in migrations("sqlite")])
     assert from_migrations == sqlite_shape([schema_text("sqlite")])
     assert ("documents", "value", "BLOB notnull=1 pk=0") in from_migrations
-    assert ("history_events", "rowid", "False") in from_migrations  # 0004
-
-
-def test_sqlite_history_survives_the_without_rowid_migration(tmp_path: Path) -> None:
-    """A database made before migration 0004 keeps every event, in order, and its
-    history is read and written as before once the store opens it."""
-    path = tmp_path / "old.sqlite"
-    conn = sqlite3.connect(path)
-    conn.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied DOUBLE PRECISION)"
-    )
-    for version, script in migrations("sqlite"):
-        if version < 4:
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
-    old = [
-        (arn, i, json.dumps({"id": i, "type": "PassStateEntered", "of": arn}))
-        for arn in ("arn:b", "arn:a")
-        for i in (3, 1, 2)
-    ]
-    conn.executemany("INSERT INTO history_events VALUES (?, ?, ?)", old)
-    conn.commit()
-    conn.close()
-
-    store = open_sqlite(str(path))
-    try:
-        assert [e["id"] for e in store.history("arn:a")] == [1, 2, 3]
-        assert [e["of"] for e in store.history("arn:b")] == ["arn:b"] * 3
-        events = ({"id": 4, "type": "PassStateExited"},)
-        with store.dialect.transaction() as cur:  # as a step's commit writes them
-            store._insert_events(cur, "arn:a", events)
-        assert [e["id"] for e in store.history("arn:a")] == [1, 2, 3, 4]
-    finally:
-        store.close()
 
 
 def test_postgres_schema_equals_migrations() -> None:

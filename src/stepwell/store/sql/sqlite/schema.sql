@@ -25,7 +25,7 @@ CREATE TABLE history_events (
     id INTEGER NOT NULL,
     event TEXT NOT NULL,
     PRIMARY KEY (execution_arn, id)
-) WITHOUT ROWID;  -- one b-tree, not a table and its key's index (0004)
+);
 
 CREATE TABLE work_items (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -48,6 +48,7 @@ from stepwell.store.sql import (
     Cursor,
     Row,
     SqlStore,
+    event_rows,
     execution_from_json,
     item_from_row,
     json_text,
@@ -470,6 +471,7 @@ def _commit_params(lease: Lease, outcome: StepOutcome) -> dict[str, Any]:
     ended = record.status != "RUNNING"
     tokens = [t for t in outcome.tokens if not (ended and t.execution_arn == record.arn)]
     items = outcome.new_items
+    rows = event_rows(outcome.events)
     return {
         "record": json_text(record),  # orjson writes a dataclass as asdict would
         "status": record.status,
@@ -477,8 +479,8 @@ def _commit_params(lease: Lease, outcome: StepOutcome) -> dict[str, Any]:
         "arn": record.arn,
         "version": lease.version,
         "owner": lease.owner,
-        "event_ids": [event["id"] for event in outcome.events],
-        "events": [json_text(event) for event in outcome.events],
+        "event_ids": [first for first, _ in rows],
+        "events": [text for _, text in rows],
         "done_items": list(outcome.done_items),
         "item_arns": [item.execution_arn for item in items],
         "item_queues": ["invoke" if item.kind == "invoke" else "execution" for item in items],

@@ -36,7 +36,10 @@ ORDER BY start_date DESC, arn
 SELECT event FROM history_events WHERE execution_arn = :arn ORDER BY id
 
 -- name: insert_event
-INSERT INTO history_events (execution_arn, id, event) VALUES (:arn, :id, :event)
+-- Positional parameters (execution_arn, id, event): SQLite binds a tuple faster than a
+-- dict. ``event`` is one event or a JSON array of a run of them, ``id`` the first's
+-- (``sql.event_rows``). PostgreSQL has its own (postgres/queries.sql).
+INSERT INTO history_events (execution_arn, id, event) VALUES (?, ?, ?)
 
 -- name: insert_item
 INSERT INTO work_items (execution_arn, queue, kind, payload, due)

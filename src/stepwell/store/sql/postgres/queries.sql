@@ -5,6 +5,10 @@
 -- touch are locked FOR UPDATE SKIP LOCKED so concurrent workers never wait on one
 -- another. Same ":name" parameters as sql/queries.sql.
 
+-- name: insert_event
+-- Positional, as the shared query (sql/queries.sql), in psycopg's placeholders.
+INSERT INTO history_events (execution_arn, id, event) VALUES (%s, %s, %s)
+
 -- name: lease_executions
 -- Executions with work due and no live lease, leased to :owner; one row per due item.
 -- Without :arn: up to :limit executions, oldest due work first, found among the first

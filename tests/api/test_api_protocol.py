@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from api_helpers import AsgiClient, RecordingService, asgi_client, raising, service_error
 
 from stepwell.api import ApiSettings, create_app
+from stepwell.api.protocol import new_request_id
 from stepwell.service.errors import (
     ExecutionDoesNotExist,
     ResourceNotFound,
@@ -198,6 +200,14 @@ def test_health(client: AsgiClient) -> None:
 def test_request_ids_are_unique(client: AsgiClient) -> None:
     ids = {client.call("ListActivities").headers["x-amzn-requestid"] for _ in range(20)}
     assert len(ids) == 20
+
+
+def test_request_ids_are_random_uuids_in_their_canonical_form() -> None:
+    for _ in range(200):
+        request_id = new_request_id()
+        parsed = uuid.UUID(request_id)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == request_id
 
 
 def test_unexpected_exception_is_a_logged_internal_failure(

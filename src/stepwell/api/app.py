@@ -170,22 +170,32 @@ class RequestHead:
 
     @classmethod
     def read(cls, raw_headers: Iterable[tuple[bytes, bytes]]) -> RequestHead:
-        head = cls()
-        for name, value in raw_headers:
-            field = _HEAD_FIELDS.get(name)
-            if field is not None and getattr(head, field) is None:
-                setattr(head, field, value.decode("latin-1"))
-        return head
+        target = content_type = content_length = host = origin = fetch_site = None
+        for name, value in raw_headers:  # plain branches: this runs on every call
+            if name == b"x-amz-target" and target is None:
+                target = value
+            elif name == b"content-type" and content_type is None:
+                content_type = value
+            elif name == b"content-length" and content_length is None:
+                content_length = value
+            elif name == b"host" and host is None:
+                host = value
+            elif name == b"origin" and origin is None:
+                origin = value
+            elif name == b"sec-fetch-site" and fetch_site is None:
+                fetch_site = value
+        return cls(
+            _text(target),
+            _text(content_type),
+            _text(content_length),
+            _text(host),
+            _text(origin),
+            _text(fetch_site),
+        )
 
 
-_HEAD_FIELDS = {
-    b"x-amz-target": "target",
-    b"content-type": "content_type",
-    b"content-length": "content_length",
-    b"host": "host",
-    b"origin": "origin",
-    b"sec-fetch-site": "fetch_site",
-}
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -303,8 +303,7 @@ class ApiApp(Starlette):
     ``Request``, ``Headers`` or ``Response`` objects, the headers read in one pass
     (``RequestHead``). The endpoint answers every outcome itself and never raises, so the
     call needs none of that work (routing, error pages); the host and cross-site checks
-    (``hosts``) stay. It is about a third of the CPU of a quick call such as
-    DescribeExecution (bench/sidebyside.py). Every other request takes the full way.
+    (``hosts``) stay. Every other request takes the full way.
     """
 
     def __init__(self, endpoint: ApiEndpoint, hosts: HostCheck | None, **options: Any) -> None:

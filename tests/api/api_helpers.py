@@ -8,7 +8,7 @@ the boto3 end-to-end tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -107,10 +107,12 @@ class AsgiClient:
         query_string: bytes = b"",
         *,
         complete: bool = True,
+        chunks: Sequence[bytes] = (),
     ) -> Reply:
-        """Any HTTP request; ``complete=False`` disconnects after the first body chunk."""
+        """Any HTTP request; ``complete=False`` disconnects after the first body chunk;
+        ``chunks`` sends the body in those pieces instead of ``body`` in one."""
         return self._portal.call(
-            self._send, method, path, dict(headers or {}), body, query_string, complete
+            self._send, method, path, dict(headers or {}), body, query_string, complete, chunks
         )
 
     async def _send(
@@ -121,6 +123,7 @@ class AsgiClient:
         body: bytes,
         query: bytes,
         complete: bool = True,
+        chunks: Sequence[bytes] = (),
     ) -> Reply:
         scope = {
             "type": "http",
@@ -137,6 +140,11 @@ class AsgiClient:
             "server": ("127.0.0.1", 8083),
         }
         incoming = [{"type": "http.request", "body": body, "more_body": not complete}]
+        if chunks:
+            incoming = [
+                {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+                for i, chunk in enumerate(chunks)
+            ]
         sent: list[Message] = []
 
         async def receive() -> Message:

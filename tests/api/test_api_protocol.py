@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,8 @@ import pytest
 from api_helpers import AsgiClient, RecordingService, asgi_client, raising, service_error
 
 from stepwell.api import ApiSettings, create_app
+from stepwell.api.app import RequestHead
+from stepwell.api.protocol import new_request_id
 from stepwell.service.errors import (
     ExecutionDoesNotExist,
     ResourceNotFound,
@@ -200,6 +203,14 @@ def test_request_ids_are_unique(client: AsgiClient) -> None:
     assert len(ids) == 20
 
 
+def test_request_ids_are_random_uuids_in_their_canonical_form() -> None:
+    for _ in range(200):
+        request_id = new_request_id()
+        parsed = uuid.UUID(request_id)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == request_id
+
+
 def test_unexpected_exception_is_a_logged_internal_failure(
     client: AsgiClient, service: RecordingService, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -284,3 +295,36 @@ def test_the_event_loop_stays_free_while_the_service_blocks() -> None:
         service.release.set()
         assert started.result(timeout=20).status == 200
     assert service.outcome == ["released"]
+
+
+def test_request_head_reads_the_first_of_each_header_it_needs() -> None:
+    head = RequestHead.read(
+        [
+            (b"x-amz-target", b"AWSStepFunctions.ListActivities"),
+            (b"content-length", b"2"),
+            (b"x-amz-target", b"AWSStepFunctions.DeleteActivity"),
+            (b"host", b"127.0.0.1:8083"),
+            (b"user-agent", b"Boto3"),
+            (b"host", b"evil.example"),
+        ]
+    )
+    assert head == RequestHead(
+        target="AWSStepFunctions.ListActivities", content_length="2", host="127.0.0.1:8083"
+    )
+    assert head.content_type is None and head.origin is None and head.fetch_site is None
+
+
+def test_a_body_in_several_chunks_is_read_whole(
+    client: AsgiClient, service: RecordingService
+) -> None:
+    reply = client.request(
+        "POST",
+        "/",
+        headers={
+            "content-type": "application/x-amz-json-1.0",
+            "x-amz-target": "AWSStepFunctions.DescribeExecution",
+        },
+        chunks=[b'{"executionArn": "', ARN.encode(), b':run"}'],
+    )
+    assert reply.status == 200
+    assert service.calls == [("DescribeExecution", {"executionArn": ARN + ":run"})]

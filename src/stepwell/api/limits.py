@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
+from starlette.types import Receive
 
 from stepwell.api.protocol import (
     RequestAbortedException,
@@ -77,36 +78,47 @@ class BodyReader:
 
     def check_declared_size(self, request: Request) -> None:
         """Refuse a ``Content-Length`` above the limit before reading anything."""
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._limit:
+        self.check_declared_length(request.headers.get("content-length"))
+
+    def check_declared_length(self, declared: str | None) -> None:
+        """The same, given the ``Content-Length`` header's value (``None`` if absent)."""
+        if declared is not None and declared.isdigit() and int(declared) > self._limit:
             raise _too_large(self._limit)
 
     async def read(self, request: Request) -> bytes:
         """The whole body, or the error of the first limit it breaks."""
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit():
+        return await self.read_messages(request.receive, request.headers.get("content-length"))
+
+    async def read_messages(self, receive: Receive, declared: str | None) -> bytes:
+        """The same, from the ASGI ``receive`` of a request whose body nothing has read
+        yet, given its ``Content-Length`` value (``None`` if absent)."""
+        if declared is not None and declared.isdigit():
             self._hold(int(declared))
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._read_chunks(request)
+                return await self._read_chunks(receive)
         except TimeoutError:
             raise RequestTimeoutException(
                 f"The request body did not arrive within {self._timeout:g} seconds"
             ) from None
-        except ClientDisconnect:
-            raise RequestAbortedException("The client closed the connection") from None
 
-    async def _read_chunks(self, request: Request) -> bytes:
+    async def _read_chunks(self, receive: Receive) -> bytes:
         chunks = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self._limit:
-                raise _too_large(self._limit)
-            if size > self.held:
-                self._hold(size)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # http.disconnect
+                raise RequestAbortedException("The client closed the connection")
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > self._limit:
+                    raise _too_large(self._limit)
+                if size > self.held:
+                    self._hold(size)
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _hold(self, size: int) -> None:
         self._budget.take(size - self.held, request_total=size)

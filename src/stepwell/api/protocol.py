@@ -19,7 +19,7 @@ user can match on).
 
 from __future__ import annotations
 
-import uuid
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -125,9 +125,19 @@ def error_members_by_type(model: ServiceModel = MODEL) -> dict[str, tuple[str, .
 ERROR_MEMBERS: Final = error_members_by_type()
 
 
+# The version (4) and variant (RFC 4122) bits of a random UUID.
+_UUID4_BITS = (0x4 << 76) | (0x8 << 60)
+_UUID4_CLEAR = ~((0xF << 76) | (0xC << 60))
+
+
 def new_request_id() -> str:
-    """A fresh request id, in AWS's UUID form."""
-    return str(uuid.uuid4())
+    """A fresh request id, in AWS's UUID form (a version 4 UUID).
+
+    From ``random`` rather than ``uuid.uuid4()``: a request id must be unique, not
+    unguessable, and this costs a fifth as much (no system call), on every response.
+    """
+    text = f"{random.getrandbits(128) & _UUID4_CLEAR | _UUID4_BITS:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def resolve_target(target: str | None) -> Operation:

@@ -433,3 +433,34 @@ def test_integers_beyond_64_bits_survive_a_durable_wait_and_a_map(store: Store, 
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["input"]) == {"given": BIG}
     assert json.loads(done["output"]) == {"items": [1, BIG], "n": BIG, "mapped": [1, BIG]}
+
+
+def test_integers_beyond_64_bits_survive_send_task_success(store: Store) -> None:
+    """The output a caller sends with SendTaskSuccess keeps its integers exact, as an
+    execution's input does (orjson would read one past 64 bits as a float)."""
+    tokens: list[str] = []
+    h = Harness(store, {"enqueue": lambda event: tokens.append(event["token"]) or {}})
+    arn = h.machine(
+        {
+            "StartAt": "Wait for callback",
+            "States": {
+                "Wait for callback": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {
+                        "FunctionName": "enqueue",
+                        "Payload": {"token.$": "$$.Task.Token"},
+                    },
+                    "Next": "Wait",
+                },
+                "Wait": {"Type": "Wait", "Seconds": 60, "End": True},
+            },
+        }
+    )
+    execution = h.call("StartExecution", stateMachineArn=arn, input="{}")["executionArn"]
+    h.worker.run_until_idle()
+    h.call("SendTaskSuccess", taskToken=tokens[0], output=json.dumps({"n": BIG, "m": [BIG]}))
+    h.settle()
+    done = h.call("DescribeExecution", executionArn=execution)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"n": BIG, "m": [BIG]}

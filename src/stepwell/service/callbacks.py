@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import time
 
-import orjson
-
 from stepwell.engine import events as ev
 from stepwell.engine.serialize import MAX_DEPTH, nesting_depth
+from stepwell.language.verbatim import parse_sent_json
 from stepwell.runtime.clock import to_datetime
 from stepwell.runtime.codec import encode_event
 from stepwell.service import errors as err
@@ -28,8 +27,8 @@ class CallbackOperations(ServiceCore):
         token = self._token(request["taskToken"])  # C3: the token is checked before the output
         output = request["output"]
         try:
-            value = orjson.loads(output)
-        except orjson.JSONDecodeError:
+            value = parse_sent_json(output)  # integers past 64 bits stay exact
+        except ValueError:
             raise err.InvalidOutput(f"Invalid Output: '{output}'") from None
         if len(output.encode()) > PAYLOAD_LIMIT:
             raise err.ValidationException("The output exceeds the maximum size of 262144 bytes.")

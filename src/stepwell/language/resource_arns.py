@@ -13,6 +13,7 @@ integration as ``arn:aws:states:::aws-sdk:s3:listObjectsV2``.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -22,26 +23,29 @@ _STATES_ARN: Final = re.compile(
 ACTIVITY: Final = "activity"
 
 
+@functools.lru_cache(maxsize=1024)  # a Task step asks again for the same few resources
 def integration_target(resource: str) -> str | None:
     """``SERVICE:ACTION[.pattern]`` (or ``aws-sdk:SERVICE:ACTION[.pattern]``) of an
     integration ARN, with or without region and account; None for anything else."""
     match = _STATES_ARN.fullmatch(resource)
-    if match is None:
-        return None
-    rest = match["rest"]
-    if rest.split(":", 1)[0] == ACTIVITY and match["region"]:
-        return None  # arn:aws:states:REGION:ACCOUNT:activity:NAME
-    return rest
+    return None if match is None else _target(match)
 
 
 def canonical_integration(resource: str) -> str:
     """An integration ARN without region and account (``arn:aws:states:::TARGET``), as the
     interpreter and the integrations key them; anything else unchanged."""
     match = _STATES_ARN.fullmatch(resource)
-    target = integration_target(resource)
+    target = None if match is None else _target(match)
     if match is None or target is None:
         return resource
     return f"arn:{match['partition']}:states:::{target}"
+
+
+def _target(match: re.Match[str]) -> str | None:
+    rest = match["rest"]
+    if rest.split(":", 1)[0] == ACTIVITY and match["region"]:
+        return None  # arn:aws:states:REGION:ACCOUNT:activity:NAME
+    return rest
 
 
 def is_activity(resource: str) -> bool:

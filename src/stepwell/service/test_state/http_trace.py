@@ -34,7 +34,6 @@ from stepwell.language.evaluation import JSON
 if TYPE_CHECKING:
     import httpx
 
-HTTP_RESOURCE = "arn:aws:states:::http:invoke"
 _ADDED = ("User-Agent", "Range")  # headers Step Functions adds to every request, in order
 
 

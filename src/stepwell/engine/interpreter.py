@@ -35,7 +35,6 @@ from stepwell.engine.history import (
     HistoryEvent,
     HistoryLimitReached,
     HistoryRecorder,
-    payload_details,
     to_json_text,
 )
 from stepwell.engine.recovery import first_match, retry_delay
@@ -393,7 +392,7 @@ class Interpreter:
                 root,
                 "ExecutionSucceeded",
                 "executionSucceededEventDetails",
-                payload_details("output", output) if self.history.enabled else None,
+                self.history.payloads.details("output", output) if self.history.enabled else None,
             )
         else:
             details = failure_details(error, cause)
@@ -470,7 +469,11 @@ def start(
     execution_input = with_text(execution_input, info.input_text)  # I1: kept as sent
     execution = ExecutionState(info=info, frames={}, input=execution_input)
     interp = Interpreter(machine, execution, env, record_history)
-    started = {**payload_details("input", execution_input), "roleArn": info.role_arn}
+    if interp.history.enabled:  # the text is kept for the first state's input
+        started = interp.history.payloads.details("input", execution_input)
+        started["roleArn"] = info.role_arn
+    else:
+        started = None
     interp.history.add(None, "ExecutionStarted", "executionStartedEventDetails", started)
     root = Frame(
         id=ROOT,

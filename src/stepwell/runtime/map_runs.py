@@ -95,6 +95,8 @@ _LABELS: Final = uuid.UUID("1a2b3c4d-5e6f-4a8b-9c0d-e1f2a3b4c5d6")
 
 
 def is_map_run(arn: str) -> bool:
+    if ":mapRun:" not in arn:  # most ARNs: no split (a step asks a few times)
+        return False
     parts = arn.split(":")
     return len(parts) > 6 and parts[5] == "mapRun"
 

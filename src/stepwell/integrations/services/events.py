@@ -56,6 +56,7 @@ MAX_TARGETS: Final = 5
 MAX_PUT_EVENTS_ENTRIES: Final = 10
 MAX_ENTRY_BYTES: Final = 256 * 1024
 RULES_CACHE_SECONDS: Final = 1.0  # how stale ``listening`` may see other processes' rules
+_NOT_READ: Final[tuple[float, list[dict[str, Any]]]] = (float("-inf"), [])  # never returned
 _RULE_NAME: Final = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
 _STATES: Final = frozenset({"ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"})
 _SETTINGS: Final = ("EventPattern", "ScheduleExpression", "Description", "RoleArn")
@@ -164,13 +165,14 @@ class EventsClient(ServiceClient):
     def may_listen(self, bus: str = DEFAULT_BUS) -> bool:
         """Whether any enabled rule with targets and a pattern is on ``bus``: False means
         no event would be received, so a caller need not even build one (``listening``)."""
-        return any(
+        rules = self._recent_rules(bus)
+        return bool(rules) and any(  # asked at every execution's start and end: no rules, fast
             rule["targets"] and rule.get("EventPattern") and rule["State"] != "DISABLED"
-            for rule in self._recent_rules(bus)
+            for rule in rules
         )
 
     def _recent_rules(self, bus: str) -> list[dict[str, Any]]:
-        when, rules = self._cached.get(bus, (float("-inf"), []))
+        when, rules = self._cached.get(bus, _NOT_READ)
         if time.monotonic() - when > RULES_CACHE_SECONDS:
             rules = self.rules(bus)
             self._cached[bus] = (time.monotonic(), rules)

@@ -18,6 +18,8 @@ from stepwell.language.verbatim import (
     compact_text,
     dump_stored,
     json_text,
+    parse_kept,
+    parse_sent_json,
     restore_stored,
     with_text,
 )
@@ -41,6 +43,28 @@ def test_with_text_wraps_only_what_it_should(value: Any, text: str, kept: bool) 
     assert isinstance(wrapped, VerbatimList | VerbatimDict) is kept
     if kept:
         assert json_text(wrapped) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[[1, 2, 3], [4, 5, 6]]",
+        '{ "a" : 1 }',
+        '{"a":1}',
+        '{"a": 1, "a": 2}',  # a repeated key: the last value, the text as sent
+        " 5 ",
+        '"x"',
+        "[ 1 ]",
+        "[ 123456789012345678901234 ]",  # beyond 64 bits: exact, not kept
+        '{"n": 18446744073709551615 }',  # the largest 64-bit integer orjson writes
+    ],
+)
+def test_parse_kept_is_with_text_of_the_parsed_text(text: str) -> None:
+    """``parse_kept`` reads the text once; it gives what ``with_text`` gives."""
+    expected = with_text(parse_sent_json(text), text)
+    kept = parse_kept(text)
+    assert kept == expected and type(kept) is type(expected)
+    assert json_text(kept) == json_text(expected)
 
 
 def test_wrapping_twice_keeps_the_first_text() -> None:

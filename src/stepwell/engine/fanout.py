@@ -38,8 +38,10 @@ from stepwell.language.evaluation import JSON, EvalContext
 
 
 def start_parallel(interp: Interpreter, frame: Frame, state: m.ParallelState) -> None:
-    ctx = interp.eval_context(frame, state)
-    branch_input = _fanout_input(frame, state, ctx)
+    if state.input_path is None and state.parameters is None and state.arguments is None:
+        branch_input = frame.input  # nothing to evaluate: no context made
+    else:
+        branch_input = _fanout_input(frame, state, interp.eval_context(frame, state))
     interp.history.add(frame, "ParallelStateStarted")
     count = len(state.branches)
     done = _done_before_redrive(frame)

@@ -45,6 +45,9 @@ from stepwell.language.verbatim import with_text
 
 ROOT = 0
 STEP_EVENT_BUDGET = 2_000  # history events (recorded or not) one step may add
+# For evaluations that read neither the data's context nor variables (constant fields,
+# a Catcher without Assign): not built per state.
+NO_CONTEXT = EvalContext()
 
 
 @dataclass(slots=True)
@@ -286,7 +289,9 @@ class Interpreter:
             return False
         catcher = match[1]
         error_output = error_output_of(error.error, error.cause)
-        ctx = self.eval_context(frame, state)
+        # A JSONPath Catcher without Assign evaluates nothing: no context made.
+        needs_context = state.is_jsonata or catcher.assign is not None
+        ctx = self.eval_context(frame, state) if needs_context else NO_CONTEXT
         self.assigned = None
         try:
             if state.is_jsonata:

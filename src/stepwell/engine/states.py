@@ -24,10 +24,10 @@ from stepwell.engine.dataflow import (
 )
 from stepwell.engine.execution import Frame
 from stepwell.engine.history import payload_details, to_json_text
-from stepwell.engine.interpreter import Interpreter, failure_details, later
+from stepwell.engine.interpreter import NO_CONTEXT, Interpreter, failure_details, later
 from stepwell.language import errors as e
 from stepwell.language import model as m
-from stepwell.language.compiler import PathValue
+from stepwell.language.compiler import Literal, PathValue
 from stepwell.language.evaluation import JSON, EvalContext
 from stepwell.language.resource_arns import integration_target, is_activity
 from stepwell.language.timestamps import parse_timestamp
@@ -81,6 +81,8 @@ def _plain_output(
     """Output of a state without a result (Succeed, Wait): the input, filtered. A JSONPath
     state's effective input (``data``) and ``ctx``, when its handler has them already,
     are not made again."""
+    if passes_input(state):
+        return frame.input
     if ctx is None:
         ctx = interp.eval_context(frame, state)
     if state.is_jsonata:
@@ -95,12 +97,33 @@ def _plain_output(
     return output
 
 
+def passes_input(state: m.State) -> bool:
+    """Whether a state without a result outputs its input as it is: no field of it reads
+    or shapes the data, nor assigns variables."""
+    return (
+        state.input_path is None
+        and state.output_path is None
+        and state.assign is None
+        and state.output is None
+        and state.parameters is None
+        and state.result_path is None
+    )
+
+
+def _constant(value: Any) -> bool:
+    """A field that is absent or written as a constant: evaluated without the data."""
+    return value is None or isinstance(value, Literal)
+
+
 # --------------------------------------------------------------------- Fail
 
 
 def _fail(interp: Interpreter, frame: Frame, state: m.FailState) -> None:
-    ctx = interp.eval_context(frame, state)
-    scope = jsonata_states(frame.input, ctx) if state.is_jsonata else frame.input
+    if _constant(state.error) and _constant(state.cause):
+        ctx, scope = NO_CONTEXT, None  # nothing to read: no context made
+    else:
+        ctx = interp.eval_context(frame, state)
+        scope = jsonata_states(frame.input, ctx) if state.is_jsonata else frame.input
     error = _string_field(state, frame, "Error", state.error, scope, ctx)
     cause = _string_field(state, frame, "Cause", state.cause, scope, ctx)
     interp.fail_frame(frame, error, cause)
@@ -180,6 +203,16 @@ def _first_true(
 
 
 def _wait(interp: Interpreter, frame: Frame, state: m.WaitState) -> None:
+    if _constant(state.seconds) and _constant(state.timestamp) and passes_input(state):
+        # A constant wait on the input as it is: nothing to read, no context made; whole
+        # seconds need no datetime arithmetic to tell whether they are due already.
+        seconds = state.seconds.value if isinstance(state.seconds, Literal) else None
+        if type(seconds) is not int or seconds < 0:
+            now = interp.env.now
+            seconds = (_wait_until(now, state, frame, None, NO_CONTEXT) - now).total_seconds()
+        if not interp.wait_timer(frame, "wait", seconds):
+            interp.transition(frame, state, frame.input)
+        return
     ctx = interp.eval_context(frame, state)
     if state.is_jsonata:
         scope: JSON = jsonata_states(frame.input, ctx)

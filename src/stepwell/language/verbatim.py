@@ -46,6 +46,7 @@ __all__ = [
     "escape_keys",
     "json_text",
     "parse_json",
+    "parse_kept",
     "parse_sent_json",
     "restore_stored",
     "with_text",
@@ -82,6 +83,24 @@ def with_text(value: JSON, text: str) -> JSON:
         if compact == text.encode() or orjson.loads(text) != value:
             return value
     except (TypeError, orjson.JSONDecodeError):  # 64-bit overflow, or text is not JSON
+        return value
+    wrapped: VerbatimList | VerbatimDict = (
+        VerbatimList(value) if isinstance(value, list) else VerbatimDict(value)
+    )
+    wrapped.text = text
+    return wrapped
+
+
+def parse_kept(text: str) -> JSON:
+    """``with_text(parse_sent_json(text), text)``, the text read once: a value parsed from
+    ``text`` is one ``text`` spells, so only its compact form is compared."""
+    value = parse_sent_json(text)
+    if not isinstance(value, list | dict):
+        return value
+    try:
+        if orjson.dumps(value) == text.encode():
+            return value
+    except TypeError:  # 64-bit overflow: as with_text, kept as a plain value
         return value
     wrapped: VerbatimList | VerbatimDict = (
         VerbatimList(value) if isinstance(value, list) else VerbatimDict(value)

@@ -36,7 +36,7 @@ from stepwell.integrations.registry import Integrations
 from stepwell.integrations.resources import SYNC, SYNC2, parse
 from stepwell.language.compiler import load_state_machine
 from stepwell.language.model import StateMachine
-from stepwell.language.verbatim import parse_sent_json
+from stepwell.language.verbatim import parse_kept
 from stepwell.runtime.clock import Clock, to_datetime
 from stepwell.runtime.codec import (
     decode_event,
@@ -601,7 +601,7 @@ class Worker:
             if execution is not None:
                 return None  # already started: a duplicate start item
             info = execution_info(record, machine_record)
-            return start(machine, parse_sent_json(record.input), env, info)
+            return start(machine, parse_kept(record.input), env, info)  # I1: kept as sent
         if execution is None or execution.finished:
             return None
         return step(machine, execution, decode_event(item.payload), env)

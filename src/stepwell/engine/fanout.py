@@ -45,8 +45,11 @@ def start_parallel(interp: Interpreter, frame: Frame, state: m.ParallelState) ->
     interp.history.add(frame, "ParallelStateStarted")
     count = len(state.branches)
     done = _done_before_redrive(frame)
-    fan = Fanout(results=[done.get(i) for i in range(count)], pending=count - len(done))
-    fan.succeeded.extend(sorted(done))
+    if done:
+        fan = Fanout(results=[done.get(i) for i in range(count)], pending=count - len(done))
+        fan.succeeded.extend(sorted(done))
+    else:  # a first run or a Retry
+        fan = Fanout(results=[None] * count, pending=count)
     frame.fanout = fan
     frame.waiting = "children"
     if fan.pending == 0:
@@ -64,7 +67,9 @@ def start_parallel(interp: Interpreter, frame: Frame, state: m.ParallelState) ->
 def _done_before_redrive(frame: Frame) -> dict[int, JSON]:
     """The children a redrive keeps (RedriveExecution reruns only the unsuccessful
     branches of a Parallel and iterations of a Map); empty on a first run or a Retry."""
-    done = {int(index): output for index, output in frame.redrive_done or ()}
+    if frame.redrive_done is None:
+        return {}
+    done = {int(index): output for index, output in frame.redrive_done}
     frame.redrive_done = None
     return done
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import uvicorn
 
+from stepwell.api.connection import ApiConnection
 from stepwell.api.settings import ApiSettings
 from stepwell.app import QUICK_READS, local_store, server_app
 from stepwell.runtime.clock import Clock, VirtualClock
@@ -45,12 +46,16 @@ from stepwell.stack.plan import Plan, plan_stack
 
 @contextmanager
 def serve_app(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port; yield its base URL."""
+    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port; yield its base URL.
+
+    As ``stepwell serve`` does: with ``ApiConnection``, which answers Step Functions calls
+    to the API app without ASGI and is uvicorn's own protocol for anything else."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", http=ApiConnection)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -31,8 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import orjson
@@ -86,6 +87,12 @@ class WorkerThreads:
         executor = self._long_polls if long_poll else self._ordinary
         return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
 
+    def submit(self, long_poll: bool, function: Callable[..., T], *args: Any) -> Future[T]:
+        """Start ``function(*args)`` in a worker thread of the right budget, without an
+        event loop: the caller chains what follows onto the returned future."""
+        executor = self._long_polls if long_poll else self._ordinary
+        return executor.submit(function, *args)
+
 
 class ApiEndpoint:
     """The request pipeline of ``POST /``."""
@@ -116,9 +123,12 @@ class ApiEndpoint:
         """Serve one API call straight from ASGI (``ApiApp``); never raises."""
         request_id = new_request_id()
         operation: Operation | None = None
-        reader = self._body_reader()
+        reader = self.body_reader()
+        signed = partial(scope_request, scope)
         try:
-            operation, members = await self._admit(scope, receive, head, reader)
+            checked = self.admit_head(head, reader, signed)
+            body = await reader.read_messages(receive, head.content_length)
+            operation, members = self.admit_body(head, body, signed, checked)
             if operation.name in self._settings.inline_operations:
                 result = self._service.handle(operation.name, members)
             else:
@@ -126,34 +136,64 @@ class ApiEndpoint:
                     operation.long_poll, self._service.handle, operation.name, members
                 )
             body = encode_response(operation, result)
-        except ServiceError as error:
-            return error_answer(error, request_id)
-        except Exception:
-            name = operation.name if operation is not None else "request"
-            logger.exception("Internal failure in %s (request id %s)", name, request_id)
-            return error_answer(InternalFailure("An internal error occurred."), request_id)
+        except Exception as error:
+            return self.failure(error, operation, request_id)
         finally:
             reader.release()
         return Answer(200, body, response_headers(request_id))
 
-    def _body_reader(self) -> BodyReader:
+    def body_reader(self) -> BodyReader:
+        """A reader for one request's body, within the API's limits and shared budget."""
         settings = self._settings
         return BodyReader(self._budget, settings.max_request_bytes, settings.body_timeout_seconds)
 
-    async def _admit(
-        self, scope: Scope, receive: Receive, head: RequestHead, reader: BodyReader
-    ) -> tuple[Operation, dict[str, Any]]:
-        """Everything before the service: headers first, then the body, then the members."""
+    def admit_head(
+        self, head: RequestHead, reader: BodyReader, signed: Callable[[bytes], HttpRequest]
+    ) -> CheckedHeaders | None:
+        """Everything checked before the body is read: its declared size, the content
+        type and, with SigV4 on, the credential (``signed`` gives the request's signed
+        parts for a body)."""
         reader.check_declared_length(head.content_length)
         check_content_type(head.content_type)
-        checked: CheckedHeaders | None = None
-        if self._verifier is not None:
-            checked = self._verifier.check_headers(scope_request(scope, b""))
-        body = await reader.read_messages(receive, head.content_length)
+        return None if self._verifier is None else self._verifier.check_headers(signed(b""))
+
+    def admit_body(
+        self,
+        head: RequestHead,
+        body: bytes,
+        signed: Callable[[bytes], HttpRequest],
+        checked: CheckedHeaders | None,
+    ) -> tuple[Operation, dict[str, Any]]:
+        """Everything checked once the body is in: the signature, the operation and its
+        members."""
         if self._verifier is not None and checked is not None:
-            self._verifier.verify_signature(scope_request(scope, body), checked)
+            self._verifier.verify_signature(signed(body), checked)
         operation = resolve_target(head.target)
         return operation, operation.validate(decode_body(body))
+
+    def runs_inline(self, operation: Operation) -> bool:
+        """Whether ``operation`` is served on the event loop rather than in a thread."""
+        return operation.name in self._settings.inline_operations
+
+    def call(self, operation: Operation, members: dict[str, Any]) -> dict[str, Any]:
+        """The service's answer to one call, in this thread."""
+        return self._service.handle(operation.name, members)
+
+    def submit(self, operation: Operation, members: dict[str, Any]) -> Future[dict[str, Any]]:
+        """Start one call in a worker thread of its budget."""
+        return self._threads.submit(
+            operation.long_poll, self._service.handle, operation.name, members
+        )
+
+    @staticmethod
+    def failure(error: Exception, operation: Operation | None, request_id: str) -> Answer:
+        """The answer to a call that raised: an API error as itself, anything else a
+        logged ``500 InternalFailure`` (a bug)."""
+        if isinstance(error, ServiceError):
+            return error_answer(error, request_id)
+        name = operation.name if operation is not None else "request"
+        logger.error("Internal failure in %s (request id %s)", name, request_id, exc_info=error)
+        return error_answer(InternalFailure("An internal error occurred."), request_id)
 
 
 @dataclass(slots=True)
@@ -285,7 +325,7 @@ def _routes(
     apis = embedded_apis(service)
     root: list[BaseRoute] = [Route("/", endpoint.invoke, methods=["POST"])]
     if apis is not None:  # DynamoDB, SQS and SNS share "/" (api/routing.py)
-        services = ServicesEndpoint(apis, settings, endpoint._threads.run, endpoint._body_reader)
+        services = ServicesEndpoint(apis, settings, endpoint._threads.run, endpoint.body_reader)
         root = services.routes(endpoint.invoke)
     # S3's route goes first: it takes only requests that are S3's (api/s3.py).
     s3 = s3_routes(service, settings, endpoint._threads.run, endpoint._budget)
@@ -311,17 +351,28 @@ class ApiApp(Starlette):
         self._endpoint = endpoint
         self._hosts = hosts
 
+    @property
+    def endpoint(self) -> ApiEndpoint:
+        """The Step Functions endpoint, for a server that reaches it without ASGI
+        (``api.connection``)."""
+        return self._endpoint
+
+    def takes(self, head: RequestHead) -> bool:
+        """Whether a ``POST /`` with these headers is a Step Functions call the endpoint
+        answers directly: the target is one, and the host checks let it through."""
+        return (
+            head.target is not None
+            and head.target.startswith(STEP_FUNCTIONS_TARGET)
+            and (
+                self._hosts is None
+                or self._hosts.refusal(head.host, head.origin, head.fetch_site) is None
+            )
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
             head = RequestHead.read(scope["headers"])
-            if (
-                head.target is not None
-                and head.target.startswith(STEP_FUNCTIONS_TARGET)
-                and (
-                    self._hosts is None
-                    or self._hosts.refusal(head.host, head.origin, head.fetch_site) is None
-                )
-            ):
+            if self.takes(head):
                 answer = await self._endpoint.answer(scope, receive, head)
                 await answer.send(send)
                 return

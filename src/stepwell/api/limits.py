@@ -92,15 +92,35 @@ class BodyReader:
     async def read_messages(self, receive: Receive, declared: str | None) -> bytes:
         """The same, from the ASGI ``receive`` of a request whose body nothing has read
         yet, given its ``Content-Length`` value (``None`` if absent)."""
-        if declared is not None and declared.isdigit():
-            self._hold(int(declared))
+        self.hold_declared(declared)
         try:
             async with asyncio.timeout(self._timeout):
                 return await self._read_chunks(receive)
         except TimeoutError:
-            raise RequestTimeoutException(
-                f"The request body did not arrive within {self._timeout:g} seconds"
-            ) from None
+            raise self.timed_out() from None
+
+    def hold_declared(self, declared: str | None) -> None:
+        """Take the budget for a declared ``Content-Length`` before reading the body."""
+        if declared is not None and declared.isdigit():
+            self._hold(int(declared))
+
+    def received(self, size: int) -> None:
+        """The body has reached ``size`` bytes: refuse it past the limit, else hold them."""
+        if size > self._limit:
+            raise _too_large(self._limit)
+        if size > self.held:
+            self._hold(size)
+
+    @property
+    def timeout_seconds(self) -> float:
+        """How long the whole body may take to arrive."""
+        return self._timeout
+
+    def timed_out(self) -> RequestTimeoutException:
+        """The error for a body that did not arrive in time."""
+        return RequestTimeoutException(
+            f"The request body did not arrive within {self._timeout:g} seconds"
+        )
 
     async def _read_chunks(self, receive: Receive) -> bytes:
         chunks = []
@@ -112,10 +132,7 @@ class BodyReader:
             chunk = message.get("body", b"")
             if chunk:
                 size += len(chunk)
-                if size > self._limit:
-                    raise _too_large(self._limit)
-                if size > self.held:
-                    self._hold(size)
+                self.received(size)
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)

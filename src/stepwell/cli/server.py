@@ -124,6 +124,7 @@ def _host(settings: Settings) -> Host:
 def _serve_api(host: Host, settings: Settings) -> None:
     import uvicorn
 
+    from stepwell.api.connection import ApiConnection
     from stepwell.api.settings import ApiSettings
     from stepwell.app import QUICK_READS, local_store, server_app
 
@@ -148,4 +149,5 @@ def _serve_api(host: Host, settings: Settings) -> None:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        http=ApiConnection,  # Step Functions calls skip ASGI (api/connection.py)
     )

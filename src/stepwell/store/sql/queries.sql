@@ -117,7 +117,13 @@ UPDATE work_items SET lease_owner = :owner, lease_expires = :until WHERE id = :i
 DELETE FROM work_items WHERE id = :id AND lease_owner = :owner
 
 -- name: next_due
-SELECT MIN(due) FROM work_items WHERE queue = 'execution' OR lease_expires < :now
+-- Each half reads the start of one queue in due order (work_items_due): one OR over both
+-- could use no index, and read every waiting timer on every idle round of every thread.
+SELECT MIN(due) FROM (
+    SELECT MIN(due) AS due FROM work_items WHERE queue = 'execution'
+    UNION ALL
+    SELECT MIN(due) AS due FROM work_items WHERE queue = 'invoke' AND lease_expires < :now
+) AS heads
 
 -- name: insert_token
 INSERT INTO task_tokens (token, execution_arn, activity_arn, status, created, record)

@@ -408,3 +408,51 @@ def test_a_task_outcome_is_queued_if_the_execution_changed_since_it_was_peeked(
     stale = replace(ahead, version=queued.version)
     assert store.resolve_and_step("u", success, stale, step, 28.0) == (True, False)
     assert store.get_execution(ARN) == seen.execution
+
+
+def test_next_due_is_the_earliest_execution_item_or_invocation_not_leased(store: Store) -> None:
+    """What an idle thread sleeps until: any item of the execution queue, and the
+    invocations nobody holds; a held invocation counts again once its lease runs out."""
+    assert store.next_due(50.0) is None
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 500.0))
+    for due in (900.0, 700.0):
+        store.enqueue(event_item(due))
+    assert store.next_due(50.0) == 500.0
+    store.enqueue(WorkItem(ARN, "invoke", b"call", 100.0))
+    assert store.next_due(50.0) == 100.0
+    assert [i.payload for i in store.lease_invocations("w1", 150.0, 60.0, 10)] == [b"call"]
+    assert store.next_due(160.0) == 500.0  # held until 210
+    assert store.next_due(211.0) == 100.0  # its lease ran out: due again (and overdue)
+
+
+def test_peek_lease_gives_the_due_items_in_order_and_no_others(store: Store) -> None:
+    """As leasing would: the execution queue's items due at ``now``, by due time then
+    id; later ones, other executions' and invocations stay out; none due is no items."""
+    other = f"{ARN}-other"
+    store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
+    store.create_execution(execution(other), WorkItem(other, "start", b"{}", 10.0))
+    for due, payload in ((30.0, b"c"), (20.0, b"a"), (20.0, b"b"), (99.0, b"later")):
+        store.enqueue(event_item(due, payload=payload))
+    store.enqueue(WorkItem(ARN, "invoke", b"call", 15.0))
+    seen = store.peek_lease(ARN, 40.0)
+    assert seen is not None and seen.version == 0 and seen.state is None
+    assert [i.payload for i in seen.items] == [b"{}", b"a", b"b", b"c"]
+    assert all(i.execution_arn == ARN and i.kind != "invoke" for i in seen.items)
+    assert store.peek_lease(ARN, 5.0) == replace(seen, items=())
+    assert store.peek_lease(f"{ARN}-missing", 40.0) is None
+
+
+def test_a_first_step_that_ends_the_execution_is_stored_as_ended(store: Store) -> None:
+    """The stepped row, written at once: its record and status are the step's (a
+    status filter finds it), with no lease left for anyone to wait out."""
+    first = WorkItem(ARN, "start", b"{}", 1.0)
+    ahead = Lease(execution(), None, 0, (first,), "api")
+    done = replace(execution(), status="SUCCEEDED", stop_date=2.0, output="{}")
+    step = outcome(ahead, execution=done, state=None, done_items=())
+    assert store.create_execution(execution(), first, ("api", 31.0), step) == (execution(), True)
+    assert store.get_execution(ARN) == done
+    assert store.list_executions(MACHINE.arn, "SUCCEEDED") == [done]
+    assert store.list_executions(MACHINE.arn, "RUNNING") == []
+    store.enqueue(event_item(3.0))  # a late event: leasable at once, by anyone
+    lease = store.lease_execution("pool", now=3.0, lease_for=30)
+    assert lease is not None and lease.version == 1 and lease.execution == done

@@ -304,6 +304,11 @@ class NestedExecutions:
         starts, so a child being stepped has its link already), for ``completions``."""
         if self.links is None:
             return
+        if len(executions) < 2:
+            # Nothing to save: ``completions`` reads the one link itself, and only if
+            # the execution ended (most steps of a new execution or a task's outcome).
+            self._prepared.links = {}
+            return
         arns = [execution.arn for execution in executions]
         found = self.links.peek(NAMESPACE, arns)
         self._prepared.links = {arn: found.get(arn) for arn in arns}

@@ -15,6 +15,7 @@ workers, in any number of processes, can share one database:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import uuid
@@ -104,6 +105,9 @@ class FinishWatcher(Protocol):
         ...
 
 
+_UNKNOWN: Any = object()  # not looked up yet (None: looked up, and missing)
+
+
 class MachineCache:
     """Compiled state machines, each compiled once: by ARN and revision, and by the
     content key of the definition an execution started with."""
@@ -121,11 +125,17 @@ class MachineCache:
         machine costs one look-up)."""
         self._looked_up.clear()
 
+    def known(self, record: StateMachineRecord) -> None:
+        """``record`` was read from the store just now: this batch need not read it."""
+        self._looked_up[record.arn] = record
+
     def record(self, arn: str) -> StateMachineRecord | None:
         if "/" not in arn.rsplit(":", 1)[-1]:
-            if arn not in self._looked_up:
-                self._looked_up[arn] = self.store.get_state_machine(arn)
-            return self._looked_up[arn]
+            # One get: another thread's ``batch`` may clear the dict between two.
+            known: StateMachineRecord | None = self._looked_up.get(arn, _UNKNOWN)
+            if known is _UNKNOWN:
+                known = self._looked_up[arn] = self.store.get_state_machine(arn)
+            return known
         # ``stateMachine:MACHINE/LABEL``: the children of a Distributed Map run the
         # processor (their definition_key) as the machine MACHINE's; its identity (name,
         # role) is all they take from it, so it is looked up once.
@@ -408,7 +418,7 @@ class Worker:
         would be let in by ``lease_execution(arn=...)``), nor one request thread's by
         another, or two threads would step it at once and repeat side effects that are
         not part of the commit (creating a Map Run)."""
-        return f"{self.owner}/inline-{uuid.uuid4().hex[:12]}"
+        return f"{self.owner}/inline-{next(_inline_callers)}"
 
     def advance_now(self, arn: str, owner: str | None = None, rounds: int = 8) -> float | None:
         """Step one execution while it has work due now (a task's outcome, a
@@ -450,7 +460,10 @@ class Worker:
         return more, due
 
     def start_now(
-        self, record: ExecutionRecord, first: WorkItem
+        self,
+        record: ExecutionRecord,
+        first: WorkItem,
+        machine: StateMachineRecord | None = None,
     ) -> tuple[ExecutionRecord, bool, float | None]:
         """Create an execution and take its first step in one store transaction: the
         step is computed from the record before the execution exists, then written with
@@ -459,11 +472,14 @@ class Worker:
         start a Map Run (a side effect outside the commit) or cannot be computed here is
         left to ``advance_now`` after the creation instead.
 
+        ``machine``: the record of the state machine (or version) it runs, as the
+        caller has just read it, so the step need not read it again.
+
         Returns the stored record, whether it was created, and when the work left to
         others is due (as ``advance_now``)."""
         owner = self.inline_owner()
         lease = Lease(record, None, 0, (first,), owner)
-        outcome = self._step_ahead(lease)
+        outcome = self._step_ahead(lease, machine)
         hold = (owner, self.clock.now() + self.lease_seconds)
         stored, created = self.store.create_execution(record, first, hold, outcome)
         if not created:
@@ -482,7 +498,10 @@ class Worker:
         arn = event.execution_arn
         now = self.clock.now()
         seen = self.store.peek_lease(arn, now)
-        lease = replace(seen, items=(*seen.items, event)) if seen is not None else None
+        lease = None
+        if seen is not None:  # as ``replace`` would, at a fraction of its cost
+            items = (*seen.items, event)
+            lease = Lease(seen.execution, seen.state, seen.version, items, seen.owner)
         outcome = self._step_ahead(lease) if lease is not None else None
         if lease is None or outcome is None:
             if not self.store.resolve_task_token(token, event):
@@ -514,15 +533,20 @@ class Worker:
             log.warning("steps of %s deferred to the workers", arn, exc_info=True)
             return self.clock.now()
 
-    def _step_ahead(self, lease: Lease) -> StepOutcome | None:
+    def _step_ahead(
+        self, lease: Lease, machine: StateMachineRecord | None = None
+    ) -> StepOutcome | None:
         """The outcome of stepping ``lease`` before it is committed (a new execution's
         first step, a task's outcome) with no side effect outside the commit;
         None if it has one (``_SideEffect``: a Map Run to start) or fails (the usual path
-        then redoes it, and ends the execution if its data is at fault)."""
+        then redoes it, and ends the execution if its data is at fault). ``machine``:
+        the execution's state machine record, read by the caller just now."""
         if is_map_run(lease.execution.arn):
             return None  # a Map Run's steps start children: never ahead of the commit
         try:
             self._prepare([lease])
+            if machine is not None:
+                self.machines.known(machine)
             return self._apply(lease, start_map_runs=False)
         except StoreUnavailable:
             raise
@@ -719,6 +743,10 @@ class Worker:
                 return rounds
             rounds += 1
         return rounds
+
+
+# Numbers the lease owners of ``Worker.inline_owner`` (``next`` on a count is atomic).
+_inline_callers = itertools.count(1)
 
 
 class _SideEffect(Exception):

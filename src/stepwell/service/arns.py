@@ -9,6 +9,7 @@ Formats (Developer Guide, "Resource types defined by AWS Step Functions"):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -75,6 +76,9 @@ class MachineArn:
         return self.qualifier if self.qualifier and not self.qualifier.isdigit() else None
 
 
+# The same few ARNs come back in every call (StartExecution takes one apart twice): the
+# parts of each are kept (a refused ARN raises again each time; nothing of it is kept).
+@functools.lru_cache(maxsize=1024)
 def parse_machine_arn(arn: str) -> MachineArn:
     """InvalidArn unless ``arn`` names a state machine, a version or an alias. A labelled
     ARN (``...:stateMachine:NAME/LABEL``, a Distributed Map) is a ValidationException,

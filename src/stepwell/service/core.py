@@ -51,11 +51,15 @@ class InlineStepper(Protocol):
     the caller's own (``runtime.worker.Worker``)."""
 
     def start_now(
-        self, record: ExecutionRecord, first: WorkItem
+        self,
+        record: ExecutionRecord,
+        first: WorkItem,
+        machine: StateMachineRecord | None = None,
     ) -> tuple[ExecutionRecord, bool, float | None]:
         """Create the execution (unless its ARN exists) with its first step, in one
         transaction: the stored record, whether it was created, and when the work left
-        to others is due (None: none is left)."""
+        to others is due (None: none is left). ``machine``: the record it runs, as
+        just read."""
         ...
 
     def resolve_now(self, token: str, event: WorkItem) -> tuple[bool, float | None]:

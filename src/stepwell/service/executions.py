@@ -72,7 +72,7 @@ class ExecutionOperations(MapRunOperations, MachineOperations):
         first = WorkItem(record.arn, "start", b"{}", now)
         if self._run_now is not None and test_case is None:
             # Created and stepped in one transaction, under a lease of this call's own.
-            stored, created, due = self._run_now.start_now(record, first)
+            stored, created, due = self._run_now.start_now(record, first, target.machine)
             self._check_same(stored, created, text)
             if not created or due is not None:
                 self._wake(due if created else None)

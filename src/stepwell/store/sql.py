@@ -218,26 +218,43 @@ class SqlStore:
         lease: tuple[str, float] | None = None,
         step: StepOutcome | None = None,
     ) -> tuple[ExecutionRecord, bool]:
+        stepped = step if lease is not None else None
         with self.dialect.transaction() as cur:
-            cur.execute(
-                self.q["insert_execution"],
-                {
-                    "arn": record.arn,
-                    "state_machine_arn": record.state_machine_arn,
-                    "status": record.status,
-                    "start_date": record.start_date,
-                    "record": _json(record),
-                    "lease_owner": lease[0] if lease else None,
-                    "lease_expires": lease[1] if lease else 0.0,
-                },
-            )
+            if stepped is not None:
+                # The row as the first step leaves it (version 1, no lease), at once: what
+                # inserting it leased and committing the step to it would leave.
+                after = stepped.execution
+                cur.execute(
+                    self.q["insert_stepped_execution"],
+                    {
+                        "arn": record.arn,
+                        "state_machine_arn": record.state_machine_arn,
+                        "status": after.status,
+                        "start_date": record.start_date,
+                        "record": _json(after),
+                        "state": stepped.state,
+                    },
+                )
+            else:
+                cur.execute(
+                    self.q["insert_execution"],
+                    {
+                        "arn": record.arn,
+                        "state_machine_arn": record.state_machine_arn,
+                        "status": record.status,
+                        "start_date": record.start_date,
+                        "record": _json(record),
+                        "lease_owner": lease[0] if lease else None,
+                        "lease_expires": lease[1] if lease else 0.0,
+                    },
+                )
             if cur.rowcount != 1:  # the ARN exists: nothing is written
                 cur.execute(self.q["get_execution"], {"arn": record.arn})
                 row = cur.fetchone()
                 assert row is not None
                 return _execution(row[0]), False
-            if step is not None and lease is not None:
-                self._write_step(cur, step, version=0, owner=lease[0])
+            if stepped is not None:
+                self._write_step_rows(cur, stepped)
             else:
                 cur.execute(self.q["insert_item"], _item_row(first))
                 self.dialect.notify(cur)
@@ -367,6 +384,11 @@ class SqlStore:
         )
         if cur.rowcount != 1:
             raise _LeaseLost
+        self._write_step_rows(cur, outcome)
+
+    def _write_step_rows(self, cur: Cursor, outcome: StepOutcome) -> None:
+        """What a step adds besides its execution's row: events, items and tokens."""
+        record = outcome.execution
         self._insert_events(cur, record.arn, outcome.events)
         if outcome.done_items:
             cur.executemany(self.q["delete_item"], [{"id": i} for i in outcome.done_items])
@@ -449,10 +471,11 @@ class SqlStore:
         return True
 
     def peek_lease(self, arn: str, now: float) -> Lease | None:
-        row = self._one("peek_execution", {"arn": arn, "now": now})
-        if row is None:
+        rows = self._all("peek_execution", {"arn": arn, "now": now})
+        if not rows:
             return None
-        items = tuple(_item(r) for r in self._all("due_items", {"arn": arn, "now": now}))
+        row = rows[0]
+        items = tuple(_item(r[3:]) for r in rows if r[3] is not None)
         state = bytes(row[1]) if row[1] is not None else None
         return Lease(
             execution=_execution(row[0]), state=state, version=row[2], items=items, owner=""

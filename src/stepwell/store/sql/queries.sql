@@ -23,6 +23,14 @@ INSERT INTO executions (arn, state_machine_arn, status, start_date, record, leas
 VALUES (:arn, :state_machine_arn, :status, :start_date, :record, :lease_owner, :lease_expires)
 ON CONFLICT (arn) DO NOTHING
 
+-- name: insert_stepped_execution
+-- A new execution with its first step taken (``create_execution``'s ``step``): the row
+-- as the step leaves it, unleased, in one statement.
+INSERT INTO executions (arn, state_machine_arn, status, start_date, record, state, version,
+                        lease_owner, lease_expires)
+VALUES (:arn, :state_machine_arn, :status, :start_date, :record, :state, 1, NULL, 0)
+ON CONFLICT (arn) DO NOTHING
+
 -- name: get_execution
 SELECT record FROM executions WHERE arn = :arn
 
@@ -84,7 +92,14 @@ SET record = :record, status = :status, state = :state, version = version + 1,
 WHERE arn = :arn AND version = :version AND lease_expires < :now
 
 -- name: peek_execution
-SELECT record, state, version FROM executions WHERE arn = :arn AND lease_expires < :now
+-- The execution unless leased, with its due items (as ``due_items``) in one read: a row
+-- for each item, or one with no item (NULLs) when none is due.
+SELECT e.record, e.state, e.version, w.id, w.execution_arn, w.kind, w.payload, w.due
+FROM executions e
+LEFT JOIN work_items w
+  ON w.execution_arn = e.arn AND w.queue = 'execution' AND w.due <= :now
+WHERE e.arn = :arn AND e.lease_expires < :now
+ORDER BY w.due, w.id
 
 -- name: read_execution_version
 SELECT record, version FROM executions WHERE arn = :arn
@@ -117,7 +132,13 @@ UPDATE work_items SET lease_owner = :owner, lease_expires = :until WHERE id = :i
 DELETE FROM work_items WHERE id = :id AND lease_owner = :owner
 
 -- name: next_due
-SELECT MIN(due) FROM work_items WHERE queue = 'execution' OR lease_expires < :now
+-- Each half reads the start of one queue in due order (work_items_due): one OR over both
+-- could use no index, and read every waiting timer on every idle round of every thread.
+SELECT MIN(due) FROM (
+    SELECT MIN(due) AS due FROM work_items WHERE queue = 'execution'
+    UNION ALL
+    SELECT MIN(due) AS due FROM work_items WHERE queue = 'invoke' AND lease_expires < :now
+) AS heads
 
 -- name: insert_token
 INSERT INTO task_tokens (token, execution_arn, activity_arn, status, created, record)

@@ -15,6 +15,11 @@ pool's thread does (``advance``: lease a batch, step, commit), and reports
 
     .venv/bin/python bench/step_profile.py [--db postgresql://postgres@127.0.0.1/test]
         [--executions 400] [--batch 16] [--cprofile] [--private-cluster]
+        [--starts] [--private-cluster --bench-workers N]
+
+``--starts`` profiles the client instead: StartExecution's CPU time and round trips.
+``--bench-workers N`` (with ``--private-cluster``) runs runtime_bench's batch with N
+worker processes and reports every statement the server ran, per execution.
 """
 
 from __future__ import annotations
@@ -260,11 +265,12 @@ def profile_starts(args: argparse.Namespace) -> None:
     postgres = url.startswith(("postgresql://", "postgres://"))
     if postgres:
         url = f"{url}?schema=profile_{uuid.uuid4().hex[:10]}"
-    folder = Path(tempfile.mkdtemp(prefix="stepwell-trace-"))
-    stop = trace_postgres(folder) if postgres else None  # setup's few included
-    cpu = queue_executions(url, args.executions)
+    cpu = queue_executions(url, args.executions)  # untraced: tracing costs CPU too
     print(f"{'postgres' if postgres else 'sqlite'}: {cpu * 1e6:,.0f} µs of CPU per start")
-    if stop is not None:
+    if postgres:
+        folder = Path(tempfile.mkdtemp(prefix="stepwell-trace-"))
+        stop = trace_postgres(folder)  # a second run, traced, setup's few included
+        queue_executions(url, args.executions)
         stop()
         waits, statements = count_round_trips(folder)
         print(f"round trips: {waits / max(args.executions, 1):.2f} per start (setup included)")

@@ -15,6 +15,11 @@ pool's thread does (``advance``: lease a batch, step, commit), and reports
 
     .venv/bin/python bench/step_profile.py [--db postgresql://postgres@127.0.0.1/test]
         [--executions 400] [--batch 16] [--cprofile] [--private-cluster]
+        [--starts] [--private-cluster --bench-workers N]
+
+``--starts`` profiles the client instead: StartExecution's CPU time and round trips.
+``--bench-workers N`` (with ``--private-cluster``) runs runtime_bench's batch with N
+worker processes and reports every statement the server ran, per execution.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime_bench import CHAIN, ROLE, TRANSITIONS  # bench/ is on the path: run as a script
+# bench/ is on the path: run as a script
+from runtime_bench import CHAIN, ROLE, TRANSITIONS, measure
 
 from stepwell.integrations.functions import FunctionRegistry
 from stepwell.integrations.registry import Integrations
@@ -98,16 +104,21 @@ def count_round_trips(folder: Path) -> tuple[int, collections.Counter[str]]:
     return sum(waits.values()), waits
 
 
-def queue_executions(url: str, count: int) -> None:
+def queue_executions(url: str, count: int) -> float:
+    """Start ``count`` executions as runtime_bench's client does. The CPU seconds of
+    this thread per StartExecution."""
     store = open_store(url)
     service = Service(store)
     machine = service.handle(
         "CreateStateMachine",
         {"name": f"chain{uuid.uuid4().hex[:8]}", "definition": json.dumps(CHAIN), "roleArn": ROLE},
     )["stateMachineArn"]
+    begun = time.thread_time()
     for _ in range(count):
         service.handle("StartExecution", {"stateMachineArn": machine, "input": '{"v": 1}'})
+    spent = (time.thread_time() - begun) / max(count, 1)
     store.close()
+    return spent
 
 
 def advance_all(url: str, batch: int, profile: cProfile.Profile | None) -> tuple[int, float]:
@@ -142,6 +153,7 @@ def private_server() -> tuple[Any, str]:
     options = (
         f"-p {cluster.port} -k {cluster.root} -c listen_addresses=127.0.0.1"
         " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+        " -c pg_stat_statements.track_planning=on"
     )
     log = str(cluster.root / "log")
     cluster._run("pg_ctl", "-D", str(cluster.data), "-o", options, "-l", log, "-w", "start")
@@ -193,15 +205,77 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="0: advance_one, unbatched")
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--private-cluster", action="store_true")
+    parser.add_argument(
+        "--starts",
+        action="store_true",
+        help="profile the client's StartExecution (round trips and CPU per start) instead",
+    )
+    parser.add_argument(
+        "--bench-workers",
+        type=int,
+        default=0,
+        help="with --private-cluster: run runtime_bench's batch with this many worker"
+        " processes instead, and report the server's statements per execution",
+    )
     args = parser.parse_args()
     cluster = None
     if args.private_cluster:
         cluster, args.db = private_server()
     try:
-        profile_steps(args)
+        if args.starts:
+            profile_starts(args)
+        elif args.bench_workers:
+            profile_bench(args)
+        else:
+            profile_steps(args)
     finally:
         if cluster is not None:
             cluster.destroy()
+
+
+def profile_bench(args: argparse.Namespace) -> None:
+    """runtime_bench's batch (``--executions`` of them, one client) against the private
+    cluster, with ``--bench-workers`` worker processes: every statement the server ran
+    (the client's, the workers' and their idle look-ups), per execution."""
+    if not args.private_cluster:
+        raise SystemExit("--bench-workers needs --private-cluster")
+    url = f"{args.db}?schema=bench_{uuid.uuid4().hex[:10]}"
+    server_reset(args.db)
+    rate, _ = measure(url, args.bench_workers, args.executions, 1)
+    print(f"{rate:,.0f} transitions/s with {args.bench_workers} worker process(es)")
+    with psycopg_connect(args.db) as conn:
+        rows = conn.execute(
+            "SELECT calls, total_exec_time, plans, total_plan_time, query"
+            " FROM pg_stat_statements ORDER BY calls DESC LIMIT 12"
+        ).fetchall()
+    print("statements per execution: calls, server time executing; plans, time planning")
+    for calls, elapsed, plans, planning, query in rows:
+        text = " ".join(query.split())[:60]
+        per = args.executions
+        print(
+            f"  {calls / per:6.2f} calls {elapsed * 1000 / per:6,.0f} µs"
+            f" {plans / per:6.2f} plans {planning * 1000 / per:6,.0f} µs  {text}"
+        )
+
+
+def profile_starts(args: argparse.Namespace) -> None:
+    """The client side of runtime_bench: ``--executions`` StartExecution calls (nobody
+    steps them), their round trips (PostgreSQL) and this thread's CPU time per call."""
+    url = args.db or str(Path(tempfile.mkdtemp()) / "profile.db")
+    postgres = url.startswith(("postgresql://", "postgres://"))
+    if postgres:
+        url = f"{url}?schema=profile_{uuid.uuid4().hex[:10]}"
+    cpu = queue_executions(url, args.executions)  # untraced: tracing costs CPU too
+    print(f"{'postgres' if postgres else 'sqlite'}: {cpu * 1e6:,.0f} µs of CPU per start")
+    if postgres:
+        folder = Path(tempfile.mkdtemp(prefix="stepwell-trace-"))
+        stop = trace_postgres(folder)  # a second run, traced, setup's few included
+        queue_executions(url, args.executions)
+        stop()
+        waits, statements = count_round_trips(folder)
+        print(f"round trips: {waits / max(args.executions, 1):.2f} per start (setup included)")
+        for text, count in statements.most_common(4):
+            print(f"  {count / max(args.executions, 1):6.2f}/start  {text}")
 
 
 def profile_steps(args: argparse.Namespace) -> None:

@@ -25,11 +25,11 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from typing import Any
 
 try:
     import psycopg
+    from psycopg.types.array import ListBinaryDumper
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as missing:  # pragma: no cover - the extra is installed for the tests
     raise ImportError(
@@ -40,6 +40,7 @@ from stepwell.store.base import (
     ExecutionRecord,
     Lease,
     LeaseRequest,
+    StateMachineRecord,
     StepOutcome,
     StoreUnavailable,
     WorkItem,
@@ -59,6 +60,8 @@ log = logging.getLogger("stepwell.store")
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 CHANNEL = "stepwell_work"
+MACHINES_CHANNEL = "stepwell_machines"  # sent by a trigger on every change (0005)
+RELISTEN_SECONDS = 1.0  # after the machine cache's listener failed, read uncached this long
 _MIGRATION_LOCK = 7_415_001  # pg_advisory_xact_lock key: one migrator at a time
 POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
 CONNECT_TIMEOUT = 5  # seconds to wait for the server to accept a connection
@@ -67,6 +70,29 @@ OWN_CONNECTIONS = 2  # connections opened beside a pool that has none to lend, a
 # may have several due at once), before keeping the executions with the oldest.
 SCAN_PER_LEASE = 4
 RECENT_SECONDS = 0.25  # a pooled connection returned this recently is lent unchecked
+
+
+class _Array(list[Any]):
+    """A list sent as an array of one known type: psycopg otherwise looks through every
+    list (each of a step's 17 arrays, every step) to choose the array's type (profiled:
+    about a tenth of a worker's time)."""
+
+
+def _array_type(name: str, element_oid: int, array_oid: int) -> type[_Array]:
+    array = type(name, (_Array,), {})
+    dumper = type(
+        f"{name}Dumper", (ListBinaryDumper,), {"oid": array_oid, "element_oid": element_oid}
+    )
+    psycopg.adapters.register_dumper(array, dumper)
+    return array
+
+
+# The arrays of ``commit_step``, sent in binary format: (element, array) type oids.
+_Texts = _array_type("_Texts", 25, 1009)
+_Ints = _array_type("_Ints", 23, 1007)
+_Bigints = _array_type("_Bigints", 20, 1016)
+_Floats = _array_type("_Floats", 701, 1022)
+_Blobs = _array_type("_Blobs", 17, 1001)
 
 
 @contextmanager
@@ -111,8 +137,11 @@ class PostgresDialect:
             },
             # A connection broken by a server restart is noticed when it is taken back
             # and replaced; ``check`` tests one that has been idle before lending it.
+            # No ``reset`` callback: with one, the pool hands every returned connection
+            # to its background thread, and the next borrower waits for that thread to
+            # be scheduled (milliseconds on a loaded machine; profiled). ``_borrowed``
+            # notes the return time itself.
             check=self._check_idle,
-            reset=self._returned,
             reconnect_timeout=24 * 3600.0,
             open=True,
         )
@@ -130,9 +159,6 @@ class PostgresDialect:
         except StoreUnavailable:
             self._unreachable_at = time.monotonic()
             raise
-
-    def _returned(self, conn: psycopg.Connection[Any]) -> None:
-        self._returned_at[conn] = time.monotonic()
 
     def _check_idle(self, conn: psycopg.Connection[Any]) -> None:
         """Test a connection (one round trip) unless it came back to the pool healthy
@@ -187,6 +213,7 @@ class PostgresDialect:
             with conn:  # as the pool's own ``connection()``: ends a transaction left open
                 yield conn
         finally:
+            self._returned_at[conn] = time.monotonic()
             self.pool.putconn(conn)
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -269,6 +296,12 @@ class PostgresDialect:
                     self._listener.execute(f"LISTEN {CHANNEL}")
                 for _ in self._listener.notifies(timeout=timeout, stop_after=1):
                     break
+                # Notices that came meanwhile are one wake-up, not one each: with many
+                # clients starting executions, every notice woke every idle thread of
+                # every worker process to an empty look (profiled: the look-ups of 4
+                # worker processes outnumbered the steps).
+                for _ in self._listener.notifies(timeout=0):
+                    pass
         except StoreUnavailable:
             self._drop_listener()
             raise
@@ -303,10 +336,44 @@ class PostgresStore(SqlStore):
 
     def __init__(self, dialect: PostgresDialect) -> None:
         super().__init__(dialect)
+        self.machines = StateMachineCache(dialect)
         # A step's events, items and tokens travel as arrays in binary format: psycopg's
         # text format escapes every quote of every JSON document with a regular
         # expression, which cost more than the database's whole work (profiled).
         self.q["commit_step"] = re.sub(r"%\((\w+)\)s", r"%(\1)b", self.q["commit_step"])
+
+    def get_state_machine(self, arn: str) -> StateMachineRecord | None:
+        """From ``StateMachineCache`` when it is sure of it: StartExecution and every
+        batch of steps look their state machine up, one round trip each otherwise."""
+        found, generation = self.machines.get(arn)
+        if found is not None:
+            return found
+        record = super().get_state_machine(arn)
+        if record is not None:
+            self.machines.keep(arn, record, generation)
+        return record
+
+    def insert_state_machine(self, record: StateMachineRecord) -> None:
+        try:
+            super().insert_state_machine(record)
+        finally:
+            self.machines.forget()
+
+    def replace_state_machine(self, record: StateMachineRecord) -> None:
+        try:
+            super().replace_state_machine(record)
+        finally:
+            self.machines.forget()
+
+    def delete_state_machine(self, arn: str) -> None:
+        try:
+            super().delete_state_machine(arn)
+        finally:
+            self.machines.forget()
+
+    def close(self) -> None:
+        self.machines.close()
+        super().close()
 
     def create_execution(
         self,
@@ -322,7 +389,7 @@ class PostgresStore(SqlStore):
             "state_machine_arn": record.state_machine_arn,
             "status": record.status,
             "start_date": record.start_date,
-            "record": json_text(asdict(record)),
+            "record": json_text(record),  # orjson writes a dataclass as asdict would
             "lease_owner": lease[0] if lease else None,
             "lease_expires": lease[1] if lease else 0.0,
             "queue": "execution",
@@ -432,6 +499,85 @@ class PostgresStore(SqlStore):
         return committed, leases
 
 
+class StateMachineCache:
+    """State machine records as read, kept only while a connection of its own LISTENs
+    on ``MACHINES_CHANNEL``, where a trigger (migration 0005) announces every change to
+    the ``state_machines`` table, whoever makes it. Each look-up first reads what that
+    connection has received (no round trip: what has arrived on its socket) and forgets
+    everything at any notice. The LISTEN is in place before any record it keeps is read,
+    so a change committed after a read always reaches it; what a look-up can miss is a
+    change committed in another process in the moment (well under a millisecond on one
+    host) before its notice arrives, as Step Functions' own StartExecution may use the
+    definition from before an UpdateStateMachine for a few seconds. This store's own
+    writes are forgotten at once. If the connection fails, look-ups read the table,
+    uncached, until it is back."""
+
+    def __init__(self, dialect: PostgresDialect) -> None:
+        self._dialect = dialect
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._records: dict[str, StateMachineRecord] = {}
+        self._generation = 0  # how many times the records were forgotten
+        self._failed_at = -RELISTEN_SECONDS
+
+    def get(self, arn: str) -> tuple[StateMachineRecord | None, int | None]:
+        """The record kept for ``arn`` if any, and the generation to ``keep`` a record
+        read now under (None: not to be kept, the cache is not listening)."""
+        with self._lock:
+            if not self._listening():
+                return None, None
+            return self._records.get(arn), self._generation
+
+    def keep(self, arn: str, record: StateMachineRecord, generation: int | None) -> None:
+        """Keep a record read after ``get`` said ``generation``, unless a notice came
+        since (the read may be older than the change announced)."""
+        with self._lock:
+            if generation is not None and generation == self._generation:
+                self._records[arn] = record
+
+    def forget(self) -> None:
+        with self._lock:
+            self._records.clear()
+            self._generation += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _listening(self) -> bool:
+        """Whether the listener is up and nothing was announced since the records were
+        read; it is opened (and everything forgotten) if it is not."""
+        conn = self._conn
+        try:
+            if conn is None:
+                if time.monotonic() - self._failed_at < RELISTEN_SECONDS:
+                    return False
+                conn = self._conn = self._dialect._connect()
+                conn.execute(f"LISTEN {MACHINES_CHANNEL}")
+                self._records.clear()
+                self._generation += 1
+                return True
+            pgconn = conn.pgconn
+            pgconn.consume_input()  # what has arrived; never waits
+            if pgconn.notifies() is not None:
+                while pgconn.notifies() is not None:
+                    pass
+                self._records.clear()
+                self._generation += 1
+            return True
+        except (psycopg.Error, OSError):
+            self._failed_at = time.monotonic()
+            self._drop()
+            return False
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self._records.clear()
+        self._generation += 1
+        if conn is not None:
+            conn.close()
+
+
 def _statement(conn: psycopg.Connection[Any], query: str, params: dict[str, Any]) -> list[Row]:
     """Run one statement on an autocommit connection: its own transaction, one round
     trip. Its rows."""
@@ -479,20 +625,20 @@ def _commit_params(lease: Lease, outcome: StepOutcome) -> dict[str, Any]:
         "arn": record.arn,
         "version": lease.version,
         "owner": lease.owner,
-        "event_ids": [first for first, _ in rows],
-        "events": [text for _, text in rows],
-        "done_items": list(outcome.done_items),
-        "item_arns": [item.execution_arn for item in items],
-        "item_queues": ["invoke" if item.kind == "invoke" else "execution" for item in items],
-        "item_kinds": [item.kind for item in items],
-        "item_payloads": [item.payload for item in items],
-        "item_dues": [item.due for item in items],
-        "token_ids": [token.token for token in tokens],
-        "token_arns": [token.execution_arn for token in tokens],
-        "token_activities": [token.activity_arn for token in tokens],
-        "token_statuses": [token.status for token in tokens],
-        "token_created": [token.created for token in tokens],
-        "token_records": [json_text(asdict(token)) for token in tokens],
+        "event_ids": _Ints(first for first, _ in rows),
+        "events": _Texts(text for _, text in rows),
+        "done_items": _Bigints(outcome.done_items),
+        "item_arns": _Texts(item.execution_arn for item in items),
+        "item_queues": _Texts("invoke" if item.kind == "invoke" else "execution" for item in items),
+        "item_kinds": _Texts(item.kind for item in items),
+        "item_payloads": _Blobs(item.payload for item in items),
+        "item_dues": _Floats(item.due for item in items),
+        "token_ids": _Texts(token.token for token in tokens),
+        "token_arns": _Texts(token.execution_arn for token in tokens),
+        "token_activities": _Texts(token.activity_arn for token in tokens),
+        "token_statuses": _Texts(token.status for token in tokens),
+        "token_created": _Floats(token.created for token in tokens),
+        "token_records": _Texts(json_text(token) for token in tokens),
         "ended": ended,
     }
 

@@ -7,6 +7,19 @@ CREATE TABLE state_machines (
     record TEXT NOT NULL
 );
 
+-- Every change is announced on the channel stepwell_machines: stores cache the records
+-- they read while they listen there (store/postgres.py, ``StateMachineCache``).
+CREATE FUNCTION state_machines_changed() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    PERFORM pg_notify('stepwell_machines', '');
+    RETURN NULL;
+END
+$body$;
+
+CREATE TRIGGER state_machines_changed
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON state_machines
+FOR EACH STATEMENT EXECUTE FUNCTION state_machines_changed();
+
 CREATE TABLE executions (
     arn TEXT PRIMARY KEY,
     state_machine_arn TEXT NOT NULL,

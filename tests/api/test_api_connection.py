@@ -247,6 +247,59 @@ def test_pipelined_requests_are_answered_in_order_across_both_ways(
     assert orjson.loads(answers[5][2])["executionArn"] == ARN + "3"
 
 
+def test_hundreds_of_calls_queued_behind_a_thread_call_are_all_answered(
+    service: RecordingService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each queued call starts on a turn of the loop of its own: answering one does not
+    start the next inside it (that nested 7 frames a call: a RecursionError, 500s and a
+    connection that never read again)."""
+    release = threading.Event()
+
+    def slow_start(request: dict[str, Any]) -> dict[str, Any]:
+        release.wait(20)
+        return {"executionArn": ARN, "startDate": 1.0}
+
+    service.responses["StartExecution"] = slow_start
+    machine = ARN.replace(":execution:m:e", ":stateMachine:m")
+    quick = [call_bytes("DescribeExecution", {"executionArn": f"{ARN}{n}"}) for n in range(600)]
+    with server(service) as (port, _), connect(port) as sock:
+        sock.sendall(call_bytes("StartExecution", {"stateMachineArn": machine}))
+        sock.sendall(b"".join(quick))
+        release.set()
+        responses = Responses(sock)
+        answers = [responses.next() for _ in range(len(quick) + 1)]
+    assert [status for status, _, _ in answers] == [200] * (len(quick) + 1)
+    arns = [orjson.loads(body)["executionArn"] for _, _, body in answers[1:]]
+    assert arns == [f"{ARN}{n}" for n in range(len(quick))]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_a_queued_call_whose_body_stalls_times_out(service: RecordingService) -> None:
+    """The body timeout of a call that waited behind another runs from its start, even
+    when all the client will ever send of it arrived while it waited."""
+    release = threading.Event()
+
+    def slow_start(request: dict[str, Any]) -> dict[str, Any]:
+        release.wait(20)
+        return {"executionArn": ARN, "startDate": 1.0}
+
+    service.responses["StartExecution"] = slow_start
+    machine = ARN.replace(":execution:m:e", ":stateMachine:m")
+    stalled = call_bytes("DescribeExecution", {"executionArn": ARN})[:-5]
+    limits = {"body_timeout_seconds": 0.5, "max_request_bytes_in_flight": 4000}
+    with server(service, **limits) as (port, _), connect(port) as sock:
+        sock.sendall(call_bytes("StartExecution", {"stateMachineArn": machine}) + stalled)
+        release.set()
+        responses = Responses(sock)
+        assert responses.next()[0] == 200
+        status, _, body = responses.next()
+        assert status == 408 and orjson.loads(body)["__type"] == "RequestTimeoutException"
+        with connect(port) as other:  # its budget came back with the answer
+            payload = orjson.dumps({"executionArn": ARN, "p": "x" * 3000})
+            other.sendall(call_bytes("DescribeExecution", {}, body=payload))
+            assert Responses(other).next()[0] == 200
+
+
 def test_a_connection_goes_from_calls_to_other_requests_and_back(
     service: RecordingService,
 ) -> None:

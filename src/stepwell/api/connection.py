@@ -96,7 +96,12 @@ class ApiConnection(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         if type(cycle) is StepFunctionsCall:
-            cycle.start()
+            # Called when the request before it is answered: from the end of that answer,
+            # which may itself be a call answered on the loop. Starting at once would nest
+            # every queued call's answer inside the previous one (hundreds of pipelined
+            # calls: a RecursionError), so it starts on the loop's next turn, as uvicorn's
+            # own requests start as tasks.
+            self.loop.call_soon(cycle.start)
         else:
             super()._start_asgi_task(cycle, app)
 
@@ -178,6 +183,9 @@ class StepFunctionsCall:
     def start(self) -> None:
         """The requests before this one are answered: check the headers, take the
         budget, then read the body (part of it may be here already)."""
+        if self._connection.transport.is_closing():  # the client left while it waited
+            self.response_complete = True
+            return
         self._started = True
         self._request_id = new_request_id()
         endpoint = self._endpoint
@@ -195,8 +203,9 @@ class StepFunctionsCall:
             return
         if self.complete_body:
             self._dispatch()
-        else:
+        else:  # the body timeout runs from now: what is missing may never come
             self._connection.reading = self
+            self.arm_timer()
 
     def receive(self, chunk: bytes) -> None:
         """A piece of the body, from the parser."""

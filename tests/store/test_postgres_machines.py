@@ -82,3 +82,41 @@ def test_a_cache_whose_listener_is_gone_reads_the_table(two_stores: tuple[Store,
     updated = replace(MACHINE, definition='{"Comment": "2"}', revision_id="r2")
     writer.replace_state_machine(updated)
     assert seen_eventually(reader, updated) == updated
+
+
+def test_the_first_look_up_after_the_listener_is_terminated_reads_the_table(
+    two_stores: tuple[Store, Store],
+) -> None:
+    """The server's goodbye is read without an error; the look-up checks for the end of
+    the connection at once, so it does not serve what was cached before."""
+    import select
+
+    import psycopg
+
+    reader, writer = two_stores
+    writer.insert_state_machine(MACHINE)
+    assert seen_eventually(reader, MACHINE) == MACHINE
+    listener = reader.machines._conn  # type: ignore[attr-defined]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (listener.info.backend_pid,))
+    assert select.select([listener.pgconn.socket], [], [], PATIENCE)[0]  # the goodbye is here
+    updated = replace(MACHINE, definition='{"Comment": "2"}', revision_id="r2")
+    writer.replace_state_machine(updated)
+    assert reader.get_state_machine(MACHINE.arn) == updated
+
+
+def test_no_record_is_kept_past_its_age_if_the_listener_hears_nothing(
+    two_stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listener whose connection dies without a word hears no notice; records are kept
+    at most ``MACHINE_MAX_AGE_SECONDS`` (here 0: none is served from the cache)."""
+    from stepwell.store import postgres
+
+    reader, writer = two_stores
+    writer.insert_state_machine(MACHINE)
+    assert seen_eventually(reader, MACHINE) == MACHINE
+    reader.machines._conn.execute(f"UNLISTEN {postgres.MACHINES_CHANNEL}")  # type: ignore[attr-defined]
+    monkeypatch.setattr(postgres, "MACHINE_MAX_AGE_SECONDS", 0.0, raising=False)
+    updated = replace(MACHINE, definition='{"Comment": "2"}', revision_id="r2")
+    writer.replace_state_machine(updated)
+    assert reader.get_state_machine(MACHINE.arn) == updated

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import select
 import threading
 import time
 import weakref
@@ -62,6 +63,10 @@ _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 CHANNEL = "stepwell_work"
 MACHINES_CHANNEL = "stepwell_machines"  # sent by a trigger on every change (0005)
 RELISTEN_SECONDS = 1.0  # after the machine cache's listener failed, read uncached this long
+# The longest the machine cache keeps a record, whatever its listener says: a listener
+# whose connection died without a word (a host or network path gone) hears nothing until
+# TCP gives up, hours later, and this bounds how stale a record can be meanwhile.
+MACHINE_MAX_AGE_SECONDS = 2.0
 _MIGRATION_LOCK = 7_415_001  # pg_advisory_xact_lock key: one migrator at a time
 POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
 CONNECT_TIMEOUT = 5  # seconds to wait for the server to accept a connection
@@ -510,13 +515,14 @@ class StateMachineCache:
     host) before its notice arrives, as Step Functions' own StartExecution may use the
     definition from before an UpdateStateMachine for a few seconds. This store's own
     writes are forgotten at once. If the connection fails, look-ups read the table,
-    uncached, until it is back."""
+    uncached, until it is back; and no record is kept longer than
+    ``MACHINE_MAX_AGE_SECONDS``, for a connection that fails without a word."""
 
     def __init__(self, dialect: PostgresDialect) -> None:
         self._dialect = dialect
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
-        self._records: dict[str, StateMachineRecord] = {}
+        self._records: dict[str, tuple[StateMachineRecord, float]] = {}  # and when read
         self._generation = 0  # how many times the records were forgotten
         self._failed_at = -RELISTEN_SECONDS
 
@@ -526,14 +532,17 @@ class StateMachineCache:
         with self._lock:
             if not self._listening():
                 return None, None
-            return self._records.get(arn), self._generation
+            kept = self._records.get(arn)
+            if kept is None or time.monotonic() - kept[1] >= MACHINE_MAX_AGE_SECONDS:
+                return None, self._generation
+            return kept[0], self._generation
 
     def keep(self, arn: str, record: StateMachineRecord, generation: int | None) -> None:
         """Keep a record read after ``get`` said ``generation``, unless a notice came
         since (the read may be older than the change announced)."""
         with self._lock:
             if generation is not None and generation == self._generation:
-                self._records[arn] = record
+                self._records[arn] = (record, time.monotonic())
 
     def forget(self) -> None:
         with self._lock:
@@ -559,6 +568,15 @@ class StateMachineCache:
                 return True
             pgconn = conn.pgconn
             pgconn.consume_input()  # what has arrived; never waits
+            # The server's goodbye (a restart, a terminated backend) is read without an
+            # error, and its end of the connection only raises on the next read: look
+            # again while the socket has something, so that this look-up already knows.
+            for _ in range(8):  # bounded: each round reads what is there, or raises
+                if not select.select([pgconn.socket], [], [], 0)[0]:
+                    break
+                pgconn.consume_input()
+            if pgconn.status != psycopg.pq.ConnStatus.OK:
+                raise psycopg.OperationalError("the machine cache's listener was closed")
             if pgconn.notifies() is not None:
                 while pgconn.notifies() is not None:
                     pass

@@ -67,6 +67,18 @@ def test_state_machines_round_trip(store: Store) -> None:
     assert store.get_state_machine(MACHINE.arn) is None
 
 
+def test_an_execution_record_keeps_integers_past_64_bits_exact(store: Store) -> None:
+    """A failed top-level Parallel keeps its finished branches' outputs in the record
+    (``redrive_keeps``), user data that may hold any integer: stored and read exactly
+    (orjson refuses integers past 64 bits; StartExecution raised TypeError, a 500)."""
+    keeps = {"state": "Par", "done": [[0, {"n": 2**100 + 1, "m": -(2**70)}]]}
+    record = replace(execution(), status="FAILED", redrive_keeps=keeps)
+    store.create_execution(record, WorkItem(ARN, "start", b"{}", 10.0))
+    found = store.get_execution(ARN)
+    assert found is not None and found.redrive_keeps == keeps
+    assert type(found.redrive_keeps["done"][0][1]["n"]) is int
+
+
 def test_create_execution_once_per_arn(store: Store) -> None:
     record, created = store.create_execution(execution(), WorkItem(ARN, "start", b"{}", 10.0))
     assert created

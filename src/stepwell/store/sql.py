@@ -9,6 +9,7 @@ automatically when a store opens.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from stepwell.language.verbatim import compact_json, parse_json
 from stepwell.store.base import (
     DEFINITIONS,
     ActivityRecord,
@@ -120,7 +122,7 @@ def _machine(text: str) -> StateMachineRecord:
 
 @functools.lru_cache(maxsize=4096)
 def _execution(text: str) -> ExecutionRecord:
-    return ExecutionRecord(**orjson.loads(text))
+    return ExecutionRecord(**parse_json(text))  # redrive_keeps may hold big integers
 
 
 @functools.lru_cache(maxsize=1024)
@@ -131,7 +133,12 @@ def _activity(text: str) -> ActivityRecord:
 def _json(value: Any) -> str:
     """JSON text of a value or a record: orjson writes a dataclass by its fields, as
     ``dataclasses.asdict`` would, without copying it first (a twentieth of the cost)."""
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer past 64 bits in user data (an execution's redrive_keeps)
+        dataclass = dataclasses.is_dataclass(value) and not isinstance(value, type)
+        plain = dataclasses.asdict(value) if dataclass else value
+        return compact_json(plain).decode()  # read back exactly by parse_json
 
 
 # History is stored a run of events to a row: a step of an engine-bound workload writes

@@ -525,6 +525,7 @@ class StateMachineCache:
         self._records: dict[str, tuple[StateMachineRecord, float]] = {}  # and when read
         self._generation = 0  # how many times the records were forgotten
         self._failed_at = -RELISTEN_SECONDS
+        self._arrived = select.poll()  # the listener's socket has something to read
 
     def get(self, arn: str) -> tuple[StateMachineRecord | None, int | None]:
         """The record kept for ``arn`` if any, and the generation to ``keep`` a record
@@ -563,25 +564,24 @@ class StateMachineCache:
                     return False
                 conn = self._conn = self._dialect._connect()
                 conn.execute(f"LISTEN {MACHINES_CHANNEL}")
+                self._arrived = select.poll()  # poll, not select: any descriptor number
+                self._arrived.register(conn.pgconn.socket, select.POLLIN)
                 self._records.clear()
                 self._generation += 1
                 return True
             pgconn = conn.pgconn
-            pgconn.consume_input()  # what has arrived; never waits
-            # The server's goodbye (a restart, a terminated backend) is read without an
-            # error, and its end of the connection only raises on the next read: look
-            # again while the socket has something, so that this look-up already knows.
-            for _ in range(8):  # bounded: each round reads what is there, or raises
-                if not select.select([pgconn.socket], [], [], 0)[0]:
-                    break
-                pgconn.consume_input()
-            if pgconn.status != psycopg.pq.ConnStatus.OK:
+            if not self._arrived.poll(0):
+                return True  # nothing has arrived: nothing changed
+            pgconn.consume_input()  # what has arrived (never waits); raises at its end
+            if pgconn.notifies() is None:
+                # The listener only ever receives notices. Anything else is the server's
+                # goodbye (a restart, a terminated backend): libpq reads it without an
+                # error and raises only on a later read, when the socket has closed.
                 raise psycopg.OperationalError("the machine cache's listener was closed")
-            if pgconn.notifies() is not None:
-                while pgconn.notifies() is not None:
-                    pass
-                self._records.clear()
-                self._generation += 1
+            while pgconn.notifies() is not None:
+                pass
+            self._records.clear()
+            self._generation += 1
             return True
         except (psycopg.Error, OSError):
             self._failed_at = time.monotonic()

@@ -572,3 +572,14 @@ def test_syntax_error_in_a_bare_template_has_no_field() -> None:
     with pytest.raises(ExpressionSyntaxError) as caught:
         compile_jsonata_template("{% %}")
     assert caught.value.message == "The JSONata expression is empty"
+
+
+def test_an_integer_past_64_bits_is_a_double_to_jsonata() -> None:
+    """JSONata's numbers are JavaScript doubles: an input integer past 64 bits is seen
+    rounded, as a double (the library refuses the integer itself: every expression that
+    read such an input failed with "int too big to convert")."""
+    big = 2**100 + 1
+    states = {"input": {"n": big, "small": 3}}
+    assert evaluate("$states.input.n", states) == float(big)
+    assert evaluate("$states.input.n + 1", states) == float(big) + 1
+    assert evaluate("$states.input.small", states) == 3

@@ -207,7 +207,11 @@ class JsonataExpression:
         if compiled is None:
             compiled = _compile_for_this_thread(self.text, self._functions)
         try:
-            result = compiled.evaluate_json_or_none(None, bindings)
+            try:
+                result = compiled.evaluate_json_or_none(None, bindings)
+            except OverflowError:  # an integer past 64 bits, which the library refuses
+                bindings = _as_doubles(bindings)
+                result = compiled.evaluate_json_or_none(None, bindings)
             native = (
                 compiled.evaluate(None, bindings)
                 if self._may_give_function and result is not None and '""' in result
@@ -233,6 +237,23 @@ class JsonataExpression:
 
 
 _NO_FUNCTION: Final = object()  # not evaluated natively: no function can be in the value
+
+_LIMIT = 2**63
+
+
+def _as_doubles(value: Any) -> Any:
+    """``value`` with each integer past 64 bits a double. JSONata's numbers are doubles
+    (JavaScript's), so an expression sees such an integer rounded, as it would in Step
+    Functions; the library refuses the integer itself."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value) if not -_LIMIT <= value < _LIMIT else value
+    if isinstance(value, Mapping):
+        return {key: _as_doubles(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_doubles(item) for item in value]
+    return value
 
 
 def may_give_function(text: str) -> bool:

@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from stepwell.engine import events as ev
 from stepwell.engine.env import Env
 from stepwell.engine.execution import ExecutionInfo, ExecutionState
@@ -37,6 +35,7 @@ from stepwell.language.compiler import InvalidDefinition, load_state_machine
 from stepwell.language.evaluation import JSON
 from stepwell.language.json_errors import input_problem
 from stepwell.language.model import StateMachine
+from stepwell.language.verbatim import json_text, parse_sent_json
 from stepwell.runtime.inline_map_runs import run_map_inline
 from stepwell.runtime.tasks import invocation, outcome_events
 
@@ -315,8 +314,8 @@ class LocalExecutions:
         if arn in self.results:
             raise LocalServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         try:
-            execution_input = orjson.loads(text)
-        except orjson.JSONDecodeError:
+            execution_input = parse_sent_json(text)  # integers past 64 bits exact
+        except ValueError:
             raise LocalServiceError(
                 "InvalidExecutionInput",
                 f"Invalid State Machine Execution Input: '{input_problem(text)}'",
@@ -373,7 +372,7 @@ class LocalExecutions:
             "input": result.extra["input_text"],
         }
         if result.status == "SUCCEEDED":
-            described["output"] = orjson.dumps(result.output).decode()
+            described["output"] = json_text(result.output)
         described.update(
             {k: v for k, v in (("error", result.error), ("cause", result.cause)) if v is not None}
         )
@@ -381,7 +380,7 @@ class LocalExecutions:
 
     def send_task_success(self, request: Mapping[str, Any]) -> dict[str, Any]:
         runner, frame, seq = self._answer(request, done=True)
-        runner.inbox.append(ev.TaskSucceeded(frame, seq, orjson.loads(request["output"])))
+        runner.inbox.append(ev.TaskSucceeded(frame, seq, parse_sent_json(request["output"])))
         return {}
 
     def send_task_failure(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -436,5 +435,5 @@ def _parse_input(value: JSON) -> JSON:
     if value is None:
         return {}
     if isinstance(value, str | bytes):
-        return orjson.loads(value)
+        return parse_sent_json(value)
     return value

@@ -4,7 +4,8 @@ Same SQL as SQLite (``sql/queries.sql``) with two differences: parameters are wr
 ``%(name)s``, and the queries that pick work lock what they pick with
 ``FOR UPDATE ... SKIP LOCKED``, so concurrent workers each take different work without
 waiting on one another. Every transaction that adds work sends ``NOTIFY stepwell_work``
-on commit; idle workers ``LISTEN`` and wake at once instead of polling.
+on commit, naming the queues it added to (``execution``, ``invoke``); idle workers
+``LISTEN`` and wake at once, only the threads of those queues, instead of polling.
 
 The work path (``PostgresStore``) is what a round trip costs most on: leasing,
 committing a step, starting an execution and reads are single statements of their own
@@ -23,7 +24,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -37,6 +38,7 @@ except ImportError as missing:  # pragma: no cover - the extra is installed for 
     ) from missing
 
 from stepwell.store.base import (
+    QUEUES,
     ExecutionRecord,
     Lease,
     LeaseRequest,
@@ -44,6 +46,7 @@ from stepwell.store.base import (
     StepOutcome,
     StoreUnavailable,
     WorkItem,
+    queue_of,
 )
 from stepwell.store.sql import (
     Cursor,
@@ -279,14 +282,16 @@ class PostgresDialect:
     def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%(ns)s))", {"ns": namespace})
 
-    def notify(self, cursor: Cursor) -> None:
-        cursor.execute(f"NOTIFY {CHANNEL}")
+    def notify(self, cursor: Cursor, queues: Iterable[str] = QUEUES) -> None:
+        cursor.execute(f"NOTIFY {CHANNEL}, '{_payload(queues)}'")
 
-    def wait_for_work(self, timeout: float) -> None:
-        """Block until another transaction adds work, or ``timeout`` seconds pass. A
-        listener that failed (the server restarted) is dropped and opened afresh on the
-        next call: notifications sent meanwhile are lost, which the pool's periodic look
-        at the store makes up for."""
+    def wait_for_work(self, timeout: float) -> frozenset[str]:
+        """Block until another transaction adds work, or ``timeout`` seconds pass; the
+        queues named by the notices (every queue after a timeout, or for a notice that
+        names none). A listener that failed (the server restarted) is dropped and opened
+        afresh on the next call: notifications sent meanwhile are lost, which the pool's
+        periodic look at the store makes up for."""
+        queues: set[str] = set()
         try:
             with self._reachable():
                 if self._listener is None:
@@ -294,17 +299,18 @@ class PostgresDialect:
                         self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
                     )
                     self._listener.execute(f"LISTEN {CHANNEL}")
-                for _ in self._listener.notifies(timeout=timeout, stop_after=1):
-                    break
+                for notice in self._listener.notifies(timeout=timeout, stop_after=1):
+                    queues.update(_queues(notice.payload))
                 # Notices that came meanwhile are one wake-up, not one each: with many
                 # clients starting executions, every notice woke every idle thread of
                 # every worker process to an empty look (profiled: the look-ups of 4
                 # worker processes outnumbered the steps).
-                for _ in self._listener.notifies(timeout=0):
-                    pass
+                for notice in self._listener.notifies(timeout=0):
+                    queues.update(_queues(notice.payload))
         except StoreUnavailable:
             self._drop_listener()
             raise
+        return frozenset(queues) or QUEUES
 
     def _drop_listener(self) -> None:
         listener, self._listener = self._listener, None
@@ -333,6 +339,10 @@ class PostgresStore(SqlStore):
     of their own (``PostgresDialect.session``); everything else uses the pool."""
 
     dialect: PostgresDialect
+    # Every item added, by any process (this one too), is announced to ``wait_for_work``
+    # by a NOTIFY naming its queue: the pool's threads pass wake-ups on to their own kind
+    # only (``WorkerPool._loop``).
+    announces_work = True
 
     def __init__(self, dialect: PostgresDialect) -> None:
         super().__init__(dialect)
@@ -489,8 +499,9 @@ class PostgresStore(SqlStore):
                 cursor = conn.cursor()
                 cursor.execute(self.q["commit_step"], step)
                 cursors.append(cursor)
-            if any(outcome.new_items for _, outcome in steps):
-                conn.execute(f"NOTIFY {CHANNEL}")
+            added = {queue_of(item) for _, outcome in steps for item in outcome.new_items}
+            if added:
+                conn.execute(f"NOTIFY {CHANNEL}, '{_payload(added)}'")
             if then is not None:
                 leasing = conn.cursor()
                 leasing.execute(*self._lease_batch(then))
@@ -576,6 +587,17 @@ class StateMachineCache:
         self._generation += 1
         if conn is not None:
             conn.close()
+
+
+def _payload(queues: Iterable[str]) -> str:
+    """A work notice's payload: the queues it is about, by name (``QUEUES`` only, so the
+    text is safe to put in the statement)."""
+    return ",".join(sorted(QUEUES.intersection(queues)))
+
+
+def _queues(payload: str) -> frozenset[str]:
+    """The queues a notice names; every queue if it names none (an older sender)."""
+    return QUEUES.intersection(payload.split(",")) or QUEUES
 
 
 def _statement(conn: psycopg.Connection[Any], query: str, params: dict[str, Any]) -> list[Row]:

@@ -118,7 +118,7 @@ WITH inserted AS (
     SELECT inserted.arn, :queue, :kind, :payload, :due FROM inserted
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT record FROM executions WHERE arn = :arn),
-       (SELECT count(*) FROM (SELECT pg_notify('stepwell_work', '') FROM inserted) AS told)
+       (SELECT count(*) FROM (SELECT pg_notify('stepwell_work', 'execution') FROM inserted) AS told)
 
 -- name: next_due_by_queue
 -- The shared next_due's OR cannot use an index; each half here reads one index entry

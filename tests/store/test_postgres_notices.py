@@ -1,6 +1,8 @@
 """PostgreSQL's work notices name the queue they add to, so a worker process wakes only
 the threads that can take the work (``WorkerPool.wake(queues=...)``): a step that adds
-a task invocation does not send every idle advancer of every process to an empty lease."""
+a task invocation does not send every idle advancer of every process to an empty lease.
+Each schema (installation) has a channel of its own, so the notices these tests read are
+their own even while other installations share the database."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import psycopg
 import pytest
 
 from stepwell.store.base import QUEUES, LeaseRequest, WorkItem
-from stepwell.store.postgres import CHANNEL, PostgresStore
+from stepwell.store.postgres import PostgresStore
 from tests.conftest import POSTGRES_URL, SKIP_POSTGRES
 from tests.store.test_contract import ARN, event_item, execution, outcome
 
@@ -58,14 +60,34 @@ def test_a_batch_of_steps_announces_the_queues_its_items_went_to(
         ]
     )
     assert pg_store.wait_for_work(30) == {"invoke"}
-    pg_store.enqueue(event_item(2.0, f"{ARN}2"))
-    pg_store.enqueue(invoke_item(f"{ARN}2"))
-    assert pg_store.wait_for_work(30) == QUEUES  # both, in one wake-up
+    pg_store.create_execution(execution(f"{ARN}3"), event_item(1.0, f"{ARN}3"))
+    assert pg_store.wait_for_work(30) == {"execution"}
+    (third,) = pg_store.lease_executions(LeaseRequest("w1", now=10.0, lease_for=30, limit=1))
+    both = (invoke_item(f"{ARN}3"), event_item(50.0, f"{ARN}3"))
+    pg_store.commit_steps([(third, outcome(third, new_items=both))])
+    assert pg_store.wait_for_work(30) == QUEUES
 
 
 def test_a_notice_that_names_no_queue_wakes_every_kind(pg_store: PostgresStore) -> None:
     # As an older Stepwell (or an operator's NOTIFY) sends it.
     assert POSTGRES_URL
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"NOTIFY {CHANNEL}")
+        conn.execute(f'NOTIFY "{pg_store.dialect.channel}"')
     assert pg_store.wait_for_work(30) == QUEUES
+
+
+def test_an_empty_lease_tells_the_same_thread_when_work_is_next_due(
+    pg_store: PostgresStore,
+) -> None:
+    # The pool asks next_due right after a lease that found nothing: the lease's own
+    # statement answered it. Asked once, and only just after; else the store is read.
+    pg_store.create_execution(execution(), event_item(50.0))
+    assert pg_store.lease_executions(LeaseRequest("w1", now=10.0, lease_for=30, limit=4)) == []
+    pg_store.enqueue(event_item(30.0))  # after the lease: not in its answer
+    assert pg_store.next_due(10.0) == 50.0
+    assert pg_store.next_due(10.0) == 30.0
+    assert pg_store.lease_executions(LeaseRequest("w1", now=10.0, lease_for=30, limit=4)) == []
+    assert pg_store.next_due(20.0) == 30.0  # too long after the lease: read afresh
+    (lease,) = pg_store.lease_executions(LeaseRequest("w1", now=60.0, lease_for=30, limit=4))
+    assert len(lease.items) == 2
+    assert pg_store.next_due(60.0) == 30.0  # a lease that found work says nothing

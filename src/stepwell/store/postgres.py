@@ -3,7 +3,7 @@
 Same SQL as SQLite (``sql/queries.sql``) with two differences: parameters are written
 ``%(name)s``, and the queries that pick work lock what they pick with
 ``FOR UPDATE ... SKIP LOCKED``, so concurrent workers each take different work without
-waiting on one another. Every transaction that adds work sends ``NOTIFY stepwell_work``
+waiting on one another. Every transaction that adds work sends ``NOTIFY stepwell_work_<schema>``
 on commit, naming the queues it added to (``execution``, ``invoke``); idle workers
 ``LISTEN`` and wake at once, only the threads of those queues, instead of polling.
 
@@ -62,8 +62,9 @@ from stepwell.store.sql import (
 log = logging.getLogger("stepwell.store")
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-CHANNEL = "stepwell_work"
+CHANNEL = "stepwell_work"  # work notices go to CHANNEL_<schema>: one installation's only
 MACHINES_CHANNEL = "stepwell_machines"  # sent by a trigger on every change (0005)
+SEEN_FRESH = 0.05  # how long an empty lease's next due time stands in for a read
 RELISTEN_SECONDS = 1.0  # after the machine cache's listener failed, read uncached this long
 _MIGRATION_LOCK = 7_415_001  # pg_advisory_xact_lock key: one migrator at a time
 POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
@@ -121,6 +122,7 @@ class PostgresDialect:
             raise ValueError(f"not a valid schema name: {schema!r}")
         self.url = url
         self.schema = schema
+        self.channel = f"{CHANNEL}_{schema}"[:63]  # PostgreSQL's longest identifier
         self._ensure_schema()
         self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
             weakref.WeakKeyDictionary()
@@ -283,7 +285,7 @@ class PostgresDialect:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%(ns)s))", {"ns": namespace})
 
     def notify(self, cursor: Cursor, queues: Iterable[str] = QUEUES) -> None:
-        cursor.execute(f"NOTIFY {CHANNEL}, '{_payload(queues)}'")
+        cursor.execute(f"NOTIFY \"{self.channel}\", '{_payload(queues)}'")
 
     def wait_for_work(self, timeout: float) -> frozenset[str]:
         """Block until another transaction adds work, or ``timeout`` seconds pass; the
@@ -298,7 +300,7 @@ class PostgresDialect:
                     self._listener = psycopg.connect(
                         self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
                     )
-                    self._listener.execute(f"LISTEN {CHANNEL}")
+                    self._listener.execute(f'LISTEN "{self.channel}"')
                 for notice in self._listener.notifies(timeout=timeout, stop_after=1):
                     queues.update(_queues(notice.payload))
                 # Notices that came meanwhile are one wake-up, not one each: with many
@@ -347,6 +349,7 @@ class PostgresStore(SqlStore):
     def __init__(self, dialect: PostgresDialect) -> None:
         super().__init__(dialect)
         self.machines = StateMachineCache(dialect)
+        self._idle = threading.local()  # .seen: (now, next due) from an empty lease
         # A step's events, items and tokens travel as arrays in binary format: psycopg's
         # text format escapes every quote of every JSON document with a regular
         # expression, which cost more than the database's whole work (profiled).
@@ -406,6 +409,7 @@ class PostgresStore(SqlStore):
             "kind": first.kind,
             "payload": first.payload,
             "due": first.due,
+            "channel": self.dialect.channel,
         }
         with self.dialect.connection() as conn:
             row = _statement(conn, self.q["create_execution"], params)[0]
@@ -428,7 +432,7 @@ class PostgresStore(SqlStore):
     def lease_executions(self, request: LeaseRequest) -> list[Lease]:
         query, params = self._lease_batch(request)
         with self.dialect.session() as conn:
-            return _leases(_statement(conn, query, params), request.owner)
+            return self._leased(_statement(conn, query, params), request)
 
     def commit_step(self, lease: Lease, outcome: StepOutcome) -> bool:
         with self.dialect.connection() as conn:
@@ -453,8 +457,24 @@ class PostgresStore(SqlStore):
         return {row[0]: bytes(row[1]) for row in rows}
 
     def next_due(self, now: float = 0.0) -> float | None:
+        """When work is next due; what this thread's last lease said, if it found nothing
+        just now (the pool asks right after an empty lease: no second round trip)."""
+        seen, self._idle.seen = getattr(self._idle, "seen", None), None
+        if seen is not None and now - SEEN_FRESH <= seen[0] <= now:
+            due: float | None = seen[1]
+            return due
         row = self._one("next_due_by_queue", {"now": now})
         return float(row[0]) if row and row[0] is not None else None
+
+    def _leased(self, rows: Sequence[Row], request: LeaseRequest) -> list[Lease]:
+        """``_leases``, noting for ``next_due`` when work is next due if there were none."""
+        leases = _leases(rows, request.owner)
+        if leases or not rows:
+            self._idle.seen = None
+        else:
+            due = rows[0][7]
+            self._idle.seen = (request.now, float(due) if due is not None else None)
+        return leases
 
     def _one(self, name: str, params: dict[str, Any]) -> Row | None:
         """A read in one round trip (the shared store's transaction costs three)."""
@@ -501,12 +521,12 @@ class PostgresStore(SqlStore):
                 cursors.append(cursor)
             added = {queue_of(item) for _, outcome in steps for item in outcome.new_items}
             if added:
-                conn.execute(f"NOTIFY {CHANNEL}, '{_payload(added)}'")
+                conn.execute(f"NOTIFY \"{self.dialect.channel}\", '{_payload(added)}'")
             if then is not None:
                 leasing = conn.cursor()
                 leasing.execute(*self._lease_batch(then))
         committed = [_first(cursor) == 1 for cursor in cursors]
-        leases = _leases(leasing.fetchall(), then.owner) if leasing and then else []
+        leases = self._leased(leasing.fetchall(), then) if leasing and then else []
         return committed, leases
 
 
@@ -619,6 +639,8 @@ def _leases(rows: Sequence[Row], owner: str) -> list[Lease]:
     found: dict[str, tuple[Row, list[WorkItem]]] = {}
     for row in rows:
         arn = row[0]
+        if arn is None:  # nothing was leased: the row says when work is next due
+            continue
         entry = found.setdefault(arn, (row, []))
         if row[4] is not None and row[8] == row[3]:
             entry[1].append(item_from_row((row[4], arn, row[5], row[6], row[7])))

@@ -24,7 +24,7 @@ from stepwell.integrations.registry import Integrations
 from stepwell.runtime.clock import Clock, SystemClock
 from stepwell.runtime.health import BACKOFF_FIRST, Health, LoopHealth, backoff
 from stepwell.runtime.worker import Worker
-from stepwell.store.base import LEASE_SECONDS, Store
+from stepwell.store.base import LEASE_SECONDS, QUEUES, Store
 
 IDLE_SECONDS = 1.0  # the longest an idle thread sleeps before looking again
 PERIODIC_SECONDS = 1.0  # how often the periodic jobs (schedules) run
@@ -93,21 +93,22 @@ class WorkerPool:
             thread.start()
         return self
 
-    def wake(self, due: float | None = None) -> None:
-        """Rouse one idle thread of each kind to look for work, or, for a timer that
-        comes due at ``due`` (epoch seconds), one advancer, and only if every idle
-        advancer would sleep past it: the one roused looks again exactly at ``due``
-        (``_idle_timeout``), so timers fire on time without polling."""
+    def wake(self, due: float | None = None, queues: frozenset[str] = QUEUES) -> None:
+        """Rouse one idle thread of each kind whose queue (``queues``) may have work, or,
+        for a timer that comes due at ``due`` (epoch seconds), one advancer, and only if
+        every idle advancer would sleep past it: the one roused looks again exactly at
+        ``due`` (``_idle_timeout``), so timers fire on time without polling."""
         if due is not None and due > self.clock.now():
             with self._advancers:
                 if self._plans and min(self._plans.values()) > due:
                     self._wakes[id(self._advancers)] += 1
                     self._advancers.notify()
             return
-        for signal in (self._advancers, self._invokers):
-            with signal:
-                self._wakes[id(signal)] += 1
-                signal.notify()
+        for queue, signal in (("execution", self._advancers), ("invoke", self._invokers)):
+            if queue in queues:
+                with signal:
+                    self._wakes[id(signal)] += 1
+                    signal.notify()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -138,6 +139,11 @@ class WorkerPool:
         idle_rounds = 0
         me = threading.get_ident()
         plans = self._plans if signal is self._advancers else None
+        # What a round that found work may have added: with a store that announces every
+        # item added (by this process too, naming its queue), only this thread's own queue
+        # needs passing on; otherwise both.
+        own = frozenset({"execution" if plans is not None else "invoke"})
+        pass_on = own if getattr(self.store, "announces_work", False) else QUEUES
         while not self._stop.is_set():
             with signal:
                 seen = self._wakes[id(signal)]
@@ -147,7 +153,7 @@ class WorkerPool:
                 if work():
                     health.succeeded()
                     idle_rounds = 0
-                    self.wake()  # what this did may be due for another thread
+                    self.wake(queues=pass_on)  # there may be more, for another thread
                     continue
                 idle_rounds += 1
                 timeout = self._idle_timeout(idle_rounds)
@@ -188,9 +194,10 @@ class WorkerPool:
     def _listen(self, health: LoopHealth) -> None:
         """Turn the store's news of work added by other processes into a wake-up."""
         while not self._stop.is_set():
+            queues = QUEUES
             try:
-                self.store.wait_for_work(IDLE_SECONDS)
+                queues = self.store.wait_for_work(IDLE_SECONDS)
                 health.succeeded()
             except Exception as error:
                 self._stop.wait(health.failed(error))
-            self.wake()
+            self.wake(queues=queues)

@@ -34,6 +34,13 @@ def definition_key(definition: str) -> str:
 
 
 LEASE_SECONDS = 30.0
+# The two queues of work items: execution work (advanced by a worker's advancing threads)
+# and task invocations ("invoke" items, run by its invoking threads).
+QUEUES = frozenset({"execution", "invoke"})
+
+
+def queue_of(item: WorkItem) -> str:
+    return "invoke" if item.kind == "invoke" else "execution"
 
 
 class StoreUnavailable(Exception):
@@ -261,8 +268,10 @@ class Store(Protocol):
     ) -> list[WorkItem]: ...
     def finish_invocation(self, item: WorkItem, owner: str, result: WorkItem | None) -> bool: ...
     def next_due(self, now: float) -> float | None: ...
-    def wait_for_work(self, timeout: float) -> None:
-        """Block until work may have been added (by any process), at most ``timeout``."""
+    def wait_for_work(self, timeout: float) -> frozenset[str]:
+        """Block until work may have been added (by any process), at most ``timeout``;
+        the queues (``QUEUES``) that may have new work: all of them when the store cannot
+        tell, or when ``timeout`` passed."""
         ...
 
     # Task tokens ----------------------------------------------------------------------

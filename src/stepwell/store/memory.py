@@ -16,6 +16,7 @@ from typing import Any
 
 from stepwell.store.base import (
     DEFINITIONS,
+    QUEUES,
     ActivityRecord,
     Documents,
     ExecutionRecord,
@@ -277,9 +278,10 @@ class MemoryStore:
             ]
             return min(dues) if dues else None
 
-    def wait_for_work(self, timeout: float) -> None:
+    def wait_for_work(self, timeout: float) -> frozenset[str]:
         with self._work_added:
             self._work_added.wait(timeout)
+        return QUEUES
 
     # ----------------------------------------------------------------- task tokens
 

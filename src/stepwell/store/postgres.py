@@ -3,8 +3,9 @@
 Same SQL as SQLite (``sql/queries.sql``) with two differences: parameters are written
 ``%(name)s``, and the queries that pick work lock what they pick with
 ``FOR UPDATE ... SKIP LOCKED``, so concurrent workers each take different work without
-waiting on one another. Every transaction that adds work sends ``NOTIFY stepwell_work``
-on commit; idle workers ``LISTEN`` and wake at once instead of polling.
+waiting on one another. Every transaction that adds work sends ``NOTIFY stepwell_work_<schema>``
+on commit, naming the queues it added to (``execution``, ``invoke``); idle workers
+``LISTEN`` and wake at once, only the threads of those queues, instead of polling.
 
 The work path (``PostgresStore``) is what a round trip costs most on: leasing,
 committing a step, starting an execution and reads are single statements of their own
@@ -24,7 +25,7 @@ import select
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,6 +39,7 @@ except ImportError as missing:  # pragma: no cover - the extra is installed for 
     ) from missing
 
 from stepwell.store.base import (
+    QUEUES,
     ExecutionRecord,
     Lease,
     LeaseRequest,
@@ -45,6 +47,7 @@ from stepwell.store.base import (
     StepOutcome,
     StoreUnavailable,
     WorkItem,
+    queue_of,
 )
 from stepwell.store.sql import (
     Cursor,
@@ -60,8 +63,9 @@ from stepwell.store.sql import (
 log = logging.getLogger("stepwell.store")
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-CHANNEL = "stepwell_work"
+CHANNEL = "stepwell_work"  # work notices go to CHANNEL_<schema>: one installation's only
 MACHINES_CHANNEL = "stepwell_machines"  # sent by a trigger on every change (0005)
+SEEN_FRESH = 0.05  # how long an empty lease's next due time stands in for a read
 RELISTEN_SECONDS = 1.0  # after the machine cache's listener failed, read uncached this long
 # The longest the machine cache keeps a record, whatever its listener says: a listener
 # whose connection died without a word (a host or network path gone) hears nothing until
@@ -123,6 +127,7 @@ class PostgresDialect:
             raise ValueError(f"not a valid schema name: {schema!r}")
         self.url = url
         self.schema = schema
+        self.channel = f"{CHANNEL}_{schema}"[:63]  # PostgreSQL's longest identifier
         self._ensure_schema()
         self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
             weakref.WeakKeyDictionary()
@@ -284,32 +289,35 @@ class PostgresDialect:
     def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%(ns)s))", {"ns": namespace})
 
-    def notify(self, cursor: Cursor) -> None:
-        cursor.execute(f"NOTIFY {CHANNEL}")
+    def notify(self, cursor: Cursor, queues: Iterable[str] = QUEUES) -> None:
+        cursor.execute(f"NOTIFY \"{self.channel}\", '{_payload(queues)}'")
 
-    def wait_for_work(self, timeout: float) -> None:
-        """Block until another transaction adds work, or ``timeout`` seconds pass. A
-        listener that failed (the server restarted) is dropped and opened afresh on the
-        next call: notifications sent meanwhile are lost, which the pool's periodic look
-        at the store makes up for."""
+    def wait_for_work(self, timeout: float) -> frozenset[str]:
+        """Block until another transaction adds work, or ``timeout`` seconds pass; the
+        queues named by the notices (every queue after a timeout, or for a notice that
+        names none). A listener that failed (the server restarted) is dropped and opened
+        afresh on the next call: notifications sent meanwhile are lost, which the pool's
+        periodic look at the store makes up for."""
+        queues: set[str] = set()
         try:
             with self._reachable():
                 if self._listener is None:
                     self._listener = psycopg.connect(
                         self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
                     )
-                    self._listener.execute(f"LISTEN {CHANNEL}")
-                for _ in self._listener.notifies(timeout=timeout, stop_after=1):
-                    break
+                    self._listener.execute(f'LISTEN "{self.channel}"')
+                for notice in self._listener.notifies(timeout=timeout, stop_after=1):
+                    queues.update(_queues(notice.payload))
                 # Notices that came meanwhile are one wake-up, not one each: with many
                 # clients starting executions, every notice woke every idle thread of
                 # every worker process to an empty look (profiled: the look-ups of 4
                 # worker processes outnumbered the steps).
-                for _ in self._listener.notifies(timeout=0):
-                    pass
+                for notice in self._listener.notifies(timeout=0):
+                    queues.update(_queues(notice.payload))
         except StoreUnavailable:
             self._drop_listener()
             raise
+        return frozenset(queues) or QUEUES
 
     def _drop_listener(self) -> None:
         listener, self._listener = self._listener, None
@@ -338,10 +346,15 @@ class PostgresStore(SqlStore):
     of their own (``PostgresDialect.session``); everything else uses the pool."""
 
     dialect: PostgresDialect
+    # Every item added, by any process (this one too), is announced to ``wait_for_work``
+    # by a NOTIFY naming its queue: the pool's threads pass wake-ups on to their own kind
+    # only (``WorkerPool._loop``).
+    announces_work = True
 
     def __init__(self, dialect: PostgresDialect) -> None:
         super().__init__(dialect)
         self.machines = StateMachineCache(dialect)
+        self._idle = threading.local()  # .seen: (now, next due) from an empty lease
         # A step's events, items and tokens travel as arrays in binary format: psycopg's
         # text format escapes every quote of every JSON document with a regular
         # expression, which cost more than the database's whole work (profiled).
@@ -401,6 +414,7 @@ class PostgresStore(SqlStore):
             "kind": first.kind,
             "payload": first.payload,
             "due": first.due,
+            "channel": self.dialect.channel,
         }
         with self.dialect.connection() as conn:
             row = _statement(conn, self.q["create_execution"], params)[0]
@@ -423,7 +437,7 @@ class PostgresStore(SqlStore):
     def lease_executions(self, request: LeaseRequest) -> list[Lease]:
         query, params = self._lease_batch(request)
         with self.dialect.session() as conn:
-            return _leases(_statement(conn, query, params), request.owner)
+            return self._leased(_statement(conn, query, params), request)
 
     def commit_step(self, lease: Lease, outcome: StepOutcome) -> bool:
         with self.dialect.connection() as conn:
@@ -448,8 +462,24 @@ class PostgresStore(SqlStore):
         return {row[0]: bytes(row[1]) for row in rows}
 
     def next_due(self, now: float = 0.0) -> float | None:
+        """When work is next due; what this thread's last lease said, if it found nothing
+        just now (the pool asks right after an empty lease: no second round trip)."""
+        seen, self._idle.seen = getattr(self._idle, "seen", None), None
+        if seen is not None and now - SEEN_FRESH <= seen[0] <= now:
+            due: float | None = seen[1]
+            return due
         row = self._one("next_due_by_queue", {"now": now})
         return float(row[0]) if row and row[0] is not None else None
+
+    def _leased(self, rows: Sequence[Row], request: LeaseRequest) -> list[Lease]:
+        """``_leases``, noting for ``next_due`` when work is next due if there were none."""
+        leases = _leases(rows, request.owner)
+        if leases or not rows:
+            self._idle.seen = None
+        else:
+            due = rows[0][7]
+            self._idle.seen = (request.now, float(due) if due is not None else None)
+        return leases
 
     def _one(self, name: str, params: dict[str, Any]) -> Row | None:
         """A read in one round trip (the shared store's transaction costs three)."""
@@ -494,13 +524,14 @@ class PostgresStore(SqlStore):
                 cursor = conn.cursor()
                 cursor.execute(self.q["commit_step"], step)
                 cursors.append(cursor)
-            if any(outcome.new_items for _, outcome in steps):
-                conn.execute(f"NOTIFY {CHANNEL}")
+            added = {queue_of(item) for _, outcome in steps for item in outcome.new_items}
+            if added:
+                conn.execute(f"NOTIFY \"{self.dialect.channel}\", '{_payload(added)}'")
             if then is not None:
                 leasing = conn.cursor()
                 leasing.execute(*self._lease_batch(then))
         committed = [_first(cursor) == 1 for cursor in cursors]
-        leases = _leases(leasing.fetchall(), then.owner) if leasing and then else []
+        leases = self._leased(leasing.fetchall(), then) if leasing and then else []
         return committed, leases
 
 
@@ -596,6 +627,17 @@ class StateMachineCache:
             conn.close()
 
 
+def _payload(queues: Iterable[str]) -> str:
+    """A work notice's payload: the queues it is about, by name (``QUEUES`` only, so the
+    text is safe to put in the statement)."""
+    return ",".join(sorted(QUEUES.intersection(queues)))
+
+
+def _queues(payload: str) -> frozenset[str]:
+    """The queues a notice names; every queue if it names none (an older sender)."""
+    return QUEUES.intersection(payload.split(",")) or QUEUES
+
+
 def _statement(conn: psycopg.Connection[Any], query: str, params: dict[str, Any]) -> list[Row]:
     """Run one statement on an autocommit connection: its own transaction, one round
     trip. Its rows."""
@@ -615,6 +657,8 @@ def _leases(rows: Sequence[Row], owner: str) -> list[Lease]:
     found: dict[str, tuple[Row, list[WorkItem]]] = {}
     for row in rows:
         arn = row[0]
+        if arn is None:  # nothing was leased: the row says when work is next due
+            continue
         entry = found.setdefault(arn, (row, []))
         if row[4] is not None and row[8] == row[3]:
             entry[1].append(item_from_row((row[4], arn, row[5], row[6], row[7])))

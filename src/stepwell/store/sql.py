@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from importlib import resources
 from typing import Any, Protocol
@@ -22,6 +22,7 @@ import orjson
 from stepwell.language.verbatim import compact_json, parse_json
 from stepwell.store.base import (
     DEFINITIONS,
+    QUEUES,
     ActivityRecord,
     Documents,
     ExecutionRecord,
@@ -34,6 +35,7 @@ from stepwell.store.base import (
     commit_each,
     definition_key,
     lease_each,
+    queue_of,
     same_attempt,
 )
 
@@ -62,11 +64,11 @@ class Dialect(Protocol):
         ...
 
     def translate(self, query: str) -> str: ...
-    def notify(self, cursor: Cursor) -> None:
-        """Tell waiting workers (in any process) that work was added."""
+    def notify(self, cursor: Cursor, queues: Iterable[str] = QUEUES) -> None:
+        """Tell waiting workers (in any process) that work was added to ``queues``."""
         ...
 
-    def wait_for_work(self, timeout: float) -> None: ...
+    def wait_for_work(self, timeout: float) -> frozenset[str]: ...
     def read(self, name: str, queries: dict[str, str], params: dict[str, Any]) -> Row | None:
         """One row of a read-only query, outside any write transaction."""
         ...
@@ -164,10 +166,9 @@ execution_from_json = _execution
 
 
 def _item_row(item: WorkItem) -> dict[str, Any]:
-    queue = "invoke" if item.kind == "invoke" else "execution"
     return {
         "execution_arn": item.execution_arn,
-        "queue": queue,
+        "queue": queue_of(item),
         "kind": item.kind,
         "payload": item.payload,
         "due": item.due,
@@ -264,7 +265,7 @@ class SqlStore:
                 self._write_step_rows(cur, stepped)
             else:
                 cur.execute(self.q["insert_item"], _item_row(first))
-                self.dialect.notify(cur)
+                self.dialect.notify(cur, {queue_of(first)})
         return record, True
 
     def get_execution(self, arn: str) -> ExecutionRecord | None:
@@ -292,7 +293,7 @@ class SqlStore:
     def enqueue(self, item: WorkItem) -> None:
         with self.dialect.transaction() as cur:
             cur.execute(self.q["insert_item"], _item_row(item))
-            self.dialect.notify(cur)
+            self.dialect.notify(cur, {queue_of(item)})
 
     def redrive_execution(
         self,
@@ -325,7 +326,7 @@ class SqlStore:
             cur.execute(self.q["delete_execution_items"], {"arn": record.arn})
             if items:
                 cur.executemany(self.q["insert_item"], [_item_row(item) for item in items])
-            self.dialect.notify(cur)
+            self.dialect.notify(cur, {queue_of(item) for item in items})
         return True
 
     # ----------------------------------------------------------------- work
@@ -401,7 +402,7 @@ class SqlStore:
             cur.executemany(self.q["delete_item"], [{"id": i} for i in outcome.done_items])
         if outcome.new_items:
             cur.executemany(self.q["insert_item"], [_item_row(i) for i in outcome.new_items])
-            self.dialect.notify(cur)
+            self.dialect.notify(cur, {queue_of(i) for i in outcome.new_items})
         ended = record.status != "RUNNING"
         tokens = [t for t in outcome.tokens if not (ended and t.execution_arn == record.arn)]
         if tokens:
@@ -452,7 +453,7 @@ class SqlStore:
                 return False
             if result is not None:
                 cur.execute(self.q["insert_item"], _item_row(result))
-                self.dialect.notify(cur)
+                self.dialect.notify(cur, {queue_of(result)})
         return True
 
     def next_due(self, now: float = 0.0) -> float | None:
@@ -474,7 +475,7 @@ class SqlStore:
                 return False
             if event is not None:
                 cur.execute(self.q["insert_item"], _item_row(event))
-                self.dialect.notify(cur)
+                self.dialect.notify(cur, {queue_of(event)})
         return True
 
     def peek_lease(self, arn: str, now: float) -> Lease | None:
@@ -499,7 +500,7 @@ class SqlStore:
                 self._write_step(cur, outcome, version=seen.version, now=now)
             except _LeaseLost:  # changed or leased since it was read: the queue's turn
                 cur.execute(self.q["insert_item"], _item_row(event))
-                self.dialect.notify(cur)
+                self.dialect.notify(cur, {queue_of(event)})
                 return True, False
         return True, True
 
@@ -536,8 +537,8 @@ class SqlStore:
         with self.dialect.transaction() as cur:
             cur.execute(self.q["delete_activity"], {"arn": arn})
 
-    def wait_for_work(self, timeout: float) -> None:
-        self.dialect.wait_for_work(timeout)
+    def wait_for_work(self, timeout: float) -> frozenset[str]:
+        return self.dialect.wait_for_work(timeout)
 
     # ----------------------------------------------------------------- documents
 

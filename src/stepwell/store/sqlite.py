@@ -23,11 +23,11 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from stepwell.store.base import StoreUnavailable
+from stepwell.store.base import QUEUES, StoreUnavailable
 from stepwell.store.sql import Cursor, Row, SqlStore, migrations
 
 log = logging.getLogger("stepwell.store")
@@ -261,26 +261,27 @@ class SqliteDialect:
     def lock_namespace(self, cursor: Cursor, namespace: str) -> None:
         """BEGIN IMMEDIATE already excludes every other writer."""
 
-    def notify(self, cursor: Cursor) -> None:
+    def notify(self, cursor: Cursor, queues: Iterable[str] = QUEUES) -> None:
         """Other processes poll; this process's workers are woken by the runtime."""
 
-    def wait_for_work(self, timeout: float) -> None:
+    def wait_for_work(self, timeout: float) -> frozenset[str]:
         """Poll ``PRAGMA data_version`` on a connection of its own: it changes whenever
         another connection (another process) commits. Cheap, and it never waits on the
         lock the request threads use. An in-memory database has no other process."""
         if self.path in ("", ":memory:"):
             time.sleep(timeout)
-            return
+            return QUEUES
         deadline = time.monotonic() + timeout
         try:
             seen = self._data_version()
             while time.monotonic() < deadline:
                 time.sleep(0.05)
                 if self._data_version() != seen:
-                    return
+                    return QUEUES  # which queue changed is not known
         except (sqlite3.Error, StoreUnavailable):
             self._forget_watch()  # open it afresh next time
             raise
+        return QUEUES
 
     def _data_version(self) -> Row | None:
         self.check()  # also notices a deleted file while the server is idle

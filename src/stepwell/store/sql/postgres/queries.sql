@@ -19,7 +19,8 @@ INSERT INTO history_events (execution_arn, id, event) VALUES (%s, %s, %s)
 -- FOR UPDATE is the latest one: if a step of the execution was committed in between,
 -- ``seen_version`` (the snapshot's) differs from ``version`` (the locked row's), the
 -- items read may be consumed already, and the store leases the execution without items
--- (it is stepped empty, which releases it).
+-- (it is stepped empty, which releases it). A lease that finds nothing says instead
+-- when work is next due, so an idle worker needs no second round trip (``next_due``).
 WITH due AS (
     SELECT e.arn, w.due, w.id FROM work_items w JOIN executions e ON e.arn = w.execution_arn
     WHERE CAST(:arn AS text) IS NULL
@@ -51,7 +52,13 @@ FROM leased l LEFT JOIN LATERAL (
     SELECT id, kind, payload, due FROM work_items
     WHERE execution_arn = l.arn AND kind <> 'invoke' AND due <= :now  -- by ARN, not by due
 ) w ON TRUE
-ORDER BY w.due, w.id
+UNION ALL  -- nothing leased: a row with no ARN, whose due is next_due_by_queue's answer
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, LEAST(
+    (SELECT MIN(due) FROM work_items WHERE queue = 'execution'),
+    (SELECT MIN(due) FROM work_items WHERE queue = 'invoke' AND lease_expires < :now)
+), NULL
+WHERE NOT EXISTS (SELECT 1 FROM leased)
+ORDER BY 8, 5
 
 -- name: commit_step
 -- A step's whole outcome, written only if the execution still has the version :owner
@@ -118,7 +125,7 @@ WITH inserted AS (
     SELECT inserted.arn, :queue, :kind, :payload, :due FROM inserted
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT record FROM executions WHERE arn = :arn),
-       (SELECT count(*) FROM (SELECT pg_notify('stepwell_work', '') FROM inserted) AS told)
+       (SELECT count(*) FROM (SELECT pg_notify(:channel, 'execution') FROM inserted) AS told)
 
 -- name: next_due_by_queue
 -- The shared next_due's OR cannot use an index; each half here reads one index entry

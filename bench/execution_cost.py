@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from stepwell.integrations.registry import Integrations
 from stepwell.runtime.clock import SystemClock
@@ -48,16 +49,21 @@ def load(name: str) -> tuple[str, dict, int]:
     return definition, meta, meta["state_transitions"]
 
 
-def step_runner(service: Service, worker: Worker, name: str) -> Callable[[], None]:
-    """One execution's first step, computed as ``start_now`` computes it."""
+def created(service: Service, name: str) -> tuple[str, str, str, Any]:
+    """The workload's state machine, created: its ARN, definition, input text and the
+    output every execution must give."""
     definition, meta, _ = load(name)
     arn = service.handle(
         "CreateStateMachine",
         {"name": f"{name}-{uuid.uuid4().hex[:6]}", "definition": definition, "roleArn": ROLE},
     )["stateMachineArn"]
-    text = json.dumps(meta["input"])
+    return arn, definition, json.dumps(meta["input"]), meta["expected_output"]
+
+
+def step_runner(service: Service, worker: Worker, name: str) -> Callable[[], None]:
+    """One execution's first step, computed as ``start_now`` computes it."""
+    arn, definition, text, expected = created(service, name)
     key = definition_key(definition)
-    expected = meta["expected_output"]
     counter = iter(range(10**9))
 
     def run() -> None:
@@ -81,13 +87,7 @@ def step_runner(service: Service, worker: Worker, name: str) -> Callable[[], Non
 
 def service_runner(service: Service, worker: Worker, name: str) -> Callable[[], None]:
     """StartExecution and one DescribeExecution, with the step taken inline."""
-    definition, meta, _ = load(name)
-    arn = service.handle(
-        "CreateStateMachine",
-        {"name": f"{name}-{uuid.uuid4().hex[:6]}", "definition": definition, "roleArn": ROLE},
-    )["stateMachineArn"]
-    text = json.dumps(meta["input"])
-    expected = meta["expected_output"]
+    arn, _, text, expected = created(service, name)
 
     def run() -> None:
         started = service.handle("StartExecution", {"stateMachineArn": arn, "input": text})

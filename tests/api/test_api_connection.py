@@ -214,9 +214,8 @@ def test_errors_are_aws_shaped_and_a_bug_is_a_logged_500(
     assert len(failures) == 1 and failures[0].exc_info is not None
 
 
-def test_pipelined_requests_are_answered_in_order_across_both_ways(
-    service: RecordingService,
-) -> None:
+def held_starts(service: RecordingService) -> threading.Event:
+    """StartExecution (run in a worker thread) answers only once the event is set."""
     release = threading.Event()
 
     def slow_start(request: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +223,13 @@ def test_pipelined_requests_are_answered_in_order_across_both_ways(
         return {"executionArn": ARN, "startDate": 1.0}
 
     service.responses["StartExecution"] = slow_start
+    return release
+
+
+def test_pipelined_requests_are_answered_in_order_across_both_ways(
+    service: RecordingService,
+) -> None:
+    release = held_starts(service)
     machine = ARN.replace(":execution:m:e", ":stateMachine:m")
     requests = [
         call_bytes("StartExecution", {"stateMachineArn": machine}),  # in a thread, waits
@@ -253,13 +259,7 @@ def test_hundreds_of_calls_queued_behind_a_thread_call_are_all_answered(
     """Each queued call starts on a turn of the loop of its own: answering one does not
     start the next inside it (that nested 7 frames a call: a RecursionError, 500s and a
     connection that never read again)."""
-    release = threading.Event()
-
-    def slow_start(request: dict[str, Any]) -> dict[str, Any]:
-        release.wait(20)
-        return {"executionArn": ARN, "startDate": 1.0}
-
-    service.responses["StartExecution"] = slow_start
+    release = held_starts(service)
     machine = ARN.replace(":execution:m:e", ":stateMachine:m")
     quick = [call_bytes("DescribeExecution", {"executionArn": f"{ARN}{n}"}) for n in range(600)]
     with server(service) as (port, _), connect(port) as sock:
@@ -277,13 +277,7 @@ def test_hundreds_of_calls_queued_behind_a_thread_call_are_all_answered(
 def test_a_queued_call_whose_body_stalls_times_out(service: RecordingService) -> None:
     """The body timeout of a call that waited behind another runs from its start, even
     when all the client will ever send of it arrived while it waited."""
-    release = threading.Event()
-
-    def slow_start(request: dict[str, Any]) -> dict[str, Any]:
-        release.wait(20)
-        return {"executionArn": ARN, "startDate": 1.0}
-
-    service.responses["StartExecution"] = slow_start
+    release = held_starts(service)
     machine = ARN.replace(":execution:m:e", ":stateMachine:m")
     stalled = call_bytes("DescribeExecution", {"executionArn": ARN})[:-5]
     limits = {"body_timeout_seconds": 0.5, "max_request_bytes_in_flight": 4000}
